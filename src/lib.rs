@@ -1,0 +1,8 @@
+//! kafkit: a pure-Rust Kafka client.
+//!
+//! The crate is layered; the bottom layer, [`protocol`], is a sans-IO codec
+//! for the Kafka wire protocol that the client layers drive.
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+pub mod protocol;

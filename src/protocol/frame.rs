@@ -1,0 +1,187 @@
+//! Size-prefixed framing and whole request/response encoding.
+//!
+//! Every Kafka message travels as a big-endian `int32` size followed by that
+//! many bytes. [`try_parse_frame`] checks the size against a limit *before*
+//! reserving memory, so a hostile 2 GiB prefix costs nothing.
+//!
+//! Spec: <https://kafka.apache.org/protocol#protocol_common>
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+
+use super::error::{ProtocolError, Result};
+use super::header::{response_header_is_flexible, RequestHeader, ResponseHeader};
+use super::message::{Message, Request};
+use super::reader::Reader;
+use super::writer::Writer;
+
+/// Default largest frame accepted (100 MiB, as the Java client's `fetch.max.bytes` plus headroom).
+pub const DEFAULT_MAX_FRAME_SIZE: usize = 100 * 1024 * 1024;
+
+/// Splits one complete frame body off the front of `buf`.
+///
+/// Returns `Ok(None)` when more bytes are needed (after reserving room for the
+/// announced frame, which the limit bounds), or an error for a negative size
+/// or one above `max_len`.
+pub fn try_parse_frame(buf: &mut BytesMut, max_len: usize) -> Result<Option<Bytes>> {
+    let Some(prefix) = buf.get(..4) else {
+        return Ok(None);
+    };
+    let size = i32::from_be_bytes([prefix[0], prefix[1], prefix[2], prefix[3]]);
+    let len = usize::try_from(size).map_err(|_| ProtocolError::InvalidLength(i64::from(size)))?;
+    if len > max_len {
+        return Err(ProtocolError::FrameTooLarge {
+            size: i64::from(size),
+            max: max_len,
+        });
+    }
+    if buf.len() < 4 + len {
+        buf.reserve(4 + len - buf.len());
+        return Ok(None);
+    }
+    buf.advance(4);
+    Ok(Some(buf.split_to(len).freeze()))
+}
+
+/// Appends a whole request frame (size, header, body) to `out`.
+pub fn encode_request<R: Request>(
+    req: &R,
+    version: i16,
+    correlation_id: i32,
+    client_id: Option<&str>,
+    out: &mut BytesMut,
+) -> Result<()> {
+    R::check_version(version)?;
+    let start = out.len();
+    out.put_i32(0);
+    let flexible = R::is_flexible(version);
+    let header = RequestHeader {
+        api_key: R::API_KEY,
+        api_version: version,
+        correlation_id,
+        client_id: client_id.map(str::to_owned),
+        unknown_tagged_fields: Default::default(),
+    };
+    let mut w = Writer::new(out, false, version);
+    header.encode(&mut w, flexible)?;
+    w.set_flexible(flexible);
+    req.encode_body(&mut w)?;
+    patch_size(out, start)
+}
+
+/// Appends a whole response frame (size, header, body) to `out`; used by tests and mock peers.
+pub fn encode_response<M: Message>(
+    resp: &M,
+    version: i16,
+    correlation_id: i32,
+    out: &mut BytesMut,
+) -> Result<()> {
+    M::check_version(version)?;
+    let start = out.len();
+    out.put_i32(0);
+    let flexible = M::is_flexible(version);
+    let header = ResponseHeader {
+        correlation_id,
+        unknown_tagged_fields: Default::default(),
+    };
+    let mut w = Writer::new(out, false, version);
+    header.encode(&mut w, response_header_is_flexible(M::API_KEY, flexible))?;
+    w.set_flexible(flexible);
+    resp.encode_body(&mut w)?;
+    patch_size(out, start)
+}
+
+fn patch_size(out: &mut BytesMut, start: usize) -> Result<()> {
+    let size = out.len() - start - 4;
+    let size = i32::try_from(size).map_err(|_| ProtocolError::ValueTooLarge("frame"))?;
+    if let Some(slot) = out.get_mut(start..start + 4) {
+        slot.copy_from_slice(&size.to_be_bytes());
+    }
+    Ok(())
+}
+
+/// Reads the correlation id at the front of a response frame body.
+pub fn peek_correlation_id(frame: &[u8]) -> Result<i32> {
+    match frame.get(..4) {
+        Some(b) => Ok(i32::from_be_bytes([b[0], b[1], b[2], b[3]])),
+        None => Err(ProtocolError::UnexpectedEof {
+            needed: 4,
+            remaining: frame.len(),
+        }),
+    }
+}
+
+/// Decodes a response frame body (after the size) for request type `R` at `version`.
+pub fn decode_response<R: Request>(
+    frame: Bytes,
+    version: i16,
+) -> Result<(ResponseHeader, R::Response)> {
+    decode_response_message::<R::Response>(frame, version)
+}
+
+/// Decodes a response frame body for message type `M` at `version`.
+pub fn decode_response_message<M: Message>(
+    frame: Bytes,
+    version: i16,
+) -> Result<(ResponseHeader, M)> {
+    M::check_version(version)?;
+    let flexible = M::is_flexible(version);
+    let mut r = Reader::new(frame, false);
+    let header = ResponseHeader::decode(&mut r, response_header_is_flexible(M::API_KEY, flexible))?;
+    r.set_flexible(flexible);
+    let body = M::decode_body(&mut r, version)?;
+    r.finish()?;
+    Ok((header, body))
+}
+
+/// Decodes a request frame body (after the size) as message type `M`, checking the header's API key.
+pub fn decode_request<M: Message>(frame: Bytes) -> Result<(RequestHeader, M)> {
+    let mut r = Reader::new(frame, false);
+    let header = RequestHeader::decode(&mut r, |k| {
+        if k == M::API_KEY {
+            M::FLEXIBLE_FROM
+        } else {
+            None
+        }
+    })?;
+    if header.api_key != M::API_KEY {
+        return Err(ProtocolError::InvalidValue {
+            field: "api_key",
+            value: i64::from(header.api_key.0),
+        });
+    }
+    M::check_version(header.api_version)?;
+    r.set_flexible(M::is_flexible(header.api_version));
+    let body = M::decode_body(&mut r, header.api_version)?;
+    r.finish()?;
+    Ok((header, body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frame_needs_more_then_splits() {
+        let mut buf = BytesMut::from(&[0u8, 0, 0, 3, 1, 2][..]);
+        assert_eq!(try_parse_frame(&mut buf, 10), Ok(None));
+        buf.extend_from_slice(&[3, 9]);
+        let frame = try_parse_frame(&mut buf, 10).ok().flatten();
+        assert_eq!(frame.as_deref(), Some(&[1u8, 2, 3][..]));
+        assert_eq!(&buf[..], &[9]);
+    }
+
+    #[test]
+    fn frame_limits_are_checked_before_reserving() {
+        let mut buf = BytesMut::from(&[0x7fu8, 0xff, 0xff, 0xff][..]);
+        assert!(matches!(
+            try_parse_frame(&mut buf, 1 << 20),
+            Err(ProtocolError::FrameTooLarge { .. })
+        ));
+        assert!(buf.capacity() < 1 << 20);
+        let mut neg = BytesMut::from(&[0xffu8, 0xff, 0xff, 0xfe][..]);
+        assert_eq!(
+            try_parse_frame(&mut neg, 100),
+            Err(ProtocolError::InvalidLength(-2))
+        );
+    }
+}
