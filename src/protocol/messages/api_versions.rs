@@ -105,7 +105,7 @@ impl ApiVersionsResponse {
     fn decode_v0_shape(r: &mut Reader) -> Result<Self> {
         r.set_flexible(false);
         let error_code = ErrorCode(r.i16()?);
-        let api_keys = r.array(|r| decode_api_version(r))?;
+        let api_keys = r.array(decode_api_version)?;
         Ok(Self {
             error_code,
             api_keys,
