@@ -5,5 +5,7 @@
 
 mod broker;
 mod io_task;
+mod pool;
 
 pub use broker::BrokerConnection;
+pub use pool::Pool;
