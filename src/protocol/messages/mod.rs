@@ -6,3 +6,4 @@
 
 pub mod api_versions;
 pub mod heartbeat;
+pub mod join_group;
