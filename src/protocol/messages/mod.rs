@@ -8,3 +8,4 @@ pub mod api_versions;
 pub mod heartbeat;
 pub mod join_group;
 pub mod sync_group;
+pub mod leave_group;
