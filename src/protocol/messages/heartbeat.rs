@@ -7,8 +7,7 @@
 //! membership, group instance id v3+), KIP-482 (flexible v4+).
 
 use crate::protocol::{
-    ApiKey, ErrorCode, Message, Reader, Request, Result, Route, TaggedFields, VersionRange,
-    Writer,
+    ApiKey, ErrorCode, Message, Reader, Request, Result, Route, TaggedFields, VersionRange, Writer,
 };
 
 /// Keeps a member's session with the group coordinator alive.
@@ -51,11 +50,7 @@ impl Message for HeartbeatRequest {
         if w.version() >= 3 {
             w.nullable_string(self.group_instance_id.as_deref())?;
         } else {
-            w.absent(
-                "group_instance_id",
-                self.group_instance_id.is_none(),
-                false,
-            )?;
+            w.absent("group_instance_id", self.group_instance_id.is_none(), false)?;
         }
         w.unknown_tagged_fields(&self.unknown_tagged_fields)
     }

@@ -14,8 +14,7 @@
 use bytes::Bytes;
 
 use crate::protocol::{
-    ApiKey, ErrorCode, Message, Reader, Request, Result, Route, TaggedFields, VersionRange,
-    Writer,
+    ApiKey, ErrorCode, Message, Reader, Request, Result, Route, TaggedFields, VersionRange, Writer,
 };
 
 /// Asks the coordinator to add the member to the group.
@@ -161,11 +160,7 @@ impl Message for JoinGroupRequest {
         if v >= 5 {
             w.nullable_string(self.group_instance_id.as_deref())?;
         } else {
-            w.absent(
-                "group_instance_id",
-                self.group_instance_id.is_none(),
-                false,
-            )?;
+            w.absent("group_instance_id", self.group_instance_id.is_none(), false)?;
         }
         w.string(&self.protocol_type)?;
         w.array(&self.protocols, |w, p| {
@@ -397,7 +392,10 @@ mod tests {
             msg
         );
         // Null reason is a compact null (0).
-        let no_reason = JoinGroupRequest { reason: None, ..msg };
+        let no_reason = JoinGroupRequest {
+            reason: None,
+            ..msg
+        };
         let bytes = encode(&no_reason, 8).unwrap();
         assert_eq!(bytes[bytes.len() - 2..], [0, 0]);
     }

@@ -10,8 +10,7 @@
 //! (batch leave, v3+), KIP-482 (flexible v4+), KIP-800 (reason v5+).
 
 use crate::protocol::{
-    ApiKey, ErrorCode, Message, Reader, Request, Result, Route, TaggedFields, VersionRange,
-    Writer,
+    ApiKey, ErrorCode, Message, Reader, Request, Result, Route, TaggedFields, VersionRange, Writer,
 };
 
 /// Removes one member (v0-2) or several (v3+) from a group.

@@ -11,8 +11,7 @@
 use bytes::Bytes;
 
 use crate::protocol::{
-    ApiKey, ErrorCode, Message, Reader, Request, Result, Route, TaggedFields, VersionRange,
-    Writer,
+    ApiKey, ErrorCode, Message, Reader, Request, Result, Route, TaggedFields, VersionRange, Writer,
 };
 
 /// Sends the leader's assignments (or nothing, from a follower) to the coordinator.
@@ -97,11 +96,7 @@ impl Message for SyncGroupRequest {
         if w.version() >= 3 {
             w.nullable_string(self.group_instance_id.as_deref())?;
         } else {
-            w.absent(
-                "group_instance_id",
-                self.group_instance_id.is_none(),
-                false,
-            )?;
+            w.absent("group_instance_id", self.group_instance_id.is_none(), false)?;
         }
         encode_protocol(
             w,
