@@ -5,3 +5,8 @@
 //! error unless the spec marks the field ignorable.
 
 pub mod api_versions;
+pub mod consumer_protocol;
+pub mod heartbeat;
+pub mod join_group;
+pub mod leave_group;
+pub mod sync_group;
