@@ -5,4 +5,5 @@
 //! error unless the spec marks the field ignorable.
 
 pub mod api_versions;
+pub mod sasl_authenticate;
 pub mod sasl_handshake;
