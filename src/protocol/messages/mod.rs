@@ -5,5 +5,6 @@
 //! error unless the spec marks the field ignorable.
 
 pub mod api_versions;
+pub mod delete_topics;
 pub mod sasl_authenticate;
 pub mod sasl_handshake;
