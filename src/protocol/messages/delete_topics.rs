@@ -200,6 +200,27 @@ mod tests {
         fn response_roundtrip(m in any::<DeleteTopicsResponse>(), v in 0i16..=6) {
             check_roundtrip(&m, v)?;
         }
+
+        /// Old versions lose nothing once fields they lack are at their defaults.
+        #[test]
+        fn response_roundtrip_old_versions(m in any::<DeleteTopicsResponse>(), v in 0i16..=5) {
+            let responses = m.responses.into_iter().map(|t| DeletableTopicResult {
+                name: Some(t.name.unwrap_or_default()),
+                topic_id: Uuid::ZERO,
+                error_code: t.error_code,
+                error_message: if v >= 5 { t.error_message } else { None },
+                unknown_tagged_fields: if v >= 4 { t.unknown_tagged_fields } else { TaggedFields::default() },
+            });
+            let m = DeleteTopicsResponse {
+                throttle_time_ms: if v >= 1 { m.throttle_time_ms } else { 0 },
+                responses: responses.collect(),
+                unknown_tagged_fields: if v >= 4 { m.unknown_tagged_fields } else { TaggedFields::default() },
+            };
+            check_roundtrip(&m, v)?;
+            let mut buf = BytesMut::new();
+            m.encode(v, &mut buf).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            prop_assert_eq!(DeleteTopicsResponse::decode(buf.freeze(), v), Ok(m));
+        }
     }
 
     fn encode<M: Message>(m: &M, v: i16) -> Vec<u8> {

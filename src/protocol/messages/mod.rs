@@ -5,6 +5,7 @@
 //! error unless the spec marks the field ignorable.
 
 pub mod api_versions;
+pub mod create_topics;
 pub mod delete_topics;
 pub mod sasl_authenticate;
 pub mod sasl_handshake;
