@@ -6,7 +6,11 @@
 
 pub mod api_versions;
 pub mod consumer_protocol;
+pub mod create_topics;
+pub mod delete_topics;
 pub mod heartbeat;
 pub mod join_group;
 pub mod leave_group;
+pub mod sasl_authenticate;
+pub mod sasl_handshake;
 pub mod sync_group;
