@@ -133,7 +133,7 @@ impl Message for InitProducerIdResponse {
 mod tests {
     use super::*;
     use crate::protocol::testing::check_roundtrip;
-    use crate::protocol::{ProtocolError, TaggedFields};
+    use crate::protocol::ProtocolError;
     use bytes::{Bytes, BytesMut};
     use proptest::prelude::*;
 
@@ -146,6 +146,20 @@ mod tests {
         #[test]
         fn response_roundtrip(m in any::<InitProducerIdResponse>(), v in 0i16..=5) {
             check_roundtrip(&m, v)?;
+        }
+
+        /// A request holding only what a version carries survives exactly.
+        #[test]
+        fn version_shaped_request_roundtrip(mut m in any::<InitProducerIdRequest>(), v in 0i16..=5) {
+            if v < 3 {
+                m.producer_id = -1;
+                m.producer_epoch = -1;
+            }
+            if v < 2 {
+                m.unknown_tagged_fields = TaggedFields::default();
+            }
+            check_roundtrip(&m, v)?;
+            prop_assert_eq!(InitProducerIdRequest::decode(encoded(&m, v).into(), v), Ok(m));
         }
     }
 

@@ -5,4 +5,5 @@
 //! error unless the spec marks the field ignorable.
 
 pub mod api_versions;
+pub mod find_coordinator;
 pub mod init_producer_id;
