@@ -269,7 +269,7 @@ mod tests {
         if v < 1 {
             m.throttle_time_ms = 0;
         }
-        if v < 1 || v > 3 {
+        if !(1..=3).contains(&v) {
             m.error_message = None;
         }
         if v >= 4 {
