@@ -8,3 +8,4 @@ pub mod api_versions;
 pub mod find_coordinator;
 pub mod init_producer_id;
 pub mod list_offsets;
+pub mod metadata;
