@@ -162,11 +162,15 @@ impl Message for MetadataRequest {
     }
 
     fn decode_body(r: &mut Reader, version: i16) -> Result<Self> {
-        let mut msg = Self::default();
-        msg.topics = if version == 0 {
+        let topics = if version == 0 {
+            // An empty v0 array means all topics.
             Some(r.array(|r| MetadataRequestTopic::decode(r, version))?).filter(|t| !t.is_empty())
         } else {
             r.nullable_array(|r| MetadataRequestTopic::decode(r, version))?
+        };
+        let mut msg = Self {
+            topics,
+            ..Self::default()
         };
         if version >= 4 {
             msg.allow_auto_topic_creation = r.bool()?;
