@@ -5,3 +5,4 @@
 //! error unless the spec marks the field ignorable.
 
 pub mod api_versions;
+pub mod offset_commit;
