@@ -6,3 +6,4 @@
 
 pub mod api_versions;
 pub mod offset_commit;
+pub mod offset_fetch;
