@@ -5,5 +5,6 @@
 //! error unless the spec marks the field ignorable.
 
 pub mod api_versions;
+pub mod describe_groups;
 pub mod offset_commit;
 pub mod offset_fetch;
