@@ -6,5 +6,6 @@
 
 pub mod api_versions;
 pub mod describe_groups;
+pub mod list_groups;
 pub mod offset_commit;
 pub mod offset_fetch;
