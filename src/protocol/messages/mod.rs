@@ -7,5 +7,7 @@
 pub mod api_versions;
 pub mod find_coordinator;
 pub mod init_producer_id;
+#[cfg(test)]
+mod interop_kafka_protocol;
 pub mod list_offsets;
 pub mod metadata;
