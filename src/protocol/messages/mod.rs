@@ -22,3 +22,6 @@ pub mod offset_fetch;
 pub mod sasl_authenticate;
 pub mod sasl_handshake;
 pub mod sync_group;
+
+#[cfg(test)]
+mod interop_kafka_protocol;
