@@ -5,3 +5,5 @@
 //! error unless the spec marks the field ignorable.
 
 pub mod api_versions;
+pub mod leader_discovery;
+pub mod produce;
