@@ -5,5 +5,6 @@
 //! error unless the spec marks the field ignorable.
 
 pub mod api_versions;
+pub mod fetch;
 pub mod leader_discovery;
 pub mod produce;
