@@ -6,5 +6,7 @@
 
 pub mod api_versions;
 pub mod fetch;
+#[cfg(test)]
+mod kafka_protocol_oracle;
 pub mod leader_discovery;
 pub mod produce;

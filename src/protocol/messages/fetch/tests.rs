@@ -361,3 +361,17 @@ fn hostile_input_is_rejected() {
         Err(ProtocolError::TrailingBytes(1))
     );
 }
+
+proptest! {
+    #[test]
+    fn request_matches_kafka_protocol(m in any::<FetchRequest>(), v in 4i16..=17) {
+        use kafka_protocol::messages::FetchRequest as Theirs;
+        crate::protocol::messages::kafka_protocol_oracle::check_against::<Theirs, _>(&m, v)?;
+    }
+
+    #[test]
+    fn response_matches_kafka_protocol(m in any::<FetchResponse>(), v in 4i16..=17) {
+        use kafka_protocol::messages::FetchResponse as Theirs;
+        crate::protocol::messages::kafka_protocol_oracle::check_against::<Theirs, _>(&m, v)?;
+    }
+}
