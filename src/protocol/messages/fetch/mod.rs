@@ -22,6 +22,7 @@ mod tests;
 
 use crate::protocol::VersionRange;
 
+pub use super::leader_discovery::{LeaderIdAndEpoch, NodeEndpoint};
 pub use request::{FetchPartition, FetchRequest, FetchTopic, ForgottenTopic, ReplicaState};
 pub use response::{
     AbortedTransaction, EpochEndOffset, FetchPartitionResponse, FetchResponse, FetchTopicResponse,

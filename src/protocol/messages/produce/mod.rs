@@ -15,9 +15,8 @@
 
 use bytes::Bytes;
 
-use super::leader_discovery::{
-    decode_node_endpoints, encode_node_endpoints, LeaderIdAndEpoch, NodeEndpoint,
-};
+use super::leader_discovery::{decode_node_endpoints, encode_node_endpoints};
+pub use super::leader_discovery::{LeaderIdAndEpoch, NodeEndpoint};
 use crate::protocol::{
     ApiKey, ErrorCode, Message, Reader, Request, Result, Route, TagWriter, TaggedFields,
     VersionRange, Writer,
