@@ -143,7 +143,7 @@ fn response_v5_bytes() {
     assert_eq!((p.log_append_time_ms, p.log_start_offset), (-1, 7));
     assert_eq!(m.throttle_time_ms, 9);
     assert_eq!(encode(&m, 5).unwrap(), body);
-    // v1 lacks both offsets-and-times fields: they are ignorable, so dropped.
+    // v1 has neither log append time nor log start offset; both are ignorable, so dropped.
     let v1 = encode(&m, 1).unwrap();
     assert_eq!(v1.len(), body.len() - 16);
 }
