@@ -12,18 +12,17 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Headers, Message};
 use rdkafka::mocking::MockCluster;
 
-/// Everything in `topic`, read from the beginning by an rdkafka consumer.
-fn consume_all(
-    bootstrap: &str,
-    topic: &str,
-    expected: usize,
-) -> Vec<(
+/// (partition, offset, key, value, headers) of one consumed record.
+type Consumed = (
     i32,
     i64,
     Option<Vec<u8>>,
     Option<Vec<u8>>,
     Vec<(String, Vec<u8>)>,
-)> {
+);
+
+/// Everything in `topic`, read from the beginning by an rdkafka consumer.
+fn consume_all(bootstrap: &str, topic: &str, expected: usize) -> Vec<Consumed> {
     let consumer: BaseConsumer = RdConfig::new()
         .set("bootstrap.servers", bootstrap)
         .set("group.id", format!("verify-{topic}"))

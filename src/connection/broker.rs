@@ -293,11 +293,12 @@ impl<R: Request> PendingResponse<R> {
         }
         .instrument(span)
         .await?;
-        let (_, body) = decode_response::<R>(frame, self.version).map_err(|source| Error::Protocol {
-            broker: inner.addr.clone(),
-            api: R::API_KEY,
-            source,
-        })?;
+        let (_, body) =
+            decode_response::<R>(frame, self.version).map_err(|source| Error::Protocol {
+                broker: inner.addr.clone(),
+                api: R::API_KEY,
+                source,
+            })?;
         Ok(body)
     }
 }

@@ -186,7 +186,11 @@ impl<T> Accumulator<T> {
     }
 
     /// Hands out the batches that may be sent now, grouped by leader.
-    pub fn drain(&mut self, now: Instant, leader: impl Fn(&TopicPartition) -> Option<i32>) -> Drained<T> {
+    pub fn drain(
+        &mut self,
+        now: Instant,
+        leader: impl Fn(&TopicPartition) -> Option<i32>,
+    ) -> Drained<T> {
         let mut out = Drained {
             by_leader: BTreeMap::new(),
             missing_leader: false,
@@ -196,7 +200,10 @@ impl<T> Accumulator<T> {
         }
         let cfg = self.cfg;
         for (tp, q) in self.queues.iter_mut() {
-            if q.open.as_ref().is_some_and(|o| now >= o.created + cfg.linger) {
+            if q.open
+                .as_ref()
+                .is_some_and(|o| now >= o.created + cfg.linger)
+            {
                 if let Some(open) = q.open.take() {
                     q.ready.push_back(open);
                 }
@@ -216,7 +223,9 @@ impl<T> Accumulator<T> {
                     out.missing_leader = true;
                     break;
                 };
-                let Some(mut batch) = q.ready.pop_front() else { break };
+                let Some(mut batch) = q.ready.pop_front() else {
+                    break;
+                };
                 if cfg.idempotent && batch.base_sequence.is_none() {
                     batch.base_sequence = Some(q.next_sequence);
                     q.next_sequence = wrapping_sequence(q.next_sequence, batch.record_count());
@@ -285,7 +294,11 @@ impl<T> Accumulator<T> {
                 }
             }
             q.ready = keep;
-            if q.open.as_ref().and_then(Batch::earliest_deadline).is_some_and(|d| d <= now) {
+            if q.open
+                .as_ref()
+                .and_then(Batch::earliest_deadline)
+                .is_some_and(|d| d <= now)
+            {
                 if let Some(open) = q.open.take() {
                     expired.extend(open.records);
                 }
@@ -340,7 +353,10 @@ impl<T> Accumulator<T> {
         self.queues.values().fold((0, 0), |(b, r), q| {
             let open = q.open.as_ref().map_or(0, |o| o.records.len());
             let ready: usize = q.ready.iter().map(|b| b.records.len()).sum();
-            (b + q.ready.len() + usize::from(q.open.is_some()), r + open + ready)
+            (
+                b + q.ready.len() + usize::from(q.open.is_some()),
+                r + open + ready,
+            )
         })
     }
 

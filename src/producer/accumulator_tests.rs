@@ -48,7 +48,10 @@ fn full_batches_are_sealed_and_sent_without_linger() {
     let t0 = Instant::now();
     let mut acc = Accumulator::new(cfg(false));
     assert!(!acc.append(tp(0), rec(1, 60, t0), t0));
-    assert!(acc.append(tp(0), rec(2, 60, t0), t0), "second record does not fit");
+    assert!(
+        acc.append(tp(0), rec(2, 60, t0), t0),
+        "second record does not fit"
+    );
     let d = acc.drain(t0, |_| Some(1));
     let got: Vec<Vec<u32>> = d.by_leader[&1].iter().map(tokens).collect();
     assert_eq!(got, vec![vec![1]]);
@@ -76,17 +79,32 @@ fn sequences_follow_records_and_in_flight_is_bounded() {
         acc.append(tp(0), rec(i, 80, t0), t0);
     }
     acc.seal_all();
-    let first = acc.drain(t0, |_| Some(1)).by_leader.remove(&1).expect("sent");
+    let first = acc
+        .drain(t0, |_| Some(1))
+        .by_leader
+        .remove(&1)
+        .expect("sent");
     assert_eq!(first.len(), 2, "max_in_flight is 2");
     let seqs: Vec<Option<i32>> = first.iter().map(|b| b.base_sequence).collect();
-    assert_eq!(seqs, vec![Some(0), Some(3)], "a batch of 3 records uses sequences 0..=2");
+    assert_eq!(
+        seqs,
+        vec![Some(0), Some(3)],
+        "a batch of 3 records uses sequences 0..=2"
+    );
     assert_eq!(tokens(&first[0]), vec![0, 1, 2]);
     assert!(acc.drain(t0, |_| Some(1)).by_leader.is_empty());
     for b in first {
         acc.complete(b);
     }
-    let rest = acc.drain(t0, |_| Some(1)).by_leader.remove(&1).expect("rest");
-    assert_eq!(rest.iter().map(|b| b.base_sequence).collect::<Vec<_>>(), vec![Some(4), Some(5)]);
+    let rest = acc
+        .drain(t0, |_| Some(1))
+        .by_leader
+        .remove(&1)
+        .expect("rest");
+    assert_eq!(
+        rest.iter().map(|b| b.base_sequence).collect::<Vec<_>>(),
+        vec![Some(4), Some(5)]
+    );
 }
 
 #[test]
@@ -96,17 +114,31 @@ fn retries_go_back_in_sequence_order_and_hold_the_partition() {
     for i in 0..3 {
         acc.append(tp(0), rec(i, 100, t0), t0);
     }
-    let mut sent = acc.drain(t0, |_| Some(1)).by_leader.remove(&1).expect("sent");
+    let mut sent = acc
+        .drain(t0, |_| Some(1))
+        .by_leader
+        .remove(&1)
+        .expect("sent");
     assert_eq!(sent.len(), 2);
     let second = sent.pop().expect("second");
     let first = sent.pop().expect("first");
     // The first fails; the partition is held while the second is in flight.
     acc.retry(first, t0, Duration::from_millis(5));
-    assert!(acc.drain(t0 + Duration::from_millis(50), |_| Some(1)).by_leader.is_empty());
+    assert!(acc
+        .drain(t0 + Duration::from_millis(50), |_| Some(1))
+        .by_leader
+        .is_empty());
     // The second comes back out of order and is retried too.
     acc.retry(second, t0, Duration::from_millis(5));
-    let again = acc.drain(t0 + Duration::from_millis(50), |_| Some(1)).by_leader.remove(&1).expect("resent");
-    let order: Vec<(Option<i32>, u32)> = again.iter().map(|b| (b.base_sequence, b.attempts)).collect();
+    let again = acc
+        .drain(t0 + Duration::from_millis(50), |_| Some(1))
+        .by_leader
+        .remove(&1)
+        .expect("resent");
+    let order: Vec<(Option<i32>, u32)> = again
+        .iter()
+        .map(|b| (b.base_sequence, b.attempts))
+        .collect();
     assert_eq!(order, vec![(Some(0), 2), (Some(1), 2)]);
 }
 
@@ -116,7 +148,11 @@ fn expiry_of_a_sequenced_batch_requires_an_epoch_bump() {
     let mut acc = Accumulator::new(cfg(true));
     acc.append(tp(0), rec(1, 100, t0), t0);
     acc.append(tp(0), rec(2, 100, t0), t0);
-    let mut sent = acc.drain(t0, |_| Some(1)).by_leader.remove(&1).expect("sent");
+    let mut sent = acc
+        .drain(t0, |_| Some(1))
+        .by_leader
+        .remove(&1)
+        .expect("sent");
     let b2 = sent.pop().expect("b2");
     let b1 = sent.pop().expect("b1");
     acc.retry(b1, t0, Duration::from_millis(1));
@@ -126,10 +162,17 @@ fn expiry_of_a_sequenced_batch_requires_an_epoch_bump() {
     assert!(!acc.needs_epoch_bump(), "b2 still in flight");
     acc.fail(b2);
     assert!(acc.needs_epoch_bump());
-    assert!(acc.drain(late, |_| Some(1)).by_leader.is_empty(), "nothing is sent before the bump");
+    assert!(
+        acc.drain(late, |_| Some(1)).by_leader.is_empty(),
+        "nothing is sent before the bump"
+    );
     acc.reset_sequences();
     acc.append(tp(0), rec(3, 100, late), late);
-    let after = acc.drain(late, |_| Some(1)).by_leader.remove(&1).expect("sent after bump");
+    let after = acc
+        .drain(late, |_| Some(1))
+        .by_leader
+        .remove(&1)
+        .expect("sent after bump");
     assert_eq!(after[0].base_sequence, Some(0));
 }
 

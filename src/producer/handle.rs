@@ -62,7 +62,10 @@ pub struct DeliveryFuture {
 impl std::future::Future for DeliveryFuture {
     type Output = Result<DeliveryReport>;
 
-    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Self::Output> {
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
         std::pin::Pin::new(&mut self.rx)
             .poll(cx)
             .map(|r| r.unwrap_or(Err(Error::Closed)))
@@ -73,7 +76,12 @@ impl Producer {
     /// Connects a new client and starts a producer on it.
     pub async fn connect(client: ClientConfig, config: ProducerConfig) -> Result<Self> {
         let client = Client::connect(client).await?;
-        Ok(Self::start(client, config, Arc::new(DefaultPartitioner::new()), true))
+        Ok(Self::start(
+            client,
+            config,
+            Arc::new(DefaultPartitioner::new()),
+            true,
+        ))
     }
 
     /// Starts a producer on an existing client (shared with consumers or admin).
@@ -82,11 +90,20 @@ impl Producer {
     }
 
     /// Starts a producer with a custom partitioner.
-    pub fn with_partitioner(client: Client, config: ProducerConfig, partitioner: Arc<dyn Partitioner>) -> Self {
+    pub fn with_partitioner(
+        client: Client,
+        config: ProducerConfig,
+        partitioner: Arc<dyn Partitioner>,
+    ) -> Self {
         Self::start(client, config, partitioner, false)
     }
 
-    fn start(client: Client, config: ProducerConfig, partitioner: Arc<dyn Partitioner>, owns_client: bool) -> Self {
+    fn start(
+        client: Client,
+        config: ProducerConfig,
+        partitioner: Arc<dyn Partitioner>,
+        owns_client: bool,
+    ) -> Self {
         let metrics = Arc::new(Metrics::default());
         let (commands, rx) = mpsc::unbounded_channel();
         let hook = partitioner.clone();
@@ -159,10 +176,15 @@ impl Producer {
         let partition = self.partition_for(&record).await?;
         record.partition = Some(partition);
         let permits = u32::try_from(size).unwrap_or(u32::MAX);
-        let permit = tokio::time::timeout_at(deadline.into(), self.inner.buffer.clone().acquire_many_owned(permits))
-            .await
-            .map_err(|_| Error::DeadlineExceeded("buffer full for the whole delivery timeout".to_owned()))?
-            .map_err(|_| Error::Closed)?;
+        let permit = tokio::time::timeout_at(
+            deadline.into(),
+            self.inner.buffer.clone().acquire_many_owned(permits),
+        )
+        .await
+        .map_err(|_| {
+            Error::DeadlineExceeded("buffer full for the whole delivery timeout".to_owned())
+        })?
+        .map_err(|_| Error::Closed)?;
         let timestamp = record.timestamp.unwrap_or_else(now_ms);
         let (reply, rx) = oneshot::channel();
         let tp = TopicPartition {
@@ -182,7 +204,7 @@ impl Producer {
         };
         self.inner
             .commands
-            .send(Command::Send(tp, pending))
+            .send(Command::Send(tp, Box::new(pending)))
             .map_err(|_| Error::Closed)?;
         Ok(DeliveryFuture { rx })
     }
@@ -198,7 +220,10 @@ impl Producer {
             return if (0..count).contains(&p) {
                 Ok(p)
             } else {
-                Err(Error::Config(format!("partition {p} does not exist in {} ({count} partitions)", record.topic)))
+                Err(Error::Config(format!(
+                    "partition {p} does not exist in {} ({count} partitions)",
+                    record.topic
+                )))
             };
         }
         let available: Vec<i32> = topic
@@ -207,10 +232,12 @@ impl Producer {
             .filter(|p| p.leader.is_some())
             .map(|p| p.partition)
             .collect();
-        Ok(self
-            .inner
-            .partitioner
-            .partition(&record.topic, record.key.as_deref(), count, &available))
+        Ok(self.inner.partitioner.partition(
+            &record.topic,
+            record.key.as_deref(),
+            count,
+            &available,
+        ))
     }
 
     /// Sends every buffered record now and waits until all records handed to
@@ -250,7 +277,9 @@ impl Producer {
         }
         match flushed {
             Ok(r) => r,
-            Err(_) => Err(Error::DeadlineExceeded(format!("close: flush did not finish within {timeout:?}"))),
+            Err(_) => Err(Error::DeadlineExceeded(format!(
+                "close: flush did not finish within {timeout:?}"
+            ))),
         }
     }
 

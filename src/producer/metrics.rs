@@ -49,7 +49,8 @@ impl Metrics {
 
     pub fn set_in_flight(&self, batches: usize, queued_records: usize) {
         self.in_flight.store(batches as u64, Ordering::Relaxed);
-        self.queued_records.store(queued_records as u64, Ordering::Relaxed);
+        self.queued_records
+            .store(queued_records as u64, Ordering::Relaxed);
     }
 
     pub fn snapshot(&self) -> ProducerMetrics {

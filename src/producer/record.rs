@@ -70,7 +70,8 @@ impl ProducerRecord {
 
     /// Bytes this record takes in a batch, roughly (used for batching and the buffer limit).
     pub(crate) fn size_estimate(&self) -> usize {
-        let kv = self.key.as_ref().map_or(0, Bytes::len) + self.value.as_ref().map_or(0, Bytes::len);
+        let kv =
+            self.key.as_ref().map_or(0, Bytes::len) + self.value.as_ref().map_or(0, Bytes::len);
         let headers: usize = self
             .headers
             .iter()

@@ -16,7 +16,9 @@ use super::accumulator::{Accumulator, AccumulatorConfig, Batch, Pending, TopicPa
 use super::config::{Acks, ProducerConfig};
 use super::metrics::Metrics;
 use super::record::DeliveryReport;
-use super::wire::{build_request, encode_batch, partition_result, split_requests, ProducerIdentity};
+use super::wire::{
+    build_request, encode_batch, partition_result, split_requests, ProducerIdentity,
+};
 use crate::cluster::Client;
 use crate::error::{Error, Result};
 use crate::protocol::messages::init_producer_id::InitProducerIdRequest;
@@ -34,7 +36,7 @@ pub(crate) struct Completion {
 /// Requests from the `Producer` handle.
 #[derive(Debug)]
 pub(crate) enum Command {
-    Send(TopicPartition, Pending<Completion>),
+    Send(TopicPartition, Box<Pending<Completion>>),
     /// Resolve once no record of this flush epoch or an older one is outstanding.
     Flush(u64, oneshot::Sender<()>),
     /// Fail everything still queued or in flight, then stop.
@@ -88,7 +90,11 @@ impl SenderTask {
         let acc = Accumulator::new(AccumulatorConfig {
             linger: cfg.linger,
             batch_size: cfg.batch_size,
-            max_in_flight: if idempotent { cfg.max_in_flight.clamp(1, 5) } else { 1 },
+            max_in_flight: if idempotent {
+                cfg.max_in_flight.clamp(1, 5)
+            } else {
+                1
+            },
             idempotent,
         });
         let (events_tx, events) = mpsc::unbounded_channel();
@@ -122,7 +128,7 @@ impl SenderTask {
             let wake = self.acc.next_wakeup().map(Instant::from_std);
             tokio::select! {
                 cmd = commands.recv(), if !handles_gone => match cmd {
-                    Some(Command::Send(tp, pending)) => self.append(tp, pending),
+                    Some(Command::Send(tp, pending)) => self.append(tp, *pending),
                     Some(Command::Flush(epoch, done)) => self.flush(epoch, done),
                     Some(Command::Abort(done)) => {
                         self.abort(Error::Closed);
@@ -143,8 +149,14 @@ impl SenderTask {
     }
 
     fn append(&mut self, tp: TopicPartition, pending: Pending<Completion>) {
-        *self.outstanding.entry(pending.token.flush_epoch).or_default() += 1;
-        if self.acc.append(tp.clone(), pending, std::time::Instant::now()) {
+        *self
+            .outstanding
+            .entry(pending.token.flush_epoch)
+            .or_default() += 1;
+        if self
+            .acc
+            .append(tp.clone(), pending, std::time::Instant::now())
+        {
             (self.on_new_batch)(&tp);
         }
     }
@@ -172,7 +184,12 @@ impl SenderTask {
         let now = std::time::Instant::now();
         for p in self.acc.expire(now) {
             let tp = p.record.topic.clone();
-            self.finish(p, Err(Error::DeadlineExceeded(format!("delivery timeout for a record to {tp}"))));
+            self.finish(
+                p,
+                Err(Error::DeadlineExceeded(format!(
+                    "delivery timeout for a record to {tp}"
+                ))),
+            );
         }
         if self.acc.needs_epoch_bump() {
             self.producer = None;
@@ -182,7 +199,9 @@ impl SenderTask {
             return;
         }
         let meta = self.client.metadata();
-        let drained = self.acc.drain(now, |tp| meta.leader(&tp.topic, tp.partition));
+        let drained = self
+            .acc
+            .drain(now, |tp| meta.leader(&tp.topic, tp.partition));
         if drained.missing_leader {
             self.refresh_metadata();
         }
@@ -190,7 +209,8 @@ impl SenderTask {
         for (node, batches) in drained.by_leader {
             self.dispatch(node, batches, producer);
         }
-        self.metrics.set_in_flight(self.acc.in_flight(), self.acc.queued().1);
+        self.metrics
+            .set_in_flight(self.acc.in_flight(), self.acc.queued().1);
     }
 
     fn dispatch(&mut self, node: i32, batches: Vec<PBatch>, producer: ProducerIdentity) {
@@ -214,8 +234,11 @@ impl SenderTask {
         for group in split_requests(encoded, self.cfg.max_request_size) {
             let bytes: usize = group.iter().map(|(_, b)| b.len()).sum();
             self.metrics.add_bytes(bytes);
-            let (batches, parts): (Vec<PBatch>, Vec<(TopicPartition, Bytes)>) =
-                group.into_iter().map(|(b, bytes)| (b.tp.clone(), b, bytes)).map(|(tp, b, bytes)| (b, (tp, bytes))).unzip();
+            let (batches, parts): (Vec<PBatch>, Vec<(TopicPartition, Bytes)>) = group
+                .into_iter()
+                .map(|(b, bytes)| (b.tp.clone(), b, bytes))
+                .map(|(tp, b, bytes)| (b, (tp, bytes)))
+                .unzip();
             let request = build_request(parts, acks, timeout_ms);
             let tx = self.dispatcher(node);
             if let Err(mpsc::error::SendError(d)) = tx.send(Dispatch { batches, request }) {
@@ -252,7 +275,11 @@ impl SenderTask {
                 self.init_in_progress = false;
                 match result {
                     Ok(id) => {
-                        info!(producer_id = id.id, epoch = id.epoch, "producer id acquired");
+                        info!(
+                            producer_id = id.id,
+                            epoch = id.epoch,
+                            "producer id acquired"
+                        );
                         self.acc.reset_sequences();
                         self.producer = Some(id);
                     }
@@ -283,7 +310,10 @@ impl SenderTask {
         let resp = match result {
             Ok(r) => r,
             Err(e) => {
-                if matches!(e, Error::Disconnected { .. } | Error::Io { .. } | Error::Timeout { .. }) {
+                if matches!(
+                    e,
+                    Error::Disconnected { .. } | Error::Io { .. } | Error::Timeout { .. }
+                ) {
                     self.refresh_metadata();
                 }
                 for b in batches {
@@ -319,7 +349,10 @@ impl SenderTask {
                             " for {}/{}{}",
                             b.tp.topic,
                             b.tp.partition,
-                            p.error_message.as_deref().map(|m| format!(": {m}")).unwrap_or_default()
+                            p.error_message
+                                .as_deref()
+                                .map(|m| format!(": {m}"))
+                                .unwrap_or_default()
                         ),
                     };
                     if p.error_code.needs_metadata_refresh() {
@@ -331,7 +364,10 @@ impl SenderTask {
                     let err = Error::Broker {
                         code,
                         api: ApiKey::PRODUCE,
-                        context: format!(" for {}/{}: missing from the response", b.tp.topic, b.tp.partition),
+                        context: format!(
+                            " for {}/{}: missing from the response",
+                            b.tp.topic, b.tp.partition
+                        ),
                     };
                     self.retry_or_fail(b, &err);
                 }
@@ -362,9 +398,18 @@ impl SenderTask {
         }
     }
 
-    fn complete_records(&mut self, records: Vec<Pending<Completion>>, base_offset: i64, append_time: Option<i64>) {
+    fn complete_records(
+        &mut self,
+        records: Vec<Pending<Completion>>,
+        base_offset: i64,
+        append_time: Option<i64>,
+    ) {
         for (i, p) in records.into_iter().enumerate() {
-            let offset = if base_offset >= 0 { base_offset + i as i64 } else { -1 };
+            let offset = if base_offset >= 0 {
+                base_offset + i as i64
+            } else {
+                -1
+            };
             let report = DeliveryReport {
                 topic: p.record.topic.clone(),
                 partition: p.record.partition.unwrap_or(-1),
@@ -400,7 +445,9 @@ impl SenderTask {
 
     fn refresh_metadata(&mut self) {
         let now = Instant::now();
-        let recent = self.last_refresh.is_some_and(|t| now.duration_since(t) < self.cfg.retry_backoff);
+        let recent = self
+            .last_refresh
+            .is_some_and(|t| now.duration_since(t) < self.cfg.retry_backoff);
         if self.refreshing || recent {
             return;
         }

@@ -84,11 +84,14 @@ pub(crate) fn build_request(
 ) -> ProduceRequest {
     let mut by_topic: BTreeMap<String, Vec<PartitionProduceData>> = BTreeMap::new();
     for (tp, records) in encoded {
-        by_topic.entry(tp.topic).or_default().push(PartitionProduceData {
-            index: tp.partition,
-            records: Some(records),
-            ..Default::default()
-        });
+        by_topic
+            .entry(tp.topic)
+            .or_default()
+            .push(PartitionProduceData {
+                index: tp.partition,
+                records: Some(records),
+                ..Default::default()
+            });
     }
     ProduceRequest {
         transactional_id: None,
