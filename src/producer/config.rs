@@ -123,6 +123,12 @@ impl ProducerConfig {
         self
     }
 
+    /// Sets the requests in flight per partition (1 to 5).
+    pub fn with_max_in_flight(mut self, n: usize) -> Self {
+        self.max_in_flight = n.clamp(1, 5);
+        self
+    }
+
     /// Sets the maximum request size.
     pub fn with_max_request_size(mut self, bytes: usize) -> Self {
         self.max_request_size = bytes;

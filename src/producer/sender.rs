@@ -310,12 +310,9 @@ impl SenderTask {
         let resp = match result {
             Ok(r) => r,
             Err(e) => {
-                if matches!(
-                    e,
-                    Error::Disconnected { .. } | Error::Io { .. } | Error::Timeout { .. }
-                ) {
-                    self.refresh_metadata();
-                }
+                // The leader may be gone or unknown to the pool (a broker that
+                // is down drops out of the metadata): look again.
+                self.refresh_metadata();
                 for b in batches {
                     self.retry_or_fail(b, &e);
                 }
