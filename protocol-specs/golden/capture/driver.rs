@@ -57,7 +57,8 @@ fn main() -> Res<()> {
         return Err("usage: golden_capture <workdir> <stub-addr>".into());
     };
     let workdir = PathBuf::from(workdir);
-    let script_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("protocol-specs/golden/capture");
+    let script_dir =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("protocol-specs/golden/capture");
 
     let mock = MockCluster::new(3)?;
     let bootstrap = mock.bootstrap_servers();
@@ -67,7 +68,10 @@ fn main() -> Res<()> {
     }
     let old_bootstrap = old.bootstrap_servers();
     let all = format!("{bootstrap},{old_bootstrap}");
-    let ports: Vec<&str> = all.split(',').filter_map(|a| a.rsplit(':').next()).collect();
+    let ports: Vec<&str> = all
+        .split(',')
+        .filter_map(|a| a.rsplit(':').next())
+        .collect();
     std::fs::write(workdir.join("brokers.txt"), ports.join("\n") + "\n")?;
     for codec in OLD_CODECS {
         old.create_topic(&format!("golden-rdkafka_old-{codec}"), 1, 1)?;
@@ -115,10 +119,19 @@ fn rdkafka_produce(bootstrap: &str, peer: &str, codecs: &[&str]) -> Res<()> {
                 rec = rec.key(&key);
             }
             let headers = match i {
-                0 => OwnedHeaders::new().insert(Header { key: "h0", value: Some("v0") }),
+                0 => OwnedHeaders::new().insert(Header {
+                    key: "h0",
+                    value: Some("v0"),
+                }),
                 1 => OwnedHeaders::new()
-                    .insert(Header { key: "h1", value: Some("v1") })
-                    .insert(Header { key: "h1b", value: Some("") }),
+                    .insert(Header {
+                        key: "h1",
+                        value: Some("v1"),
+                    })
+                    .insert(Header {
+                        key: "h1b",
+                        value: Some(""),
+                    }),
                 _ => OwnedHeaders::new(),
             };
             if headers.count() > 0 {
@@ -142,7 +155,10 @@ fn rdkafka_group(bootstrap: &str, peer: &str, codecs: &[&str]) -> Res<()> {
         .set("heartbeat.interval.ms", "200")
         .set("session.timeout.ms", "6000")
         .create()?;
-    let topics: Vec<String> = codecs.iter().map(|c| format!("golden-{peer}-{c}")).collect();
+    let topics: Vec<String> = codecs
+        .iter()
+        .map(|c| format!("golden-{peer}-{c}"))
+        .collect();
     let topic_refs: Vec<&str> = topics.iter().map(String::as_str).collect();
     consumer.subscribe(&topic_refs)?;
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -150,7 +166,12 @@ fn rdkafka_group(bootstrap: &str, peer: &str, codecs: &[&str]) -> Res<()> {
     while got < expect && Instant::now() < deadline {
         if let Some(msg) = consumer.poll(Duration::from_millis(200)) {
             let msg = msg?;
-            eprintln!("rdkafka consumed {}:{} {:?}", msg.topic(), msg.offset(), msg.key());
+            eprintln!(
+                "rdkafka consumed {}:{} {:?}",
+                msg.topic(),
+                msg.offset(),
+                msg.key()
+            );
             got += 1;
         }
     }
@@ -166,10 +187,16 @@ fn rdkafka_group(bootstrap: &str, peer: &str, codecs: &[&str]) -> Res<()> {
     let mut tpl = TopicPartitionList::new();
     tpl.add_partition(&format!("golden-{peer}-gzip"), 0);
     eprintln!("committed: {:?}", consumer.committed_offsets(tpl, TIMEOUT)?);
-    eprintln!("watermarks: {:?}", consumer.fetch_watermarks(&format!("golden-{peer}-lz4"), 0, TIMEOUT)?);
+    eprintln!(
+        "watermarks: {:?}",
+        consumer.fetch_watermarks(&format!("golden-{peer}-lz4"), 0, TIMEOUT)?
+    );
     let mut times = TopicPartitionList::new();
     times.add_partition_offset(&format!("golden-{peer}-snappy"), 0, Offset::Offset(0))?;
-    eprintln!("offsets_for_times: {:?}", consumer.offsets_for_times(times, TIMEOUT)?);
+    eprintln!(
+        "offsets_for_times: {:?}",
+        consumer.offsets_for_times(times, TIMEOUT)?
+    );
     consumer.unsubscribe();
     drop(consumer);
     Ok(())
@@ -181,7 +208,11 @@ fn run(cmd: &mut Command, stdin: Option<&str>) -> Res<()> {
     eprintln!("driver: {cmd:?}");
     // `cargo run` points LD_LIBRARY_PATH at the bundled librdkafka build; kcat must use its own.
     cmd.env_remove("LD_LIBRARY_PATH");
-    cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
+    cmd.stdin(if stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    });
     let mut child = cmd.spawn()?;
     if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
         pipe.write_all(text.as_bytes())?;
@@ -215,15 +246,35 @@ fn kcat(bootstrap: &str) -> Res<()> {
     }
     let mut consume = Command::new("kcat");
     consume
-        .args(["-b", bootstrap, "-G", "golden-kcat-group", "-c", "15", "-e", "-q"])
-        .args(["-X", "client.id=golden-kcat-consumer", "-X", "auto.offset.reset=earliest"])
+        .args([
+            "-b",
+            bootstrap,
+            "-G",
+            "golden-kcat-group",
+            "-c",
+            "15",
+            "-e",
+            "-q",
+        ])
+        .args([
+            "-X",
+            "client.id=golden-kcat-consumer",
+            "-X",
+            "auto.offset.reset=earliest",
+        ])
         .args(["-X", "heartbeat.interval.ms=200"]);
     for codec in CODECS {
         consume.arg(format!("golden-kcat-{codec}"));
     }
     run(&mut consume, None)?;
     run(
-        Command::new("kcat").args(["-L", "-b", bootstrap, "-X", "client.id=golden-kcat-metadata"]),
+        Command::new("kcat").args([
+            "-L",
+            "-b",
+            bootstrap,
+            "-X",
+            "client.id=golden-kcat-metadata",
+        ]),
         None,
     )?;
     run(
@@ -237,7 +288,9 @@ fn kcat(bootstrap: &str) -> Res<()> {
 
 fn python(script_dir: &Path, addr: &str, mode: &str) -> Res<()> {
     run(
-        Command::new("/usr/bin/python3").arg(script_dir.join("kafka_python_peer.py")).args([mode, addr]),
+        Command::new("/usr/bin/python3")
+            .arg(script_dir.join("kafka_python_peer.py"))
+            .args([mode, addr]),
         None,
     )
 }
@@ -247,16 +300,20 @@ fn rdkafka_admin(stub: &str) -> Res<()> {
         .set("bootstrap.servers", stub)
         .set("client.id", "golden-rdkafka-admin")
         .create()?;
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(5)));
-    let created = rt.block_on(admin.create_topics(
-        &[
-            NewTopic::new("golden-admin-a", 3, TopicReplication::Fixed(1)),
-            NewTopic::new("golden-admin-b", 1, TopicReplication::Fixed(1))
-                .set("cleanup.policy", "compact"),
-        ],
-        &opts,
-    ))?;
+    let created = rt.block_on(
+        admin.create_topics(
+            &[
+                NewTopic::new("golden-admin-a", 3, TopicReplication::Fixed(1)),
+                NewTopic::new("golden-admin-b", 1, TopicReplication::Fixed(1))
+                    .set("cleanup.policy", "compact"),
+            ],
+            &opts,
+        ),
+    )?;
     eprintln!("create_topics: {created:?}");
     let deleted = rt.block_on(admin.delete_topics(&["golden-admin-a", "golden-admin-b"], &opts))?;
     eprintln!("delete_topics: {deleted:?}");
@@ -265,7 +322,10 @@ fn rdkafka_admin(stub: &str) -> Res<()> {
         Ok(list) => eprintln!("groups: {}", list.groups().len()),
         Err(e) => eprintln!("fetch_group_list: {e}"),
     }
-    match admin.inner().fetch_group_list(Some("golden-stub-group"), TIMEOUT) {
+    match admin
+        .inner()
+        .fetch_group_list(Some("golden-stub-group"), TIMEOUT)
+    {
         Ok(list) => eprintln!("group: {}", list.groups().len()),
         Err(e) => eprintln!("fetch_group_list(one): {e}"),
     }
