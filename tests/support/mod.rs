@@ -6,9 +6,13 @@ use std::fmt::Debug;
 use std::path::PathBuf;
 
 use bytes::{Bytes, BytesMut};
-use kafkit::protocol::frame::{decode_request, decode_response_message, DEFAULT_MAX_FRAME_SIZE};
+use kafkit::protocol::frame::{
+    decode_request, decode_response_message, decode_response_strict, DEFAULT_MAX_FRAME_SIZE,
+};
 use kafkit::protocol::header::response_header_is_flexible;
-use kafkit::protocol::{try_parse_frame, Message, RequestHeader, ResponseHeader, Writer};
+use kafkit::protocol::{
+    try_parse_frame, Message, ProtocolError, RequestHeader, ResponseHeader, Writer,
+};
 
 /// Whether a golden frame is a request or a response.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -147,43 +151,49 @@ pub fn golden_request<M: Message + Debug>(g: &GoldenFrame) -> (RequestHeader, M)
 /// this response: its flexible Metadata handler writes the body's tagged
 /// fields itself and `rd_kafka_mock_connection_send_response` adds one more
 /// (rdkafka_mock.c, `send_response0` with `tags_written = false`). librdkafka
-/// ignores trailing bytes; kafkit rejects them, so callers strip the byte.
+/// and kafkit's default decoder ignore trailing bytes; the strict decoder
+/// rejects them.
 pub fn mock_appends_extra_tag_byte(api_key: i16, version: i16) -> bool {
     api_key == 3 && version >= 9
 }
 
-/// Strips the mock's extra empty tag buffer (see [`mock_appends_extra_tag_byte`]),
-/// checking it is exactly one zero byte.
-pub fn strip_mock_extra_tag_byte(what: &str, frame_body: Bytes) -> Bytes {
-    assert_eq!(
-        frame_body.last(),
-        Some(&0),
-        "{what}: expected the mock's extra tag byte"
-    );
-    frame_body.slice(..frame_body.len() - 1)
-}
-
-/// Decodes a golden response frame as `M` at its version and checks that
-/// re-encoding gives back the captured bytes (less the mock's known extra tag
-/// byte, see [`mock_appends_extra_tag_byte`]).
-pub fn golden_response<M: Message + Debug>(g: &GoldenFrame) -> (ResponseHeader, M) {
+/// Decodes a golden response frame as `M` at its version with the strict
+/// decoder (no byte left over) and checks that re-encoding gives back the
+/// captured bytes. For the mock's known extra tag byte (see
+/// [`mock_appends_extra_tag_byte`]) it checks that the strict decoder reports
+/// exactly that byte, that the lenient one accepts the frame, and compares
+/// the re-encoding with the frame less that byte.
+pub fn golden_response<M: Message + Debug + PartialEq>(g: &GoldenFrame) -> (ResponseHeader, M) {
     let mut body = g.body();
     if g.peer.starts_with("librdkafka-mock") && mock_appends_extra_tag_byte(g.api_key, g.version) {
-        assert!(
-            decode_response_message::<M>(body.clone(), g.version).is_err(),
-            "{}: the mock's extra tag byte was accepted",
+        match decode_response_strict::<M>(body.clone(), g.version) {
+            Err(ProtocolError::TrailingBytes(1)) => {}
+            other => panic!(
+                "{}: expected the mock's one extra tag byte, got {other:?}",
+                g.file
+            ),
+        }
+        assert_eq!(
+            body.last(),
+            Some(&0),
+            "{}: the extra byte is an empty tag buffer",
             g.file
         );
-        body = strip_mock_extra_tag_byte(&g.file, body);
+        let lenient = decode_response_message::<M>(body.clone(), g.version)
+            .unwrap_or_else(|e| panic!("{}: lenient decode: {e}", g.file));
+        body = body.slice(..body.len() - 1);
+        let strict = decode_response_strict::<M>(body.clone(), g.version)
+            .unwrap_or_else(|e| panic!("{}: decode without the extra byte: {e}", g.file));
+        assert_eq!(lenient.1, strict.1, "{}", g.file);
     }
-    let (header, msg) = decode_response_message::<M>(body.clone(), g.version).unwrap_or_else(|e| {
+    let (header, msg) = decode_response_strict::<M>(body.clone(), g.version).unwrap_or_else(|e| {
         panic!(
             "{} ({} v{}): decode failed: {e}",
             g.file, g.api_name, g.version
         )
     });
     let again = encode_response_frame(&header, &msg, g.version);
-    assert_bytes_eq(&g.file, &again[4..], &body);
+    assert_bytes_eq(&g.file, &body, &again[4..]);
     (header, msg)
 }
 
@@ -215,4 +225,177 @@ pub fn golden_value(peer: &str, codec: &str, i: usize) -> String {
 pub fn split_golden_topic(topic: &str) -> Option<(&str, &str)> {
     let rest = topic.strip_prefix("golden-")?;
     rest.rsplit_once('-')
+}
+
+/// What a record set held, for coverage accounting.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct GoldenBatch {
+    /// Producing peer as named in the values (`rdkafka`, `kcat`, `python`, `legacy`...).
+    pub peer: String,
+    /// Codec name as in the topic names.
+    pub codec: String,
+    /// 2 for v2 batches, 0/1 for legacy messages.
+    pub magic: i8,
+    /// Records in the batch.
+    pub records: usize,
+}
+
+fn codec_name(c: kafkit::protocol::record::Compression) -> &'static str {
+    use kafkit::protocol::record::Compression;
+    match c {
+        Compression::None => "none",
+        Compression::Gzip => "gzip",
+        Compression::Snappy => "snappy",
+        Compression::Lz4 => "lz4",
+        Compression::Zstd => "zstd",
+        _ => "unknown",
+    }
+}
+
+/// Checks one decoded record against the golden content rule: its value is
+/// `golden_value(peer, codec, i)`, its key `k{i}` (null for i = 2), and its
+/// headers those the peer's scenario sets. Returns (peer, codec, i).
+fn check_golden_record(
+    what: &str,
+    batch_codec: &str,
+    magic: i8,
+    key: Option<&[u8]>,
+    value: Option<&[u8]>,
+    headers: &[(String, Option<Bytes>)],
+) -> (String, String, usize) {
+    let value = std::str::from_utf8(value.unwrap_or_else(|| panic!("{what}: null value")))
+        .unwrap_or_else(|_| panic!("{what}: value not UTF-8"));
+    let (tag, _) = value
+        .split_once(' ')
+        .unwrap_or_else(|| panic!("{what}: value {value:?}"));
+    let mut parts = tag.split('/');
+    let (peer, codec, i) = match (parts.next(), parts.next(), parts.next()) {
+        (Some(p), Some(c), Some(i)) => (p, c, i.parse::<usize>().expect("record index")),
+        _ => panic!("{what}: value {value:?}"),
+    };
+    assert_eq!(value, golden_value(peer, codec, i), "{what}");
+    assert_eq!(
+        codec, batch_codec,
+        "{what}: value names {codec}, batch is {batch_codec}"
+    );
+    let want_key = (i < 2).then(|| format!("k{i}"));
+    assert_eq!(
+        key,
+        want_key.as_deref().map(str::as_bytes),
+        "{what}: key of record {i}"
+    );
+    let want_headers: Vec<(String, Option<Bytes>)> = match (peer, magic, i) {
+        (_, 0 | 1, _) => vec![],
+        ("kcat", _, _) => vec![("h".into(), Some(Bytes::from_static(b"kcat")))],
+        (_, _, 0) => vec![("h0".into(), Some(Bytes::from_static(b"v0")))],
+        (_, _, 1) => vec![
+            ("h1".into(), Some(Bytes::from_static(b"v1"))),
+            ("h1b".into(), Some(Bytes::new())),
+        ],
+        _ => vec![],
+    };
+    assert_eq!(
+        headers,
+        want_headers.as_slice(),
+        "{what}: headers of record {i}"
+    );
+    (peer.to_owned(), codec.to_owned(), i)
+}
+
+/// Decodes a `records` field with kafkit's record module, checks every record
+/// against the golden content rule and, where `topic` is known, that it
+/// matches the values. Uncompressed v2 batches must re-encode to the same
+/// bytes; compressed ones must survive kafkit's own encode/decode.
+pub fn check_golden_records(what: &str, records: Bytes, topic: Option<&str>) -> Vec<GoldenBatch> {
+    use kafkit::protocol::record::{Batch, DecodeOptions, RecordBatch, RecordSet};
+    let set = RecordSet::decode(records.clone(), &DecodeOptions::default())
+        .unwrap_or_else(|e| panic!("{what}: record set: {e}"));
+    assert!(!set.is_truncated(), "{what}: truncated record set");
+    let mut out = Vec::new();
+    let mut reencoded = BytesMut::new();
+    let mut all_plain_v2 = true;
+    for batch in &set.batches {
+        let (codec, magic) = match batch {
+            Batch::V2(v) => (codec_name(v.header.attributes.compression), 2),
+            Batch::Legacy(e) => (
+                codec_name(e.compression),
+                e.messages.first().map_or(-1, |m| m.magic),
+            ),
+        };
+        let mut peers = Vec::new();
+        for rec in batch.records() {
+            let rec = rec.unwrap_or_else(|e| panic!("{what}: record: {e}"));
+            let headers: Vec<(String, Option<Bytes>)> = rec
+                .headers
+                .to_vec()
+                .unwrap_or_else(|e| panic!("{what}: headers: {e}"))
+                .into_iter()
+                .map(|h| (h.key, h.value))
+                .collect();
+            let (peer, c, _) = check_golden_record(
+                what,
+                codec,
+                magic,
+                rec.key.as_deref(),
+                rec.value.as_deref(),
+                &headers,
+            );
+            match topic {
+                // Legacy message sets all go to one topic.
+                Some(topic) if magic < 2 => assert_eq!(topic, "golden-python-legacy", "{what}"),
+                Some(topic) => {
+                    let split = split_golden_topic(topic);
+                    assert_eq!(
+                        split,
+                        Some((peer.as_str(), c.as_str())),
+                        "{what}: topic {topic}"
+                    );
+                }
+                None => {}
+            }
+            peers.push(peer);
+        }
+        let peer = peers
+            .first()
+            .cloned()
+            .unwrap_or_else(|| panic!("{what}: empty batch"));
+        assert!(
+            peers.iter().all(|p| *p == peer),
+            "{what}: mixed producers in one batch"
+        );
+        out.push(GoldenBatch {
+            peer,
+            codec: codec.to_owned(),
+            magic,
+            records: peers.len(),
+        });
+        match batch {
+            Batch::V2(view) => {
+                let owned = view
+                    .to_batch()
+                    .unwrap_or_else(|e| panic!("{what}: to_batch: {e}"));
+                let mut buf = BytesMut::new();
+                owned
+                    .encode(&mut buf)
+                    .unwrap_or_else(|e| panic!("{what}: encode: {e}"));
+                let back = RecordBatch::decode(buf.clone().freeze(), &DecodeOptions::default())
+                    .unwrap_or_else(|e| panic!("{what}: re-decode: {e}"));
+                assert_eq!(
+                    back, owned,
+                    "{what}: kafkit encode/decode of the peer's batch"
+                );
+                all_plain_v2 &= codec == "none";
+                reencoded.extend_from_slice(&buf);
+            }
+            Batch::Legacy(_) => all_plain_v2 = false,
+        }
+    }
+    if all_plain_v2 {
+        assert_bytes_eq(
+            &format!("{what} (uncompressed batches)"),
+            &records,
+            &reencoded,
+        );
+    }
+    out
 }
