@@ -39,7 +39,7 @@ use kafkit::protocol::messages::sasl_authenticate::{
 use kafkit::protocol::messages::sasl_handshake::{SaslHandshakeRequest, SaslHandshakeResponse};
 use kafkit::protocol::messages::sync_group::{SyncGroupRequest, SyncGroupResponse};
 use kafkit::protocol::{ApiKey, ErrorCode, Message, VersionRange};
-use support::{
+use support::golden::{
     check_golden_records, golden_index, golden_request, golden_response, Direction, GoldenBatch,
     GoldenFrame,
 };
@@ -106,7 +106,7 @@ fn is_librdkafka(g: &GoldenFrame) -> bool {
 
 fn assert_golden_topic(g: &GoldenFrame, topic: &str) {
     assert!(
-        support::split_golden_topic(topic).is_some(),
+        support::golden::split_golden_topic(topic).is_some(),
         "{}: unexpected topic {topic:?}",
         g.file
     );

@@ -18,7 +18,7 @@ use kafkit::protocol::record::{
 use kafkit::protocol::{ApiKey, ErrorCode, Message, Uuid};
 use rdkafka::mocking::MockCluster;
 use rdkafka::types::RDKafkaApiKey;
-use support::RawConnection;
+use support::raw::RawConnection;
 
 /// The versions both sides know, as negotiated from the mock's ApiVersions.
 struct Negotiated {
