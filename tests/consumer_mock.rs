@@ -29,7 +29,10 @@ async fn rdkafka_produce(bootstrap: &str, topic: &str, codec: &str, n: usize) {
             key: "i",
             value: Some(&indexes[i]),
         });
-        let record = FutureRecord::to(topic).key(key).payload(value).headers(headers);
+        let record = FutureRecord::to(topic)
+            .key(key)
+            .payload(value)
+            .headers(headers);
         futures.push(producer.send(record, Duration::from_secs(10)));
     }
     for f in futures {
@@ -69,11 +72,18 @@ async fn reads_librdkafka_batches_in_every_codec() {
         let mut seen = BTreeMap::new();
         for r in &records {
             let value = String::from_utf8(r.value.clone().expect("value").to_vec()).expect("utf8");
-            let i: usize = value.rsplit('-').next().and_then(|s| s.parse().ok()).expect("index");
+            let i: usize = value
+                .rsplit('-')
+                .next()
+                .and_then(|s| s.parse().ok())
+                .expect("index");
             assert_eq!(value, format!("{codec}-{i}"));
             assert_eq!(r.key.as_deref(), Some(format!("k{}", i % 10).as_bytes()));
             assert_eq!(r.header("i").as_deref(), Some(i.to_string().as_bytes()));
-            assert!(seen.insert(i, r.offset).is_none(), "{codec}: record {i} twice");
+            assert!(
+                seen.insert(i, r.offset).is_none(),
+                "{codec}: record {i} twice"
+            );
         }
         assert_eq!(seen.len(), 300, "{codec}");
         consumer.close().await.expect("close");
@@ -94,14 +104,17 @@ async fn reads_its_own_records_in_order_and_seeks() {
         .expect("produced");
     producer.close(Duration::from_secs(5)).await.expect("close");
 
-    let mut consumer = Consumer::connect(ClientConfig::new([&bootstrap]), ConsumerConfig::default())
-        .await
-        .expect("consumer");
+    let mut consumer =
+        Consumer::connect(ClientConfig::new([&bootstrap]), ConsumerConfig::default())
+            .await
+            .expect("consumer");
     let tp = TopicPartition {
         topic: "own".into(),
         partition: 0,
     };
-    consumer.assign(vec![(tp.clone(), Some(0))]).expect("assign");
+    consumer
+        .assign(vec![(tp.clone(), Some(0))])
+        .expect("assign");
     let records = consume(&mut consumer, 1000).await;
     for (i, r) in records.iter().enumerate() {
         assert_eq!(r.offset, i as i64);
@@ -125,10 +138,14 @@ async fn latest_reset_skips_old_records() {
     let producer = Producer::connect(ClientConfig::new([&bootstrap]), ProducerConfig::default())
         .await
         .expect("producer");
-    producer.send(ProducerRecord::new("latest").value("old")).await.expect("old");
-    let mut consumer = Consumer::connect(ClientConfig::new([&bootstrap]), ConsumerConfig::default())
+    producer
+        .send(ProducerRecord::new("latest").value("old"))
         .await
-        .expect("consumer");
+        .expect("old");
+    let mut consumer =
+        Consumer::connect(ClientConfig::new([&bootstrap]), ConsumerConfig::default())
+            .await
+            .expect("consumer");
     consumer.assign_topic("latest").await.expect("assign");
     // Wait until the reset to the end has happened before writing the new record.
     for _ in 0..100 {
@@ -138,7 +155,10 @@ async fn latest_reset_skips_old_records() {
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    producer.send(ProducerRecord::new("latest").value("new")).await.expect("new");
+    producer
+        .send(ProducerRecord::new("latest").value("new"))
+        .await
+        .expect("new");
     let r = consume(&mut consumer, 1).await;
     assert_eq!(r[0].value.as_deref(), Some(&b"new"[..]));
     producer.close(Duration::from_secs(2)).await.expect("close");

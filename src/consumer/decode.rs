@@ -11,7 +11,9 @@ use bytes::Bytes;
 
 use super::record::ConsumerRecord;
 use crate::protocol::messages::fetch::AbortedTransaction;
-use crate::protocol::record::{Batch, ControlRecordKey, ControlRecordType, DecodeOptions, RecordSetReader, TimestampType};
+use crate::protocol::record::{
+    Batch, ControlRecordKey, ControlRecordType, DecodeOptions, RecordSetReader, TimestampType,
+};
 use crate::protocol::ProtocolError;
 
 /// The records of one fetched partition.
@@ -38,7 +40,8 @@ pub(crate) fn decode_partition(
         records: Vec::new(),
         next_position: position,
     };
-    let mut pending_aborts: Vec<&AbortedTransaction> = aborted.map(|a| a.iter().collect()).unwrap_or_default();
+    let mut pending_aborts: Vec<&AbortedTransaction> =
+        aborted.map(|a| a.iter().collect()).unwrap_or_default();
     pending_aborts.sort_by_key(|a| std::cmp::Reverse(a.first_offset));
     let mut aborted_producers: BTreeSet<i64> = BTreeSet::new();
     for batch in RecordSetReader::new(records, *options) {
@@ -62,7 +65,9 @@ pub(crate) fn decode_partition(
                     }
                     if view.is_control() {
                         if let Some(Ok(marker)) = view.records().next() {
-                            if ControlRecordKey::of_record(marker.key.as_ref()).map(|k| k.kind) == Ok(ControlRecordType::ABORT) {
+                            if ControlRecordKey::of_record(marker.key.as_ref()).map(|k| k.kind)
+                                == Ok(ControlRecordType::ABORT)
+                            {
                                 aborted_producers.remove(&h.producer_id);
                             }
                         }
@@ -89,7 +94,11 @@ pub(crate) fn decode_partition(
                         topic: topic.clone(),
                         partition,
                         offset: r.offset,
-                        timestamp: if timestamp_type == TimestampType::LogAppendTime { h.max_timestamp } else { r.timestamp },
+                        timestamp: if timestamp_type == TimestampType::LogAppendTime {
+                            h.max_timestamp
+                        } else {
+                            r.timestamp
+                        },
                         timestamp_type,
                         key: r.key,
                         value: r.value,
@@ -180,9 +189,14 @@ mod tests {
 
     #[test]
     fn drops_records_before_the_position_and_advances() {
-        let data = [batch(0, -1, false, &["a", "b", "c"]), batch(3, -1, false, &["d"])].concat();
+        let data = [
+            batch(0, -1, false, &["a", "b", "c"]),
+            batch(3, -1, false, &["d"]),
+        ]
+        .concat();
         let t: Arc<str> = Arc::from("t");
-        let d = decode_partition(&t, 0, 1, Bytes::from(data), None, &DecodeOptions::default()).expect("decode");
+        let d = decode_partition(&t, 0, 1, Bytes::from(data), None, &DecodeOptions::default())
+            .expect("decode");
         assert_eq!(values(&d), vec!["b", "c", "d"]);
         assert_eq!(d.next_position, 4);
         assert_eq!(d.records[0].leader_epoch, 3);
@@ -191,18 +205,37 @@ mod tests {
     #[test]
     fn read_committed_skips_aborted_transactions() {
         // pid 7 writes [x y] at 0-1 and aborts at 2; pid 8 writes [z] at 3 (committed).
-        let data = [batch(0, 7, true, &["x", "y"]), abort_marker(2, 7), batch(3, 8, true, &["z"])].concat();
+        let data = [
+            batch(0, 7, true, &["x", "y"]),
+            abort_marker(2, 7),
+            batch(3, 8, true, &["z"]),
+        ]
+        .concat();
         let aborted = [AbortedTransaction {
             producer_id: 7,
             first_offset: 0,
             ..Default::default()
         }];
         let t: Arc<str> = Arc::from("t");
-        let committed = decode_partition(&t, 0, 0, Bytes::from(data.clone()), Some(&aborted), &DecodeOptions::default()).expect("decode");
+        let committed = decode_partition(
+            &t,
+            0,
+            0,
+            Bytes::from(data.clone()),
+            Some(&aborted),
+            &DecodeOptions::default(),
+        )
+        .expect("decode");
         assert_eq!(values(&committed), vec!["z"]);
         assert_eq!(committed.next_position, 4);
-        let uncommitted = decode_partition(&t, 0, 0, Bytes::from(data), None, &DecodeOptions::default()).expect("decode");
-        assert_eq!(values(&uncommitted), vec!["x", "y", "z"], "markers are never returned");
+        let uncommitted =
+            decode_partition(&t, 0, 0, Bytes::from(data), None, &DecodeOptions::default())
+                .expect("decode");
+        assert_eq!(
+            values(&uncommitted),
+            vec!["x", "y", "z"],
+            "markers are never returned"
+        );
     }
 
     #[test]
@@ -210,7 +243,8 @@ mod tests {
         let data = Bytes::from(batch(0, -1, false, &["payload"]));
         let range = data.as_ptr() as usize..data.as_ptr() as usize + data.len();
         let t: Arc<str> = Arc::from("t");
-        let d = decode_partition(&t, 0, 0, data.clone(), None, &DecodeOptions::default()).expect("decode");
+        let d = decode_partition(&t, 0, 0, data.clone(), None, &DecodeOptions::default())
+            .expect("decode");
         let v = d.records[0].value.as_ref().expect("value");
         assert!(range.contains(&(v.as_ptr() as usize)), "zero-copy value");
     }

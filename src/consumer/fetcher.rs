@@ -22,9 +22,12 @@ use crate::cluster::Client;
 use crate::connection::BrokerConnection;
 use crate::error::{Error, Result};
 use crate::producer::TopicPartition;
-use crate::protocol::messages::fetch::{FetchPartition, FetchRequest, FetchResponse, FetchTopic, ForgottenTopic};
+use crate::protocol::messages::fetch::{
+    FetchPartition, FetchRequest, FetchResponse, FetchTopic, ForgottenTopic,
+};
 use crate::protocol::messages::list_offsets::{
-    ListOffsetsPartition, ListOffsetsRequest, ListOffsetsTopic, EARLIEST_TIMESTAMP, LATEST_TIMESTAMP,
+    ListOffsetsPartition, ListOffsetsRequest, ListOffsetsTopic, EARLIEST_TIMESTAMP,
+    LATEST_TIMESTAMP,
 };
 use crate::protocol::record::DecodeOptions;
 use crate::protocol::{ApiKey, ErrorCode, Uuid};
@@ -91,9 +94,15 @@ pub(crate) struct FetcherTask {
 }
 
 impl FetcherTask {
-    pub fn new(client: Client, cfg: ConsumerConfig, shared: Arc<Shared>, out: mpsc::UnboundedSender<Delivery>) -> Self {
+    pub fn new(
+        client: Client,
+        cfg: ConsumerConfig,
+        shared: Arc<Shared>,
+        out: mpsc::UnboundedSender<Delivery>,
+    ) -> Self {
         let (events_tx, events) = mpsc::unbounded_channel();
-        let options = DecodeOptions::default().with_max_decompressed_size(cfg.max_decompressed_size);
+        let options =
+            DecodeOptions::default().with_max_decompressed_size(cfg.max_decompressed_size);
         Self {
             client,
             cfg,
@@ -240,7 +249,9 @@ impl FetcherTask {
                             }
                         }
                         Err(e) => {
-                            if e.code().is_some_and(ErrorCode::needs_metadata_refresh) || e.is_retriable() {
+                            if e.code().is_some_and(ErrorCode::needs_metadata_refresh)
+                                || e.is_retriable()
+                            {
                                 self.refresh_metadata();
                             } else {
                                 let _ = self.out.send(Delivery::Error(e));
@@ -253,7 +264,12 @@ impl FetcherTask {
         }
     }
 
-    fn fetched(&mut self, node: i32, resp: FetchResponse, sent_generations: &HashMap<TopicPartition, u64>) {
+    fn fetched(
+        &mut self,
+        node: i32,
+        resp: FetchResponse,
+        sent_generations: &HashMap<TopicPartition, u64>,
+    ) {
         let usable = match self.sessions.get_mut(&node) {
             Some(s) => s.handle_response(resp.error_code, resp.session_id),
             None => resp.error_code.is_ok(),
@@ -265,7 +281,10 @@ impl FetcherTask {
         let meta = self.client.metadata();
         for topic in resp.responses {
             let name = if topic.topic.is_empty() {
-                meta.topics.values().find(|t| t.id == topic.topic_id && !t.id.is_zero()).map(|t| t.name.clone())
+                meta.topics
+                    .values()
+                    .find(|t| t.id == topic.topic_id && !t.id.is_zero())
+                    .map(|t| t.name.clone())
             } else {
                 Some(topic.topic.clone())
             };
@@ -275,11 +294,15 @@ impl FetcherTask {
                     topic: name.clone(),
                     partition: p.partition_index,
                 };
-                let Some(state) = self.parts.get_mut(&tp) else { continue };
+                let Some(state) = self.parts.get_mut(&tp) else {
+                    continue;
+                };
                 if sent_generations.get(&tp) != Some(&state.generation) {
                     continue; // seeked or reassigned meanwhile
                 }
-                let Some(position) = state.position else { continue };
+                let Some(position) = state.position else {
+                    continue;
+                };
                 match p.error_code {
                     ErrorCode::NONE => {}
                     ErrorCode::OFFSET_OUT_OF_RANGE => {
@@ -289,7 +312,10 @@ impl FetcherTask {
                             let _ = self.out.send(Delivery::Error(Error::Broker {
                                 code: p.error_code,
                                 api: ApiKey::FETCH,
-                                context: format!(" for {}/{} at offset {position}", tp.topic, tp.partition),
+                                context: format!(
+                                    " for {}/{} at offset {position}",
+                                    tp.topic, tp.partition
+                                ),
                             }));
                             state.paused = true;
                         }
@@ -304,14 +330,24 @@ impl FetcherTask {
                     }
                 }
                 state.high_watermark = p.high_watermark;
-                let Some(records) = p.records.filter(|r| !r.is_empty()) else { continue };
-                let bytes = records.len();
-                let aborted = if self.cfg.isolation_level == super::config::IsolationLevel::ReadCommitted {
-                    Some(p.aborted_transactions.as_deref().unwrap_or(&[]))
-                } else {
-                    None
+                let Some(records) = p.records.filter(|r| !r.is_empty()) else {
+                    continue;
                 };
-                match decode_partition(&state.topic, tp.partition, position, records, aborted, &self.options) {
+                let bytes = records.len();
+                let aborted =
+                    if self.cfg.isolation_level == super::config::IsolationLevel::ReadCommitted {
+                        Some(p.aborted_transactions.as_deref().unwrap_or(&[]))
+                    } else {
+                        None
+                    };
+                match decode_partition(
+                    &state.topic,
+                    tp.partition,
+                    position,
+                    records,
+                    aborted,
+                    &self.options,
+                ) {
                     Ok(decoded) => {
                         state.position = Some(decoded.next_position);
                         if !decoded.records.is_empty() {
@@ -395,7 +431,12 @@ impl FetcherTask {
         });
     }
 
-    fn start_fetch(&mut self, node: i32, conn: BrokerConnection, wanted: &BTreeMap<TopicPartition, PartitionFetch>) {
+    fn start_fetch(
+        &mut self,
+        node: i32,
+        conn: BrokerConnection,
+        wanted: &BTreeMap<TopicPartition, PartitionFetch>,
+    ) {
         let session = self
             .sessions
             .entry(node)
@@ -405,17 +446,23 @@ impl FetcherTask {
         let topic_id = |t: &str| meta.topic(t).map_or(Uuid::ZERO, |m| m.id);
         let mut topics: BTreeMap<String, Vec<FetchPartition>> = BTreeMap::new();
         for (tp, f) in &plan.partitions {
-            topics.entry(tp.topic.clone()).or_default().push(FetchPartition {
-                partition: tp.partition,
-                current_leader_epoch: f.leader_epoch,
-                fetch_offset: f.offset,
-                partition_max_bytes: f.max_bytes,
-                ..Default::default()
-            });
+            topics
+                .entry(tp.topic.clone())
+                .or_default()
+                .push(FetchPartition {
+                    partition: tp.partition,
+                    current_leader_epoch: f.leader_epoch,
+                    fetch_offset: f.offset,
+                    partition_max_bytes: f.max_bytes,
+                    ..Default::default()
+                });
         }
         let mut forgotten: BTreeMap<String, Vec<i32>> = BTreeMap::new();
         for tp in &plan.forgotten {
-            forgotten.entry(tp.topic.clone()).or_default().push(tp.partition);
+            forgotten
+                .entry(tp.topic.clone())
+                .or_default()
+                .push(tp.partition);
         }
         let request = FetchRequest {
             max_wait_ms: i32::try_from(self.cfg.fetch_max_wait.as_millis()).unwrap_or(i32::MAX),
@@ -462,7 +509,11 @@ impl FetcherTask {
         if policy == OffsetReset::None {
             return;
         }
-        let timestamp = if policy == OffsetReset::Earliest { EARLIEST_TIMESTAMP } else { LATEST_TIMESTAMP };
+        let timestamp = if policy == OffsetReset::Earliest {
+            EARLIEST_TIMESTAMP
+        } else {
+            LATEST_TIMESTAMP
+        };
         let meta = self.client.metadata();
         let mut by_leader: BTreeMap<i32, Vec<TopicPartition>> = BTreeMap::new();
         for (tp, p) in &self.parts {
@@ -512,11 +563,14 @@ pub(crate) async fn list_offsets(
 ) -> Vec<(TopicPartition, Result<i64>)> {
     let mut topics: BTreeMap<String, Vec<ListOffsetsPartition>> = BTreeMap::new();
     for tp in tps {
-        topics.entry(tp.topic.clone()).or_default().push(ListOffsetsPartition {
-            partition_index: tp.partition,
-            timestamp,
-            ..Default::default()
-        });
+        topics
+            .entry(tp.topic.clone())
+            .or_default()
+            .push(ListOffsetsPartition {
+                partition_index: tp.partition,
+                timestamp,
+                ..Default::default()
+            });
     }
     let request = ListOffsetsRequest {
         isolation_level,
@@ -547,9 +601,11 @@ pub(crate) async fn list_offsets(
                 .flat_map(|t| t.partitions.iter())
                 .find(|p| p.partition_index == tp.partition);
             let r = match found {
-                Some(p) if p.error_code.is_ok() => {
-                    Ok(if p.offset >= 0 { p.offset } else { p.old_style_offsets.first().copied().unwrap_or(0) })
-                }
+                Some(p) if p.error_code.is_ok() => Ok(if p.offset >= 0 {
+                    p.offset
+                } else {
+                    p.old_style_offsets.first().copied().unwrap_or(0)
+                }),
                 Some(p) => Err(Error::Broker {
                     code: p.error_code,
                     api: ApiKey::LIST_OFFSETS,
@@ -558,7 +614,10 @@ pub(crate) async fn list_offsets(
                 None => Err(Error::Broker {
                     code: ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
                     api: ApiKey::LIST_OFFSETS,
-                    context: format!(" for {}/{}: missing from the response", tp.topic, tp.partition),
+                    context: format!(
+                        " for {}/{}: missing from the response",
+                        tp.topic, tp.partition
+                    ),
                 }),
             };
             (tp.clone(), r)

@@ -90,7 +90,10 @@ impl Consumer {
 
     /// Assigns every partition of `topic` from the reset policy's position.
     pub async fn assign_topic(&self, topic: &str) -> Result<()> {
-        let meta = self.client.topic(topic, self.client.config().request_timeout).await?;
+        let meta = self
+            .client
+            .topic(topic, self.client.config().request_timeout)
+            .await?;
         self.assign(
             meta.partitions
                 .iter()

@@ -86,7 +86,12 @@ impl<K: Ord + Clone> FetchSession<K> {
             .filter(|(k, v)| self.sent.get(*k) != Some(*v))
             .map(|(k, v)| (k.clone(), *v))
             .collect();
-        let forgotten = self.sent.keys().filter(|k| !wanted.contains_key(*k)).cloned().collect();
+        let forgotten = self
+            .sent
+            .keys()
+            .filter(|k| !wanted.contains_key(*k))
+            .cloned()
+            .collect();
         SessionRequest {
             session_id: self.id,
             epoch: self.epoch,
@@ -101,7 +106,10 @@ impl<K: Ord + Clone> FetchSession<K> {
     pub fn handle_response(&mut self, error: ErrorCode, session_id: i32) -> bool {
         let pending = self.pending.take();
         if !error.is_ok() {
-            if matches!(error, ErrorCode::FETCH_SESSION_ID_NOT_FOUND | ErrorCode::INVALID_FETCH_SESSION_EPOCH) {
+            if matches!(
+                error,
+                ErrorCode::FETCH_SESSION_ID_NOT_FOUND | ErrorCode::INVALID_FETCH_SESSION_EPOCH
+            ) {
                 self.reset();
             }
             return false;

@@ -26,7 +26,9 @@ impl Shared {
     pub fn release_buffered(&self, n: usize) {
         let _ = self
             .buffered
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |b| Some(b.saturating_sub(n)));
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |b| {
+                Some(b.saturating_sub(n))
+            });
     }
 
     pub fn buffered(&self) -> usize {
