@@ -240,7 +240,7 @@ mod tests {
 
     #[test]
     fn records_share_the_fetched_buffer() {
-        let data = Bytes::from(batch(0, -1, false, &["payload"]));
+        let data = batch(0, -1, false, &["payload"]);
         let range = data.as_ptr() as usize..data.as_ptr() as usize + data.len();
         let t: Arc<str> = Arc::from("t");
         let d = decode_partition(&t, 0, 0, data.clone(), None, &DecodeOptions::default())

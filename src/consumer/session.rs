@@ -151,7 +151,7 @@ impl<K: Ord + Clone> FetchSession<K> {
 }
 
 fn next_epoch(e: i32) -> i32 {
-    if e >= i32::MAX {
+    if e == i32::MAX {
         1
     } else {
         e + 1
