@@ -13,12 +13,10 @@ fn kafkit(args: &[&str], stdin: &[u8]) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn kafkit");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(stdin)
-        .expect("write stdin");
+    // kafkit may exit (e.g. on a usage error) before reading: a broken pipe is fine.
+    if let Some(mut pipe) = child.stdin.take() {
+        let _ = pipe.write_all(stdin);
+    }
     child.wait_with_output().expect("wait")
 }
 
