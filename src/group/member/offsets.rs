@@ -228,8 +228,8 @@ impl GroupMember {
         if codes.is_empty() {
             self.complete_commit(id, Ok(()), now);
         } else if codes.iter().any(|c| c.is_coordinator_moved()) {
+            // Resent as soon as the coordinator is found again.
             self.mark_coordinator_unknown();
-            self.retry_commit(id, now);
         } else if let Some(code) = group_code {
             let current =
                 sent.generation_id == self.generation_id && sent.member_id == self.member_id;
@@ -305,7 +305,6 @@ impl GroupMember {
             .collect();
         if codes.iter().any(|c| c.is_coordinator_moved()) {
             self.mark_coordinator_unknown();
-            self.retry_fetch(id, now);
         } else if !codes.is_empty() && codes.iter().all(|c| c.is_retriable()) {
             self.retry_fetch(id, now);
         } else if !group_code.is_ok() {

@@ -42,8 +42,6 @@ impl GroupMember {
                 port,
             });
             self.find_retry_at = None;
-            // A heartbeat that waited for the coordinator may go at once.
-            self.next_heartbeat = self.next_heartbeat.min(now);
         } else if code.is_ok() || code.is_retriable() {
             self.find_retry_at = Some(now + self.cfg.retry_backoff);
         } else {
