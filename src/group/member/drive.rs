@@ -204,7 +204,10 @@ impl GroupMember {
                 }
                 let reason = reason.to_string();
                 match self.join_request(reason) {
-                    Ok(r) => GroupRequest::JoinGroup(r),
+                    Ok(r) => {
+                        self.stale_subscription = false;
+                        GroupRequest::JoinGroup(r)
+                    }
                     Err(e) => return self.fail(e),
                 }
             }

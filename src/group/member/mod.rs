@@ -79,6 +79,11 @@ pub struct GroupMember {
     subscription: BTreeSet<String>,
     phase: Phase,
     closing: bool,
+    /// The subscription changed after the last JoinGroup went out.
+    stale_subscription: bool,
+    /// The application polled while the member was leaving after a poll
+    /// timeout: rejoin once the leave is done.
+    resume_requested: bool,
 
     member_id: String,
     generation_id: i32,
@@ -212,6 +217,8 @@ impl GroupMember {
             cfg,
             phase: Phase::Unjoined,
             closing: false,
+            stale_subscription: false,
+            resume_requested: false,
             member_id: String::new(),
             generation_id: -1,
             protocol_name: None,
@@ -246,6 +253,9 @@ impl GroupMember {
         self.refuse_if_done("poll")?;
         let first = self.last_poll.is_none();
         self.last_poll = Some(now);
+        if matches!(self.phase, Phase::Leaving { .. }) && !self.closing {
+            self.resume_requested = true;
+        }
         if matches!(self.phase, Phase::Unjoined) {
             let reason = if first {
                 RejoinReason::Initial
@@ -268,8 +278,14 @@ impl GroupMember {
         let topics: BTreeSet<String> = topics.into_iter().map(Into::into).collect();
         if topics != self.subscription {
             self.subscription = topics;
-            if !matches!(self.phase, Phase::Unjoined | Phase::Leaving { .. }) {
-                self.rejoin(RejoinReason::SubscriptionChanged, now);
+            match self.phase {
+                Phase::Stable => self.rejoin(RejoinReason::SubscriptionChanged, now),
+                // The next JoinGroup carries the new subscription.
+                Phase::Unjoined | Phase::Leaving { .. } => {}
+                Phase::Joining(_) if self.membership_in_flight.is_none() => {}
+                // A rebalance is under way with the old subscription:
+                // rejoin once it completes.
+                _ => self.stale_subscription = true,
             }
         }
         self.drive(now);

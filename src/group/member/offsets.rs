@@ -233,10 +233,18 @@ impl GroupMember {
         } else if let Some(code) = group_code {
             let current =
                 sent.generation_id == self.generation_id && sent.member_id == self.member_id;
+            // Report first, then apply what the error means for membership,
+            // then let a waiting revocation go on: if the generation was
+            // lost meanwhile, the partitions were reported lost instead.
+            self.commits.remove(&id);
+            self.events.push_back(GroupEvent::CommitCompleted {
+                id,
+                result: Err(OffsetError::Group(code)),
+            });
             if current {
                 self.commit_group_error(code, now);
             }
-            self.complete_commit(id, Err(OffsetError::Group(code)), now);
+            self.revoke_commit_done(id, now);
         } else if codes.iter().all(|c| c.is_retriable()) {
             self.retry_commit(id, now);
         } else {

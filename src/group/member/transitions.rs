@@ -50,6 +50,7 @@ impl GroupMember {
         }
     }
 
+    /// Enters `Joining`; the JoinGroup goes out once the coordinator is known.
     pub(super) fn enter_joining(&mut self, reason: RejoinReason) {
         self.phase = Phase::Joining(reason);
         self.membership_retry_at = None;
@@ -99,10 +100,7 @@ impl GroupMember {
                     partitions: added,
                     generation_id: self.generation_id,
                 });
-                self.events.push_back(GroupEvent::Rebalancing {
-                    reason: RejoinReason::CooperativeFollowUp,
-                });
-                self.enter_joining(RejoinReason::CooperativeFollowUp);
+                self.rejoin(RejoinReason::CooperativeFollowUp, now);
             }
             AfterRevoke::Leave => self.start_leave(now),
         }
@@ -194,7 +192,7 @@ impl GroupMember {
     }
 
     /// LeaveGroup answered, failed or timed out (or was not needed).
-    pub(super) fn finish_leave(&mut self, _now: Instant) {
+    pub(super) fn finish_leave(&mut self, now: Instant) {
         self.abandon_membership_request();
         self.generation_id = -1;
         self.member_id.clear();
@@ -203,6 +201,9 @@ impl GroupMember {
             self.finish_close();
         } else {
             self.phase = Phase::Unjoined;
+            if std::mem::take(&mut self.resume_requested) {
+                self.rejoin(RejoinReason::Resumed, now);
+            }
         }
     }
 
@@ -227,6 +228,9 @@ impl GroupMember {
         self.membership_in_flight = None;
         self.phase = Phase::Failed;
         self.events.push_back(GroupEvent::Fatal(error));
+        if self.closing {
+            self.finish_close();
+        }
     }
 
     /// New partition counts: complete a pending leader assignment, or
@@ -350,6 +354,9 @@ impl GroupMember {
                 partitions: added,
                 generation_id: self.generation_id,
             });
+            if self.stale_subscription {
+                self.rejoin(RejoinReason::SubscriptionChanged, now);
+            }
         } else {
             self.start_revoke(revoked, AfterRevoke::FollowUp { assignment, added }, now);
         }

@@ -205,7 +205,7 @@ fn lost_generation_during_revocation_loses_instead_of_revoking() {
     );
     let ev = h.events();
     assert_eq!(
-        ev.first(),
+        ev.get(1),
         Some(&GroupEvent::Lost {
             partitions: parts(&[("t", 0), ("t", 1)]),
             reason: crate::group::LostReason::GenerationReset(ErrorCode::ILLEGAL_GENERATION)

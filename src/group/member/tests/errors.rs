@@ -329,12 +329,13 @@ fn a_heartbeat_answer_from_an_older_generation_is_ignored() {
     );
     let ev = h.events();
     assert_eq!(
-        ev.last(),
+        ev.first(),
         Some(&GroupEvent::CommitCompleted {
             id,
             result: Err(OffsetError::Group(ErrorCode::REBALANCE_IN_PROGRESS))
         })
     );
+    assert!(matches!(ev.get(2), Some(GroupEvent::CommitNeeded { .. })));
     h.m.commit(Offsets::new(), h.now).unwrap();
     h.events();
     let (out, _) = h.expect_join();

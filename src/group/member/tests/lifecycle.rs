@@ -313,3 +313,70 @@ fn fenced_at_join_is_fatal_too() {
     );
     assert_eq!(h.m.state(), MemberState::Failed);
 }
+
+#[test]
+fn polling_again_while_leaving_rejoins_once_the_leave_is_done() {
+    let mut h = Harness::new(config());
+    h.join_as_follower(1, &[("t", 0)]);
+    while h.m.state() == MemberState::Stable {
+        h.advance_to_deadline();
+        for out in h.requests() {
+            if matches!(out.request, GroupRequest::Heartbeat(_)) {
+                h.respond(&out, GroupResponse::Heartbeat(heartbeat(ErrorCode::NONE)));
+            }
+        }
+    }
+    assert_eq!(h.now, h.at(Duration::from_secs(60)));
+    assert_eq!(h.m.state(), MemberState::Leaving);
+    h.events();
+    // Heartbeats stopped; the leave is outstanding. The application polls.
+    h.poll();
+    assert!(h.events().is_empty());
+    h.advance_to_deadline();
+    assert_eq!(
+        h.events(),
+        [
+            GroupEvent::LeftGroup {
+                error: ErrorCode::REQUEST_TIMED_OUT
+            },
+            GroupEvent::Rebalancing {
+                reason: RejoinReason::Resumed
+            }
+        ]
+    );
+    let (_, join) = h.expect_join();
+    assert_eq!(join.member_id, "");
+}
+
+#[test]
+fn a_subscription_change_during_a_rebalance_rejoins_after_it() {
+    let mut h = Harness::new(config());
+    h.poll();
+    h.find(1);
+    let (out, join) = h.expect_join();
+    assert_eq!(
+        ConsumerProtocolSubscription::decode(join.protocols[0].metadata.clone())
+            .unwrap()
+            .topics,
+        ["t"]
+    );
+    h.m.subscribe(["t", "u"], h.now).unwrap();
+    assert!(
+        h.requests().is_empty(),
+        "the JoinGroup in flight is not abandoned"
+    );
+    h.respond(
+        &out,
+        GroupResponse::JoinGroup(join_ok(1, "me", "x", "range")),
+    );
+    let (out, _) = h.expect_sync();
+    h.respond(&out, GroupResponse::SyncGroup(sync_ok(&[("t", 0)])));
+    let ev = h.events();
+    assert!(ev.contains(&GroupEvent::Rebalancing {
+        reason: RejoinReason::SubscriptionChanged
+    }));
+    h.m.commit(Offsets::new(), h.now).unwrap();
+    let (_, join) = h.expect_join();
+    let sub = ConsumerProtocolSubscription::decode(join.protocols[0].metadata.clone()).unwrap();
+    assert_eq!(sub.topics, ["t", "u"]);
+}

@@ -2,6 +2,7 @@
 
 mod coop;
 mod errors;
+mod fuzz;
 mod happy;
 mod lifecycle;
 
