@@ -148,6 +148,7 @@ impl FetcherTask {
     fn command(&mut self, cmd: Command) {
         match cmd {
             Command::Assign(list) => {
+                debug!(partitions = ?list, "assign");
                 for (tp, start) in list {
                     let generation = self.bump_generation();
                     self.shared.set_generation(tp.clone(), Some(generation));
@@ -279,6 +280,7 @@ impl FetcherTask {
             return;
         }
         let meta = self.client.metadata();
+        tracing::trace!(node, session = resp.session_id, topics = ?resp.responses.iter().map(|t| (t.topic.clone(), t.topic_id, t.partitions.iter().map(|p| (p.partition_index, p.error_code, p.records.as_ref().map(|r| r.len()))).collect::<Vec<_>>())).collect::<Vec<_>>(), "fetch response");
         for topic in resp.responses {
             let name = if topic.topic.is_empty() {
                 meta.topics
@@ -288,7 +290,10 @@ impl FetcherTask {
             } else {
                 Some(topic.topic.clone())
             };
-            let Some(name) = name else { continue };
+            let Some(name) = name else {
+                tracing::trace!(topic_id = %topic.topic_id, "response for an unknown topic id");
+                continue;
+            };
             for p in topic.partitions {
                 let tp = TopicPartition {
                     topic: name.clone(),
@@ -349,6 +354,7 @@ impl FetcherTask {
                     &self.options,
                 ) {
                     Ok(decoded) => {
+                        tracing::trace!(topic = %tp.topic, partition = tp.partition, position, records = decoded.records.len(), next = decoded.next_position, "fetched");
                         state.position = Some(decoded.next_position);
                         if !decoded.records.is_empty() {
                             self.shared.add_buffered(bytes);
@@ -496,6 +502,7 @@ impl FetcherTask {
             .keys()
             .filter_map(|tp| self.parts.get(tp).map(|p| (tp.clone(), p.generation)))
             .collect();
+        tracing::trace!(node, session = plan.session_id, epoch = plan.epoch, partitions = plan.partitions.len(), forgotten = plan.forgotten.len(), "fetch");
         self.fetching.insert(node);
         let tx = self.events_tx.clone();
         self.tasks.spawn(async move {
@@ -516,13 +523,18 @@ impl FetcherTask {
         };
         let meta = self.client.metadata();
         let mut by_leader: BTreeMap<i32, Vec<TopicPartition>> = BTreeMap::new();
+        let mut missing_leader = false;
         for (tp, p) in &self.parts {
             if p.position.is_some() || self.resetting.contains(tp) {
                 continue;
             }
-            if let Some(leader) = meta.leader(&tp.topic, tp.partition) {
-                by_leader.entry(leader).or_default().push(tp.clone());
+            match meta.leader(&tp.topic, tp.partition) {
+                Some(leader) => by_leader.entry(leader).or_default().push(tp.clone()),
+                None => missing_leader = true,
             }
+        }
+        if missing_leader {
+            self.refresh_metadata();
         }
         let isolation = self.cfg.isolation_level.wire();
         for (node, tps) in by_leader {

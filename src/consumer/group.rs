@@ -140,7 +140,10 @@ impl GroupDriver {
             }
             Done::Response(id, result) => {
                 let r = match result {
-                    Ok(resp) => self.member.handle_response(id, resp, now),
+                    Ok(resp) => {
+                        tracing::trace!(member = %self.member.member_id(), ?resp, "group response");
+                        self.member.handle_response(id, resp, now)
+                    }
                     Err(e) => {
                         if matches!(e, Error::Disconnected { .. } | Error::Io { .. } | Error::Timeout { .. }) {
                             self.coordinator = None;
@@ -246,6 +249,7 @@ impl GroupDriver {
     }
 
     fn event(&mut self, event: GroupEvent) {
+        debug!(member = %self.member.member_id(), ?event, "group event");
         let now = Instant::now();
         match event {
             GroupEvent::MetadataNeeded { topics } => {
@@ -265,6 +269,10 @@ impl GroupDriver {
                 });
             }
             GroupEvent::CommitNeeded { partitions, .. } => {
+                // Stop handing out their records before reading what was processed.
+                for tp in &partitions {
+                    self.shared.set_generation(tp.clone(), None);
+                }
                 let _ = self.fetch.send(FetchCommand::Pause(partitions.iter().cloned().collect(), true));
                 let offsets = self.processed(Some(&partitions));
                 match self.member.commit(offsets.clone(), now) {
@@ -361,7 +369,6 @@ impl GroupDriver {
                 });
             }
             GroupEvent::Closed => {}
-            other => debug!(event = ?other, "group event"),
         }
     }
 
@@ -431,7 +438,6 @@ async fn exchange_any(conn: &BrokerConnection, request: &GroupRequest) -> Result
         GroupRequest::LeaveGroup(c) => exchange(conn, c).await,
         GroupRequest::OffsetCommit(c) => exchange(conn, c).await,
         GroupRequest::OffsetFetch(c) => exchange(conn, c).await,
-        other => Err(Error::Config(format!("unsupported group request {:?}", other.api_key()))),
     }
 }
 

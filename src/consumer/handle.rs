@@ -36,6 +36,7 @@ pub struct Consumer {
     current: VecDeque<ConsumerRecord>,
     current_tp: Option<(TopicPartition, u64)>,
     last_handed: Option<(TopicPartition, i64)>,
+    seen_invalidations: u64,
     task: Option<JoinHandle<()>>,
     config: ConsumerConfig,
     group: Option<GroupHandle>,
@@ -78,6 +79,7 @@ impl Consumer {
             current: VecDeque::new(),
             current_tp: None,
             last_handed: None,
+            seen_invalidations: 0,
             task: Some(handle),
             config,
         }
@@ -292,6 +294,18 @@ impl Consumer {
     fn poll_record(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<ConsumerRecord>>> {
         self.mark_processed();
         self.shared.note_poll();
+        let invalidations = self.shared.invalidations.load(std::sync::atomic::Ordering::Acquire);
+        if invalidations != self.seen_invalidations {
+            self.seen_invalidations = invalidations;
+            // Records of a partition revoked, lost or seeked since they were
+            // fetched must not reach the application.
+            if let Some((tp, generation)) = &self.current_tp {
+                if self.shared.generation(tp) != Some(*generation) {
+                    self.current.clear();
+                    self.current_tp = None;
+                }
+            }
+        }
         loop {
             if let Some(record) = self.current.pop_front() {
                 let tp = self.current_tp.as_ref().map(|(tp, _)| tp.clone());

@@ -19,6 +19,9 @@ pub(crate) struct Shared {
     /// Incremented whenever the application polls (or heartbeats): proof of progress
     /// for the group's `max_poll_interval`.
     pub polls: std::sync::atomic::AtomicU64,
+    /// Incremented whenever a partition stops being current (revoked, lost,
+    /// seeked), so the handle re-checks the records it holds.
+    pub invalidations: std::sync::atomic::AtomicU64,
 }
 
 impl Shared {
@@ -47,6 +50,7 @@ impl Shared {
     }
 
     pub fn set_generation(&self, tp: TopicPartition, generation: Option<u64>) {
+        self.invalidations.fetch_add(1, Ordering::AcqRel);
         let mut g = lock(&self.generations);
         match generation {
             Some(v) => {

@@ -98,3 +98,19 @@ pub fn check_exactly_once(
     let duplicated = seen.values().filter(|c| **c > 1).count();
     (lost, duplicated)
 }
+
+/// Caps the group APIs whose flexible versions librdkafka 2.12's mock
+/// advertises but cannot parse: its JoinGroup (v6) and SyncGroup (v4)
+/// handlers read the protocol/assignment counts as `int32` instead of
+/// compact arrays, and its LeaveGroup handler reads a single member id even
+/// at v3+ (rdkafka_mock_handlers.c). Real brokers have none of these bugs.
+pub fn cap_mock_group_versions<C: rdkafka::ClientContext>(mock: &rdkafka::mocking::MockCluster<'_, C>) {
+    use rdkafka::types::RDKafkaApiKey;
+    for (api, max) in [
+        (RDKafkaApiKey::JoinGroup, 5),
+        (RDKafkaApiKey::SyncGroup, 3),
+        (RDKafkaApiKey::LeaveGroup, 2),
+    ] {
+        mock.apiversion(api, None, Some(max)).expect("cap mock version");
+    }
+}

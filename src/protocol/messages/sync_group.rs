@@ -173,7 +173,9 @@ impl Message for SyncGroupResponse {
             msg.protocol_type = r.nullable_string()?;
             msg.protocol_name = r.nullable_string()?;
         }
-        msg.assignment = r.bytes()?;
+        // librdkafka's mock cluster writes a null assignment next to an error
+        // code; read it as empty so the error itself reaches the member.
+        msg.assignment = r.nullable_bytes()?.unwrap_or_default();
         msg.unknown_tagged_fields = r.unknown_tagged_fields()?;
         Ok(msg)
     }
@@ -181,6 +183,16 @@ impl Message for SyncGroupResponse {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn null_assignment_next_to_an_error_reads_as_empty() {
+        use crate::protocol::{ErrorCode, Message};
+        // v3: throttle 0, error 27 (REBALANCE_IN_PROGRESS), assignment length -1.
+        let body = bytes::Bytes::from_static(&[0, 0, 0, 0, 0, 27, 0xff, 0xff, 0xff, 0xff]);
+        let resp = super::SyncGroupResponse::decode(body, 3).expect("decodes");
+        assert_eq!(resp.error_code, ErrorCode::REBALANCE_IN_PROGRESS);
+        assert!(resp.assignment.is_empty());
+    }
+
     use super::*;
     use crate::protocol::testing::check_roundtrip;
     use crate::protocol::ProtocolError;
