@@ -250,7 +250,7 @@ impl GroupMember {
     /// The application polled (made progress). The first call starts
     /// joining; every call restarts the `max_poll_interval` clock.
     pub fn poll(&mut self, now: Instant) -> Result<(), GroupError> {
-        self.refuse_if_done("poll")?;
+        self.refuse_if_done()?;
         let first = self.last_poll.is_none();
         self.last_poll = Some(now);
         if matches!(self.phase, Phase::Leaving { .. }) && !self.closing {
@@ -274,7 +274,7 @@ impl GroupMember {
         topics: impl IntoIterator<Item = S>,
         now: Instant,
     ) -> Result<(), GroupError> {
-        self.refuse_if_done("subscribe")?;
+        self.refuse_if_done()?;
         let topics: BTreeSet<String> = topics.into_iter().map(Into::into).collect();
         if topics != self.subscription {
             self.subscription = topics;
@@ -301,7 +301,7 @@ impl GroupMember {
         counts: impl IntoIterator<Item = (S, i32)>,
         now: Instant,
     ) -> Result<(), GroupError> {
-        self.refuse_if_done("set_metadata")?;
+        self.refuse_if_done()?;
         self.counts
             .extend(counts.into_iter().map(|(t, n)| (t.into(), n)));
         self.on_metadata(now);
@@ -314,7 +314,7 @@ impl GroupMember {
     /// [`GroupEvent::CommitNeeded`], the next call is the commit the member
     /// waits for before giving the partitions up.
     pub fn commit(&mut self, offsets: Offsets, now: Instant) -> Result<CommitId, GroupError> {
-        self.refuse_if_done("commit")?;
+        self.refuse_if_done()?;
         if !self.has_generation() {
             return Err(GroupError::InvalidState {
                 input: "commit",
@@ -333,7 +333,7 @@ impl GroupMember {
         partitions: BTreeSet<TopicPartition>,
         now: Instant,
     ) -> Result<OffsetFetchId, GroupError> {
-        self.refuse_if_done("fetch_committed")?;
+        self.refuse_if_done()?;
         let id = self.start_fetch(partitions, now);
         self.drive(now);
         Ok(id)
@@ -519,7 +519,7 @@ impl GroupMember {
         }
     }
 
-    fn refuse_if_done(&self, _input: &'static str) -> Result<(), GroupError> {
+    fn refuse_if_done(&self) -> Result<(), GroupError> {
         match self.phase {
             Phase::Closed | Phase::Failed => Err(GroupError::Closed),
             _ => Ok(()),

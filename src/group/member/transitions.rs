@@ -142,7 +142,9 @@ impl GroupMember {
             || matches!(&self.phase, Phase::Revoking(r) if matches!(r.then, AfterRevoke::Leave));
         self.reset_generation(reset_member_id, LostReason::GenerationReset(code));
         if leaving {
-            if let Phase::Revoking(_) = self.phase {
+            // Leave now if the revocation was under way, or if the member
+            // id is gone (nothing left to leave with).
+            if matches!(self.phase, Phase::Revoking(_)) || self.member_id.is_empty() {
                 self.start_leave(now);
             }
         } else {

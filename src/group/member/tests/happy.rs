@@ -304,3 +304,41 @@ fn committed_offsets_are_fetched_in_the_versions_shape() {
     );
     assert_eq!(result.get(&tp("t", 1)), Some(&None));
 }
+
+#[test]
+fn batched_find_coordinator_answers_are_read_per_key() {
+    use crate::protocol::messages::find_coordinator::Coordinator as Entry;
+    let mut h = Harness::new(config());
+    h.poll();
+    let out = h.expect_find();
+    let mut failed = found(0);
+    failed.coordinators = vec![Entry {
+        key: "g".into(),
+        error_code: ErrorCode::COORDINATOR_LOAD_IN_PROGRESS,
+        ..Entry::default()
+    }];
+    h.respond(&out, GroupResponse::FindCoordinator(failed));
+    assert!(h.m.coordinator().is_none());
+    h.advance(Duration::from_millis(100));
+    let out = h.expect_find();
+    let ok = FindCoordinatorResponse {
+        coordinators: vec![Entry {
+            key: "g".into(),
+            node_id: 4,
+            host: "b4".into(),
+            port: 9093,
+            ..Entry::default()
+        }],
+        ..FindCoordinatorResponse::default()
+    };
+    h.respond(&out, GroupResponse::FindCoordinator(ok));
+    assert_eq!(
+        h.m.coordinator(),
+        Some(&crate::group::Coordinator {
+            node_id: 4,
+            host: "b4".into(),
+            port: 9093
+        })
+    );
+    h.expect_join();
+}

@@ -380,3 +380,34 @@ fn a_subscription_change_during_a_rebalance_rejoins_after_it() {
     let sub = ConsumerProtocolSubscription::decode(join.protocols[0].metadata.clone()).unwrap();
     assert_eq!(sub.topics, ["t", "u"]);
 }
+
+#[test]
+fn close_whose_commit_finds_the_member_gone_loses_and_closes() {
+    let mut h = Harness::new(config());
+    h.join_as_follower(2, &[("t", 0)]);
+    h.m.close(h.now).unwrap();
+    h.events();
+    let id = h.m.commit(offsets(&[("t", 0, 5)]), h.now).unwrap();
+    let (out, req) = h.expect_commit();
+    h.respond(
+        &out,
+        GroupResponse::OffsetCommit(commit_response(&req, ErrorCode::UNKNOWN_MEMBER_ID)),
+    );
+    assert_eq!(
+        h.events(),
+        [
+            GroupEvent::CommitCompleted {
+                id,
+                result: Err(crate::group::OffsetError::Group(
+                    ErrorCode::UNKNOWN_MEMBER_ID
+                ))
+            },
+            GroupEvent::Lost {
+                partitions: parts(&[("t", 0)]),
+                reason: LostReason::GenerationReset(ErrorCode::UNKNOWN_MEMBER_ID)
+            },
+            GroupEvent::Closed
+        ]
+    );
+    assert!(h.requests().is_empty(), "no LeaveGroup without a member id");
+}
