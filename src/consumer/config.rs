@@ -176,7 +176,10 @@ impl ConsumerConfig {
 
     /// Sets the assignors, in preference order (e.g. only
     /// `CooperativeStickyAssignor` for incremental rebalancing).
-    pub fn with_assignors(mut self, assignors: Vec<std::sync::Arc<dyn crate::group::Assignor>>) -> Self {
+    pub fn with_assignors(
+        mut self,
+        assignors: Vec<std::sync::Arc<dyn crate::group::Assignor>>,
+    ) -> Self {
         self.assignors = Some(assignors);
         self
     }

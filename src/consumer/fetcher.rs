@@ -502,7 +502,14 @@ impl FetcherTask {
             .keys()
             .filter_map(|tp| self.parts.get(tp).map(|p| (tp.clone(), p.generation)))
             .collect();
-        tracing::trace!(node, session = plan.session_id, epoch = plan.epoch, partitions = plan.partitions.len(), forgotten = plan.forgotten.len(), "fetch");
+        tracing::trace!(
+            node,
+            session = plan.session_id,
+            epoch = plan.epoch,
+            partitions = plan.partitions.len(),
+            forgotten = plan.forgotten.len(),
+            "fetch"
+        );
         self.fetching.insert(node);
         let tx = self.events_tx.clone();
         self.tasks.spawn(async move {

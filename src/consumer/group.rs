@@ -20,8 +20,8 @@ use crate::cluster::Client;
 use crate::connection::BrokerConnection;
 use crate::error::{Error, Result};
 use crate::group::{
-    GroupCall, GroupEvent, GroupMember, GroupRequest, GroupResponse, OffsetAndMetadata, OffsetError,
-    Offsets, Outbound, Target, TopicPartition,
+    GroupCall, GroupEvent, GroupMember, GroupRequest, GroupResponse, OffsetAndMetadata,
+    OffsetError, Offsets, Outbound, Target, TopicPartition,
 };
 
 /// Requests from the consumer handle.
@@ -30,7 +30,10 @@ pub(crate) enum GroupCommand {
     /// Commit these offsets (or, with `None`, everything processed).
     Commit(Option<Offsets>, oneshot::Sender<Result<()>>),
     /// Committed offsets of partitions.
-    Committed(BTreeSet<TopicPartition>, oneshot::Sender<Result<BTreeMap<TopicPartition, Option<i64>>>>),
+    Committed(
+        BTreeSet<TopicPartition>,
+        oneshot::Sender<Result<BTreeMap<TopicPartition, Option<i64>>>>,
+    ),
     /// Leave the group (committing first) and stop.
     Close(oneshot::Sender<()>),
 }
@@ -108,7 +111,10 @@ impl GroupDriver {
             if self.member.is_closed() {
                 break;
             }
-            let deadline = self.member.poll_timeout().map(tokio::time::Instant::from_std);
+            let deadline = self
+                .member
+                .poll_timeout()
+                .map(tokio::time::Instant::from_std);
             tokio::select! {
                 Some(done) = self.done_rx.recv() => self.done(done),
                 cmd = commands.recv() => match cmd {
@@ -145,9 +151,14 @@ impl GroupDriver {
                         self.member.handle_response(id, resp, now)
                     }
                     Err(e) => {
-                        if matches!(e, Error::Disconnected { .. } | Error::Io { .. } | Error::Timeout { .. }) {
+                        if matches!(
+                            e,
+                            Error::Disconnected { .. } | Error::Io { .. } | Error::Timeout { .. }
+                        ) {
                             self.coordinator = None;
-                            let _ = self.events.send(ConsumerEvent::Disconnected { error: e.to_string() });
+                            let _ = self.events.send(ConsumerEvent::Disconnected {
+                                error: e.to_string(),
+                            });
                         }
                         self.member.handle_error(id, &e, now)
                     }
@@ -184,14 +195,17 @@ impl GroupDriver {
                     }
                 }
             }
-            GroupCommand::Committed(partitions, reply) => match self.member.fetch_committed(partitions, now) {
-                Ok(id) => {
-                    self.fetches.insert(id, FetchPurpose::Query(reply));
+            GroupCommand::Committed(partitions, reply) => {
+                match self.member.fetch_committed(partitions, now) {
+                    Ok(id) => {
+                        self.fetches.insert(id, FetchPurpose::Query(reply));
+                    }
+                    Err(e) => {
+                        let _ =
+                            reply.send(Err(Error::Config(format!("offset fetch refused: {e}"))));
+                    }
                 }
-                Err(e) => {
-                    let _ = reply.send(Err(Error::Config(format!("offset fetch refused: {e}"))));
-                }
-            },
+            }
             GroupCommand::Close(done) => {
                 self.close_waiters.push(done);
                 if let Err(e) = self.member.close(now) {
@@ -261,8 +275,11 @@ impl GroupDriver {
                     let mut counts = Vec::new();
                     for t in topics {
                         match client.topic(&t, timeout).await {
-                            Ok(m) => counts.push((t, i32::try_from(m.partitions.len()).unwrap_or(i32::MAX))),
-                            Err(e) => warn!(topic = %t, error = %e, "no metadata for a subscribed topic"),
+                            Ok(m) => counts
+                                .push((t, i32::try_from(m.partitions.len()).unwrap_or(i32::MAX))),
+                            Err(e) => {
+                                warn!(topic = %t, error = %e, "no metadata for a subscribed topic")
+                            }
                         }
                     }
                     let _ = done.send(Done::Metadata(counts));
@@ -273,15 +290,24 @@ impl GroupDriver {
                 for tp in &partitions {
                     self.shared.set_generation(tp.clone(), None);
                 }
-                let _ = self.fetch.send(FetchCommand::Pause(partitions.iter().cloned().collect(), true));
+                let _ = self.fetch.send(FetchCommand::Pause(
+                    partitions.iter().cloned().collect(),
+                    true,
+                ));
                 let offsets = self.processed(Some(&partitions));
                 match self.member.commit(offsets.clone(), now) {
                     Ok(_) => self.remember_commit(&offsets),
                     Err(e) => warn!(error = %e, "commit before revoke refused"),
                 }
             }
-            GroupEvent::Assigned { partitions, generation_id } => {
-                info!(count = partitions.len(), generation_id, "partitions assigned");
+            GroupEvent::Assigned {
+                partitions,
+                generation_id,
+            } => {
+                info!(
+                    count = partitions.len(),
+                    generation_id, "partitions assigned"
+                );
                 let _ = self.events.send(ConsumerEvent::Assigned {
                     partitions: partitions.iter().cloned().collect(),
                     generation_id,
@@ -309,7 +335,9 @@ impl GroupDriver {
                 });
             }
             GroupEvent::Rebalancing { reason } => {
-                let _ = self.events.send(ConsumerEvent::Rebalancing { reason: reason.to_string() });
+                let _ = self.events.send(ConsumerEvent::Rebalancing {
+                    reason: reason.to_string(),
+                });
             }
             GroupEvent::CommitCompleted { id, result } => {
                 if let Err(e) = &result {
@@ -349,7 +377,11 @@ impl GroupDriver {
                 Some(FetchPurpose::Query(reply)) => {
                     let _ = reply.send(
                         result
-                            .map(|m| m.into_iter().map(|(tp, o)| (tp, o.map(|o| o.offset))).collect())
+                            .map(|m| {
+                                m.into_iter()
+                                    .map(|(tp, o)| (tp, o.map(|o| o.offset)))
+                                    .collect()
+                            })
                             .map_err(offset_error),
                     );
                 }
@@ -376,7 +408,9 @@ impl GroupDriver {
         for tp in partitions {
             self.last_committed.remove(tp);
         }
-        let _ = self.fetch.send(FetchCommand::Unassign(partitions.iter().cloned().collect()));
+        let _ = self
+            .fetch
+            .send(FetchCommand::Unassign(partitions.iter().cloned().collect()));
     }
 
     fn send(&mut self, out: Outbound) {
@@ -396,7 +430,8 @@ impl GroupDriver {
                 (Some(c), _) => c,
                 (None, Target::Coordinator(c)) => {
                     let addr = format!("{}:{}", c.host, c.port);
-                    let r = BrokerConnection::connect(&addr, Some(c.node_id), client.config()).await;
+                    let r =
+                        BrokerConnection::connect(&addr, Some(c.node_id), client.config()).await;
                     if let Ok(conn) = &r {
                         let _ = done.send(Done::Coordinator(c.node_id, conn.clone()));
                         let _ = events.send(ConsumerEvent::Connected { broker: addr });
@@ -407,14 +442,17 @@ impl GroupDriver {
             };
             let result = match conn {
                 Err(e) => Err(e),
-                Ok(conn) => match tokio::time::timeout(out.timeout, exchange_any(&conn, &out.request)).await {
-                    Ok(r) => r,
-                    Err(_) => Err(Error::Timeout {
-                        broker: conn.addr().to_owned(),
-                        api: out.request.api_key(),
-                        timeout: out.timeout,
-                    }),
-                },
+                Ok(conn) => {
+                    match tokio::time::timeout(out.timeout, exchange_any(&conn, &out.request)).await
+                    {
+                        Ok(r) => r,
+                        Err(_) => Err(Error::Timeout {
+                            broker: conn.addr().to_owned(),
+                            api: out.request.api_key(),
+                            timeout: out.timeout,
+                        }),
+                    }
+                }
             };
             let _ = done.send(Done::Response(out.id, result));
         });

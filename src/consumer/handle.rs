@@ -111,7 +111,8 @@ impl Consumer {
         if self.group.is_some() {
             return Err(Error::Config("already subscribed".to_owned()));
         }
-        let mut g = crate::group::GroupConfig::new(group_id, topics.iter().map(|t| t.as_ref().to_owned()));
+        let mut g =
+            crate::group::GroupConfig::new(group_id, topics.iter().map(|t| t.as_ref().to_owned()));
         g.group_instance_id = self.config.group_instance_id.clone();
         g.session_timeout = self.config.session_timeout;
         g.rebalance_timeout = self.config.rebalance_timeout;
@@ -124,9 +125,13 @@ impl Consumer {
         }
         let member = crate::group::GroupMember::new(g, std::time::Instant::now())
             .map_err(|e| Error::Config(format!("group configuration: {e}")))?;
-        self.client.track_topics(topics.iter().map(|t| t.as_ref().to_owned()));
+        self.client
+            .track_topics(topics.iter().map(|t| t.as_ref().to_owned()));
         let (commands, rx) = mpsc::unbounded_channel();
-        let auto = self.config.auto_commit.then_some(self.config.auto_commit_interval);
+        let auto = self
+            .config
+            .auto_commit
+            .then_some(self.config.auto_commit_interval);
         let driver = GroupDriver::new(
             self.client.clone(),
             member,
@@ -182,7 +187,10 @@ impl Consumer {
         let (tx, rx) = oneshot::channel();
         self.group()?
             .commands
-            .send(GroupCommand::Committed(partitions.into_iter().collect(), tx))
+            .send(GroupCommand::Committed(
+                partitions.into_iter().collect(),
+                tx,
+            ))
             .map_err(|_| Error::Closed)?;
         rx.await.map_err(|_| Error::Closed)?
     }
@@ -294,7 +302,10 @@ impl Consumer {
     fn poll_record(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<ConsumerRecord>>> {
         self.mark_processed();
         self.shared.note_poll();
-        let invalidations = self.shared.invalidations.load(std::sync::atomic::Ordering::Acquire);
+        let invalidations = self
+            .shared
+            .invalidations
+            .load(std::sync::atomic::Ordering::Acquire);
         if invalidations != self.seen_invalidations {
             self.seen_invalidations = invalidations;
             // Records of a partition revoked, lost or seeked since they were
@@ -343,7 +354,10 @@ impl Consumer {
         if let Some(group) = self.group.take() {
             let (tx, rx) = oneshot::channel();
             if group.commands.send(GroupCommand::Close(tx)).is_ok() {
-                let limit = self.config.session_timeout.min(std::time::Duration::from_secs(30));
+                let limit = self
+                    .config
+                    .session_timeout
+                    .min(std::time::Duration::from_secs(30));
                 let _ = tokio::time::timeout(limit, rx).await;
             }
             group.task.abort();

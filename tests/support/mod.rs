@@ -104,13 +104,16 @@ pub fn check_exactly_once(
 /// handlers read the protocol/assignment counts as `int32` instead of
 /// compact arrays, and its LeaveGroup handler reads a single member id even
 /// at v3+ (rdkafka_mock_handlers.c). Real brokers have none of these bugs.
-pub fn cap_mock_group_versions<C: rdkafka::ClientContext>(mock: &rdkafka::mocking::MockCluster<'_, C>) {
+pub fn cap_mock_group_versions<C: rdkafka::ClientContext>(
+    mock: &rdkafka::mocking::MockCluster<'_, C>,
+) {
     use rdkafka::types::RDKafkaApiKey;
     for (api, max) in [
         (RDKafkaApiKey::JoinGroup, 5),
         (RDKafkaApiKey::SyncGroup, 3),
         (RDKafkaApiKey::LeaveGroup, 2),
     ] {
-        mock.apiversion(api, None, Some(max)).expect("cap mock version");
+        mock.apiversion(api, None, Some(max))
+            .expect("cap mock version");
     }
 }

@@ -172,7 +172,10 @@ impl GroupMember {
                 self.mark_coordinator_unknown();
                 self.rejoin_after_sync(c);
             }
-            c if c.is_retriable() => {
+            // INVALID_REQUEST: a coordinator that completed the generation
+            // before this follower's SyncGroup arrived (librdkafka's mock does
+            // so). Like librdkafka, join again rather than give up.
+            c if c.is_retriable() || c == ErrorCode::INVALID_REQUEST => {
                 self.membership_retry_at = Some(now + self.cfg.retry_backoff);
                 self.rejoin_after_sync(c);
             }
