@@ -4,4 +4,5 @@
 //! keep their default on decode; encoding a non-default value there is an
 //! error unless the spec marks the field ignorable.
 
+pub mod any;
 pub mod api_versions;
