@@ -216,7 +216,9 @@ impl Message for ApiVersionsResponse {
                 && self.finalized_features_epoch == -1
                 && self.finalized_features.is_empty()
                 && !self.zk_migration_ready;
-            return w.absent("features", untouched, true);
+            w.absent("features", untouched, true)?;
+            // Fails for unknown tagged fields, which v0-v2 cannot carry.
+            return w.unknown_tagged_fields(&self.unknown_tagged_fields);
         }
         let mut tags = TagWriter::new(&self.unknown_tagged_fields, w);
         if !self.supported_features.is_empty() {
@@ -291,6 +293,17 @@ mod tests {
         fn response_roundtrip(m in any::<ApiVersionsResponse>(), v in 0i16..=4) {
             check_roundtrip(&m, v)?;
         }
+    }
+
+    #[test]
+    fn unknown_tagged_fields_cannot_be_encoded_before_v3() {
+        let resp = ApiVersionsResponse {
+            unknown_tagged_fields: TaggedFields(vec![(1000, Bytes::from_static(b"x"))]),
+            ..ApiVersionsResponse::default()
+        };
+        let mut buf = bytes::BytesMut::new();
+        assert!(resp.encode(2, &mut buf).is_err());
+        assert!(resp.encode(3, &mut buf).is_ok());
     }
 
     #[test]
