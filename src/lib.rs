@@ -5,4 +5,10 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod config;
+pub mod connection;
+pub mod error;
 pub mod protocol;
+
+pub use config::ClientConfig;
+pub use error::{Error, Result};

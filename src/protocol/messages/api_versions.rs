@@ -1,16 +1,20 @@
 //! ApiVersions (key 18): which API versions a broker supports.
 //!
 //! A broker that does not know the requested version answers
-//! `UNSUPPORTED_VERSION` with a v0-shaped body listing what it supports (the
-//! librdkafka mock cluster does exactly that for v3); [`ApiVersionsResponse`]
-//! decodes that shape at any requested version so the client can retry with
-//! the highest version both sides know. Responses always use header v0.
+//! `UNSUPPORTED_VERSION` with a v0-shaped body listing what it supports;
+//! [`ApiVersionsResponse`] decodes that shape at any requested version so the
+//! client can retry with the highest version both sides know. Two shapes are
+//! accepted: Apache Kafka's (the plain v0 body: `int32` count, no tagged
+//! fields) and librdkafka's mock cluster's (an `int8` count that is *not*
+//! offset by one, entries without tagged fields, then the throttle time),
+//! which it writes for every request of v3 or later. Responses always use
+//! header v0.
 //!
 //! Spec: KIP-35, KIP-511 (client software name/version), KIP-584 (features).
 
 use crate::protocol::{
-    ApiKey, ErrorCode, Message, Reader, Request, Result, Route, TagWriter, TaggedFields,
-    VersionRange, Writer,
+    ApiKey, ErrorCode, Message, ProtocolError, Reader, Request, Result, Route, TagWriter,
+    TaggedFields, VersionRange, Writer,
 };
 
 /// Asks a broker for its supported API versions.
@@ -111,6 +115,51 @@ impl ApiVersionsResponse {
             api_keys,
             ..Self::default()
         })
+    }
+
+    /// librdkafka's mock cluster: `int8` raw count, untagged entries, throttle time.
+    fn decode_rdkafka_mock_shape(r: &mut Reader) -> Result<Self> {
+        r.set_flexible(false);
+        let error_code = ErrorCode(r.i16()?);
+        let count = usize::from(r.u8()?);
+        if count.saturating_mul(6) > r.remaining() {
+            return Err(ProtocolError::LengthExceedsInput {
+                len: count,
+                remaining: r.remaining(),
+            });
+        }
+        let mut api_keys = Vec::with_capacity(count);
+        for _ in 0..count {
+            api_keys.push(ApiVersion {
+                api_key: r.i16()?,
+                min_version: r.i16()?,
+                max_version: r.i16()?,
+                unknown_tagged_fields: TaggedFields::default(),
+            });
+        }
+        let throttle_time_ms = if r.remaining() == 4 { r.i32()? } else { 0 };
+        Ok(Self {
+            error_code,
+            api_keys,
+            throttle_time_ms,
+            ..Self::default()
+        })
+    }
+
+    /// Tries the error-fallback shapes; returns the first that reads the body exactly.
+    fn decode_fallback(r: &mut Reader) -> Option<Self> {
+        let shapes: [fn(&mut Reader) -> Result<Self>; 2] =
+            [Self::decode_v0_shape, Self::decode_rdkafka_mock_shape];
+        for shape in shapes {
+            let mut attempt = r.clone();
+            if let Ok(msg) = shape(&mut attempt) {
+                if attempt.remaining() == 0 {
+                    *r = attempt;
+                    return Some(msg);
+                }
+            }
+        }
+        None
     }
 }
 
@@ -246,12 +295,8 @@ impl Message for ApiVersionsResponse {
         // A broker that rejects our version answers with a v0-shaped body.
         let mut peek = r.clone();
         if version > 0 && peek.i16()? == ErrorCode::UNSUPPORTED_VERSION.0 {
-            let mut v0 = r.clone();
-            if let Ok(msg) = Self::decode_v0_shape(&mut v0) {
-                if v0.remaining() == 0 {
-                    *r = v0;
-                    return Ok(msg);
-                }
+            if let Some(msg) = Self::decode_fallback(r) {
+                return Ok(msg);
             }
         }
         let mut msg = Self {

@@ -6,3 +6,16 @@
 
 pub mod any;
 pub mod api_versions;
+pub mod consumer_protocol;
+pub mod create_topics;
+pub mod delete_topics;
+pub mod find_coordinator;
+pub mod heartbeat;
+pub mod init_producer_id;
+pub mod join_group;
+pub mod leave_group;
+pub mod list_offsets;
+pub mod metadata;
+pub mod sasl_authenticate;
+pub mod sasl_handshake;
+pub mod sync_group;

@@ -1,0 +1,160 @@
+//! The task that owns one broker socket.
+//!
+//! It multiplexes three things in one `select!` loop: queued requests are
+//! registered in the correlation-id map and appended to a write buffer,
+//! the write buffer is flushed as the socket accepts bytes, and response
+//! frames are read and handed to whoever waits for their correlation id.
+//! Reads and writes progress independently, so a large request never blocks
+//! the responses the broker is trying to send (which would deadlock a
+//! pipelined connection). Callers only ever await a oneshot, so dropping a
+//! caller's future can never leave a half-written frame on the stream.
+
+use std::collections::HashMap;
+
+use bytes::{Bytes, BytesMut};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::{mpsc, oneshot, watch};
+use tracing::{debug, trace, warn};
+
+use crate::error::Error;
+use crate::protocol::frame::{peek_correlation_id, try_parse_frame};
+use crate::protocol::ApiKey;
+
+/// Stop taking new requests while this much is waiting to be written.
+const WRITE_HIGH_WATER: usize = 4 * 1024 * 1024;
+
+/// One request handed to the socket task.
+pub(crate) struct Outgoing {
+    pub correlation_id: i32,
+    pub api: ApiKey,
+    /// The whole frame, size prefix included.
+    pub frame: Bytes,
+    /// Where the response frame goes; `None` when no response is expected (acks=0).
+    pub reply: Option<oneshot::Sender<Result<Bytes, Error>>>,
+}
+
+struct Pending {
+    api: ApiKey,
+    reply: oneshot::Sender<Result<Bytes, Error>>,
+}
+
+/// Runs the connection until the socket fails, every handle is dropped or
+/// `shutdown` fires; then fails everything in flight.
+pub(crate) async fn run<S>(
+    stream: S,
+    broker: String,
+    max_frame: usize,
+    mut requests: mpsc::Receiver<Outgoing>,
+    mut shutdown: watch::Receiver<bool>,
+) where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let (mut rd, mut wr) = tokio::io::split(stream);
+    let mut inflight: HashMap<i32, Pending> = HashMap::new();
+    let mut rbuf = BytesMut::with_capacity(64 * 1024);
+    let mut wbuf = BytesMut::new();
+    let mut accepting = true;
+    let outcome: Error = loop {
+        tokio::select! {
+            biased;
+            _ = shutdown.changed() => break Error::Disconnected { broker: broker.clone() },
+            read = rd.read_buf(&mut rbuf) => match read {
+                Ok(0) => break Error::Disconnected { broker: broker.clone() },
+                Ok(_) => {
+                    if let Err(e) = dispatch_frames(&mut rbuf, max_frame, &mut inflight, &broker) {
+                        break e;
+                    }
+                }
+                Err(e) => break Error::io(&broker, &e),
+            },
+            written = wr.write_buf(&mut wbuf), if !wbuf.is_empty() => {
+                if let Err(e) = written {
+                    break Error::io(&broker, &e);
+                }
+                if wbuf.is_empty() {
+                    if let Err(e) = wr.flush().await {
+                        break Error::io(&broker, &e);
+                    }
+                }
+            }
+            cmd = requests.recv(), if accepting && wbuf.len() < WRITE_HIGH_WATER => match cmd {
+                Some(out) => {
+                    trace!(broker = %broker, api = %out.api, correlation_id = out.correlation_id, bytes = out.frame.len(), "queue request");
+                    if let Some(reply) = out.reply {
+                        inflight.insert(out.correlation_id, Pending { api: out.api, reply });
+                    }
+                    wbuf.extend_from_slice(&out.frame);
+                }
+                None => {
+                    // Every handle is gone: finish what is in flight, then stop.
+                    accepting = false;
+                    if inflight.is_empty() && wbuf.is_empty() {
+                        break Error::Closed;
+                    }
+                }
+            },
+        }
+        if !accepting && inflight.is_empty() && wbuf.is_empty() {
+            break Error::Closed;
+        }
+    };
+    debug!(broker = %broker, in_flight = inflight.len(), reason = %outcome, "connection closed");
+    let _ = wr.shutdown().await;
+    for (_, p) in inflight.drain() {
+        let _ = p.reply.send(Err(outcome.clone()));
+    }
+    requests.close();
+    while let Ok(out) = requests.try_recv() {
+        if let Some(reply) = out.reply {
+            let _ = reply.send(Err(outcome.clone()));
+        }
+    }
+}
+
+fn dispatch_frames(
+    rbuf: &mut BytesMut,
+    max_frame: usize,
+    inflight: &mut HashMap<i32, Pending>,
+    broker: &str,
+) -> Result<(), Error> {
+    loop {
+        let frame = match try_parse_frame(rbuf, max_frame) {
+            Ok(Some(f)) => f,
+            Ok(None) => return Ok(()),
+            Err(source) => {
+                warn!(broker, error = %source, "bad frame from broker");
+                return Err(Error::Protocol {
+                    broker: broker.to_owned(),
+                    api: ApiKey(-1),
+                    source,
+                });
+            }
+        };
+        let correlation_id = peek_correlation_id(&frame).map_err(|source| Error::Protocol {
+            broker: broker.to_owned(),
+            api: ApiKey(-1),
+            source,
+        })?;
+        match inflight.remove(&correlation_id) {
+            Some(p) => {
+                trace!(broker, api = %p.api, correlation_id, bytes = frame.len(), "response");
+                // The waiter may have given up (timeout, dropped future): that is fine.
+                let _ = p.reply.send(Ok(frame));
+            }
+            None => {
+                warn!(
+                    broker,
+                    correlation_id, "response for an unknown correlation id"
+                );
+                return Err(Error::Protocol {
+                    broker: broker.to_owned(),
+                    api: ApiKey(-1),
+                    source: crate::protocol::ProtocolError::InvalidValue {
+                        field: "correlation_id",
+                        value: i64::from(correlation_id),
+                    },
+                });
+            }
+        }
+    }
+}

@@ -1,0 +1,228 @@
+//! A pool of broker connections that reconnects with backoff and jitter.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::time::Instant;
+use tracing::{debug, info, warn};
+
+use super::BrokerConnection;
+use crate::config::ClientConfig;
+use crate::error::{Error, Result};
+
+/// Which broker a pooled connection goes to.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Target {
+    Node(i32),
+    Bootstrap(String),
+}
+
+#[derive(Debug, Default)]
+struct SlotState {
+    conn: Option<BrokerConnection>,
+    failures: u32,
+    retry_at: Option<Instant>,
+}
+
+/// Connections to the brokers of one cluster, keyed by node id.
+///
+/// A connection that broke is replaced on the next [`Pool::get`], after an
+/// exponential backoff (`reconnect_backoff` doubling up to
+/// `reconnect_backoff_max`, with ±20 % jitter) that resets on success.
+/// Concurrent callers for the same broker share one connect attempt.
+#[derive(Debug)]
+pub struct Pool {
+    config: ClientConfig,
+    slots: Mutex<HashMap<Target, Arc<tokio::sync::Mutex<SlotState>>>>,
+    addrs: Mutex<HashMap<i32, String>>,
+}
+
+impl Pool {
+    /// A pool for the cluster `config.bootstrap` points at; connects lazily.
+    pub fn new(config: ClientConfig) -> Self {
+        Self {
+            config,
+            slots: Mutex::new(HashMap::new()),
+            addrs: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The configuration the pool connects with.
+    pub fn config(&self) -> &ClientConfig {
+        &self.config
+    }
+
+    /// Replaces the known broker addresses (from metadata). Connections to
+    /// brokers whose address changed are closed.
+    pub fn set_brokers(&self, brokers: HashMap<i32, String>) {
+        let mut addrs = lock(&self.addrs);
+        for (id, old) in addrs.iter() {
+            if brokers.get(id) != Some(old) {
+                if let Some(slot) = lock(&self.slots).remove(&Target::Node(*id)) {
+                    if let Ok(state) = slot.try_lock() {
+                        if let Some(c) = &state.conn {
+                            c.close();
+                        }
+                    }
+                }
+            }
+        }
+        *addrs = brokers;
+    }
+
+    /// Known broker ids.
+    pub fn broker_ids(&self) -> Vec<i32> {
+        let mut ids: Vec<i32> = lock(&self.addrs).keys().copied().collect();
+        ids.sort_unstable();
+        ids
+    }
+
+    /// The address of broker `node_id`, if known.
+    pub fn broker_addr(&self, node_id: i32) -> Option<String> {
+        lock(&self.addrs).get(&node_id).cloned()
+    }
+
+    /// A live connection to broker `node_id`, connecting (after backoff) if needed.
+    pub async fn get(&self, node_id: i32) -> Result<BrokerConnection> {
+        let addr = self
+            .broker_addr(node_id)
+            .ok_or_else(|| Error::NoBrokers(format!("broker {node_id} is not in the metadata")))?;
+        self.connect(Target::Node(node_id), &addr, Some(node_id))
+            .await
+    }
+
+    /// A live connection to any broker: an open one if there is one, else the
+    /// known brokers and then the bootstrap list (resolved again) in turn.
+    pub async fn any(&self) -> Result<BrokerConnection> {
+        if let Some(conn) = self.open_connection() {
+            return Ok(conn);
+        }
+        let mut last = None;
+        let known: Vec<(i32, String)> = lock(&self.addrs)
+            .iter()
+            .map(|(k, v)| (*k, v.clone()))
+            .collect();
+        for (id, addr) in known {
+            match self.connect(Target::Node(id), &addr, Some(id)).await {
+                Ok(c) => return Ok(c),
+                Err(e) => last = Some(e),
+            }
+        }
+        for addr in &self.config.bootstrap {
+            match self
+                .connect(Target::Bootstrap(addr.clone()), addr, None)
+                .await
+            {
+                Ok(c) => return Ok(c),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(Error::NoBrokers(match last {
+            Some(e) => e.to_string(),
+            None => "no bootstrap brokers configured".to_owned(),
+        }))
+    }
+
+    fn open_connection(&self) -> Option<BrokerConnection> {
+        let slots: Vec<_> = lock(&self.slots).values().cloned().collect();
+        slots.iter().find_map(|slot| {
+            let state = slot.try_lock().ok()?;
+            state.conn.as_ref().filter(|c| !c.is_closed()).cloned()
+        })
+    }
+
+    async fn connect(
+        &self,
+        target: Target,
+        addr: &str,
+        node_id: Option<i32>,
+    ) -> Result<BrokerConnection> {
+        let slot = lock(&self.slots).entry(target).or_default().clone();
+        let mut state = slot.lock().await;
+        if let Some(conn) = state.conn.as_ref().filter(|c| !c.is_closed()) {
+            return Ok(conn.clone());
+        }
+        if let Some(at) = state.retry_at {
+            tokio::time::sleep_until(at).await;
+        }
+        match BrokerConnection::connect(addr, node_id, &self.config).await {
+            Ok(conn) => {
+                if state.failures > 0 {
+                    info!(broker = %addr, node_id, after_failures = state.failures, "reconnected");
+                }
+                state.failures = 0;
+                state.retry_at = None;
+                state.conn = Some(conn.clone());
+                Ok(conn)
+            }
+            Err(e) => {
+                state.failures = state.failures.saturating_add(1);
+                let wait = self.backoff(state.failures);
+                warn!(broker = %addr, node_id, failures = state.failures, retry_in = ?wait, error = %e, "connect failed");
+                state.retry_at = Some(Instant::now() + wait);
+                state.conn = None;
+                Err(e)
+            }
+        }
+    }
+
+    fn backoff(&self, failures: u32) -> Duration {
+        let base = self.config.reconnect_backoff;
+        let exp = base.saturating_mul(1u32 << failures.saturating_sub(1).min(16));
+        let capped = exp.min(self.config.reconnect_backoff_max);
+        jitter(capped)
+    }
+
+    /// Closes every connection.
+    pub fn close_all(&self) {
+        let slots: Vec<_> = lock(&self.slots).drain().map(|(_, s)| s).collect();
+        for slot in slots {
+            if let Ok(state) = slot.try_lock() {
+                if let Some(c) = &state.conn {
+                    debug!(broker = %c.addr(), "closing");
+                    c.close();
+                }
+            }
+        }
+    }
+}
+
+/// ±20 % jitter from a cheap per-call random source (no `rand` dependency).
+fn jitter(d: Duration) -> Duration {
+    use std::collections::hash_map::RandomState;
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = RandomState::new().build_hasher();
+    h.write_u64(d.as_nanos() as u64);
+    let r = (h.finish() % 401) as f64 / 1000.0; // 0.0..=0.4
+    d.mul_f64(0.8 + r)
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        let pool = Pool::new(
+            ClientConfig::new(["x:1"])
+                .with_reconnect_backoff(Duration::from_millis(100), Duration::from_secs(1)),
+        );
+        let b1 = pool.backoff(1);
+        let b3 = pool.backoff(3);
+        let b20 = pool.backoff(20);
+        assert!(
+            b1 >= Duration::from_millis(80) && b1 <= Duration::from_millis(120),
+            "{b1:?}"
+        );
+        assert!(
+            b3 >= Duration::from_millis(320) && b3 <= Duration::from_millis(480),
+            "{b3:?}"
+        );
+        assert!(b20 <= Duration::from_millis(1200), "{b20:?}");
+    }
+}

@@ -1,0 +1,121 @@
+//! Errors of the client layers, with one retry table.
+
+use std::time::Duration;
+
+use crate::protocol::{ApiKey, ErrorCode, ProtocolError};
+
+/// An error from kafkit's client layers.
+///
+/// Every variant names the broker and, where there is one, the API, topic or
+/// partition involved. Whether to retry is decided in one place,
+/// [`Error::is_retriable`], which defers to [`ErrorCode::is_retriable`] for
+/// errors the broker reported.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Bytes from or for a broker could not be coded.
+    #[error("protocol error with broker {broker} ({api}): {source}")]
+    Protocol {
+        /// Broker address.
+        broker: String,
+        /// API being coded.
+        api: ApiKey,
+        /// What the codec said.
+        #[source]
+        source: ProtocolError,
+    },
+    /// A socket operation failed.
+    #[error("I/O error with broker {broker}: {message}")]
+    Io {
+        /// Broker address.
+        broker: String,
+        /// The I/O error kind.
+        kind: std::io::ErrorKind,
+        /// The I/O error rendered.
+        message: String,
+    },
+    /// The connection closed while the request was outstanding or before it was sent.
+    #[error("connection to broker {broker} closed")]
+    Disconnected {
+        /// Broker address.
+        broker: String,
+    },
+    /// No response arrived within the request timeout.
+    #[error("{api} request to broker {broker} timed out after {timeout:?}")]
+    Timeout {
+        /// Broker address.
+        broker: String,
+        /// API of the request.
+        api: ApiKey,
+        /// The timeout that elapsed.
+        timeout: Duration,
+    },
+    /// The broker supports no version of the API that kafkit implements.
+    #[error("broker {broker} supports no version of {api} that kafkit implements")]
+    UnsupportedApi {
+        /// Broker address.
+        broker: String,
+        /// The API.
+        api: ApiKey,
+    },
+    /// The broker answered with an error code.
+    #[error("{code} from {api}{context}")]
+    Broker {
+        /// The error code.
+        code: ErrorCode,
+        /// The API that failed.
+        api: ApiKey,
+        /// Topic/partition/group the error concerns, pre-rendered (may be empty).
+        context: String,
+    },
+    /// A deadline (delivery timeout, close timeout) passed.
+    #[error("deadline exceeded: {0}")]
+    DeadlineExceeded(String),
+    /// No broker could be reached.
+    #[error("no broker reachable: {0}")]
+    NoBrokers(String),
+    /// The client, producer or consumer was closed.
+    #[error("closed")]
+    Closed,
+    /// The configuration is invalid.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+}
+
+impl Error {
+    /// Whether the same operation may succeed if retried (after a backoff and,
+    /// for metadata errors, a refresh).
+    pub fn is_retriable(&self) -> bool {
+        match self {
+            Error::Broker { code, .. } => code.is_retriable(),
+            Error::Io { .. }
+            | Error::Disconnected { .. }
+            | Error::Timeout { .. }
+            | Error::NoBrokers(_) => true,
+            Error::Protocol { .. }
+            | Error::UnsupportedApi { .. }
+            | Error::DeadlineExceeded(_)
+            | Error::Closed
+            | Error::Config(_) => false,
+        }
+    }
+
+    /// The broker error code, if the broker reported one.
+    pub fn code(&self) -> Option<ErrorCode> {
+        match self {
+            Error::Broker { code, .. } => Some(*code),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn io(broker: &str, e: &std::io::Error) -> Self {
+        Error::Io {
+            broker: broker.to_owned(),
+            kind: e.kind(),
+            message: e.to_string(),
+        }
+    }
+}
+
+/// Result alias for the client layers.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
