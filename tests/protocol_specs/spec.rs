@@ -129,6 +129,21 @@ pub struct Field {
     /// The default as written, when not zero/empty.
     pub default: Option<String>,
     pub ignorable: bool,
+    /// A kafkit-specific mapping the tests must know about (not in the files).
+    pub quirk: Option<Quirk>,
+}
+
+/// Codec behaviour beyond the wire layout, declared by the tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Quirk {
+    /// At versions where the field is not nullable, null travels as an empty
+    /// array (and an empty array reads back as null); a non-null empty value
+    /// has no form there and must be refused. MetadataRequest.Topics at v0,
+    /// where an empty list means "all topics".
+    NullIsEmptyWhereNotNullable,
+    /// The codec's `Default` gives this integer instead of the table's
+    /// default, because it is what a client sends (ListOffsets replica id -1).
+    ClientDefault(i64),
 }
 
 impl Field {
@@ -266,6 +281,7 @@ fn parse_field(words: &[&str]) -> Result<Field, String> {
         tagged: None,
         default: None,
         ignorable: false,
+        quirk: None,
     };
     for attr in attrs {
         match attr.split_once('=') {

@@ -104,6 +104,7 @@ fn fields(list: &Value, lo: i16, hi: i16) -> Result<Vec<Field>, String> {
             tagged,
             default: default_text(f),
             ignorable: f.get("ignorable").and_then(Value::as_bool) == Some(true),
+            quirk: None,
         });
     }
     Ok(out)

@@ -2,7 +2,7 @@
 //! message (spec defaults or random ones) and writes the bytes the spec says
 //! they have at a version, independently of kafkit's codecs.
 
-use crate::spec::{Field, Ty};
+use crate::spec::{Field, Quirk, Ty};
 
 /// A value of any spec type.
 #[derive(Debug, Clone, PartialEq)]
@@ -15,6 +15,10 @@ pub enum Val {
     Bytes(Option<Vec<u8>>),
     Struct(StructVal),
     Array(Option<Vec<Val>>),
+    /// The default of a field that is nullable at some version and has no
+    /// explicit default: upstream's generated code uses empty, kafkit's
+    /// `Option` fields use null. Both are accepted.
+    Unset,
 }
 
 /// The fields of a struct (parallel to the spec's field list) plus unknown tags.
@@ -47,14 +51,14 @@ impl Rng {
         self.below(one_in) == 0
     }
 
-    fn bytes(&mut self, max: u64) -> Vec<u8> {
-        (0..self.below(max + 1))
+    fn bytes(&mut self, min: u64, max: u64) -> Vec<u8> {
+        (0..min + self.below(max - min + 1))
             .map(|_| self.next() as u8)
             .collect()
     }
 
-    fn ascii(&mut self, max: u64) -> String {
-        (0..self.below(max + 1))
+    fn ascii(&mut self, min: u64, max: u64) -> String {
+        (0..min + self.below(max - min + 1))
             .map(|_| char::from(b'a' + self.below(26) as u8))
             .collect()
     }
@@ -69,8 +73,13 @@ fn parse_int(s: &str) -> i64 {
 
 /// The spec default of a field.
 pub fn default_of(f: &Field) -> Val {
+    if let Some(Quirk::ClientDefault(n)) = f.quirk {
+        return Val::Int(n);
+    }
     let d = f.default.as_deref();
+    let either = f.nullable.is_some() && d.is_none();
     match &f.ty {
+        Ty::String | Ty::Bytes | Ty::Records | Ty::Array(_) if either => Val::Unset,
         Ty::Bool => Val::Bool(d == Some("true")),
         Ty::Int8 | Ty::Int16 | Ty::Int32 | Ty::Int64 | Ty::Uint16 | Ty::Uint32 => {
             Val::Int(d.map_or(0, parse_int))
@@ -129,14 +138,20 @@ pub fn random_struct(
             }
         } else {
             *slot = random_val(&f.ty, f.nullable_at(v), v, flexible, rng, depth, false);
+            if f.quirk == Some(Quirk::NullIsEmptyWhereNotNullable)
+                && !f.nullable_at(v)
+                && *slot == Val::Array(Some(Vec::new()))
+            {
+                *slot = Val::Array(None);
+            }
         }
     }
     if flexible && rng.chance(5) {
         let first = 1000 + rng.below(50) as u32;
-        out.unknown_tags.push((first, rng.bytes(6)));
+        out.unknown_tags.push((first, rng.bytes(0, 6)));
         if rng.chance(2) {
             out.unknown_tags
-                .push((first + 1 + rng.below(50) as u32, rng.bytes(6)));
+                .push((first + 1 + rng.below(50) as u32, rng.bytes(0, 6)));
         }
     }
     out
@@ -164,9 +179,9 @@ fn random_val(
         Ty::Float64 => Val::Float((rng.below(1 << 20) as f64 / 8.0).to_bits()),
         Ty::Uuid => Val::Uuid(std::array::from_fn(|_| rng.next() as u8)),
         Ty::String if null => Val::Str(None),
-        Ty::String => Val::Str(Some(rng.ascii(if non_empty { 6 } else { 8 }))),
+        Ty::String => Val::Str(Some(rng.ascii(u64::from(non_empty), 8))),
         Ty::Bytes if null => Val::Bytes(None),
-        Ty::Bytes => Val::Bytes(Some(rng.bytes(8))),
+        Ty::Bytes => Val::Bytes(Some(rng.bytes(u64::from(non_empty), 8))),
         // Record data is parsed by the record module; message tests keep it empty.
         Ty::Records if nullable && rng.chance(2) => Val::Bytes(None),
         Ty::Records => Val::Bytes(Some(Vec::new())),
@@ -187,12 +202,33 @@ fn random_val(
     }
 }
 
-/// The bytes the spec gives a struct at a version, and the first reason a
-/// strict encoder must refuse it (a non-default, non-ignorable value in a
-/// field the version lacks, or a null the version does not allow).
+/// What the spec says a strict encoder produces for a struct at a version.
+///
+/// `pattern` holds, per byte, the two values allowed there: they differ only
+/// in the length prefix of an [`Val::Unset`] field (null or empty). `reject`
+/// is the first reason a strict encoder must refuse the value (a non-default,
+/// non-ignorable value in a field the version lacks, or a null the version
+/// does not allow); `maybe_reject` a reason it may refuse it, which depends
+/// on whether the codec's default for the field is null or empty.
 pub struct Encoded {
-    pub bytes: Vec<u8>,
+    pub pattern: Vec<(u8, u8)>,
     pub reject: Option<String>,
+    pub maybe_reject: Option<String>,
+}
+
+impl Encoded {
+    /// The bytes with every `Unset` field written as empty.
+    pub fn concrete(&self) -> Vec<u8> {
+        self.pattern.iter().map(|p| p.0).collect()
+    }
+
+    pub fn matches(&self, bytes: &[u8]) -> bool {
+        bytes.len() == self.pattern.len()
+            && bytes
+                .iter()
+                .zip(&self.pattern)
+                .all(|(b, (x, y))| b == x || b == y)
+    }
 }
 
 pub fn encode_struct(fields: &[Field], val: &StructVal, v: i16, flexible: bool) -> Encoded {
@@ -201,19 +237,31 @@ pub fn encode_struct(fields: &[Field], val: &StructVal, v: i16, flexible: bool) 
         flexible,
         out: Vec::new(),
         reject: None,
+        maybe_reject: None,
     };
     e.strukt(fields, val, "");
     Encoded {
-        bytes: e.out,
+        pattern: e.out,
         reject: e.reject,
+        maybe_reject: e.maybe_reject,
     }
 }
 
 struct Encoder {
     v: i16,
     flexible: bool,
-    out: Vec<u8>,
+    out: Vec<(u8, u8)>,
     reject: Option<String>,
+    maybe_reject: Option<String>,
+}
+
+fn is_null_or_empty(x: &Val) -> bool {
+    match x {
+        Val::Str(s) => s.as_deref().map_or(true, str::is_empty),
+        Val::Bytes(b) => b.as_deref().map_or(true, <[u8]>::is_empty),
+        Val::Array(a) => a.as_deref().map_or(true, <[Val]>::is_empty),
+        _ => false,
+    }
 }
 
 impl Encoder {
@@ -221,45 +269,72 @@ impl Encoder {
         self.reject.get_or_insert(why);
     }
 
+    fn exact(&mut self, bytes: &[u8]) {
+        self.out.extend(bytes.iter().map(|&b| (b, b)));
+    }
+
     fn uvarint(&mut self, mut n: u64) {
         while n >= 0x80 {
-            self.out.push((n as u8) | 0x80);
+            self.exact(&[(n as u8) | 0x80]);
             n >>= 7;
         }
-        self.out.push(n as u8);
+        self.exact(&[n as u8]);
     }
 
     /// A length prefix: compact varint (n+1, 0 = null) or classic int16/int32 (-1 = null).
-    fn len(&mut self, n: Option<usize>, classic_width: usize) {
+    fn len_bytes(&self, n: Option<usize>, classic_width: usize) -> Vec<u8> {
         if self.flexible {
-            self.uvarint(n.map_or(0, |n| n as u64 + 1));
+            let mut e = Encoder {
+                v: self.v,
+                flexible: true,
+                out: Vec::new(),
+                reject: None,
+                maybe_reject: None,
+            };
+            e.uvarint(n.map_or(0, |n| n as u64 + 1));
+            e.out.iter().map(|p| p.0).collect()
         } else {
             let raw = n.map_or(-1, |n| n as i64);
-            let be = raw.to_be_bytes();
-            self.out.extend_from_slice(&be[8 - classic_width..]);
+            raw.to_be_bytes()[8 - classic_width..].to_vec()
         }
     }
 
+    fn len(&mut self, n: Option<usize>, classic_width: usize) {
+        let b = self.len_bytes(n, classic_width);
+        self.exact(&b);
+    }
+
     fn strukt(&mut self, fields: &[Field], val: &StructVal, path: &str) {
-        let mut tagged: Vec<(u32, Vec<u8>)> = val.unknown_tags.clone();
+        let mut tagged: Vec<(u32, Vec<(u8, u8)>)> = val
+            .unknown_tags
+            .iter()
+            .map(|(t, d)| (*t, d.iter().map(|&b| (b, b)).collect()))
+            .collect();
         for (f, x) in fields.iter().zip(&val.fields) {
             let name = format!("{path}{}", f.name);
+            let default = default_of(f);
             if !f.present_at(self.v) {
-                if !f.ignorable && *x != default_of(f) {
+                if f.ignorable || *x == default {
+                } else if default == Val::Unset && is_null_or_empty(x) {
+                    self.maybe_reject.get_or_insert(format!(
+                        "{name} is absent at v{} and null or empty",
+                        self.v
+                    ));
+                } else {
                     self.refuse(format!("{name} is absent at v{} but set", self.v));
                 }
                 continue;
             }
             if f.tagged_at(self.v) {
-                if *x != default_of(f) {
+                if *x != default {
                     let body = std::mem::take(&mut self.out);
-                    self.val(&f.ty, x, f.nullable_at(self.v), &name);
+                    self.val(f, &f.ty, x, f.nullable_at(self.v), &name);
                     let data = std::mem::replace(&mut self.out, body);
                     tagged.push((f.tag.expect("tagged field has a tag"), data));
                 }
                 continue;
             }
-            self.val(&f.ty, x, f.nullable_at(self.v), &name);
+            self.val(f, &f.ty, x, f.nullable_at(self.v), &name);
         }
         if !self.flexible {
             if !tagged.is_empty() {
@@ -272,86 +347,101 @@ impl Encoder {
         for (tag, data) in tagged {
             self.uvarint(u64::from(tag));
             self.uvarint(data.len() as u64);
-            self.out.extend_from_slice(&data);
+            self.out.extend(data);
         }
     }
 
-    fn null_check(&mut self, is_null: bool, nullable: bool, name: &str) {
-        if is_null && !nullable {
-            self.refuse(format!(
-                "{name} is null at v{} where it is not nullable",
-                self.v
-            ));
+    /// Writes a length-prefixed value: null, or `n` elements/bytes.
+    /// Returns whether the caller must write the content.
+    fn prefix(
+        &mut self,
+        f: &Field,
+        x: &Val,
+        n: Option<usize>,
+        width: usize,
+        nullable: bool,
+        name: &str,
+    ) -> bool {
+        if *x == Val::Unset {
+            let null = self.len_bytes(None, width);
+            let empty = self.len_bytes(Some(0), width);
+            if nullable {
+                self.out.extend(empty.into_iter().zip(null));
+            } else {
+                self.exact(&empty);
+            }
+            return false;
+        }
+        match n {
+            Some(n) => {
+                let quirky = f.quirk == Some(Quirk::NullIsEmptyWhereNotNullable);
+                if quirky && !nullable && n == 0 {
+                    self.refuse(format!("{name}: empty has no form at v{}", self.v));
+                }
+                self.len(Some(n), width);
+                true
+            }
+            None if nullable => {
+                self.len(None, width);
+                false
+            }
+            None if f.quirk == Some(Quirk::NullIsEmptyWhereNotNullable) => {
+                self.len(Some(0), width);
+                false
+            }
+            None => {
+                self.refuse(format!(
+                    "{name} is null at v{} where it is not nullable",
+                    self.v
+                ));
+                self.len(Some(0), width);
+                false
+            }
         }
     }
 
-    fn val(&mut self, ty: &Ty, x: &Val, nullable: bool, name: &str) {
+    fn val(&mut self, f: &Field, ty: &Ty, x: &Val, nullable: bool, name: &str) {
         match (ty, x) {
-            (Ty::Bool, Val::Bool(b)) => self.out.push(u8::from(*b)),
-            (Ty::Int8, Val::Int(n)) => self.out.extend_from_slice(&(*n as i8).to_be_bytes()),
-            (Ty::Int16, Val::Int(n)) => self.out.extend_from_slice(&(*n as i16).to_be_bytes()),
-            (Ty::Uint16, Val::Int(n)) => self.out.extend_from_slice(&(*n as u16).to_be_bytes()),
-            (Ty::Int32, Val::Int(n)) => self.out.extend_from_slice(&(*n as i32).to_be_bytes()),
-            (Ty::Uint32, Val::Int(n)) => self.out.extend_from_slice(&(*n as u32).to_be_bytes()),
-            (Ty::Int64, Val::Int(n)) => self.out.extend_from_slice(&n.to_be_bytes()),
-            (Ty::Float64, Val::Float(bits)) => self.out.extend_from_slice(&bits.to_be_bytes()),
-            (Ty::Uuid, Val::Uuid(u)) => self.out.extend_from_slice(u),
-            (Ty::String, Val::Str(s)) => {
-                self.null_check(s.is_none(), nullable, name);
-                match s {
-                    None if nullable => self.len(None, 2),
-                    s => {
-                        let s = s.as_deref().unwrap_or("");
-                        self.len(Some(s.len()), 2);
-                        self.out.extend_from_slice(s.as_bytes());
-                    }
+            (Ty::Bool, Val::Bool(b)) => self.exact(&[u8::from(*b)]),
+            (Ty::Int8, Val::Int(n)) => self.exact(&(*n as i8).to_be_bytes()),
+            (Ty::Int16, Val::Int(n)) => self.exact(&(*n as i16).to_be_bytes()),
+            (Ty::Uint16, Val::Int(n)) => self.exact(&(*n as u16).to_be_bytes()),
+            (Ty::Int32, Val::Int(n)) => self.exact(&(*n as i32).to_be_bytes()),
+            (Ty::Uint32, Val::Int(n)) => self.exact(&(*n as u32).to_be_bytes()),
+            (Ty::Int64, Val::Int(n)) => self.exact(&n.to_be_bytes()),
+            (Ty::Float64, Val::Float(bits)) => self.exact(&bits.to_be_bytes()),
+            (Ty::Uuid, Val::Uuid(u)) => self.exact(u),
+            (Ty::String, Val::Str(_) | Val::Unset) => {
+                let s = match x {
+                    Val::Str(s) => s.as_deref(),
+                    _ => None,
+                };
+                if self.prefix(f, x, s.map(str::len), 2, nullable, name) {
+                    self.exact(s.unwrap_or("").as_bytes());
                 }
             }
-            (Ty::Bytes | Ty::Records, Val::Bytes(b)) => {
-                self.null_check(b.is_none(), nullable, name);
-                match b {
-                    // Nullable here: write the null; otherwise the refusal is recorded.
-                    None if nullable => self.len(None, 4),
-                    b => {
-                        let b = b.as_deref().unwrap_or(&[]);
-                        self.len(Some(b.len()), 4);
-                        self.out.extend_from_slice(b);
-                    }
+            (Ty::Bytes | Ty::Records, Val::Bytes(_) | Val::Unset) => {
+                let b = match x {
+                    Val::Bytes(b) => b.as_deref(),
+                    _ => None,
+                };
+                if self.prefix(f, x, b.map(<[u8]>::len), 4, nullable, name) {
+                    self.exact(b.unwrap_or(&[]));
                 }
             }
             (Ty::Struct(children), Val::Struct(s)) => self.strukt(children, s, &format!("{name}.")),
-            (Ty::Array(inner), Val::Array(items)) => {
-                self.null_check(items.is_none(), nullable, name);
-                match items {
-                    None if nullable => self.len(None, 4),
-                    items => {
-                        let items = items.as_deref().unwrap_or(&[]);
-                        self.len(Some(items.len()), 4);
-                        for item in items {
-                            self.val(inner, item, false, &format!("{name}[]"));
-                        }
+            (Ty::Array(inner), Val::Array(_) | Val::Unset) => {
+                let items = match x {
+                    Val::Array(items) => items.as_deref(),
+                    _ => None,
+                };
+                if self.prefix(f, x, items.map(<[Val]>::len), 4, nullable, name) {
+                    for item in items.unwrap_or(&[]) {
+                        self.val(f, inner, item, false, &format!("{name}[]"));
                     }
                 }
             }
             (ty, x) => panic!("{name}: value {x:?} does not fit type {ty:?}"),
         }
     }
-}
-
-/// Whether any field the struct carries at `v` holds a null — used to skip
-/// checks for codecs that cannot tell null from empty.
-#[allow(dead_code)]
-pub fn has_null(fields: &[Field], val: &StructVal, v: i16) -> bool {
-    fields.iter().zip(&val.fields).any(|(f, x)| {
-        f.present_at(v)
-            && match x {
-                Val::Str(None) | Val::Bytes(None) | Val::Array(None) => true,
-                Val::Struct(s) => has_null(f.children(), s, v),
-                Val::Array(Some(items)) => items.iter().any(|i| match i {
-                    Val::Struct(s) => has_null(f.children(), s, v),
-                    _ => false,
-                }),
-                _ => false,
-            }
-    })
 }

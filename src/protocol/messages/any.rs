@@ -13,7 +13,6 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 
-use super::api_versions::{ApiVersionsRequest, ApiVersionsResponse};
 use crate::protocol::header::response_header_is_flexible;
 use crate::protocol::{
     ApiKey, Message, ProtocolError, Reader, RequestHeader, ResponseHeader, Result, VersionRange,
@@ -68,12 +67,12 @@ macro_rules! any_messages {
         /// Every API this client implements, in API key order.
         pub const APIS: &[ApiInfo] = &[$(
             ApiInfo {
-                api_key: <$req as Message>::API_KEY,
+                api_key: <super::$module::$req as Message>::API_KEY,
                 name: stringify!($variant),
-                request_versions: <$req as Message>::VERSIONS,
-                request_flexible_from: <$req as Message>::FLEXIBLE_FROM,
-                response_versions: <$resp as Message>::VERSIONS,
-                response_flexible_from: <$resp as Message>::FLEXIBLE_FROM,
+                request_versions: <super::$module::$req as Message>::VERSIONS,
+                request_flexible_from: <super::$module::$req as Message>::FLEXIBLE_FROM,
+                response_versions: <super::$module::$resp as Message>::VERSIONS,
+                response_flexible_from: <super::$module::$resp as Message>::FLEXIBLE_FROM,
             },
         )*];
 
@@ -103,8 +102,8 @@ macro_rules! any_messages {
             /// Decodes a whole request body of `api_key` at `version`.
             pub fn decode(api_key: ApiKey, version: i16, body: Bytes) -> Result<Self> {
                 $(
-                    if api_key == <$req as Message>::API_KEY {
-                        return <$req as Message>::decode(body, version).map(Self::$variant);
+                    if api_key == <super::$module::$req as Message>::API_KEY {
+                        return <super::$module::$req as Message>::decode(body, version).map(Self::$variant);
                     }
                 )*
                 Err(unsupported(api_key, version))
@@ -113,8 +112,8 @@ macro_rules! any_messages {
             /// The request of `api_key` with every field at its default.
             pub fn default_for(api_key: ApiKey) -> Result<Self> {
                 $(
-                    if api_key == <$req as Message>::API_KEY {
-                        return Ok(Self::$variant(<$req>::default()));
+                    if api_key == <super::$module::$req as Message>::API_KEY {
+                        return Ok(Self::$variant(<super::$module::$req>::default()));
                     }
                 )*
                 Err(unsupported(api_key, -1))
@@ -123,14 +122,14 @@ macro_rules! any_messages {
             /// The API this request belongs to.
             pub fn api_key(&self) -> ApiKey {
                 match self {
-                    $(Self::$variant(_) => <$req as Message>::API_KEY,)*
+                    $(Self::$variant(_) => <super::$module::$req as Message>::API_KEY,)*
                 }
             }
 
             /// Whether `version` of this request is flexible.
             pub fn is_flexible(&self, version: i16) -> bool {
                 match self {
-                    $(Self::$variant(_) => <$req as Message>::is_flexible(version),)*
+                    $(Self::$variant(_) => <super::$module::$req as Message>::is_flexible(version),)*
                 }
             }
 
@@ -146,8 +145,8 @@ macro_rules! any_messages {
             pub fn encode_lenient(&self, version: i16, buf: &mut BytesMut) -> Result<()> {
                 match self {
                     $(Self::$variant(m) => {
-                        <$req as Message>::check_version(version)?;
-                        let flexible = <$req as Message>::is_flexible(version);
+                        <super::$module::$req as Message>::check_version(version)?;
+                        let flexible = <super::$module::$req as Message>::is_flexible(version);
                         m.encode_body(&mut Writer::lenient(buf, flexible, version))
                     })*
                 }
@@ -158,8 +157,8 @@ macro_rules! any_messages {
             /// Decodes a whole response body of `api_key` at `version`.
             pub fn decode(api_key: ApiKey, version: i16, body: Bytes) -> Result<Self> {
                 $(
-                    if api_key == <$resp as Message>::API_KEY {
-                        return <$resp as Message>::decode(body, version).map(Self::$variant);
+                    if api_key == <super::$module::$resp as Message>::API_KEY {
+                        return <super::$module::$resp as Message>::decode(body, version).map(Self::$variant);
                     }
                 )*
                 Err(unsupported(api_key, version))
@@ -168,8 +167,8 @@ macro_rules! any_messages {
             /// The response of `api_key` with every field at its default.
             pub fn default_for(api_key: ApiKey) -> Result<Self> {
                 $(
-                    if api_key == <$resp as Message>::API_KEY {
-                        return Ok(Self::$variant(<$resp>::default()));
+                    if api_key == <super::$module::$resp as Message>::API_KEY {
+                        return Ok(Self::$variant(<super::$module::$resp>::default()));
                     }
                 )*
                 Err(unsupported(api_key, -1))
@@ -178,14 +177,14 @@ macro_rules! any_messages {
             /// The API this response belongs to.
             pub fn api_key(&self) -> ApiKey {
                 match self {
-                    $(Self::$variant(_) => <$resp as Message>::API_KEY,)*
+                    $(Self::$variant(_) => <super::$module::$resp as Message>::API_KEY,)*
                 }
             }
 
             /// Whether `version` of this response is flexible.
             pub fn is_flexible(&self, version: i16) -> bool {
                 match self {
-                    $(Self::$variant(_) => <$resp as Message>::is_flexible(version),)*
+                    $(Self::$variant(_) => <super::$module::$resp as Message>::is_flexible(version),)*
                 }
             }
 
@@ -201,8 +200,8 @@ macro_rules! any_messages {
             pub fn encode_lenient(&self, version: i16, buf: &mut BytesMut) -> Result<()> {
                 match self {
                     $(Self::$variant(m) => {
-                        <$resp as Message>::check_version(version)?;
-                        let flexible = <$resp as Message>::is_flexible(version);
+                        <super::$module::$resp as Message>::check_version(version)?;
+                        let flexible = <super::$module::$resp as Message>::is_flexible(version);
                         m.encode_body(&mut Writer::lenient(buf, flexible, version))
                     })*
                 }
@@ -212,7 +211,19 @@ macro_rules! any_messages {
 }
 
 any_messages! {
+    ListOffsets: list_offsets::{ListOffsetsRequest, ListOffsetsResponse},
+    Metadata: metadata::{MetadataRequest, MetadataResponse},
+    FindCoordinator: find_coordinator::{FindCoordinatorRequest, FindCoordinatorResponse},
+    JoinGroup: join_group::{JoinGroupRequest, JoinGroupResponse},
+    Heartbeat: heartbeat::{HeartbeatRequest, HeartbeatResponse},
+    LeaveGroup: leave_group::{LeaveGroupRequest, LeaveGroupResponse},
+    SyncGroup: sync_group::{SyncGroupRequest, SyncGroupResponse},
+    SaslHandshake: sasl_handshake::{SaslHandshakeRequest, SaslHandshakeResponse},
     ApiVersions: api_versions::{ApiVersionsRequest, ApiVersionsResponse},
+    CreateTopics: create_topics::{CreateTopicsRequest, CreateTopicsResponse},
+    DeleteTopics: delete_topics::{DeleteTopicsRequest, DeleteTopicsResponse},
+    InitProducerId: init_producer_id::{InitProducerIdRequest, InitProducerIdResponse},
+    SaslAuthenticate: sasl_authenticate::{SaslAuthenticateRequest, SaslAuthenticateResponse},
 }
 
 impl AnyRequest {
