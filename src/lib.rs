@@ -5,10 +5,12 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod cluster;
 pub mod config;
 pub mod connection;
 pub mod error;
 pub mod protocol;
 
+pub use cluster::Client;
 pub use config::ClientConfig;
 pub use error::{Error, Result};

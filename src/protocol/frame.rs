@@ -111,6 +111,11 @@ pub fn peek_correlation_id(frame: &[u8]) -> Result<i32> {
 }
 
 /// Decodes a response frame body (after the size) for request type `R` at `version`.
+///
+/// Bytes after the body are ignored, as the Java client and librdkafka do:
+/// real brokers are not always exact (librdkafka's mock cluster writes the
+/// top-level tag section of flexible Metadata responses twice). Use
+/// [`decode_response_strict`] to insist on an exact body.
 pub fn decode_response<R: Request>(
     frame: Bytes,
     version: i16,
@@ -118,19 +123,37 @@ pub fn decode_response<R: Request>(
     decode_response_message::<R::Response>(frame, version)
 }
 
-/// Decodes a response frame body for message type `M` at `version`.
+/// Decodes a response frame body for message type `M` at `version`, ignoring trailing bytes.
 pub fn decode_response_message<M: Message>(
     frame: Bytes,
     version: i16,
 ) -> Result<(ResponseHeader, M)> {
+    decode_response_parts::<M>(frame, version).map(|(h, m, _)| (h, m))
+}
+
+/// Like [`decode_response_message`], but bytes left after the body are an error.
+pub fn decode_response_strict<M: Message>(
+    frame: Bytes,
+    version: i16,
+) -> Result<(ResponseHeader, M)> {
+    let (header, body, trailing) = decode_response_parts::<M>(frame, version)?;
+    match trailing {
+        0 => Ok((header, body)),
+        n => Err(ProtocolError::TrailingBytes(n)),
+    }
+}
+
+fn decode_response_parts<M: Message>(
+    frame: Bytes,
+    version: i16,
+) -> Result<(ResponseHeader, M, usize)> {
     M::check_version(version)?;
     let flexible = M::is_flexible(version);
     let mut r = Reader::new(frame, false);
     let header = ResponseHeader::decode(&mut r, response_header_is_flexible(M::API_KEY, flexible))?;
     r.set_flexible(flexible);
     let body = M::decode_body(&mut r, version)?;
-    r.finish()?;
-    Ok((header, body))
+    Ok((header, body, r.remaining()))
 }
 
 /// Decodes a request frame body (after the size) as message type `M`, checking the header's API key.

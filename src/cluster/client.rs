@@ -1,0 +1,227 @@
+//! The shared client: a connection pool plus a metadata cache that refreshes
+//! periodically and on demand.
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tracing::{debug, warn};
+
+use super::metadata::{ClusterMetadata, TopicMetadata};
+use crate::config::ClientConfig;
+use crate::connection::{BrokerConnection, Pool};
+use crate::error::{Error, Result};
+use crate::protocol::messages::metadata::{MetadataRequest, MetadataRequestTopic};
+use crate::protocol::{ApiKey, Request};
+
+/// A connection pool and metadata cache shared by producers, consumers and admin.
+///
+/// Cheap to clone. It spawns one background task that refreshes metadata
+/// every `metadata_max_age`; [`Client::close`] (or dropping every clone)
+/// stops it and closes all connections.
+#[derive(Clone, Debug)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    pool: Pool,
+    metadata: RwLock<Arc<ClusterMetadata>>,
+    topics: Mutex<BTreeSet<String>>,
+    refresh: tokio::sync::Mutex<()>,
+    closed: watch::Sender<bool>,
+}
+
+impl Client {
+    /// Connects to the bootstrap brokers and loads the cluster's broker list.
+    pub async fn connect(config: ClientConfig) -> Result<Self> {
+        if config.bootstrap.is_empty() {
+            return Err(Error::Config("no bootstrap brokers".to_owned()));
+        }
+        let max_age = config.metadata_max_age;
+        let (closed, closed_rx) = watch::channel(false);
+        let client = Self {
+            inner: Arc::new(Inner {
+                pool: Pool::new(config),
+                metadata: RwLock::new(Arc::new(ClusterMetadata::default())),
+                topics: Mutex::new(BTreeSet::new()),
+                refresh: tokio::sync::Mutex::new(()),
+                closed,
+            }),
+        };
+        client.refresh_metadata().await?;
+        tokio::spawn(periodic_refresh(
+            Arc::downgrade(&client.inner),
+            max_age,
+            closed_rx,
+        ));
+        Ok(client)
+    }
+
+    /// The configuration in use.
+    pub fn config(&self) -> &ClientConfig {
+        self.inner.pool.config()
+    }
+
+    /// The connection pool.
+    pub fn pool(&self) -> &Pool {
+        &self.inner.pool
+    }
+
+    /// The current metadata snapshot.
+    pub fn metadata(&self) -> Arc<ClusterMetadata> {
+        read(&self.inner.metadata).clone()
+    }
+
+    /// Adds topics to the set kept fresh by every refresh.
+    pub fn track_topics<I: IntoIterator<Item = S>, S: Into<String>>(&self, topics: I) {
+        lock(&self.inner.topics).extend(topics.into_iter().map(Into::into));
+    }
+
+    /// Fetches metadata for the tracked topics (and the broker list) now.
+    ///
+    /// Concurrent callers share one request: a caller that waited for another
+    /// refresh returns its result instead of sending a second one.
+    pub async fn refresh_metadata(&self) -> Result<Arc<ClusterMetadata>> {
+        let before = self.metadata();
+        let _guard = self.inner.refresh.lock().await;
+        let now = self.metadata();
+        if !Arc::ptr_eq(&before, &now) {
+            return Ok(now);
+        }
+        let topics: Vec<String> = lock(&self.inner.topics).iter().cloned().collect();
+        let request = MetadataRequest {
+            topics: Some(
+                topics
+                    .iter()
+                    .map(|t| MetadataRequestTopic {
+                        name: Some(t.clone()),
+                        ..Default::default()
+                    })
+                    .collect(),
+            ),
+            allow_auto_topic_creation: true,
+            ..Default::default()
+        };
+        let resp = self.send_any(&request).await?;
+        let next = Arc::new(now.merged(&resp));
+        self.inner.pool.set_brokers(next.broker_addrs());
+        *write(&self.inner.metadata) = next.clone();
+        debug!(
+            brokers = next.brokers.len(),
+            topics = next.topics.len(),
+            "metadata refreshed"
+        );
+        Ok(next)
+    }
+
+    /// Metadata of `topic`, refreshing until every partition has a leader or
+    /// `timeout` passes (a new topic may be auto-created meanwhile).
+    pub async fn topic(&self, topic: &str, timeout: Duration) -> Result<TopicMetadata> {
+        self.track_topics([topic]);
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut delay = Duration::from_millis(20);
+        loop {
+            let snapshot = match self.metadata().topic(topic) {
+                Some(t) if t.is_ready() => return Ok(t.clone()),
+                _ => self.refresh_metadata().await,
+            };
+            if let Ok(m) = &snapshot {
+                if let Some(t) = m.topic(topic).filter(|t| t.is_ready()) {
+                    return Ok(t.clone());
+                }
+            }
+            if tokio::time::Instant::now() + delay > deadline {
+                let last = self.metadata().topic(topic).map(|t| t.error);
+                return Err(match (snapshot, last) {
+                    (Err(e), _) => e,
+                    (_, Some(code)) if !code.is_ok() => Error::Broker {
+                        code,
+                        api: ApiKey::METADATA,
+                        context: format!(" for topic {topic}"),
+                    },
+                    _ => Error::DeadlineExceeded(format!(
+                        "topic {topic} has no leader for every partition"
+                    )),
+                });
+            }
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(Duration::from_millis(500));
+        }
+    }
+
+    /// A connection to the leader of `topic`/`partition` per the current metadata.
+    pub async fn leader(&self, topic: &str, partition: i32) -> Result<BrokerConnection> {
+        let node = self
+            .metadata()
+            .leader(topic, partition)
+            .ok_or_else(|| Error::Broker {
+                code: crate::protocol::ErrorCode::LEADER_NOT_AVAILABLE,
+                api: ApiKey::METADATA,
+                context: format!(" for {topic}/{partition}"),
+            })?;
+        self.inner.pool.get(node).await
+    }
+
+    /// A connection to broker `node_id`.
+    pub async fn broker(&self, node_id: i32) -> Result<BrokerConnection> {
+        self.inner.pool.get(node_id).await
+    }
+
+    /// Sends `req` to any live broker at the negotiated version; on a broken
+    /// connection tries the next broker once.
+    pub async fn send_any<R: Request>(&self, req: &R) -> Result<R::Response> {
+        let mut last = None;
+        for _ in 0..2 {
+            let conn = self.inner.pool.any().await?;
+            match conn.send(req).await {
+                Ok(r) => return Ok(r),
+                Err(e) if matches!(e, Error::Disconnected { .. } | Error::Io { .. }) => {
+                    warn!(broker = %conn.addr(), error = %e, "retrying on another broker");
+                    last = Some(e);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last.unwrap_or(Error::Closed))
+    }
+
+    /// Stops the refresh task and closes every connection.
+    pub fn close(&self) {
+        let _ = self.inner.closed.send(true);
+        self.inner.pool.close_all();
+    }
+
+    /// Whether [`Client::close`] was called.
+    pub fn is_closed(&self) -> bool {
+        *self.inner.closed.borrow()
+    }
+}
+
+async fn periodic_refresh(inner: Weak<Inner>, every: Duration, mut closed: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = closed.changed() => return,
+            _ = tokio::time::sleep(every) => {}
+        }
+        let Some(inner) = inner.upgrade() else { return };
+        let client = Client { inner };
+        if let Err(e) = client.refresh_metadata().await {
+            warn!(error = %e, "periodic metadata refresh failed");
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn read<T>(m: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    m.read().unwrap_or_else(|p| p.into_inner())
+}
+
+fn write<T>(m: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    m.write().unwrap_or_else(|p| p.into_inner())
+}
