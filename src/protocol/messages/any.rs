@@ -154,6 +154,21 @@ macro_rules! any_messages {
         }
 
         impl AnyResponse {
+            /// Decodes a response body of `api_key` at `version` from the
+            /// front of `body`; returns the message and the bytes left after it.
+            pub fn decode_prefix(api_key: ApiKey, version: i16, body: Bytes) -> Result<(Self, usize)> {
+                $(
+                    if api_key == <super::$module::$resp as Message>::API_KEY {
+                        <super::$module::$resp as Message>::check_version(version)?;
+                        let flexible = <super::$module::$resp as Message>::is_flexible(version);
+                        let mut r = Reader::new(body, flexible);
+                        let msg = <super::$module::$resp as Message>::decode_body(&mut r, version)?;
+                        return Ok((Self::$variant(msg), r.remaining()));
+                    }
+                )*
+                Err(unsupported(api_key, version))
+            }
+
             /// Decodes a whole response body of `api_key` at `version`.
             pub fn decode(api_key: ApiKey, version: i16, body: Bytes) -> Result<Self> {
                 $(
@@ -213,11 +228,15 @@ macro_rules! any_messages {
 any_messages! {
     ListOffsets: list_offsets::{ListOffsetsRequest, ListOffsetsResponse},
     Metadata: metadata::{MetadataRequest, MetadataResponse},
+    OffsetCommit: offset_commit::{OffsetCommitRequest, OffsetCommitResponse},
+    OffsetFetch: offset_fetch::{OffsetFetchRequest, OffsetFetchResponse},
     FindCoordinator: find_coordinator::{FindCoordinatorRequest, FindCoordinatorResponse},
     JoinGroup: join_group::{JoinGroupRequest, JoinGroupResponse},
     Heartbeat: heartbeat::{HeartbeatRequest, HeartbeatResponse},
     LeaveGroup: leave_group::{LeaveGroupRequest, LeaveGroupResponse},
     SyncGroup: sync_group::{SyncGroupRequest, SyncGroupResponse},
+    DescribeGroups: describe_groups::{DescribeGroupsRequest, DescribeGroupsResponse},
+    ListGroups: list_groups::{ListGroupsRequest, ListGroupsResponse},
     SaslHandshake: sasl_handshake::{SaslHandshakeRequest, SaslHandshakeResponse},
     ApiVersions: api_versions::{ApiVersionsRequest, ApiVersionsResponse},
     CreateTopics: create_topics::{CreateTopicsRequest, CreateTopicsResponse},
@@ -264,18 +283,46 @@ impl AnyRequest {
 impl AnyResponse {
     /// Decodes a response frame body (after the size prefix) of `api_key`
     /// at `version`, which the caller knows from the request it sent.
+    ///
+    /// Bytes after the body are ignored, as [`decode_response`] (the client's
+    /// path) does; [`AnyResponse::decode_frame_strict`] refuses them.
+    ///
+    /// [`decode_response`]: crate::protocol::frame::decode_response
     pub fn decode_frame(
         api_key: ApiKey,
         version: i16,
         frame: Bytes,
     ) -> Result<(ResponseHeader, Self)> {
+        Self::decode_frame_parts(api_key, version, frame).map(|(h, m, _)| (h, m))
+    }
+
+    /// Like [`AnyResponse::decode_frame`], but bytes after the body are an error.
+    pub fn decode_frame_strict(
+        api_key: ApiKey,
+        version: i16,
+        frame: Bytes,
+    ) -> Result<(ResponseHeader, Self)> {
+        match Self::decode_frame_parts(api_key, version, frame)? {
+            (header, msg, 0) => Ok((header, msg)),
+            (_, _, n) => Err(ProtocolError::TrailingBytes(n)),
+        }
+    }
+
+    fn decode_frame_parts(
+        api_key: ApiKey,
+        version: i16,
+        frame: Bytes,
+    ) -> Result<(ResponseHeader, Self, usize)> {
         let info = api_info(api_key).ok_or_else(|| unsupported(api_key, version))?;
+        if !info.response_versions.contains(version) {
+            return Err(unsupported(api_key, version));
+        }
         let flexible = info.response_flexible_from.is_some_and(|f| version >= f);
         let mut r = Reader::new(frame, false);
         let header =
             ResponseHeader::decode(&mut r, response_header_is_flexible(api_key, flexible))?;
-        let body = Self::decode(api_key, version, r.into_rest())?;
-        Ok((header, body))
+        let (body, trailing) = Self::decode_prefix(api_key, version, r.into_rest())?;
+        Ok((header, body, trailing))
     }
 
     /// Appends a whole response frame (size, header v0/v1, body) to `out`.
@@ -361,9 +408,17 @@ mod tests {
                 resp.encode_frame(v, 9, &mut buf).expect("encode response");
                 let frame = buf.split_off(4).freeze();
                 let (header, back) =
-                    AnyResponse::decode_frame(api.api_key, v, frame).expect("decode");
+                    AnyResponse::decode_frame_strict(api.api_key, v, frame.clone())
+                        .expect("decode");
                 assert_eq!(header.correlation_id, 9);
                 assert_eq!(back, resp);
+                let padded = Bytes::from([&frame[..], &[0, 0]].concat());
+                let lenient = AnyResponse::decode_frame(api.api_key, v, padded.clone());
+                assert_eq!(lenient.map(|(_, m)| m), Ok(resp.clone()));
+                assert_eq!(
+                    AnyResponse::decode_frame_strict(api.api_key, v, padded),
+                    Err(ProtocolError::TrailingBytes(2))
+                );
             }
         }
     }
