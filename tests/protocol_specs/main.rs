@@ -236,3 +236,65 @@ pub fn apply_quirks(spec: &mut spec::MessageSpec) {
         }
     }
 }
+
+/// Writes the committed fuzz seed corpus, `fuzz/seeds/<target>/`, from
+/// table-built messages: `cargo test --test protocol_specs -- --ignored`.
+#[test]
+#[ignore = "writes fuzz/seeds; run by hand after a table or codec changes"]
+fn write_fuzz_seeds() {
+    use kafkit::protocol::messages::any::APIS;
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds");
+    let (codecs, _) = all_codecs(&load_specs());
+    let mut written = 0;
+    for c in &codecs {
+        let target = match c.api_key() {
+            Some(_) if c.spec.kind == spec::Kind::Request => "request",
+            Some(_) => "frame_response",
+            None => "consumer_protocol",
+        };
+        let dir = root.join(target);
+        std::fs::create_dir_all(&dir).expect("create seed dir");
+        for v in c.versions() {
+            let flexible = c.spec.is_flexible(v);
+            let mut rng = Rng::new(u64::from(c.seed_key()) << 16 ^ v as u64);
+            let val = random_struct(&c.spec.fields, v, flexible, &mut rng, 0);
+            let wire = encode_struct(&c.spec.fields, &val, v, flexible);
+            assert!(wire.reject.is_none(), "{} v{v}", c.label);
+            let body = wire.concrete();
+            let mut seed = Vec::new();
+            match (target, c.api_key()) {
+                ("request", Some(key)) => {
+                    seed.extend_from_slice(&key.0.to_be_bytes());
+                    seed.extend_from_slice(&v.to_be_bytes());
+                    seed.extend_from_slice(&7i32.to_be_bytes());
+                    seed.extend_from_slice(&[0, 4]);
+                    seed.extend_from_slice(b"seed");
+                    if flexible {
+                        seed.push(0);
+                    }
+                }
+                ("frame_response", Some(key)) => {
+                    let index = APIS
+                        .iter()
+                        .position(|a| a.api_key == key)
+                        .expect("dispatched");
+                    let selector = v - c.spec.versions.0 + 1;
+                    seed.extend_from_slice(&[index as u8, selector as u8, 0]);
+                    seed.extend_from_slice(&7i32.to_be_bytes());
+                    if flexible && key != kafkit::protocol::ApiKey::API_VERSIONS {
+                        seed.push(0);
+                    }
+                }
+                _ => {
+                    seed.push(u8::from(c.label.ends_with("Assignment")));
+                    seed.extend_from_slice(&v.to_be_bytes());
+                }
+            }
+            seed.extend_from_slice(&body);
+            let name = format!("{}-v{v}", c.label);
+            std::fs::write(dir.join(name), seed).expect("write seed");
+            written += 1;
+        }
+    }
+    println!("wrote {written} seeds under {}", root.display());
+}
