@@ -292,6 +292,15 @@ impl Message for ApiVersionsResponse {
     }
 
     fn decode_body(r: &mut Reader, version: i16) -> Result<Self> {
+        // The requested version first, as the Java client does: a v3+ body
+        // carrying error 35 can also parse as one of the fallback shapes
+        // (one api key and no tags reads as a two-entry mock shape).
+        let mut attempt = r.clone();
+        let primary = Self::decode_versioned(&mut attempt, version);
+        if primary.is_ok() && attempt.remaining() == 0 {
+            *r = attempt;
+            return primary;
+        }
         // A broker that rejects our version answers with a v0-shaped body.
         let mut peek = r.clone();
         if version > 0 && peek.i16()? == ErrorCode::UNSUPPORTED_VERSION.0 {
@@ -299,6 +308,15 @@ impl Message for ApiVersionsResponse {
                 return Ok(msg);
             }
         }
+        let msg = primary?;
+        *r = attempt;
+        Ok(msg)
+    }
+}
+
+impl ApiVersionsResponse {
+    /// Decodes the body laid out as `version` says.
+    fn decode_versioned(r: &mut Reader, version: i16) -> Result<Self> {
         let mut msg = Self {
             error_code: ErrorCode(r.i16()?),
             api_keys: r.array(decode_api_version)?,
@@ -349,6 +367,32 @@ mod tests {
         let mut buf = bytes::BytesMut::new();
         assert!(resp.encode(2, &mut buf).is_err());
         assert!(resp.encode(3, &mut buf).is_ok());
+    }
+
+    #[test]
+    fn a_v3_body_with_error_35_is_not_read_as_a_fallback_shape() {
+        // One api key and no tags: 15 bytes that also parse completely as
+        // the librdkafka mock shape (count 2, two 6-byte entries, no throttle).
+        let resp = ApiVersionsResponse {
+            error_code: ErrorCode::UNSUPPORTED_VERSION,
+            api_keys: vec![ApiVersion {
+                api_key: 18,
+                min_version: 0,
+                max_version: 4,
+                unknown_tagged_fields: TaggedFields::default(),
+            }],
+            throttle_time_ms: 100,
+            ..ApiVersionsResponse::default()
+        };
+        for v in 3..=4 {
+            let mut buf = bytes::BytesMut::new();
+            resp.encode(v, &mut buf).expect("encodes");
+            assert_eq!(buf.len(), 15);
+            assert_eq!(
+                ApiVersionsResponse::decode(buf.freeze(), v),
+                Ok(resp.clone())
+            );
+        }
     }
 
     #[test]
