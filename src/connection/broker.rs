@@ -55,7 +55,7 @@ impl BrokerConnection {
                 })?
                 .map_err(|e| Error::io(addr, &e))?;
             let _ = stream.set_nodelay(true);
-            let conn = Self::start(stream, addr, node_id, config);
+            let conn = Self::spawn(stream, addr, node_id, config);
             let versions = conn.negotiate_versions().await?;
             debug!(apis = versions.len(), "connected");
             let _ = conn.inner.versions.set(versions);
@@ -65,7 +65,7 @@ impl BrokerConnection {
         .await
     }
 
-    fn start(stream: TcpStream, addr: &str, node_id: Option<i32>, config: &ClientConfig) -> Self {
+    fn spawn(stream: TcpStream, addr: &str, node_id: Option<i32>, config: &ClientConfig) -> Self {
         let (tx, rx) = mpsc::channel(config.max_queued_requests.max(1));
         let (shutdown, shutdown_rx) = watch::channel(false);
         tokio::spawn(run(
@@ -181,36 +181,28 @@ impl BrokerConnection {
 
     /// Sends `req` at an explicit `version` and waits for its response.
     pub async fn send_at<R: Request>(&self, req: &R, version: i16) -> Result<R::Response> {
+        self.start_at(req, version).await?.response().await
+    }
+
+    /// Queues `req` at the negotiated version on the socket and returns a
+    /// handle for its response. Requests started one after another on the
+    /// same connection reach the broker in that order (the producer relies
+    /// on it to keep several batches of a partition in flight).
+    pub async fn start<R: Request>(&self, req: &R) -> Result<PendingResponse<R>> {
+        let version = self.version_for::<R>()?;
+        self.start_at(req, version).await
+    }
+
+    async fn start_at<R: Request>(&self, req: &R, version: i16) -> Result<PendingResponse<R>> {
         let (reply, rx) = oneshot::channel();
         let correlation_id = self.enqueue(req, version, Some(reply)).await?;
-        let span = tracing::trace_span!("request", broker = %self.inner.addr, api = %R::API_KEY, version, correlation_id);
-        let timeout = self.inner.request_timeout;
-        let frame = async {
-            match tokio::time::timeout(timeout, rx).await {
-                Ok(Ok(result)) => result,
-                Ok(Err(_)) => Err(Error::Disconnected {
-                    broker: self.inner.addr.clone(),
-                }),
-                Err(_) => {
-                    // A broker that does not answer in time is presumed stuck:
-                    // drop the connection so the pool opens a fresh one.
-                    self.close();
-                    Err(Error::Timeout {
-                        broker: self.inner.addr.clone(),
-                        api: R::API_KEY,
-                        timeout,
-                    })
-                }
-            }
-        }
-        .instrument(span)
-        .await?;
-        let (_, body) = decode_response::<R>(frame, version).map_err(|source| Error::Protocol {
-            broker: self.inner.addr.clone(),
-            api: R::API_KEY,
-            source,
-        })?;
-        Ok(body)
+        Ok(PendingResponse {
+            conn: self.clone(),
+            rx,
+            version,
+            correlation_id,
+            _request: std::marker::PhantomData,
+        })
     }
 
     /// Sends `req` at the negotiated version without waiting for a response
@@ -257,5 +249,56 @@ impl BrokerConnection {
                 broker: self.inner.addr.clone(),
             })?;
         Ok(correlation_id)
+    }
+}
+
+/// A request queued on a connection, waiting for its response.
+#[derive(Debug)]
+pub struct PendingResponse<R: Request> {
+    conn: BrokerConnection,
+    rx: oneshot::Receiver<Result<bytes::Bytes>>,
+    version: i16,
+    correlation_id: i32,
+    _request: std::marker::PhantomData<fn() -> R>,
+}
+
+impl<R: Request> PendingResponse<R> {
+    /// The version the request was encoded at.
+    pub fn version(&self) -> i16 {
+        self.version
+    }
+
+    /// Waits (up to the request timeout) for the response and decodes it.
+    pub async fn response(self) -> Result<R::Response> {
+        let inner = &self.conn.inner;
+        let span = tracing::trace_span!("request", broker = %inner.addr, api = %R::API_KEY, version = self.version, correlation_id = self.correlation_id);
+        let timeout = inner.request_timeout;
+        let frame = async {
+            match tokio::time::timeout(timeout, self.rx).await {
+                Ok(Ok(result)) => result,
+                Ok(Err(_)) => Err(Error::Disconnected {
+                    broker: inner.addr.clone(),
+                }),
+                Err(_) => {
+                    // A broker that does not answer in time is presumed stuck:
+                    // drop the connection so the pool opens a fresh one.
+                    self.conn.close();
+                    Err(Error::Timeout {
+                        broker: inner.addr.clone(),
+                        api: R::API_KEY,
+                        timeout,
+                    })
+                }
+            }
+        }
+        .instrument(span)
+        .await?;
+        let (_, body) =
+            decode_response::<R>(frame, self.version).map_err(|source| Error::Protocol {
+                broker: inner.addr.clone(),
+                api: R::API_KEY,
+                source,
+            })?;
+        Ok(body)
     }
 }

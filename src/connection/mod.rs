@@ -7,5 +7,5 @@ mod broker;
 mod io_task;
 mod pool;
 
-pub use broker::BrokerConnection;
+pub use broker::{BrokerConnection, PendingResponse};
 pub use pool::Pool;

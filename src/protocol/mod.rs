@@ -18,6 +18,7 @@ pub mod header;
 pub mod message;
 pub mod messages;
 pub mod reader;
+pub mod record;
 pub mod tagged;
 pub mod uuid;
 pub mod writer;

@@ -10,19 +10,24 @@ pub mod consumer_protocol;
 pub mod create_topics;
 pub mod delete_topics;
 pub mod describe_groups;
+pub mod fetch;
 pub mod find_coordinator;
 pub mod heartbeat;
 pub mod init_producer_id;
 pub mod join_group;
+pub mod leader_discovery;
 pub mod leave_group;
 pub mod list_groups;
 pub mod list_offsets;
 pub mod metadata;
 pub mod offset_commit;
 pub mod offset_fetch;
+pub mod produce;
 pub mod sasl_authenticate;
 pub mod sasl_handshake;
 pub mod sync_group;
 
 #[cfg(test)]
 mod interop_kafka_protocol;
+#[cfg(test)]
+mod kafka_protocol_oracle;

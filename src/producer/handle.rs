@@ -1,0 +1,297 @@
+//! The public `Producer` handle.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tokio::sync::{mpsc, oneshot, Semaphore};
+use tokio::task::JoinHandle;
+
+use super::accumulator::{Pending, TopicPartition};
+use super::config::ProducerConfig;
+use super::metrics::{Metrics, ProducerMetrics};
+use super::partitioner::{DefaultPartitioner, Partitioner};
+use super::record::{DeliveryReport, ProducerRecord};
+use super::sender::{Command, Completion, SenderTask, ABORT_GRACE};
+use crate::cluster::Client;
+use crate::config::ClientConfig;
+use crate::error::{Error, Result};
+
+/// Sends records to Kafka: batching per partition, key-stable partitioning,
+/// retries, idempotence.
+///
+/// Cheap to clone; clones share one background task (the sender). Every
+/// `send` resolves to a [`DeliveryReport`] or an error within the delivery
+/// timeout. [`Producer::close`] flushes and then stops the task; it returns
+/// within its timeout even when no broker is reachable.
+///
+/// ```no_run
+/// # async fn demo() -> kafkit::Result<()> {
+/// use kafkit::producer::{Producer, ProducerConfig, ProducerRecord};
+/// let producer = Producer::connect(kafkit::ClientConfig::new(["localhost:9092"]), ProducerConfig::default()).await?;
+/// let report = producer.send(ProducerRecord::new("orders").key("k").value("v")).await?;
+/// println!("written at {}/{}", report.partition, report.offset);
+/// producer.close(std::time::Duration::from_secs(5)).await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug)]
+pub struct Producer {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    client: Client,
+    owns_client: bool,
+    config: ProducerConfig,
+    commands: mpsc::UnboundedSender<Command>,
+    buffer: Arc<Semaphore>,
+    partitioner: Arc<dyn Partitioner>,
+    metrics: Arc<Metrics>,
+    task: Mutex<Option<JoinHandle<()>>>,
+    closed: AtomicBool,
+    flush_epoch: std::sync::atomic::AtomicU64,
+}
+
+/// Resolves to the delivery report of one record (see [`Producer::enqueue`]).
+#[derive(Debug)]
+pub struct DeliveryFuture {
+    rx: oneshot::Receiver<Result<DeliveryReport>>,
+}
+
+impl std::future::Future for DeliveryFuture {
+    type Output = Result<DeliveryReport>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        std::pin::Pin::new(&mut self.rx)
+            .poll(cx)
+            .map(|r| r.unwrap_or(Err(Error::Closed)))
+    }
+}
+
+impl Producer {
+    /// Connects a new client and starts a producer on it.
+    pub async fn connect(client: ClientConfig, config: ProducerConfig) -> Result<Self> {
+        let client = Client::connect(client).await?;
+        Ok(Self::start(
+            client,
+            config,
+            Arc::new(DefaultPartitioner::new()),
+            true,
+        ))
+    }
+
+    /// Starts a producer on an existing client (shared with consumers or admin).
+    pub fn with_client(client: Client, config: ProducerConfig) -> Self {
+        Self::start(client, config, Arc::new(DefaultPartitioner::new()), false)
+    }
+
+    /// Starts a producer with a custom partitioner.
+    pub fn with_partitioner(
+        client: Client,
+        config: ProducerConfig,
+        partitioner: Arc<dyn Partitioner>,
+    ) -> Self {
+        Self::start(client, config, partitioner, false)
+    }
+
+    fn start(
+        client: Client,
+        config: ProducerConfig,
+        partitioner: Arc<dyn Partitioner>,
+        owns_client: bool,
+    ) -> Self {
+        let metrics = Arc::new(Metrics::default());
+        let (commands, rx) = mpsc::unbounded_channel();
+        let hook = partitioner.clone();
+        let task = SenderTask::new(
+            client.clone(),
+            config.clone(),
+            metrics.clone(),
+            Box::new(move |tp: &TopicPartition| hook.on_new_batch(&tp.topic, tp.partition)),
+        );
+        let handle = tokio::spawn(task.run(rx));
+        let permits = config.buffer_memory.min(Semaphore::MAX_PERMITS);
+        Self {
+            inner: Arc::new(Inner {
+                client,
+                owns_client,
+                buffer: Arc::new(Semaphore::new(permits)),
+                config,
+                commands,
+                partitioner,
+                metrics,
+                task: Mutex::new(Some(handle)),
+                closed: AtomicBool::new(false),
+                flush_epoch: std::sync::atomic::AtomicU64::new(0),
+            }),
+        }
+    }
+
+    /// The client this producer sends through.
+    pub fn client(&self) -> &Client {
+        &self.inner.client
+    }
+
+    /// Sends one record and waits for its delivery report.
+    pub async fn send(&self, record: ProducerRecord) -> Result<DeliveryReport> {
+        self.enqueue(record).await?.await
+    }
+
+    /// Sends many records (kafkajs's `send({topic, messages})`) and waits for
+    /// all their reports, in the order given. Fails with the first error;
+    /// records after a failed one may still have been written.
+    pub async fn send_all<I>(&self, records: I) -> Result<Vec<DeliveryReport>>
+    where
+        I: IntoIterator<Item = ProducerRecord>,
+    {
+        let mut futures = Vec::new();
+        for r in records {
+            futures.push(self.enqueue(r).await?);
+        }
+        let mut reports = Vec::with_capacity(futures.len());
+        for f in futures {
+            reports.push(f.await?);
+        }
+        Ok(reports)
+    }
+
+    /// Hands a record to the producer and returns once it is buffered
+    /// (waiting for buffer space when `buffer_memory` is used up: backpressure);
+    /// the returned future resolves to its delivery report.
+    pub async fn enqueue(&self, mut record: ProducerRecord) -> Result<DeliveryFuture> {
+        if self.inner.closed.load(Ordering::Acquire) {
+            return Err(Error::Closed);
+        }
+        let size = record.size_estimate();
+        if size > self.inner.config.buffer_memory || size > self.inner.config.max_request_size {
+            return Err(Error::Config(format!(
+                "record of {size} bytes exceeds buffer_memory or max_request_size"
+            )));
+        }
+        let deadline = std::time::Instant::now() + self.inner.config.delivery_timeout;
+        let partition = self.partition_for(&record).await?;
+        record.partition = Some(partition);
+        let permits = u32::try_from(size).unwrap_or(u32::MAX);
+        let permit = tokio::time::timeout_at(
+            deadline.into(),
+            self.inner.buffer.clone().acquire_many_owned(permits),
+        )
+        .await
+        .map_err(|_| {
+            Error::DeadlineExceeded("buffer full for the whole delivery timeout".to_owned())
+        })?
+        .map_err(|_| Error::Closed)?;
+        let timestamp = record.timestamp.unwrap_or_else(now_ms);
+        let (reply, rx) = oneshot::channel();
+        let tp = TopicPartition {
+            topic: record.topic.clone(),
+            partition,
+        };
+        let pending = Pending {
+            record,
+            timestamp,
+            deadline,
+            size,
+            token: Completion {
+                reply,
+                permit,
+                flush_epoch: self.inner.flush_epoch.load(Ordering::Acquire),
+            },
+        };
+        self.inner
+            .commands
+            .send(Command::Send(tp, Box::new(pending)))
+            .map_err(|_| Error::Closed)?;
+        Ok(DeliveryFuture { rx })
+    }
+
+    async fn partition_for(&self, record: &ProducerRecord) -> Result<i32> {
+        let topic = self
+            .inner
+            .client
+            .topic(&record.topic, self.inner.config.delivery_timeout)
+            .await?;
+        let count = i32::try_from(topic.partitions.len()).unwrap_or(i32::MAX);
+        if let Some(p) = record.partition {
+            return if (0..count).contains(&p) {
+                Ok(p)
+            } else {
+                Err(Error::Config(format!(
+                    "partition {p} does not exist in {} ({count} partitions)",
+                    record.topic
+                )))
+            };
+        }
+        let available: Vec<i32> = topic
+            .partitions
+            .iter()
+            .filter(|p| p.leader.is_some())
+            .map(|p| p.partition)
+            .collect();
+        Ok(self.inner.partitioner.partition(
+            &record.topic,
+            record.key.as_deref(),
+            count,
+            &available,
+        ))
+    }
+
+    /// Sends every buffered record now and waits until all records handed to
+    /// the producer before this call have their reports (or errors).
+    pub async fn flush(&self) -> Result<()> {
+        let epoch = self.inner.flush_epoch.fetch_add(1, Ordering::AcqRel);
+        let (done, rx) = oneshot::channel();
+        self.inner
+            .commands
+            .send(Command::Flush(epoch, done))
+            .map_err(|_| Error::Closed)?;
+        rx.await.map_err(|_| Error::Closed)
+    }
+
+    /// Flushes for at most `timeout`, then fails whatever is left with
+    /// [`Error::Closed`] and stops the background task (and the client, if
+    /// this producer created it). Returns within `timeout` (plus a short
+    /// grace for the task to stop) even when every broker is down; returns
+    /// `Err(DeadlineExceeded)` if the flush did not finish in time.
+    pub async fn close(&self, timeout: Duration) -> Result<()> {
+        if self.inner.closed.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        let flushed = tokio::time::timeout(timeout, self.flush()).await;
+        let (done, rx) = oneshot::channel();
+        if self.inner.commands.send(Command::Abort(done)).is_ok() {
+            let _ = tokio::time::timeout(ABORT_GRACE, rx).await;
+        }
+        let handle = self.inner.task.lock().ok().and_then(|mut t| t.take());
+        if let Some(handle) = handle {
+            handle.abort();
+            let _ = tokio::time::timeout(ABORT_GRACE, handle).await;
+        }
+        self.inner.buffer.close();
+        if self.inner.owns_client {
+            self.inner.client.close();
+        }
+        match flushed {
+            Ok(r) => r,
+            Err(_) => Err(Error::DeadlineExceeded(format!(
+                "close: flush did not finish within {timeout:?}"
+            ))),
+        }
+    }
+
+    /// Current counters.
+    pub fn metrics(&self) -> ProducerMetrics {
+        self.inner.metrics.snapshot()
+    }
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}

@@ -1,0 +1,66 @@
+//! Counters a producer's user can read.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// A snapshot of a producer's counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct ProducerMetrics {
+    /// Records acknowledged (or sent, with acks=0).
+    pub records_sent: u64,
+    /// Encoded batch bytes handed to brokers (retries counted again).
+    pub bytes_sent: u64,
+    /// Batch retries.
+    pub retries: u64,
+    /// Records that ended in an error.
+    pub errors: u64,
+    /// Batches in flight at the last update.
+    pub in_flight: u64,
+    /// Records buffered and not yet sent at the last update.
+    pub queued_records: u64,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Metrics {
+    records_sent: AtomicU64,
+    bytes_sent: AtomicU64,
+    retries: AtomicU64,
+    errors: AtomicU64,
+    in_flight: AtomicU64,
+    queued_records: AtomicU64,
+}
+
+impl Metrics {
+    pub fn add_record(&self) {
+        self.records_sent.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn add_bytes(&self, n: usize) {
+        self.bytes_sent.fetch_add(n as u64, Ordering::Relaxed);
+    }
+
+    pub fn add_retry(&self) {
+        self.retries.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn add_error(&self) {
+        self.errors.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn set_in_flight(&self, batches: usize, queued_records: usize) {
+        self.in_flight.store(batches as u64, Ordering::Relaxed);
+        self.queued_records
+            .store(queued_records as u64, Ordering::Relaxed);
+    }
+
+    pub fn snapshot(&self) -> ProducerMetrics {
+        ProducerMetrics {
+            records_sent: self.records_sent.load(Ordering::Relaxed),
+            bytes_sent: self.bytes_sent.load(Ordering::Relaxed),
+            retries: self.retries.load(Ordering::Relaxed),
+            errors: self.errors.load(Ordering::Relaxed),
+            in_flight: self.in_flight.load(Ordering::Relaxed),
+            queued_records: self.queued_records.load(Ordering::Relaxed),
+        }
+    }
+}

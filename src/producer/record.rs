@@ -1,0 +1,96 @@
+//! What the application hands the producer, and what it gets back.
+
+use bytes::Bytes;
+
+/// A record to send.
+///
+/// ```
+/// use kafkit::producer::ProducerRecord;
+/// let r = ProducerRecord::new("orders")
+///     .key("customer-42")
+///     .value(r#"{"total": 12}"#)
+///     .header("source", "web");
+/// assert_eq!(r.topic, "orders");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct ProducerRecord {
+    /// Topic to send to.
+    pub topic: String,
+    /// Explicit partition; `None` lets the partitioner choose (murmur2 of the key, or sticky).
+    pub partition: Option<i32>,
+    /// Key (null when `None`).
+    pub key: Option<Bytes>,
+    /// Value (null when `None`: a tombstone on compacted topics).
+    pub value: Option<Bytes>,
+    /// Headers, in order.
+    pub headers: Vec<(String, Option<Bytes>)>,
+    /// Create time in ms since the epoch; `None` uses the time of `send`.
+    pub timestamp: Option<i64>,
+}
+
+impl ProducerRecord {
+    /// A record for `topic` with no key, value or headers yet.
+    pub fn new(topic: impl Into<String>) -> Self {
+        Self {
+            topic: topic.into(),
+            ..Self::default()
+        }
+    }
+
+    /// Sets the key.
+    pub fn key(mut self, key: impl Into<Bytes>) -> Self {
+        self.key = Some(key.into());
+        self
+    }
+
+    /// Sets the value.
+    pub fn value(mut self, value: impl Into<Bytes>) -> Self {
+        self.value = Some(value.into());
+        self
+    }
+
+    /// Adds a header.
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<Bytes>) -> Self {
+        self.headers.push((name.into(), Some(value.into())));
+        self
+    }
+
+    /// Sets an explicit partition.
+    pub fn partition(mut self, partition: i32) -> Self {
+        self.partition = Some(partition);
+        self
+    }
+
+    /// Sets the create timestamp (ms since the epoch).
+    pub fn timestamp(mut self, ms: i64) -> Self {
+        self.timestamp = Some(ms);
+        self
+    }
+
+    /// Bytes this record takes in a batch, roughly (used for batching and the buffer limit).
+    pub(crate) fn size_estimate(&self) -> usize {
+        let kv =
+            self.key.as_ref().map_or(0, Bytes::len) + self.value.as_ref().map_or(0, Bytes::len);
+        let headers: usize = self
+            .headers
+            .iter()
+            .map(|(k, v)| k.len() + v.as_ref().map_or(0, Bytes::len) + 4)
+            .sum();
+        kv + headers + 24
+    }
+}
+
+/// Where a record was written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DeliveryReport {
+    /// Topic.
+    pub topic: String,
+    /// Partition.
+    pub partition: i32,
+    /// Offset assigned by the broker; -1 when unknown (acks=0, or a duplicate the broker had already written).
+    pub offset: i64,
+    /// Record timestamp: the broker's log-append time when the topic uses it, else the create time.
+    pub timestamp: i64,
+}

@@ -1,0 +1,152 @@
+//! Turning batches into Produce requests and Produce responses into
+//! per-batch outcomes (sans-IO).
+
+use std::collections::BTreeMap;
+
+use bytes::{Bytes, BytesMut};
+
+use super::accumulator::{Batch, TopicPartition};
+use crate::protocol::messages::produce::{
+    PartitionProduceData, PartitionProduceResponse, ProduceRequest, ProduceResponse,
+    TopicProduceData,
+};
+use crate::protocol::record::{
+    BatchAttributes, BatchHeader, Compression, Record, RecordBatch, RecordHeader, TimestampType,
+};
+use crate::protocol::{ErrorCode, ProtocolError};
+
+/// The producer id and epoch an idempotent producer writes into its batches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ProducerIdentity {
+    pub id: i64,
+    pub epoch: i16,
+}
+
+impl ProducerIdentity {
+    /// No idempotence.
+    pub const NONE: ProducerIdentity = ProducerIdentity { id: -1, epoch: -1 };
+}
+
+/// Encodes one batch as a v2 record batch.
+pub(crate) fn encode_batch<T>(
+    batch: &Batch<T>,
+    producer: ProducerIdentity,
+    compression: Compression,
+) -> Result<Bytes, ProtocolError> {
+    let base_timestamp = batch.records.iter().map(|p| p.timestamp).min().unwrap_or(0);
+    let max_timestamp = batch.records.iter().map(|p| p.timestamp).max().unwrap_or(0);
+    let records: Vec<Record> = batch
+        .records
+        .iter()
+        .enumerate()
+        .map(|(i, p)| Record {
+            attributes: 0,
+            timestamp_delta: p.timestamp - base_timestamp,
+            offset_delta: i32::try_from(i).unwrap_or(i32::MAX),
+            key: p.record.key.clone(),
+            value: p.record.value.clone(),
+            headers: p
+                .record
+                .headers
+                .iter()
+                .map(|(k, v)| RecordHeader {
+                    key: k.clone(),
+                    value: v.clone(),
+                })
+                .collect(),
+        })
+        .collect();
+    let header = BatchHeader {
+        base_offset: 0,
+        partition_leader_epoch: -1,
+        attributes: BatchAttributes {
+            compression,
+            timestamp_type: TimestampType::CreateTime,
+            ..BatchAttributes::default()
+        },
+        last_offset_delta: i32::try_from(records.len().saturating_sub(1)).unwrap_or(i32::MAX),
+        base_timestamp,
+        max_timestamp,
+        producer_id: producer.id,
+        producer_epoch: producer.epoch,
+        base_sequence: batch.base_sequence.unwrap_or(-1),
+    };
+    let mut buf = BytesMut::with_capacity(batch.bytes + 128);
+    RecordBatch { header, records }.encode(&mut buf)?;
+    Ok(buf.freeze())
+}
+
+/// Builds one Produce request from encoded batches (one per partition).
+pub(crate) fn build_request(
+    encoded: Vec<(TopicPartition, Bytes)>,
+    acks: i16,
+    timeout_ms: i32,
+) -> ProduceRequest {
+    let mut by_topic: BTreeMap<String, Vec<PartitionProduceData>> = BTreeMap::new();
+    for (tp, records) in encoded {
+        by_topic
+            .entry(tp.topic)
+            .or_default()
+            .push(PartitionProduceData {
+                index: tp.partition,
+                records: Some(records),
+                ..Default::default()
+            });
+    }
+    ProduceRequest {
+        transactional_id: None,
+        acks,
+        timeout_ms,
+        topic_data: by_topic
+            .into_iter()
+            .map(|(name, partition_data)| TopicProduceData {
+                name,
+                partition_data,
+                ..Default::default()
+            })
+            .collect(),
+        ..Default::default()
+    }
+}
+
+/// The broker's answer for one partition; a partition missing from the
+/// response is reported as `NETWORK_EXCEPTION` (retriable).
+pub(crate) fn partition_result<'a>(
+    resp: &'a ProduceResponse,
+    tp: &TopicPartition,
+) -> Result<&'a PartitionProduceResponse, ErrorCode> {
+    resp.responses
+        .iter()
+        .filter(|t| t.name == tp.topic)
+        .flat_map(|t| t.partition_responses.iter())
+        .find(|p| p.index == tp.partition)
+        .ok_or(ErrorCode::NETWORK_EXCEPTION)
+}
+
+/// Splits batches into requests: each stays under `max_request_size` (a
+/// single larger batch travels alone) and carries at most one batch per
+/// partition, in the order given.
+pub(crate) fn split_requests<T>(
+    batches: Vec<(Batch<T>, Bytes)>,
+    max_request_size: usize,
+) -> Vec<Vec<(Batch<T>, Bytes)>> {
+    let mut groups: Vec<Vec<(Batch<T>, Bytes)>> = Vec::new();
+    let mut size = 0;
+    for item in batches {
+        let len = item.1.len() + 64;
+        let fits = |g: &Vec<(Batch<T>, Bytes)>| {
+            size + len <= max_request_size && !g.iter().any(|(b, _)| b.tp == item.0.tp)
+        };
+        match groups.last_mut() {
+            Some(g) if fits(g) => {
+                size += len;
+                g.push(item);
+            }
+            _ => {
+                size = len;
+                groups.push(vec![item]);
+            }
+        }
+    }
+    groups
+}
