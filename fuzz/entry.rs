@@ -9,20 +9,27 @@
 #![allow(dead_code)]
 
 use bytes::{Bytes, BytesMut};
-use kafkit::protocol::messages::any::{AnyRequest, AnyResponse, APIS};
+use kafkit::protocol::messages::any::{api_info, AnyRequest, AnyResponse, ApiInfo, APIS};
 use kafkit::protocol::messages::consumer_protocol::{
     ConsumerProtocolAssignment, ConsumerProtocolSubscription,
 };
-use kafkit::protocol::{try_parse_frame, ApiKey, VersionRange};
+use kafkit::protocol::record::{
+    Batch, ControlRecordKey, DecodeOptions, EndTxnMarker, RecordBatch, RecordSet, RecordSetReader,
+};
+use kafkit::protocol::{try_parse_frame, ApiKey};
 
 /// Frames larger than this are refused by `try_parse_frame` in the targets.
 const MAX_FRAME: usize = 1 << 20;
 
-/// A version from a selector byte: the implemented range plus one version
-/// on either side, so that unsupported versions are exercised too.
-fn pick_version(range: VersionRange, selector: u8) -> i16 {
-    let span = i16::from(u8::MAX).min(range.max - range.min + 3);
-    range.min - 1 + i16::from(selector) % span
+/// The decompression limit of the `record_batch` target (small, so that
+/// decompression bombs are cut short quickly).
+pub const RECORD_LIMIT: usize = 256 << 10;
+
+/// The API a selector byte names: the API with that key if it is
+/// implemented, else one picked by position so that no input is wasted.
+fn pick_api(selector: u8) -> &'static ApiInfo {
+    api_info(ApiKey(i16::from(selector)))
+        .unwrap_or_else(|| &APIS[usize::from(selector) % APIS.len()])
 }
 
 /// Splits every complete size-prefixed frame off `data`.
@@ -35,15 +42,16 @@ fn frames(data: &[u8]) -> Vec<Bytes> {
     out
 }
 
-/// `frame_response`: `data[0]` picks the API, `data[1]` the version, the low
-/// bit of `data[2]` whether the rest is size-prefixed frames (parsed with
+/// `frame_response`: `data[0]` is the API key, `data[1]` the version (as a
+/// signed byte, so unsupported versions are exercised too), the low bit of
+/// `data[2]` says whether the rest is size-prefixed frames (split with
 /// `try_parse_frame`) or one frame body; each frame is decoded as a response.
 pub fn frame_response(data: &[u8]) {
     let [api, version, mode, rest @ ..] = data else {
         return;
     };
-    let api = &APIS[usize::from(*api) % APIS.len()];
-    let version = pick_version(api.response_versions, *version);
+    let api = pick_api(*api);
+    let version = i16::from(i8::from_be_bytes([*version]));
     if mode & 1 == 1 {
         for frame in frames(rest) {
             check_response(api.api_key, version, frame);
@@ -153,5 +161,77 @@ pub fn consumer_protocol(data: &[u8]) {
         let bytes = msg.encode(max).expect("decoded assignment re-encodes");
         let back = ConsumerProtocolAssignment::decode(bytes).expect("re-encoded decodes");
         assert_eq!(back, msg, "assignment changed in a round trip");
+    }
+}
+
+/// `record_batch`: the low bit of `data[0]` turns CRC verification off (so
+/// that mutations reach decompression and record parsing); the rest is the
+/// `records` bytes of a fetch response: v2 batches and legacy messages.
+///
+/// Every batch is walked down to its headers and control records; the lazy
+/// reader and `RecordSet::decode` must agree; a v2 batch that decodes fully
+/// must survive `to_batch` → `encode` → `decode` unchanged.
+pub fn record_batch(data: &[u8]) {
+    let [flags, rest @ ..] = data else {
+        return;
+    };
+    let options = DecodeOptions::default()
+        .with_max_decompressed_size(RECORD_LIMIT)
+        .with_crc_check(flags & 1 == 0);
+    let records = Bytes::copy_from_slice(rest);
+    let mut reader = RecordSetReader::new(records.clone(), options);
+    let mut batches = Vec::new();
+    let mut failed = false;
+    for batch in reader.by_ref() {
+        match batch {
+            Ok(batch) => {
+                walk_batch(&batch);
+                batches.push(batch);
+            }
+            Err(_) => failed = true,
+        }
+    }
+    match RecordSet::decode(records, &options) {
+        Ok(set) => {
+            assert!(!failed, "RecordSet accepted what the reader refused");
+            assert_eq!(set.batches, batches);
+            assert_eq!(set.truncated_bytes, reader.truncated_bytes());
+        }
+        Err(_) => assert!(failed, "RecordSet refused what the reader accepted"),
+    }
+}
+
+fn walk_batch(batch: &Batch) {
+    let _ = batch.next_offset();
+    for record in batch.records() {
+        let Ok(record) = record else {
+            return;
+        };
+        for header in &record.headers {
+            if header.is_err() {
+                break;
+            }
+        }
+        if batch.is_control() {
+            if let Ok(key) = ControlRecordKey::of_record(record.key.as_ref()) {
+                if key.kind.is_transaction_marker() {
+                    let _ = EndTxnMarker::decode(record.value.as_deref().unwrap_or_default());
+                }
+            }
+        }
+    }
+    let Batch::V2(view) = batch else {
+        return;
+    };
+    let Ok(owned) = view.to_batch() else {
+        return;
+    };
+    let mut buf = BytesMut::new();
+    if let Err(e) = owned.encode(&mut buf) {
+        panic!("decoded batch does not re-encode: {e}\n{owned:?}");
+    }
+    match RecordBatch::decode(buf.freeze(), &DecodeOptions::default()) {
+        Ok(back) => assert_eq!(back, owned, "batch changed in a round trip"),
+        Err(e) => panic!("re-encoded batch does not decode: {e}\n{owned:?}"),
     }
 }

@@ -13,12 +13,12 @@ pub struct Versions {
 
 impl Versions {
     pub fn contains(&self, v: i16) -> bool {
-        self.lo <= v && self.hi.map_or(true, |hi| v <= hi)
+        self.lo <= v && self.hi.is_none_or(|hi| v <= hi)
     }
 
     /// Whether the range shares a version with `lo..=hi`.
     pub fn overlaps(&self, lo: i16, hi: i16) -> bool {
-        self.lo <= hi && self.hi.map_or(true, |h| h >= lo)
+        self.lo <= hi && self.hi.is_none_or(|h| h >= lo)
     }
 
     /// Parses `N+`, `N-M` or `N` (a leading `v` is accepted); `None` for `none`.

@@ -226,6 +226,8 @@ macro_rules! any_messages {
 }
 
 any_messages! {
+    Produce: produce::{ProduceRequest, ProduceResponse},
+    Fetch: fetch::{FetchRequest, FetchResponse},
     ListOffsets: list_offsets::{ListOffsetsRequest, ListOffsetsResponse},
     Metadata: metadata::{MetadataRequest, MetadataResponse},
     OffsetCommit: offset_commit::{OffsetCommitRequest, OffsetCommitResponse},
