@@ -15,11 +15,15 @@
 //! faster than with per-record round robin, which lowers latency.
 //!
 //! ```text
-//!   (no state) --partition(None)--> Current(p) --on_new_batch(p)--> Retired(p)
-//!                                    ^   |                              |
-//!                                    |   +-- p lost its leader ---------+
-//!                                    +---- partition(None): pick q != p -+
+//!   (none)      --partition(None)-------------------> Current(p), p random
+//!   Current(p)  --partition(None), p has a leader---> Current(p)
+//!   Current(p)  --partition(None), p lost it--------> Current(q), q != p
+//!   Current(p)  --on_new_batch(p)-------------------> Retired(p)
+//!   Current(p)  --on_new_batch(other)---------------> Current(p)
+//!   Retired(p)  --partition(None)-------------------> Current(q), q != p
 //! ```
+//!
+//! (`q` equals `p` only when `p` is the single candidate.)
 //!
 //! Everything here is sans-IO and deterministic apart from the seed of the
 //! random choice, which [`DefaultPartitioner::with_seed`] can fix.

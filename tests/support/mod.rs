@@ -1,6 +1,9 @@
 //! Helpers shared by the broker-facing integration tests.
 #![allow(dead_code)]
 
+pub mod golden;
+pub mod raw;
+
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 

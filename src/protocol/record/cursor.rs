@@ -43,14 +43,18 @@ impl<'a> Cursor<'a> {
     /// A cursor over the next `len` bytes only, advancing this one past them.
     #[inline]
     pub(crate) fn sub(&mut self, len: usize) -> Result<Cursor<'a>> {
-        let end = self.range(len)?.end;
-        let buf = self.buf.get(..end).ok_or(ProtocolError::UnexpectedEof {
-            needed: len,
-            remaining: 0,
-        })?;
-        let sub = Cursor { buf, pos: self.pos };
-        self.pos = end;
-        Ok(sub)
+        let range = self.range(len)?;
+        let buf = self
+            .buf
+            .get(..range.end)
+            .ok_or(ProtocolError::UnexpectedEof {
+                needed: len,
+                remaining: 0,
+            })?;
+        Ok(Cursor {
+            buf,
+            pos: range.start,
+        })
     }
 
     /// Reads one byte.

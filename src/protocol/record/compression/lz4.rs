@@ -1,21 +1,39 @@
 //! LZ4 (codec 3): the LZ4 frame format, as Kafka's `KafkaLZ4BlockOutputStream`
 //! writes it (independent blocks, 64 KiB block size, no checksums).
 //!
-//! Magic-0 messages carry a broken header checksum (computed over the magic
-//! number too); Kafka's reader skips the check for them. lz4_flex always
-//! checks, so for those the checksum byte is recomputed before decoding.
+//! Frames are parsed here and each block is decompressed by `lz4_flex`
+//! straight into the output vector: no intermediate buffer, the limit is
+//! checked per block, a missing end mark is an error, and optional block and
+//! content checksums (XXH32) are verified. Magic-0 messages carry a broken
+//! header checksum (Kafka hashed the magic number too) which Kafka's reader
+//! ignores for them; so does this one.
+//!
+//! Spec: <https://github.com/lz4/lz4/blob/dev/doc/lz4_Frame_format.md>, KAFKA-3160.
 
-use std::io::{Read, Write};
+use std::io::Write;
 
 use bytes::{BufMut, BytesMut};
-use lz4_flex::frame::{BlockMode, BlockSize, FrameDecoder, FrameEncoder, FrameInfo};
+use lz4_flex::block::{decompress_into, decompress_into_with_dict, DecompressError};
+use lz4_flex::frame::{BlockMode, BlockSize, FrameEncoder, FrameInfo};
 
-use super::{compression_error, read_capped, size_hint};
-use crate::protocol::error::Result;
+use super::{compression_error, decompression_error, size_hint};
+use crate::protocol::error::{ProtocolError, Result};
 
 const CODEC: &str = "lz4";
+const FRAME_MAGIC: u32 = 0x184D_2204;
+const SKIPPABLE_MASK: u32 = 0xFFFF_FFF0;
+const SKIPPABLE_MAGIC: u32 = 0x184D_2A50;
+const FLG_VERSION_MASK: u8 = 0xC0;
+const FLG_VERSION_1: u8 = 0x40;
+const FLG_INDEPENDENT: u8 = 0x20;
+const FLG_BLOCK_CHECKSUM: u8 = 0x10;
 const FLG_CONTENT_SIZE: u8 = 0x08;
+const FLG_CONTENT_CHECKSUM: u8 = 0x04;
+const FLG_RESERVED: u8 = 0x02;
 const FLG_DICT_ID: u8 = 0x01;
+const BLOCK_UNCOMPRESSED: u32 = 0x8000_0000;
+/// How far back a linked block may reach.
+const WINDOW: usize = 64 << 10;
 
 pub(super) fn compress(input: &[u8], out: &mut BytesMut) -> Result<()> {
     let info = FrameInfo::new()
@@ -29,38 +47,185 @@ pub(super) fn compress(input: &[u8], out: &mut BytesMut) -> Result<()> {
     Ok(())
 }
 
-/// Streams the frame; lz4_flex holds at most two blocks (a few MiB) at once.
+/// Decompresses the frames of `input`, keeping the output within `limit`.
 pub(super) fn decompress(
     input: &[u8],
     limit: usize,
     broken_header_checksum: bool,
 ) -> Result<Vec<u8>> {
-    let hint = size_hint(input.len());
-    if broken_header_checksum {
-        if let Some((header, rest)) = repaired_header(input) {
-            return read_capped(FrameDecoder::new(header.chain(rest)), limit, hint, CODEC);
-        }
+    let mut out = Vec::with_capacity(size_hint(input.len()).min(limit));
+    let mut rest = input;
+    while !rest.is_empty() {
+        rest = decode_frame(rest, limit, broken_header_checksum, &mut out)?;
     }
-    read_capped(FrameDecoder::new(input), limit, hint, CODEC)
+    Ok(out)
 }
 
-/// The frame header with its checksum byte recomputed over the descriptor
-/// only, and the bytes that follow it; `None` if the header is incomplete.
-fn repaired_header(input: &[u8]) -> Option<(Vec<u8>, &[u8])> {
-    let flg = *input.get(4)?;
-    let mut descriptor_len = 2;
-    if flg & FLG_CONTENT_SIZE != 0 {
-        descriptor_len += 8;
+fn corrupt(reason: &'static str) -> ProtocolError {
+    decompression_error(CODEC, reason)
+}
+
+/// Splits `n` bytes off the front of `input`.
+fn take<'a>(input: &mut &'a [u8], n: usize, what: &'static str) -> Result<&'a [u8]> {
+    let (head, tail) = input.split_at_checked(n).ok_or_else(|| corrupt(what))?;
+    *input = tail;
+    Ok(head)
+}
+
+fn take_u32(input: &mut &[u8], what: &'static str) -> Result<u32> {
+    let (head, tail) = input
+        .split_first_chunk::<4>()
+        .ok_or_else(|| corrupt(what))?;
+    *input = tail;
+    Ok(u32::from_le_bytes(*head))
+}
+
+/// The frame descriptor fields the decoder needs.
+struct Descriptor {
+    flags: u8,
+    block_max: usize,
+}
+
+/// Decodes the frame at the start of `input`; returns the bytes after it.
+fn decode_frame<'a>(
+    mut input: &'a [u8],
+    limit: usize,
+    broken_header_checksum: bool,
+    out: &mut Vec<u8>,
+) -> Result<&'a [u8]> {
+    let magic = take_u32(&mut input, "truncated frame magic")?;
+    if magic & SKIPPABLE_MASK == SKIPPABLE_MAGIC {
+        let len = take_u32(&mut input, "truncated skippable frame")?;
+        let len = usize::try_from(len).map_err(|_| corrupt("skippable frame too large"))?;
+        take(&mut input, len, "truncated skippable frame")?;
+        return Ok(input);
     }
-    if flg & FLG_DICT_ID != 0 {
-        descriptor_len += 4;
+    if magic != FRAME_MAGIC {
+        return Err(corrupt("bad frame magic"));
     }
-    let checksum_at = 4 + descriptor_len;
-    let descriptor = input.get(4..checksum_at)?;
-    let rest = input.get(checksum_at + 1..)?;
-    let mut header = input.get(..checksum_at)?.to_vec();
-    header.push(xxh32_short(descriptor).to_le_bytes().get(1).copied()?);
-    Some((header, rest))
+    let descriptor = read_descriptor(&mut input, limit, out.len(), broken_header_checksum)?;
+    let frame_start = out.len();
+    loop {
+        let word = take_u32(&mut input, "missing end mark")?;
+        if word == 0 {
+            break;
+        }
+        let len = usize::try_from(word & !BLOCK_UNCOMPRESSED).map_err(|_| corrupt("block size"))?;
+        if len > descriptor.block_max {
+            return Err(corrupt("block larger than the frame's block size"));
+        }
+        let data = take(&mut input, len, "truncated block")?;
+        if descriptor.flags & FLG_BLOCK_CHECKSUM != 0 {
+            let stored = take_u32(&mut input, "truncated block checksum")?;
+            if xxh32(data) != stored {
+                return Err(corrupt("block checksum mismatch"));
+            }
+        }
+        if word & BLOCK_UNCOMPRESSED != 0 {
+            if data.len() > limit.saturating_sub(out.len()) {
+                return Err(ProtocolError::DecompressedTooLarge { limit });
+            }
+            out.extend_from_slice(data);
+        } else {
+            let linked = descriptor.flags & FLG_INDEPENDENT == 0;
+            let dict_from = out.len().saturating_sub(WINDOW).max(frame_start);
+            decode_block(
+                data,
+                descriptor.block_max,
+                limit,
+                linked.then_some(dict_from),
+                out,
+            )?;
+        }
+    }
+    if descriptor.flags & FLG_CONTENT_CHECKSUM != 0 {
+        let stored = take_u32(&mut input, "truncated content checksum")?;
+        if xxh32(out.get(frame_start..).unwrap_or_default()) != stored {
+            return Err(corrupt("content checksum mismatch"));
+        }
+    }
+    Ok(input)
+}
+
+fn read_descriptor(
+    input: &mut &[u8],
+    limit: usize,
+    used: usize,
+    broken_header_checksum: bool,
+) -> Result<Descriptor> {
+    let start = *input;
+    let [flags, bd] = *take(input, 2, "truncated frame descriptor")?
+        .first_chunk::<2>()
+        .ok_or_else(|| corrupt("truncated frame descriptor"))?;
+    if flags & FLG_VERSION_MASK != FLG_VERSION_1 || flags & FLG_RESERVED != 0 || bd & 0x8F != 0 {
+        return Err(corrupt("unsupported frame version or reserved bits set"));
+    }
+    let block_max = match (bd >> 4) & 0x07 {
+        4 => 64 << 10,
+        5 => 256 << 10,
+        6 => 1 << 20,
+        7 => 4 << 20,
+        _ => return Err(corrupt("invalid block size")),
+    };
+    if flags & FLG_CONTENT_SIZE != 0 {
+        let size = take(input, 8, "truncated content size")?;
+        let size = size
+            .iter()
+            .rev()
+            .fold(0u64, |acc, &b| (acc << 8) | u64::from(b));
+        let room = u64::try_from(limit.saturating_sub(used)).unwrap_or(u64::MAX);
+        if size > room {
+            return Err(ProtocolError::DecompressedTooLarge { limit });
+        }
+    }
+    if flags & FLG_DICT_ID != 0 {
+        return Err(corrupt("preset dictionaries are not supported"));
+    }
+    let descriptor_len = start.len() - input.len();
+    let descriptor = start.get(..descriptor_len).unwrap_or_default();
+    let [checksum] = *take(input, 1, "truncated header checksum")?
+        .first_chunk::<1>()
+        .ok_or_else(|| corrupt("truncated header checksum"))?;
+    if !broken_header_checksum && xxh32(descriptor).to_le_bytes().get(1) != Some(&checksum) {
+        return Err(corrupt("header checksum mismatch"));
+    }
+    Ok(Descriptor { flags, block_max })
+}
+
+/// Decompresses one block onto the end of `out`; `dict_from` is where the
+/// previous output a linked block may refer to starts.
+fn decode_block(
+    data: &[u8],
+    block_max: usize,
+    limit: usize,
+    dict_from: Option<usize>,
+    out: &mut Vec<u8>,
+) -> Result<()> {
+    let start = out.len();
+    let room = limit.saturating_sub(start);
+    let window = block_max.min(room);
+    out.resize(start + window, 0);
+    let (before, target) = out.split_at_mut(start);
+    let written = match dict_from {
+        Some(from) => {
+            decompress_into_with_dict(data, target, before.get(from..).unwrap_or_default())
+        }
+        None => decompress_into(data, target),
+    };
+    match written {
+        Ok(n) => {
+            out.truncate(start + n);
+            Ok(())
+        }
+        Err(DecompressError::OutputTooSmall { .. }) if window < block_max => {
+            out.truncate(start);
+            Err(ProtocolError::DecompressedTooLarge { limit })
+        }
+        Err(e) => {
+            out.truncate(start);
+            Err(decompression_error(CODEC, e))
+        }
+    }
 }
 
 const PRIME1: u32 = 0x9E37_79B1;
@@ -69,17 +234,53 @@ const PRIME3: u32 = 0xC2B2_AE3D;
 const PRIME4: u32 = 0x27D4_EB2F;
 const PRIME5: u32 = 0x1656_67B1;
 
-/// XXH32 with seed 0 of an input shorter than 16 bytes (a frame descriptor).
-fn xxh32_short(data: &[u8]) -> u32 {
-    let len = u32::try_from(data.len()).unwrap_or(u32::MAX);
-    let mut h = PRIME5.wrapping_add(len);
-    let mut words = data.chunks_exact(4);
-    for word in words.by_ref() {
-        let lane = word
+fn le32(word: &[u8]) -> u32 {
+    word.iter()
+        .rev()
+        .fold(0, |acc, &b| (acc << 8) | u32::from(b))
+}
+
+fn xxh32_round(acc: u32, lane: u32) -> u32 {
+    acc.wrapping_add(lane.wrapping_mul(PRIME2))
+        .rotate_left(13)
+        .wrapping_mul(PRIME1)
+}
+
+/// XXH32 with seed 0 (the LZ4 frame checksums).
+fn xxh32(data: &[u8]) -> u32 {
+    let mut stripes = data.chunks_exact(16);
+    let mut h = if data.len() >= 16 {
+        let mut acc = [
+            PRIME1.wrapping_add(PRIME2),
+            PRIME2,
+            0,
+            0u32.wrapping_sub(PRIME1),
+        ];
+        for stripe in stripes.by_ref() {
+            for (lane, word) in acc.iter_mut().zip(stripe.chunks_exact(4)) {
+                *lane = xxh32_round(*lane, le32(word));
+            }
+        }
+        let [a, b, c, d] = acc;
+        a.rotate_left(1)
+            .wrapping_add(b.rotate_left(7))
+            .wrapping_add(c.rotate_left(12))
+            .wrapping_add(d.rotate_left(18))
+    } else {
+        PRIME5
+    };
+    // The length enters modulo 2^32, as the reference does.
+    h = h.wrapping_add(
+        data.len()
+            .to_le_bytes()
             .iter()
+            .take(4)
             .rev()
-            .fold(0u32, |acc, &b| (acc << 8) | u32::from(b));
-        h = h.wrapping_add(lane.wrapping_mul(PRIME3));
+            .fold(0, |acc, &b| (acc << 8) | u32::from(b)),
+    );
+    let mut words = stripes.remainder().chunks_exact(4);
+    for word in words.by_ref() {
+        h = h.wrapping_add(le32(word).wrapping_mul(PRIME3));
         h = h.rotate_left(17).wrapping_mul(PRIME4);
     }
     for &byte in words.remainder() {
@@ -97,33 +298,109 @@ fn xxh32_short(data: &[u8]) -> u32 {
 mod tests {
     use super::*;
 
+    fn frame(info: FrameInfo, data: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut enc = FrameEncoder::with_frame_info(info, &mut out);
+        enc.write_all(data).unwrap();
+        enc.finish().unwrap();
+        out
+    }
+
+    fn data(len: usize) -> Vec<u8> {
+        (0..len).map(|i| (i % 97) as u8 ^ (i / 300) as u8).collect()
+    }
+
     #[test]
-    fn xxh32_matches_lz4_flex_header_checksums() {
-        for with_size in [false, true] {
-            let info = FrameInfo::new().content_size(with_size.then_some(5));
-            let mut out = Vec::new();
-            let mut enc = FrameEncoder::with_frame_info(info, &mut out);
-            enc.write_all(b"hello").unwrap();
-            enc.finish().unwrap();
-            let descriptor_len = if with_size { 10 } else { 2 };
-            let descriptor = &out[4..4 + descriptor_len];
-            let expected = out[4 + descriptor_len];
-            assert_eq!((xxh32_short(descriptor) >> 8) as u8, expected);
+    fn xxh32_known_answers() {
+        assert_eq!(xxh32(b""), 0x02CC_5D05);
+        assert_eq!(xxh32(b"a"), 0x550D_7456);
+        assert_eq!(xxh32(b"abc"), 0x32D1_53FF);
+        assert_eq!(
+            xxh32(b"Nobody inspects the spammish repetition"),
+            0xE229_3B2F
+        );
+    }
+
+    #[test]
+    fn decodes_every_frame_shape_lz4_flex_writes() {
+        let input = data(300_000);
+        for mode in [BlockMode::Independent, BlockMode::Linked] {
+            for size in [BlockSize::Max64KB, BlockSize::Max256KB, BlockSize::Max4MB] {
+                for checksums in [false, true] {
+                    let info = FrameInfo::new()
+                        .block_mode(mode)
+                        .block_size(size)
+                        .block_checksums(checksums)
+                        .content_checksum(checksums)
+                        .content_size(checksums.then_some(300_000));
+                    let packed = frame(info, &input);
+                    let out = decompress(&packed, 1 << 20, false).unwrap();
+                    assert_eq!(out, input, "{mode:?} {size:?} {checksums}");
+                }
+            }
         }
     }
 
     #[test]
-    fn broken_header_checksum_is_repaired_for_magic_0() {
-        let mut frame = BytesMut::new();
-        compress(b"legacy lz4 payload", &mut frame).unwrap();
+    fn incompressible_blocks_are_stored_raw() {
+        let noise: Vec<u8> = (0..100_000u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
+        let packed = frame(FrameInfo::new(), &noise);
+        assert_eq!(decompress(&packed, 1 << 20, false).unwrap(), noise);
+        assert_eq!(
+            decompress(&packed, 99_999, false),
+            Err(ProtocolError::DecompressedTooLarge { limit: 99_999 })
+        );
+    }
+
+    #[test]
+    fn checksums_and_end_marks_are_enforced() {
+        let info = FrameInfo::new()
+            .block_checksums(true)
+            .content_checksum(true);
+        let packed = frame(info, &data(1000));
+        let mut bad_block = packed.clone();
+        bad_block[12] ^= 1; // inside the first block
+        assert!(decompress(&bad_block, 1 << 20, false).is_err());
+        let mut bad_content = packed.clone();
+        let last = bad_content.len() - 1;
+        bad_content[last] ^= 1;
+        assert_eq!(
+            decompress(&bad_content, 1 << 20, false),
+            Err(corrupt("content checksum mismatch"))
+        );
+        let plain = frame(FrameInfo::new(), &data(1000));
+        assert_eq!(
+            decompress(&plain[..plain.len() - 4], 1 << 20, false),
+            Err(corrupt("missing end mark"))
+        );
+    }
+
+    #[test]
+    fn broken_header_checksum_is_ignored_only_when_asked() {
+        let packed = frame(FrameInfo::new(), b"legacy lz4 payload");
         // Kafka's magic-0 writer hashed the magic number along with the descriptor.
-        let mut broken = frame.to_vec();
-        broken[6] = (xxh32_short(&broken[..6]) >> 8) as u8;
-        assert_ne!(broken[6], frame[6]);
-        assert!(decompress(&broken, 1024, false).is_err());
+        let mut broken = packed.clone();
+        broken[6] = (xxh32(&broken[..6]) >> 8) as u8;
+        assert_ne!(broken[6], packed[6]);
+        assert_eq!(
+            decompress(&broken, 1024, false),
+            Err(corrupt("header checksum mismatch"))
+        );
         assert_eq!(
             decompress(&broken, 1024, true).unwrap(),
             b"legacy lz4 payload"
+        );
+    }
+
+    #[test]
+    fn declared_content_size_over_the_limit_fails_up_front() {
+        let info = FrameInfo::new().content_size(Some(5000));
+        let packed = frame(info, &data(5000));
+        assert_eq!(
+            decompress(&packed, 4999, false),
+            Err(ProtocolError::DecompressedTooLarge { limit: 4999 })
         );
     }
 }

@@ -1,0 +1,251 @@
+//! Turning one partition of a Fetch response into records (sans-IO):
+//! batches decoded lazily, records before the fetch position dropped, and
+//! with read_committed the batches of aborted transactions skipped.
+//!
+//! Spec: KIP-98 (transactions: aborted-transaction index and markers).
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use super::record::ConsumerRecord;
+use crate::protocol::messages::fetch::AbortedTransaction;
+use crate::protocol::record::{
+    Batch, ControlRecordKey, ControlRecordType, DecodeOptions, RecordSetReader, TimestampType,
+};
+use crate::protocol::ProtocolError;
+
+/// The records of one fetched partition.
+#[derive(Debug, Default)]
+pub(crate) struct DecodedPartition {
+    pub records: Vec<ConsumerRecord>,
+    /// Where the next fetch starts (past control and aborted batches too).
+    pub next_position: i64,
+}
+
+/// Decodes `records` fetched from `position`.
+///
+/// `aborted` is the response's aborted-transaction list, `Some` only for
+/// read_committed fetches.
+pub(crate) fn decode_partition(
+    topic: &Arc<str>,
+    partition: i32,
+    position: i64,
+    records: Bytes,
+    aborted: Option<&[AbortedTransaction]>,
+    options: &DecodeOptions,
+) -> Result<DecodedPartition, ProtocolError> {
+    let mut out = DecodedPartition {
+        records: Vec::new(),
+        next_position: position,
+    };
+    let mut pending_aborts: Vec<&AbortedTransaction> =
+        aborted.map(|a| a.iter().collect()).unwrap_or_default();
+    pending_aborts.sort_by_key(|a| std::cmp::Reverse(a.first_offset));
+    let mut aborted_producers: BTreeSet<i64> = BTreeSet::new();
+    for batch in RecordSetReader::new(records, *options) {
+        let batch = batch?;
+        let next = batch.next_offset().unwrap_or(out.next_position);
+        if next <= position {
+            continue;
+        }
+        match &batch {
+            Batch::V2(view) => {
+                let h = &view.header;
+                if aborted.is_some() {
+                    // Producers whose aborted transaction has started by this batch.
+                    while let Some(a) = pending_aborts.last() {
+                        if a.first_offset <= h.last_offset() {
+                            aborted_producers.insert(a.producer_id);
+                            pending_aborts.pop();
+                        } else {
+                            break;
+                        }
+                    }
+                    if view.is_control() {
+                        if let Some(Ok(marker)) = view.records().next() {
+                            if ControlRecordKey::of_record(marker.key.as_ref()).map(|k| k.kind)
+                                == Ok(ControlRecordType::ABORT)
+                            {
+                                aborted_producers.remove(&h.producer_id);
+                            }
+                        }
+                        out.next_position = out.next_position.max(next);
+                        continue;
+                    }
+                    if h.attributes.transactional && aborted_producers.contains(&h.producer_id) {
+                        out.next_position = out.next_position.max(next);
+                        continue;
+                    }
+                }
+                if view.is_control() {
+                    out.next_position = out.next_position.max(next);
+                    continue;
+                }
+                let timestamp_type = h.attributes.timestamp_type;
+                let leader_epoch = h.partition_leader_epoch;
+                for r in view.records() {
+                    let r = r?;
+                    if r.offset < position {
+                        continue;
+                    }
+                    out.records.push(ConsumerRecord {
+                        topic: topic.clone(),
+                        partition,
+                        offset: r.offset,
+                        timestamp: if timestamp_type == TimestampType::LogAppendTime {
+                            h.max_timestamp
+                        } else {
+                            r.timestamp
+                        },
+                        timestamp_type,
+                        key: r.key,
+                        value: r.value,
+                        headers: r.headers,
+                        leader_epoch,
+                    });
+                }
+            }
+            Batch::Legacy(_) => {
+                for r in batch.records() {
+                    let r = r?;
+                    if r.offset < position {
+                        continue;
+                    }
+                    out.records.push(ConsumerRecord {
+                        topic: topic.clone(),
+                        partition,
+                        offset: r.offset,
+                        timestamp: r.timestamp,
+                        timestamp_type: TimestampType::CreateTime,
+                        key: r.key,
+                        value: r.value,
+                        headers: r.headers,
+                        leader_epoch: -1,
+                    });
+                }
+            }
+        }
+        out.next_position = out.next_position.max(next);
+    }
+    if let Some(last) = out.records.last() {
+        out.next_position = out.next_position.max(last.offset + 1);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::record::{BatchAttributes, BatchHeader, Record, RecordBatch};
+    use bytes::BytesMut;
+
+    fn batch(base: i64, pid: i64, transactional: bool, values: &[&str]) -> Bytes {
+        let mut buf = BytesMut::new();
+        RecordBatch {
+            header: BatchHeader {
+                base_offset: base,
+                attributes: BatchAttributes {
+                    transactional,
+                    ..Default::default()
+                },
+                last_offset_delta: values.len() as i32 - 1,
+                producer_id: pid,
+                producer_epoch: 0,
+                base_sequence: 0,
+                partition_leader_epoch: 3,
+                ..Default::default()
+            },
+            records: values
+                .iter()
+                .enumerate()
+                .map(|(i, v)| Record {
+                    offset_delta: i as i32,
+                    value: Some(Bytes::from(v.to_string())),
+                    ..Default::default()
+                })
+                .collect(),
+        }
+        .encode(&mut buf)
+        .expect("encode");
+        buf.freeze()
+    }
+
+    fn abort_marker(offset: i64, pid: i64) -> Bytes {
+        let mut buf = BytesMut::new();
+        let mut marker = crate::protocol::record::end_txn_batch(pid, 0, false, 0, 0);
+        marker.header.base_offset = offset;
+        marker.encode(&mut buf).expect("encode");
+        buf.freeze()
+    }
+
+    fn values(d: &DecodedPartition) -> Vec<String> {
+        d.records
+            .iter()
+            .map(|r| String::from_utf8_lossy(r.value.as_deref().unwrap_or_default()).into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn drops_records_before_the_position_and_advances() {
+        let data = [
+            batch(0, -1, false, &["a", "b", "c"]),
+            batch(3, -1, false, &["d"]),
+        ]
+        .concat();
+        let t: Arc<str> = Arc::from("t");
+        let d = decode_partition(&t, 0, 1, Bytes::from(data), None, &DecodeOptions::default())
+            .expect("decode");
+        assert_eq!(values(&d), vec!["b", "c", "d"]);
+        assert_eq!(d.next_position, 4);
+        assert_eq!(d.records[0].leader_epoch, 3);
+    }
+
+    #[test]
+    fn read_committed_skips_aborted_transactions() {
+        // pid 7 writes [x y] at 0-1 and aborts at 2; pid 8 writes [z] at 3 (committed).
+        let data = [
+            batch(0, 7, true, &["x", "y"]),
+            abort_marker(2, 7),
+            batch(3, 8, true, &["z"]),
+        ]
+        .concat();
+        let aborted = [AbortedTransaction {
+            producer_id: 7,
+            first_offset: 0,
+            ..Default::default()
+        }];
+        let t: Arc<str> = Arc::from("t");
+        let committed = decode_partition(
+            &t,
+            0,
+            0,
+            Bytes::from(data.clone()),
+            Some(&aborted),
+            &DecodeOptions::default(),
+        )
+        .expect("decode");
+        assert_eq!(values(&committed), vec!["z"]);
+        assert_eq!(committed.next_position, 4);
+        let uncommitted =
+            decode_partition(&t, 0, 0, Bytes::from(data), None, &DecodeOptions::default())
+                .expect("decode");
+        assert_eq!(
+            values(&uncommitted),
+            vec!["x", "y", "z"],
+            "markers are never returned"
+        );
+    }
+
+    #[test]
+    fn records_share_the_fetched_buffer() {
+        let data = batch(0, -1, false, &["payload"]);
+        let range = data.as_ptr() as usize..data.as_ptr() as usize + data.len();
+        let t: Arc<str> = Arc::from("t");
+        let d = decode_partition(&t, 0, 0, data.clone(), None, &DecodeOptions::default())
+            .expect("decode");
+        let v = d.records[0].value.as_ref().expect("value");
+        assert!(range.contains(&(v.as_ptr() as usize)), "zero-copy value");
+    }
+}

@@ -1,0 +1,626 @@
+//! The consumer's background task: positions, offset resets and one fetch
+//! in flight per broker, feeding decoded records to the application.
+//!
+//! Fetching for a broker pauses while the application has more than
+//! `max_buffered_bytes` of fetched data it has not taken yet, so a slow
+//! consumer bounds its memory instead of growing it.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinSet;
+use tracing::{debug, warn};
+
+use super::config::{ConsumerConfig, OffsetReset};
+use super::decode::decode_partition;
+use super::record::ConsumerRecord;
+use super::session::{FetchSession, PartitionFetch};
+use super::shared::Shared;
+use crate::cluster::Client;
+use crate::connection::BrokerConnection;
+use crate::error::{Error, Result};
+use crate::producer::TopicPartition;
+use crate::protocol::messages::fetch::{
+    FetchPartition, FetchRequest, FetchResponse, FetchTopic, ForgottenTopic,
+};
+use crate::protocol::messages::list_offsets::{
+    ListOffsetsPartition, ListOffsetsRequest, ListOffsetsTopic, EARLIEST_TIMESTAMP,
+    LATEST_TIMESTAMP,
+};
+use crate::protocol::record::DecodeOptions;
+use crate::protocol::{ApiKey, ErrorCode, Uuid};
+
+/// What the task hands the application.
+#[derive(Debug)]
+pub(crate) enum Delivery {
+    Records {
+        tp: TopicPartition,
+        generation: u64,
+        bytes: usize,
+        records: Vec<ConsumerRecord>,
+    },
+    Error(Error),
+}
+
+/// Requests from the handle (and later the group driver).
+#[derive(Debug)]
+pub(crate) enum Command {
+    /// Adds partitions; `Some(offset)` starts there, `None` applies the reset policy.
+    Assign(Vec<(TopicPartition, Option<i64>)>),
+    /// Removes partitions.
+    Unassign(Vec<TopicPartition>),
+    Seek(TopicPartition, i64),
+    Pause(Vec<TopicPartition>, bool),
+    /// Current positions.
+    Positions(oneshot::Sender<HashMap<TopicPartition, (Option<i64>, i64)>>),
+    Close(oneshot::Sender<()>),
+}
+
+#[derive(Debug)]
+struct PartitionState {
+    topic: Arc<str>,
+    position: Option<i64>,
+    paused: bool,
+    generation: u64,
+    high_watermark: i64,
+}
+
+enum Event {
+    Connected(i32, Result<BrokerConnection>),
+    Fetched(i32, Result<FetchResponse>, HashMap<TopicPartition, u64>),
+    Reset(Vec<(TopicPartition, Result<i64>)>),
+    Refreshed,
+}
+
+pub(crate) struct FetcherTask {
+    client: Client,
+    cfg: ConsumerConfig,
+    options: DecodeOptions,
+    parts: BTreeMap<TopicPartition, PartitionState>,
+    conns: HashMap<i32, BrokerConnection>,
+    connecting: HashSet<i32>,
+    fetching: HashSet<i32>,
+    sessions: HashMap<i32, FetchSession<TopicPartition>>,
+    resetting: HashSet<TopicPartition>,
+    refreshing: bool,
+    next_generation: u64,
+    tasks: JoinSet<()>,
+    events_tx: mpsc::UnboundedSender<Event>,
+    events: mpsc::UnboundedReceiver<Event>,
+    out: mpsc::UnboundedSender<Delivery>,
+    shared: Arc<Shared>,
+}
+
+impl FetcherTask {
+    pub fn new(
+        client: Client,
+        cfg: ConsumerConfig,
+        shared: Arc<Shared>,
+        out: mpsc::UnboundedSender<Delivery>,
+    ) -> Self {
+        let (events_tx, events) = mpsc::unbounded_channel();
+        let options =
+            DecodeOptions::default().with_max_decompressed_size(cfg.max_decompressed_size);
+        Self {
+            client,
+            cfg,
+            options,
+            parts: BTreeMap::new(),
+            conns: HashMap::new(),
+            connecting: HashSet::new(),
+            fetching: HashSet::new(),
+            sessions: HashMap::new(),
+            resetting: HashSet::new(),
+            refreshing: false,
+            next_generation: 1,
+            tasks: JoinSet::new(),
+            events_tx,
+            events,
+            out,
+            shared,
+        }
+    }
+
+    pub async fn run(mut self, mut commands: mpsc::UnboundedReceiver<Command>) {
+        // Re-check the buffer budget now and then: the application frees it
+        // without telling the task.
+        let mut budget_tick = tokio::time::interval(Duration::from_millis(20));
+        loop {
+            tokio::select! {
+                cmd = commands.recv() => match cmd {
+                    Some(Command::Close(done)) => {
+                        self.tasks.abort_all();
+                        let _ = done.send(());
+                        return;
+                    }
+                    Some(cmd) => self.command(cmd),
+                    None => return,
+                },
+                Some(ev) = self.events.recv() => self.event(ev),
+                _ = budget_tick.tick() => {}
+            }
+            self.tick();
+        }
+    }
+
+    fn command(&mut self, cmd: Command) {
+        match cmd {
+            Command::Assign(list) => {
+                for (tp, start) in list {
+                    let generation = self.bump_generation();
+                    self.shared.set_generation(tp.clone(), Some(generation));
+                    self.shared.reset_processed(&tp, start);
+                    self.parts.insert(
+                        tp.clone(),
+                        PartitionState {
+                            topic: Arc::from(tp.topic.as_str()),
+                            position: start,
+                            paused: false,
+                            generation,
+                            high_watermark: -1,
+                        },
+                    );
+                }
+                let topics: Vec<String> = self.parts.keys().map(|tp| tp.topic.clone()).collect();
+                self.client.track_topics(topics);
+            }
+            Command::Unassign(list) => {
+                for tp in list {
+                    self.parts.remove(&tp);
+                    self.shared.set_generation(tp.clone(), None);
+                    self.shared.reset_processed(&tp, None);
+                }
+            }
+            Command::Seek(tp, offset) => {
+                let generation = self.bump_generation();
+                if let Some(p) = self.parts.get_mut(&tp) {
+                    p.position = Some(offset);
+                    p.generation = generation;
+                    self.shared.set_generation(tp.clone(), Some(generation));
+                    self.shared.reset_processed(&tp, Some(offset));
+                }
+            }
+            Command::Pause(list, paused) => {
+                for tp in list {
+                    if let Some(p) = self.parts.get_mut(&tp) {
+                        p.paused = paused;
+                    }
+                }
+            }
+            Command::Positions(reply) => {
+                let map = self
+                    .parts
+                    .iter()
+                    .map(|(tp, p)| (tp.clone(), (p.position, p.high_watermark)))
+                    .collect();
+                let _ = reply.send(map);
+            }
+            Command::Close(_) => {}
+        }
+    }
+
+    fn bump_generation(&mut self) -> u64 {
+        self.next_generation += 1;
+        self.next_generation
+    }
+
+    fn event(&mut self, ev: Event) {
+        match ev {
+            Event::Connected(node, result) => {
+                self.connecting.remove(&node);
+                match result {
+                    Ok(conn) => {
+                        let sessions = conn.version_for::<FetchRequest>().is_ok_and(|v| v >= 7);
+                        self.sessions.insert(node, FetchSession::new(sessions));
+                        self.conns.insert(node, conn);
+                    }
+                    Err(e) => {
+                        debug!(node, error = %e, "fetch connection failed");
+                        self.refresh_metadata();
+                    }
+                }
+            }
+            Event::Fetched(node, result, generations) => {
+                self.fetching.remove(&node);
+                match result {
+                    Ok(resp) => self.fetched(node, resp, &generations),
+                    Err(e) => {
+                        debug!(node, error = %e, "fetch failed");
+                        if let Some(s) = self.sessions.get_mut(&node) {
+                            s.reset();
+                        }
+                        self.conns.remove(&node);
+                        self.refresh_metadata();
+                    }
+                }
+            }
+            Event::Reset(results) => {
+                for (tp, r) in results {
+                    self.resetting.remove(&tp);
+                    match r {
+                        Ok(offset) => {
+                            if let Some(p) = self.parts.get_mut(&tp) {
+                                if p.position.is_none() {
+                                    p.position = Some(offset);
+                                    self.shared.reset_processed(&tp, Some(offset));
+                                }
+                            }
+                        }
+                        Err(e) => {
+                            if e.code().is_some_and(ErrorCode::needs_metadata_refresh)
+                                || e.is_retriable()
+                            {
+                                self.refresh_metadata();
+                            } else {
+                                let _ = self.out.send(Delivery::Error(e));
+                            }
+                        }
+                    }
+                }
+            }
+            Event::Refreshed => self.refreshing = false,
+        }
+    }
+
+    fn fetched(
+        &mut self,
+        node: i32,
+        resp: FetchResponse,
+        sent_generations: &HashMap<TopicPartition, u64>,
+    ) {
+        let usable = match self.sessions.get_mut(&node) {
+            Some(s) => s.handle_response(resp.error_code, resp.session_id),
+            None => resp.error_code.is_ok(),
+        };
+        if !usable {
+            debug!(node, error = %resp.error_code, "fetch rejected");
+            return;
+        }
+        let meta = self.client.metadata();
+        for topic in resp.responses {
+            let name = if topic.topic.is_empty() {
+                meta.topics
+                    .values()
+                    .find(|t| t.id == topic.topic_id && !t.id.is_zero())
+                    .map(|t| t.name.clone())
+            } else {
+                Some(topic.topic.clone())
+            };
+            let Some(name) = name else { continue };
+            for p in topic.partitions {
+                let tp = TopicPartition {
+                    topic: name.clone(),
+                    partition: p.partition_index,
+                };
+                let Some(state) = self.parts.get_mut(&tp) else {
+                    continue;
+                };
+                if sent_generations.get(&tp) != Some(&state.generation) {
+                    continue; // seeked or reassigned meanwhile
+                }
+                let Some(position) = state.position else {
+                    continue;
+                };
+                match p.error_code {
+                    ErrorCode::NONE => {}
+                    ErrorCode::OFFSET_OUT_OF_RANGE => {
+                        warn!(topic = %tp.topic, partition = tp.partition, position, "offset out of range");
+                        state.position = None;
+                        if self.cfg.offset_reset == OffsetReset::None {
+                            let _ = self.out.send(Delivery::Error(Error::Broker {
+                                code: p.error_code,
+                                api: ApiKey::FETCH,
+                                context: format!(
+                                    " for {}/{} at offset {position}",
+                                    tp.topic, tp.partition
+                                ),
+                            }));
+                            state.paused = true;
+                        }
+                        continue;
+                    }
+                    code => {
+                        debug!(topic = %tp.topic, partition = tp.partition, error = %code, "fetch partition error");
+                        if code.needs_metadata_refresh() || code.is_retriable() {
+                            self.refresh_metadata();
+                        }
+                        continue;
+                    }
+                }
+                state.high_watermark = p.high_watermark;
+                let Some(records) = p.records.filter(|r| !r.is_empty()) else {
+                    continue;
+                };
+                let bytes = records.len();
+                let aborted =
+                    if self.cfg.isolation_level == super::config::IsolationLevel::ReadCommitted {
+                        Some(p.aborted_transactions.as_deref().unwrap_or(&[]))
+                    } else {
+                        None
+                    };
+                match decode_partition(
+                    &state.topic,
+                    tp.partition,
+                    position,
+                    records,
+                    aborted,
+                    &self.options,
+                ) {
+                    Ok(decoded) => {
+                        state.position = Some(decoded.next_position);
+                        if !decoded.records.is_empty() {
+                            self.shared.add_buffered(bytes);
+                            let _ = self.out.send(Delivery::Records {
+                                tp: tp.clone(),
+                                generation: state.generation,
+                                bytes,
+                                records: decoded.records,
+                            });
+                        }
+                    }
+                    Err(source) => {
+                        state.paused = true;
+                        let _ = self.out.send(Delivery::Error(Error::Protocol {
+                            broker: format!("node {node}"),
+                            api: ApiKey::FETCH,
+                            source,
+                        }));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Starts offset resets, connections and fetches that can run now.
+    fn tick(&mut self) {
+        self.start_resets();
+        if self.shared.buffered() >= self.cfg.max_buffered_bytes {
+            return;
+        }
+        let meta = self.client.metadata();
+        let mut wanted: BTreeMap<i32, BTreeMap<TopicPartition, PartitionFetch>> = BTreeMap::new();
+        let mut missing_leader = false;
+        for (tp, p) in &self.parts {
+            let Some(position) = p.position else { continue };
+            if p.paused {
+                continue;
+            }
+            let Some(leader) = meta.leader(&tp.topic, tp.partition) else {
+                missing_leader = true;
+                continue;
+            };
+            let epoch = meta
+                .topic(&tp.topic)
+                .and_then(|t| t.partition(tp.partition))
+                .map_or(-1, |m| m.leader_epoch);
+            wanted.entry(leader).or_default().insert(
+                tp.clone(),
+                PartitionFetch {
+                    offset: position,
+                    leader_epoch: epoch,
+                    max_bytes: self.cfg.max_partition_fetch_bytes,
+                },
+            );
+        }
+        if missing_leader {
+            self.refresh_metadata();
+        }
+        for (node, partitions) in wanted {
+            if self.fetching.contains(&node) {
+                continue;
+            }
+            match self.conns.get(&node).filter(|c| !c.is_closed()).cloned() {
+                Some(conn) => self.start_fetch(node, conn, &partitions),
+                None => self.connect(node),
+            }
+        }
+    }
+
+    fn connect(&mut self, node: i32) {
+        if !self.connecting.insert(node) {
+            return;
+        }
+        self.conns.remove(&node);
+        let client = self.client.clone();
+        let tx = self.events_tx.clone();
+        self.tasks.spawn(async move {
+            let r = client.broker(node).await;
+            let _ = tx.send(Event::Connected(node, r));
+        });
+    }
+
+    fn start_fetch(
+        &mut self,
+        node: i32,
+        conn: BrokerConnection,
+        wanted: &BTreeMap<TopicPartition, PartitionFetch>,
+    ) {
+        let session = self
+            .sessions
+            .entry(node)
+            .or_insert_with(|| FetchSession::new(false));
+        let plan = session.build(wanted);
+        let meta = self.client.metadata();
+        let topic_id = |t: &str| meta.topic(t).map_or(Uuid::ZERO, |m| m.id);
+        let mut topics: BTreeMap<String, Vec<FetchPartition>> = BTreeMap::new();
+        for (tp, f) in &plan.partitions {
+            topics
+                .entry(tp.topic.clone())
+                .or_default()
+                .push(FetchPartition {
+                    partition: tp.partition,
+                    current_leader_epoch: f.leader_epoch,
+                    fetch_offset: f.offset,
+                    partition_max_bytes: f.max_bytes,
+                    ..Default::default()
+                });
+        }
+        let mut forgotten: BTreeMap<String, Vec<i32>> = BTreeMap::new();
+        for tp in &plan.forgotten {
+            forgotten
+                .entry(tp.topic.clone())
+                .or_default()
+                .push(tp.partition);
+        }
+        let request = FetchRequest {
+            max_wait_ms: i32::try_from(self.cfg.fetch_max_wait.as_millis()).unwrap_or(i32::MAX),
+            min_bytes: self.cfg.fetch_min_bytes,
+            max_bytes: self.cfg.fetch_max_bytes,
+            isolation_level: self.cfg.isolation_level.wire(),
+            session_id: plan.session_id,
+            session_epoch: plan.epoch,
+            topics: topics
+                .into_iter()
+                .map(|(topic, partitions)| FetchTopic {
+                    topic_id: topic_id(&topic),
+                    topic,
+                    partitions,
+                    ..Default::default()
+                })
+                .collect(),
+            forgotten_topics_data: forgotten
+                .into_iter()
+                .map(|(topic, partitions)| ForgottenTopic {
+                    topic_id: topic_id(&topic),
+                    topic,
+                    partitions,
+                    ..Default::default()
+                })
+                .collect(),
+            rack_id: self.cfg.rack.clone().unwrap_or_default(),
+            ..Default::default()
+        };
+        let generations: HashMap<TopicPartition, u64> = wanted
+            .keys()
+            .filter_map(|tp| self.parts.get(tp).map(|p| (tp.clone(), p.generation)))
+            .collect();
+        self.fetching.insert(node);
+        let tx = self.events_tx.clone();
+        self.tasks.spawn(async move {
+            let r = conn.send(&request).await;
+            let _ = tx.send(Event::Fetched(node, r, generations));
+        });
+    }
+
+    fn start_resets(&mut self) {
+        let policy = self.cfg.offset_reset;
+        if policy == OffsetReset::None {
+            return;
+        }
+        let timestamp = if policy == OffsetReset::Earliest {
+            EARLIEST_TIMESTAMP
+        } else {
+            LATEST_TIMESTAMP
+        };
+        let meta = self.client.metadata();
+        let mut by_leader: BTreeMap<i32, Vec<TopicPartition>> = BTreeMap::new();
+        for (tp, p) in &self.parts {
+            if p.position.is_some() || self.resetting.contains(tp) {
+                continue;
+            }
+            if let Some(leader) = meta.leader(&tp.topic, tp.partition) {
+                by_leader.entry(leader).or_default().push(tp.clone());
+            }
+        }
+        let isolation = self.cfg.isolation_level.wire();
+        for (node, tps) in by_leader {
+            self.resetting.extend(tps.iter().cloned());
+            let client = self.client.clone();
+            let tx = self.events_tx.clone();
+            self.tasks.spawn(async move {
+                let r = list_offsets(&client, node, &tps, timestamp, isolation).await;
+                let _ = tx.send(Event::Reset(r));
+            });
+        }
+    }
+
+    fn refresh_metadata(&mut self) {
+        if self.refreshing {
+            return;
+        }
+        self.refreshing = true;
+        let client = self.client.clone();
+        let tx = self.events_tx.clone();
+        self.tasks.spawn(async move {
+            if let Err(e) = client.refresh_metadata().await {
+                debug!(error = %e, "metadata refresh failed");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let _ = tx.send(Event::Refreshed);
+        });
+    }
+}
+
+/// Looks up the offset at `timestamp` (earliest/latest) for partitions led by `node`.
+pub(crate) async fn list_offsets(
+    client: &Client,
+    node: i32,
+    tps: &[TopicPartition],
+    timestamp: i64,
+    isolation_level: i8,
+) -> Vec<(TopicPartition, Result<i64>)> {
+    let mut topics: BTreeMap<String, Vec<ListOffsetsPartition>> = BTreeMap::new();
+    for tp in tps {
+        topics
+            .entry(tp.topic.clone())
+            .or_default()
+            .push(ListOffsetsPartition {
+                partition_index: tp.partition,
+                timestamp,
+                ..Default::default()
+            });
+    }
+    let request = ListOffsetsRequest {
+        isolation_level,
+        topics: topics
+            .into_iter()
+            .map(|(name, partitions)| ListOffsetsTopic {
+                name,
+                partitions,
+                ..Default::default()
+            })
+            .collect(),
+        ..Default::default()
+    };
+    let response = match client.broker(node).await {
+        Ok(conn) => conn.send(&request).await,
+        Err(e) => Err(e),
+    };
+    let resp = match response {
+        Ok(r) => r,
+        Err(e) => return tps.iter().map(|tp| (tp.clone(), Err(e.clone()))).collect(),
+    };
+    tps.iter()
+        .map(|tp| {
+            let found = resp
+                .topics
+                .iter()
+                .filter(|t| t.name == tp.topic)
+                .flat_map(|t| t.partitions.iter())
+                .find(|p| p.partition_index == tp.partition);
+            let r = match found {
+                Some(p) if p.error_code.is_ok() => Ok(if p.offset >= 0 {
+                    p.offset
+                } else {
+                    p.old_style_offsets.first().copied().unwrap_or(0)
+                }),
+                Some(p) => Err(Error::Broker {
+                    code: p.error_code,
+                    api: ApiKey::LIST_OFFSETS,
+                    context: format!(" for {}/{}", tp.topic, tp.partition),
+                }),
+                None => Err(Error::Broker {
+                    code: ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
+                    api: ApiKey::LIST_OFFSETS,
+                    context: format!(
+                        " for {}/{}: missing from the response",
+                        tp.topic, tp.partition
+                    ),
+                }),
+            };
+            (tp.clone(), r)
+        })
+        .collect()
+}

@@ -1,0 +1,20 @@
+//! The consumer: fetching, offsets, and (with a group id) group membership.
+//!
+//! [`Consumer`] is a `Stream` of [`ConsumerRecord`]s. A background task
+//! ([`fetcher`]) keeps one fetch in flight per broker for the assigned
+//! partitions, with incremental fetch sessions ([`session`], KIP-227) and a
+//! memory budget for records fetched ahead of the application.
+//!
+//! Spec: KIP-227 (fetch sessions), KIP-98 (read_committed), KIP-392 (rack id).
+
+mod config;
+mod decode;
+mod fetcher;
+mod handle;
+mod record;
+pub mod session;
+mod shared;
+
+pub use config::{ConsumerConfig, IsolationLevel, OffsetReset};
+pub use handle::Consumer;
+pub use record::ConsumerRecord;
