@@ -15,7 +15,7 @@ use crate::spec::{Field, Kind, MessageSpec, Ty, Versions};
 
 fn upstream_dir() -> Option<PathBuf> {
     if let Some(dir) = std::env::var_os("KAFKIT_UPSTREAM_SPECS") {
-        return Some(PathBuf::from(dir));
+        return Some(PathBuf::from(dir)).filter(|d| d.is_dir());
     }
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     root.ancestors()
