@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs every check kafkit has: formatting, lints, the test suite (unit, property,
-# golden-frame, live mock-cluster tests), a no-default-features build, the
-# "no C in the library" check and a short run of each fuzz target.
+# golden-frame, live mock-cluster tests; the `kafkit` CLI crate in cli/ too), a
+# no-default-features build, the "no C in the library or the CLI" check, the
+# CLI's interop run against kcat (scripts/interop_kcat.sh) and a short run of
+# each fuzz target.
 # Usage: scripts/test.sh            (all)
 #        KAFKIT_SKIP_FUZZ=1 scripts/test.sh   (without the fuzz step)
 set -euo pipefail
@@ -15,18 +17,21 @@ cargo fmt --all --check
 step "cargo clippy (all targets, -D warnings)"
 cargo clippy --all-targets -- -D warnings
 
-step "no C in the library: cargo tree -e normal lists no *-sys crate"
+step "no C in the library or the CLI: cargo tree -e normal lists no *-sys crate"
 if cargo tree -e normal --prefix none | grep -E '^[a-z0-9_-]+-sys ' ; then
   echo "library depends on a -sys crate" >&2
   exit 1
 fi
 
 step "build without default features"
-cargo build --lib --no-default-features
+cargo build -p kafkit --lib --no-default-features
 
 step "cargo test"
 cargo test --all-targets --no-fail-fast
 cargo test --doc
+
+step "kafkit CLI against kcat on the mock cluster"
+scripts/interop_kcat.sh
 
 if [ "${KAFKIT_SKIP_FUZZ:-0}" != "1" ] && [ -d fuzz ]; then
   step "fuzz targets: build and run each briefly"

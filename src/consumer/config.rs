@@ -70,6 +70,8 @@ pub struct ConsumerConfig {
     pub max_decompressed_size: usize,
     /// Rack of this client (`client.rack`), for fetch-from-follower and rack-aware assignors.
     pub rack: Option<String>,
+    /// Assignors in preference order; `None` uses range then cooperative-sticky (Java's default).
+    pub assignors: Option<Vec<std::sync::Arc<dyn crate::group::Assignor>>>,
 }
 
 impl Default for ConsumerConfig {
@@ -92,6 +94,7 @@ impl Default for ConsumerConfig {
             max_poll_interval: Duration::from_secs(300),
             max_decompressed_size: 64 * 1024 * 1024,
             rack: None,
+            assignors: None,
         }
     }
 }
@@ -168,6 +171,13 @@ impl ConsumerConfig {
     /// Sets the maximum poll interval.
     pub fn with_max_poll_interval(mut self, t: Duration) -> Self {
         self.max_poll_interval = t;
+        self
+    }
+
+    /// Sets the assignors, in preference order (e.g. only
+    /// `CooperativeStickyAssignor` for incremental rebalancing).
+    pub fn with_assignors(mut self, assignors: Vec<std::sync::Arc<dyn crate::group::Assignor>>) -> Self {
+        self.assignors = Some(assignors);
         self
     }
 

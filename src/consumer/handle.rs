@@ -9,7 +9,9 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use super::config::ConsumerConfig;
+use super::events::ConsumerEvent;
 use super::fetcher::{Command, Delivery, FetcherTask};
+use super::group::{GroupCommand, GroupDriver};
 use super::record::ConsumerRecord;
 use super::shared::Shared;
 use crate::cluster::Client;
@@ -36,6 +38,15 @@ pub struct Consumer {
     last_handed: Option<(TopicPartition, i64)>,
     task: Option<JoinHandle<()>>,
     config: ConsumerConfig,
+    group: Option<GroupHandle>,
+    events_tx: mpsc::UnboundedSender<ConsumerEvent>,
+    events_rx: Option<mpsc::UnboundedReceiver<ConsumerEvent>>,
+}
+
+#[derive(Debug)]
+struct GroupHandle {
+    commands: mpsc::UnboundedSender<GroupCommand>,
+    task: JoinHandle<()>,
 }
 
 impl Consumer {
@@ -54,7 +65,11 @@ impl Consumer {
         let (out, deliveries) = mpsc::unbounded_channel();
         let task = FetcherTask::new(client.clone(), config.clone(), shared.clone(), out);
         let handle = tokio::spawn(task.run(rx));
+        let (events_tx, events_rx) = mpsc::unbounded_channel();
         Self {
+            group: None,
+            events_tx,
+            events_rx: Some(events_rx),
             client,
             owns_client: false,
             commands,
@@ -80,6 +95,106 @@ impl Consumer {
 
     fn send(&self, cmd: Command) -> Result<()> {
         self.commands.send(cmd).map_err(|_| Error::Closed)
+    }
+
+    /// Joins the consumer group (`group_id` in the config) subscribed to
+    /// `topics`; partitions arrive as the group assigns them. Committed
+    /// offsets are read on assignment; processed offsets are committed
+    /// automatically (unless `auto_commit` is off), before partitions are
+    /// revoked, and on close.
+    pub fn subscribe<S: AsRef<str>>(&mut self, topics: &[S]) -> Result<()> {
+        let Some(group_id) = self.config.group_id.clone() else {
+            return Err(Error::Config("subscribe needs a group_id".to_owned()));
+        };
+        if self.group.is_some() {
+            return Err(Error::Config("already subscribed".to_owned()));
+        }
+        let mut g = crate::group::GroupConfig::new(group_id, topics.iter().map(|t| t.as_ref().to_owned()));
+        g.group_instance_id = self.config.group_instance_id.clone();
+        g.session_timeout = self.config.session_timeout;
+        g.rebalance_timeout = self.config.rebalance_timeout;
+        g.heartbeat_interval = self.config.heartbeat_interval;
+        g.max_poll_interval = self.config.max_poll_interval;
+        g.rack = self.config.rack.clone();
+        g.request_timeout = self.client.config().request_timeout;
+        if let Some(assignors) = &self.config.assignors {
+            g.assignors = assignors.clone();
+        }
+        let member = crate::group::GroupMember::new(g, std::time::Instant::now())
+            .map_err(|e| Error::Config(format!("group configuration: {e}")))?;
+        self.client.track_topics(topics.iter().map(|t| t.as_ref().to_owned()));
+        let (commands, rx) = mpsc::unbounded_channel();
+        let auto = self.config.auto_commit.then_some(self.config.auto_commit_interval);
+        let driver = GroupDriver::new(
+            self.client.clone(),
+            member,
+            self.commands.clone(),
+            self.shared.clone(),
+            self.events_tx.clone(),
+            auto,
+        );
+        let task = tokio::spawn(driver.run(rx));
+        self.group = Some(GroupHandle { commands, task });
+        Ok(())
+    }
+
+    fn group(&self) -> Result<&GroupHandle> {
+        self.group
+            .as_ref()
+            .ok_or_else(|| Error::Config("not a group member: call subscribe first".to_owned()))
+    }
+
+    /// Commits the offsets of every processed record (synchronously: resolves
+    /// when the coordinator answered).
+    pub async fn commit(&self) -> Result<()> {
+        let (tx, rx) = oneshot::channel();
+        self.group()?
+            .commands
+            .send(GroupCommand::Commit(None, tx))
+            .map_err(|_| Error::Closed)?;
+        rx.await.map_err(|_| Error::Closed)?
+    }
+
+    /// Commits explicit offsets (the offset of the *next* record to read, as Kafka stores them).
+    pub async fn commit_offsets<I>(&self, offsets: I) -> Result<()>
+    where
+        I: IntoIterator<Item = (TopicPartition, i64)>,
+    {
+        let offsets = offsets
+            .into_iter()
+            .map(|(tp, o)| (tp, crate::group::OffsetAndMetadata::new(o)))
+            .collect();
+        let (tx, rx) = oneshot::channel();
+        self.group()?
+            .commands
+            .send(GroupCommand::Commit(Some(offsets), tx))
+            .map_err(|_| Error::Closed)?;
+        rx.await.map_err(|_| Error::Closed)?
+    }
+
+    /// The group's committed offsets for `partitions` (`None` where nothing is committed).
+    pub async fn committed(
+        &self,
+        partitions: Vec<TopicPartition>,
+    ) -> Result<std::collections::BTreeMap<TopicPartition, Option<i64>>> {
+        let (tx, rx) = oneshot::channel();
+        self.group()?
+            .commands
+            .send(GroupCommand::Committed(partitions.into_iter().collect(), tx))
+            .map_err(|_| Error::Closed)?;
+        rx.await.map_err(|_| Error::Closed)?
+    }
+
+    /// Tells the group the application is alive while a slow handler runs
+    /// (counts as a poll for `max_poll_interval`); heartbeats to the
+    /// coordinator themselves run in the background.
+    pub fn heartbeat(&self) {
+        self.shared.note_poll();
+    }
+
+    /// The lifecycle events (taken once).
+    pub fn events(&mut self) -> Option<mpsc::UnboundedReceiver<ConsumerEvent>> {
+        self.events_rx.take()
     }
 
     /// Adds partitions to read (manual assignment). A partition without a
@@ -158,10 +273,6 @@ impl Consumer {
     /// Offsets after the last processed record, per partition (what a commit would store).
     pub fn processed_offsets(&self) -> HashMap<TopicPartition, i64> {
         let mut p = self.shared.processed();
-        if let Some((tp, offset)) = &self.last_handed {
-            // The record in the application's hands is not processed yet.
-            let _ = (tp, offset);
-        }
         p.retain(|tp, _| self.shared.generation(tp).is_some());
         p
     }
@@ -180,6 +291,7 @@ impl Consumer {
 
     fn poll_record(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<ConsumerRecord>>> {
         self.mark_processed();
+        self.shared.note_poll();
         loop {
             if let Some(record) = self.current.pop_front() {
                 let tp = self.current_tp.as_ref().map(|(tp, _)| tp.clone());
@@ -209,8 +321,21 @@ impl Consumer {
         }
     }
 
-    /// Stops the background task (and the client, if this consumer created it).
+    /// Leaves the group (committing processed offsets first, within the
+    /// group's commit timeout), stops the background tasks and, if this
+    /// consumer created it, the client.
     pub async fn close(mut self) -> Result<()> {
+        self.mark_processed();
+        if let Some(group) = self.group.take() {
+            let (tx, rx) = oneshot::channel();
+            if group.commands.send(GroupCommand::Close(tx)).is_ok() {
+                let limit = self.config.session_timeout.min(std::time::Duration::from_secs(30));
+                let _ = tokio::time::timeout(limit, rx).await;
+            }
+            group.task.abort();
+            let _ = group.task.await;
+        }
+        let _ = self.events_tx.send(ConsumerEvent::Stopped);
         let (tx, rx) = oneshot::channel();
         if self.commands.send(Command::Close(tx)).is_ok() {
             let _ = tokio::time::timeout(std::time::Duration::from_secs(1), rx).await;
@@ -238,6 +363,9 @@ impl Drop for Consumer {
     fn drop(&mut self) {
         if let Some(task) = self.task.take() {
             task.abort();
+        }
+        if let Some(group) = self.group.take() {
+            group.task.abort();
         }
     }
 }

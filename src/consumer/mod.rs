@@ -9,12 +9,15 @@
 
 mod config;
 mod decode;
+mod events;
 mod fetcher;
+mod group;
 mod handle;
 mod record;
 pub mod session;
 mod shared;
 
 pub use config::{ConsumerConfig, IsolationLevel, OffsetReset};
+pub use events::ConsumerEvent;
 pub use handle::Consumer;
 pub use record::ConsumerRecord;

@@ -16,6 +16,9 @@ pub(crate) struct Shared {
     pub generations: Mutex<HashMap<TopicPartition, u64>>,
     /// Per partition: the offset after the last record the application finished.
     pub processed: Mutex<HashMap<TopicPartition, i64>>,
+    /// Incremented whenever the application polls (or heartbeats): proof of progress
+    /// for the group's `max_poll_interval`.
+    pub polls: std::sync::atomic::AtomicU64,
 }
 
 impl Shared {
@@ -29,6 +32,10 @@ impl Shared {
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |b| {
                 Some(b.saturating_sub(n))
             });
+    }
+
+    pub fn note_poll(&self) {
+        self.polls.fetch_add(1, Ordering::AcqRel);
     }
 
     pub fn buffered(&self) -> usize {

@@ -1,0 +1,317 @@
+//! The command line. Flags are kcat's where the two overlap (`-b`, `-t`,
+//! `-p`, `-K`, `-k`, `-H`, `-z`, `-X`, `-Z`); kcat's modes (`-L`, `-P`) are
+//! subcommands here.
+
+use bytes::Bytes;
+use clap::{Args, Parser, Subcommand};
+
+use crate::settings::{parse_acks, parse_compression, parse_setting, Setting};
+use kafkit::producer::Acks;
+use kafkit::protocol::record::Compression;
+
+/// kafkit: a kcat-style Kafka tool on the pure-Rust kafkit client.
+#[derive(Debug, Parser)]
+#[command(name = "kafkit", version, about, propagate_version = true)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List brokers, topics and partitions (like `kcat -L`).
+    Metadata(MetadataArgs),
+    /// Write one record per line of stdin (like `kcat -P`).
+    Produce(ProduceArgs),
+}
+
+/// Options every subcommand takes.
+#[derive(Debug, Args)]
+pub struct Connection {
+    /// Bootstrap brokers, comma-separated HOST:PORT.
+    #[arg(short = 'b', long = "brokers", value_name = "BROKERS")]
+    pub brokers: Option<String>,
+    /// Client property KEY=VALUE (Java names, librdkafka aliases); repeatable.
+    #[arg(short = 'X', value_name = "KEY=VALUE", value_parser = parse_setting)]
+    pub settings: Vec<Setting>,
+}
+
+/// `kafkit metadata`.
+#[derive(Debug, Args)]
+pub struct MetadataArgs {
+    /// Brokers and properties.
+    #[command(flatten)]
+    pub conn: Connection,
+    /// Only this topic (exit status 1 if the broker reports an error for it).
+    #[arg(short = 't', long = "topic", value_name = "TOPIC")]
+    pub topic: Option<String>,
+    /// Also show each partition's earliest and next offset (a ListOffsets per leader).
+    #[arg(short = 'O', long = "offsets")]
+    pub offsets: bool,
+}
+
+/// `kafkit produce`.
+#[derive(Debug, Args)]
+pub struct ProduceArgs {
+    /// Brokers and properties.
+    #[command(flatten)]
+    pub conn: Connection,
+    /// Topic to write to.
+    #[arg(short = 't', long = "topic", value_name = "TOPIC")]
+    pub topic: String,
+    /// Partition (-1, the default, lets the partitioner choose: murmur2 of the key).
+    #[arg(
+        short = 'p',
+        long = "partition",
+        value_name = "PARTITION",
+        default_value_t = -1,
+        allow_negative_numbers = true,
+        value_parser = clap::value_parser!(i32).range(-1..)
+    )]
+    pub partition: i32,
+    /// Key delimiter: the key is what precedes its first occurrence in a line
+    /// (a line without it has a null key). Escapes: \t \n \r \0 \\ \xHH.
+    #[arg(short = 'K', value_name = "KEY_DELIM", value_parser = parse_delimiter)]
+    pub key_delimiter: Option<Bytes>,
+    /// The same key for every record.
+    #[arg(short = 'k', value_name = "KEY", conflicts_with = "key_delimiter")]
+    pub key: Option<String>,
+    /// Header NAME=VALUE added to every record (NAME alone: a null value); repeatable.
+    #[arg(short = 'H', value_name = "NAME=VALUE", value_parser = parse_header)]
+    pub headers: Vec<Header>,
+    /// Compression codec (overrides -X compression.type).
+    #[arg(short = 'z', value_name = "CODEC", value_parser = parse_compression)]
+    pub compression: Option<Compression>,
+    /// Acknowledgements: 0, 1, -1 or all (overrides -X acks; default all).
+    #[arg(long = "acks", value_name = "N", allow_negative_numbers = true, value_parser = parse_acks)]
+    pub acks: Option<Acks>,
+    /// Send empty keys and values as null (a tombstone for an empty value).
+    #[arg(short = 'Z')]
+    pub null_empty: bool,
+}
+
+/// One `-H` header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Header {
+    /// Header name.
+    pub name: String,
+    /// Header value; `None` for a null value.
+    pub value: Option<Bytes>,
+}
+
+fn parse_header(s: &str) -> Result<Header, String> {
+    let (name, value) = match s.split_once('=') {
+        Some((n, v)) => (n, Some(Bytes::copy_from_slice(v.as_bytes()))),
+        None => (s, None),
+    };
+    if name.is_empty() {
+        return Err(format!("header {s:?} has an empty name"));
+    }
+    Ok(Header {
+        name: name.to_owned(),
+        value,
+    })
+}
+
+/// Parses a delimiter with backslash escapes: `\t`, `\n`, `\r`, `\0`, `\\`, `\xHH`.
+pub fn parse_delimiter(s: &str) -> Result<Bytes, String> {
+    let mut out = Vec::with_capacity(s.len());
+    let mut bytes = s.bytes();
+    while let Some(b) = bytes.next() {
+        if b != b'\\' {
+            out.push(b);
+            continue;
+        }
+        let escaped = match bytes.next() {
+            Some(b't') => b'\t',
+            Some(b'n') => b'\n',
+            Some(b'r') => b'\r',
+            Some(b'0') => 0,
+            Some(b'\\') => b'\\',
+            Some(b'x') => {
+                let hex: Vec<u8> = bytes.by_ref().take(2).collect();
+                std::str::from_utf8(&hex)
+                    .ok()
+                    .filter(|h| h.len() == 2)
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+                    .ok_or_else(|| format!("bad \\x escape in {s:?}"))?
+            }
+            _ => return Err(format!("bad escape in {s:?} (\\t \\n \\r \\0 \\\\ \\xHH)")),
+        };
+        out.push(escaped);
+    }
+    if out.is_empty() {
+        return Err("empty delimiter".to_owned());
+    }
+    if out.contains(&b'\n') {
+        return Err("the key delimiter cannot contain a newline (records are lines)".to_owned());
+    }
+    Ok(Bytes::from(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("kafkit").chain(args.iter().copied()))
+    }
+
+    fn produce(args: &[&str]) -> ProduceArgs {
+        match parse(args).map(|c| c.command) {
+            Ok(Command::Produce(p)) => p,
+            other => panic!("not a produce command: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn produce_with_every_kcat_flag() {
+        let p = produce(&[
+            "produce",
+            "-b",
+            "h1:9092,h2:9092",
+            "-t",
+            "orders",
+            "-p",
+            "2",
+            "-K",
+            ":",
+            "-H",
+            "src=kafkit",
+            "-H",
+            "trace",
+            "-H",
+            "empty=",
+            "-z",
+            "lz4",
+            "--acks",
+            "-1",
+            "-X",
+            "linger.ms=0",
+            "-X",
+            "client.id=me",
+            "-Z",
+        ]);
+        assert_eq!(p.conn.brokers.as_deref(), Some("h1:9092,h2:9092"));
+        assert_eq!(p.topic, "orders");
+        assert_eq!(p.partition, 2);
+        assert_eq!(p.key_delimiter, Some(Bytes::from_static(b":")));
+        assert_eq!(p.compression, Some(Compression::Lz4));
+        assert_eq!(p.acks, Some(Acks::All));
+        assert!(p.null_empty);
+        let headers: Vec<(&str, Option<&[u8]>)> = p
+            .headers
+            .iter()
+            .map(|h| (h.name.as_str(), h.value.as_deref()))
+            .collect();
+        assert_eq!(
+            headers,
+            [
+                ("src", Some(&b"kafkit"[..])),
+                ("trace", None),
+                ("empty", Some(&b""[..]))
+            ]
+        );
+        assert_eq!(p.conn.settings.len(), 2);
+    }
+
+    #[test]
+    fn produce_defaults() {
+        let p = produce(&["produce", "-b", "h:1", "-t", "t"]);
+        assert_eq!(p.partition, -1);
+        assert_eq!(
+            (p.key_delimiter, p.key, p.compression, p.acks),
+            (None, None, None, None)
+        );
+        assert!(p.headers.is_empty() && p.conn.settings.is_empty() && !p.null_empty);
+    }
+
+    #[test]
+    fn acks_and_codecs() {
+        for (arg, want) in [
+            ("0", Acks::None),
+            ("1", Acks::Leader),
+            ("-1", Acks::All),
+            ("all", Acks::All),
+        ] {
+            assert_eq!(
+                produce(&["produce", "-t", "t", "--acks", arg]).acks,
+                Some(want)
+            );
+        }
+        for codec in ["gzip", "snappy", "lz4", "zstd", "none"] {
+            let p = produce(&["produce", "-t", "t", "-z", codec]);
+            assert_eq!(p.compression.map(Compression::name), Some(codec));
+        }
+        assert!(parse(&["produce", "-t", "t", "--acks", "2"]).is_err());
+        assert!(parse(&["produce", "-t", "t", "-z", "brotli"]).is_err());
+    }
+
+    #[test]
+    fn bad_produce_command_lines_are_usage_errors() {
+        use clap::error::ErrorKind;
+        let kind = |args: &[&str]| parse(args).map(|_| ()).map_err(|e| e.kind());
+        assert_eq!(
+            kind(&["produce", "-b", "h:1"]),
+            Err(ErrorKind::MissingRequiredArgument)
+        );
+        assert_eq!(
+            kind(&["produce", "-t", "t", "-p", "-2"]),
+            Err(ErrorKind::ValueValidation)
+        );
+        assert_eq!(
+            kind(&["produce", "-t", "t", "-X", "nope=1"]),
+            Err(ErrorKind::ValueValidation)
+        );
+        assert_eq!(
+            kind(&["produce", "-t", "t", "-H", "=v"]),
+            Err(ErrorKind::ValueValidation)
+        );
+        assert_eq!(
+            kind(&["produce", "-t", "t", "-K", ":", "-k", "x"]),
+            Err(ErrorKind::ArgumentConflict)
+        );
+        assert_eq!(kind(&["frobnicate"]), Err(ErrorKind::InvalidSubcommand));
+        let err = parse(&["produce", "-t", "t", "-X", "sasl.username=u"]).unwrap_err();
+        assert!(err.to_string().contains("not supported"), "{err}");
+    }
+
+    #[test]
+    fn metadata_flags() {
+        let Ok(Command::Metadata(m)) =
+            parse(&["metadata", "-b", "h:1", "-t", "x", "-O"]).map(|c| c.command)
+        else {
+            panic!("metadata")
+        };
+        assert_eq!(
+            (m.conn.brokers.as_deref(), m.topic.as_deref(), m.offsets),
+            (Some("h:1"), Some("x"), true)
+        );
+        let Ok(Command::Metadata(m)) =
+            parse(&["metadata", "-X", "bootstrap.servers=h:2"]).map(|c| c.command)
+        else {
+            panic!("metadata")
+        };
+        assert_eq!((m.conn.brokers, m.topic, m.offsets), (None, None, false));
+    }
+
+    #[test]
+    fn delimiters_take_escapes() {
+        assert_eq!(parse_delimiter(":").unwrap(), &b":"[..]);
+        assert_eq!(parse_delimiter("\\t").unwrap(), &b"\t"[..]);
+        assert_eq!(parse_delimiter("::").unwrap(), &b"::"[..]);
+        assert_eq!(parse_delimiter("a\\x1fb\\\\").unwrap(), &b"a\x1fb\\"[..]);
+        assert_eq!(parse_delimiter("\\0").unwrap(), &b"\0"[..]);
+        for bad in ["", "\\q", "\\x1", "\\xzz", "\\n", "\\"] {
+            assert!(parse_delimiter(bad).is_err(), "{bad:?}");
+        }
+    }
+}

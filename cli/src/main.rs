@@ -1,0 +1,59 @@
+//! `kafkit`: a kcat-style command-line tool on the pure-Rust kafkit client.
+//!
+//! ```sh
+//! kafkit metadata -b localhost:9092 [-t TOPIC] [-O]
+//! printf 'k1:v1\nk2:v2\n' | kafkit produce -b localhost:9092 -t orders -K : -H src=cli -z lz4
+//! ```
+//!
+//! Exit status: 0 on success; 1 when a record failed, the cluster could not
+//! be reached, or (`metadata -t`) the broker reported an error for the topic;
+//! 2 for a bad command line (unknown `-X` properties included).
+
+use std::process::ExitCode;
+
+use clap::{CommandFactory, Parser};
+
+mod args;
+mod metadata;
+mod produce;
+mod settings;
+
+use args::{Cli, Command};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let conn = match &cli.command {
+        Command::Metadata(args) => &args.conn,
+        Command::Produce(args) => &args.conn,
+    };
+    let client =
+        settings::client_config(conn.brokers.as_deref(), &conn.settings).unwrap_or_else(|e| {
+            Cli::command()
+                .error(clap::error::ErrorKind::MissingRequiredArgument, e)
+                .exit()
+        });
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("kafkit: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Metadata(args) => metadata::run(client, args).await,
+            Command::Produce(args) => produce::run(client, args).await.map(|o| o.failed == 0),
+        }
+    });
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("kafkit: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,463 @@
+//! The async shell around the sans-IO [`GroupMember`]: it sends the
+//! member's requests (group traffic on its own coordinator connection, so it
+//! never waits behind fetches), turns its events into fetcher assignments
+//! and commits, commits processed offsets periodically, and reports
+//! lifecycle events to the application.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinSet;
+use tracing::{debug, info, warn};
+
+use super::events::ConsumerEvent;
+use super::fetcher::Command as FetchCommand;
+use super::shared::Shared;
+use crate::cluster::Client;
+use crate::connection::BrokerConnection;
+use crate::error::{Error, Result};
+use crate::group::{
+    GroupCall, GroupEvent, GroupMember, GroupRequest, GroupResponse, OffsetAndMetadata, OffsetError,
+    Offsets, Outbound, Target, TopicPartition,
+};
+
+/// Requests from the consumer handle.
+#[derive(Debug)]
+pub(crate) enum GroupCommand {
+    /// Commit these offsets (or, with `None`, everything processed).
+    Commit(Option<Offsets>, oneshot::Sender<Result<()>>),
+    /// Committed offsets of partitions.
+    Committed(BTreeSet<TopicPartition>, oneshot::Sender<Result<BTreeMap<TopicPartition, Option<i64>>>>),
+    /// Leave the group (committing first) and stop.
+    Close(oneshot::Sender<()>),
+}
+
+/// Completions of the driver's background work.
+enum Done {
+    Response(crate::group::RequestId, Result<GroupResponse>),
+    /// A new coordinator connection, to reuse for later group requests.
+    Coordinator(i32, BrokerConnection),
+    /// Partition counts the leader asked for.
+    Metadata(Vec<(String, i32)>),
+}
+
+pub(crate) struct GroupDriver {
+    client: Client,
+    member: GroupMember,
+    fetch: mpsc::UnboundedSender<FetchCommand>,
+    shared: Arc<Shared>,
+    events: mpsc::UnboundedSender<ConsumerEvent>,
+    auto_commit: Option<std::time::Duration>,
+    coordinator: Option<(i32, BrokerConnection)>,
+    done_tx: mpsc::UnboundedSender<Done>,
+    done_rx: mpsc::UnboundedReceiver<Done>,
+    tasks: JoinSet<()>,
+    commits: HashMap<crate::group::CommitId, Vec<oneshot::Sender<Result<()>>>>,
+    fetches: HashMap<crate::group::OffsetFetchId, FetchPurpose>,
+    last_committed: HashMap<TopicPartition, i64>,
+    seen_polls: u64,
+    close_waiters: Vec<oneshot::Sender<()>>,
+}
+
+enum FetchPurpose {
+    Assign,
+    Query(oneshot::Sender<Result<BTreeMap<TopicPartition, Option<i64>>>>),
+}
+
+impl GroupDriver {
+    pub fn new(
+        client: Client,
+        member: GroupMember,
+        fetch: mpsc::UnboundedSender<FetchCommand>,
+        shared: Arc<Shared>,
+        events: mpsc::UnboundedSender<ConsumerEvent>,
+        auto_commit: Option<std::time::Duration>,
+    ) -> Self {
+        let (done_tx, done_rx) = mpsc::unbounded_channel();
+        Self {
+            client,
+            member,
+            fetch,
+            shared,
+            events,
+            auto_commit,
+            coordinator: None,
+            done_tx,
+            done_rx,
+            tasks: JoinSet::new(),
+            commits: HashMap::new(),
+            fetches: HashMap::new(),
+            last_committed: HashMap::new(),
+            seen_polls: 0,
+            close_waiters: Vec::new(),
+        }
+    }
+
+    pub async fn run(mut self, mut commands: mpsc::UnboundedReceiver<GroupCommand>) {
+        let mut auto_commit = self.auto_commit.map(|p| {
+            let mut t = tokio::time::interval(p);
+            t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            t
+        });
+        let mut poll_check = tokio::time::interval(std::time::Duration::from_millis(50));
+        loop {
+            self.pump();
+            if self.member.is_closed() {
+                break;
+            }
+            let deadline = self.member.poll_timeout().map(tokio::time::Instant::from_std);
+            tokio::select! {
+                Some(done) = self.done_rx.recv() => self.done(done),
+                cmd = commands.recv() => match cmd {
+                    Some(cmd) => self.command(cmd),
+                    None => {
+                        let _ = self.member.close(Instant::now());
+                    }
+                },
+                _ = sleep_until(deadline) => self.member.handle_timeout(Instant::now()),
+                _ = tick(&mut auto_commit) => self.auto_commit_now(),
+                _ = poll_check.tick() => self.note_polls(),
+            }
+        }
+        self.tasks.abort_all();
+        let _ = self.events.send(ConsumerEvent::Stopped);
+        for w in self.close_waiters.drain(..) {
+            let _ = w.send(());
+        }
+    }
+
+    fn done(&mut self, done: Done) {
+        let now = Instant::now();
+        match done {
+            Done::Coordinator(id, conn) => self.coordinator = Some((id, conn)),
+            Done::Metadata(counts) => {
+                if let Err(e) = self.member.set_metadata(counts, now) {
+                    debug!(error = %e, "metadata not needed any more");
+                }
+            }
+            Done::Response(id, result) => {
+                let r = match result {
+                    Ok(resp) => self.member.handle_response(id, resp, now),
+                    Err(e) => {
+                        if matches!(e, Error::Disconnected { .. } | Error::Io { .. } | Error::Timeout { .. }) {
+                            self.coordinator = None;
+                            let _ = self.events.send(ConsumerEvent::Disconnected { error: e.to_string() });
+                        }
+                        self.member.handle_error(id, &e, now)
+                    }
+                };
+                if let Err(e) = r {
+                    warn!(error = %e, "group member rejected an input");
+                }
+            }
+        }
+    }
+
+    fn note_polls(&mut self) {
+        let polls = self.shared.polls.load(Ordering::Acquire);
+        if polls != self.seen_polls {
+            self.seen_polls = polls;
+            if let Err(e) = self.member.poll(Instant::now()) {
+                debug!(error = %e, "poll refused");
+            }
+        }
+    }
+
+    fn command(&mut self, cmd: GroupCommand) {
+        let now = Instant::now();
+        match cmd {
+            GroupCommand::Commit(offsets, reply) => {
+                let offsets = offsets.unwrap_or_else(|| self.processed(None));
+                match self.member.commit(offsets.clone(), now) {
+                    Ok(id) => {
+                        self.remember_commit(&offsets);
+                        self.commits.entry(id).or_default().push(reply);
+                    }
+                    Err(e) => {
+                        let _ = reply.send(Err(Error::Config(format!("commit refused: {e}"))));
+                    }
+                }
+            }
+            GroupCommand::Committed(partitions, reply) => match self.member.fetch_committed(partitions, now) {
+                Ok(id) => {
+                    self.fetches.insert(id, FetchPurpose::Query(reply));
+                }
+                Err(e) => {
+                    let _ = reply.send(Err(Error::Config(format!("offset fetch refused: {e}"))));
+                }
+            },
+            GroupCommand::Close(done) => {
+                self.close_waiters.push(done);
+                if let Err(e) = self.member.close(now) {
+                    warn!(error = %e, "close refused");
+                }
+            }
+        }
+    }
+
+    /// Processed offsets (of `only`, or of everything owned) not committed yet.
+    fn processed(&self, only: Option<&BTreeSet<TopicPartition>>) -> Offsets {
+        let owned = self.member.assignment();
+        self.shared
+            .processed()
+            .into_iter()
+            .filter(|(tp, _)| owned.contains(tp) && only.is_none_or(|o| o.contains(tp)))
+            .filter(|(tp, off)| self.last_committed.get(tp) != Some(off))
+            .map(|(tp, off)| (tp, OffsetAndMetadata::new(off)))
+            .collect()
+    }
+
+    fn remember_commit(&mut self, offsets: &Offsets) {
+        for (tp, o) in offsets {
+            self.last_committed.insert(tp.clone(), o.offset);
+        }
+    }
+
+    fn auto_commit_now(&mut self) {
+        let offsets = self.processed(None);
+        if offsets.is_empty() {
+            return;
+        }
+        match self.member.commit(offsets.clone(), Instant::now()) {
+            Ok(_) => self.remember_commit(&offsets),
+            Err(e) => debug!(error = %e, "auto-commit skipped"),
+        }
+    }
+
+    /// Sends every queued request and handles every queued event.
+    fn pump(&mut self) {
+        loop {
+            let mut progressed = false;
+            while let Some(out) = self.member.poll_request() {
+                progressed = true;
+                self.send(out);
+            }
+            while let Some(event) = self.member.poll_event() {
+                progressed = true;
+                self.event(event);
+            }
+            if !progressed {
+                return;
+            }
+        }
+    }
+
+    fn event(&mut self, event: GroupEvent) {
+        let now = Instant::now();
+        match event {
+            GroupEvent::MetadataNeeded { topics } => {
+                let client = self.client.clone();
+                let done = self.done_tx.clone();
+                self.tasks.spawn(async move {
+                    client.track_topics(topics.iter().cloned());
+                    let timeout = client.config().request_timeout;
+                    let mut counts = Vec::new();
+                    for t in topics {
+                        match client.topic(&t, timeout).await {
+                            Ok(m) => counts.push((t, i32::try_from(m.partitions.len()).unwrap_or(i32::MAX))),
+                            Err(e) => warn!(topic = %t, error = %e, "no metadata for a subscribed topic"),
+                        }
+                    }
+                    let _ = done.send(Done::Metadata(counts));
+                });
+            }
+            GroupEvent::CommitNeeded { partitions, .. } => {
+                let _ = self.fetch.send(FetchCommand::Pause(partitions.iter().cloned().collect(), true));
+                let offsets = self.processed(Some(&partitions));
+                match self.member.commit(offsets.clone(), now) {
+                    Ok(_) => self.remember_commit(&offsets),
+                    Err(e) => warn!(error = %e, "commit before revoke refused"),
+                }
+            }
+            GroupEvent::Assigned { partitions, generation_id } => {
+                info!(count = partitions.len(), generation_id, "partitions assigned");
+                let _ = self.events.send(ConsumerEvent::Assigned {
+                    partitions: partitions.iter().cloned().collect(),
+                    generation_id,
+                });
+                if !partitions.is_empty() {
+                    match self.member.fetch_committed(partitions, now) {
+                        Ok(id) => {
+                            self.fetches.insert(id, FetchPurpose::Assign);
+                        }
+                        Err(e) => warn!(error = %e, "offset fetch refused"),
+                    }
+                }
+            }
+            GroupEvent::Revoked { partitions } => {
+                self.drop_partitions(&partitions);
+                let _ = self.events.send(ConsumerEvent::Revoked {
+                    partitions: partitions.into_iter().collect(),
+                });
+            }
+            GroupEvent::Lost { partitions, reason } => {
+                self.drop_partitions(&partitions);
+                let _ = self.events.send(ConsumerEvent::Lost {
+                    partitions: partitions.into_iter().collect(),
+                    reason: format!("{reason:?}"),
+                });
+            }
+            GroupEvent::Rebalancing { reason } => {
+                let _ = self.events.send(ConsumerEvent::Rebalancing { reason: reason.to_string() });
+            }
+            GroupEvent::CommitCompleted { id, result } => {
+                if let Err(e) = &result {
+                    warn!(error = %e, "commit failed");
+                    // Let a later commit retry these partitions.
+                    self.last_committed.clear();
+                }
+                for reply in self.commits.remove(&id).unwrap_or_default() {
+                    let _ = reply.send(result.clone().map_err(offset_error));
+                }
+            }
+            GroupEvent::OffsetsFetched { id, result } => match self.fetches.remove(&id) {
+                Some(FetchPurpose::Assign) => match result {
+                    Ok(map) => {
+                        let owned = self.member.assignment().clone();
+                        let list: Vec<(TopicPartition, Option<i64>)> = map
+                            .into_iter()
+                            .filter(|(tp, _)| owned.contains(tp))
+                            .map(|(tp, o)| {
+                                let offset = o.map(|o| o.offset).filter(|o| *o >= 0);
+                                if let Some(off) = offset {
+                                    self.last_committed.insert(tp.clone(), off);
+                                }
+                                (tp, offset)
+                            })
+                            .collect();
+                        let _ = self.fetch.send(FetchCommand::Assign(list));
+                    }
+                    Err(e) => {
+                        warn!(error = %e, "reading committed offsets failed; retrying");
+                        let owned = self.member.assignment().clone();
+                        if let Ok(id) = self.member.fetch_committed(owned, now) {
+                            self.fetches.insert(id, FetchPurpose::Assign);
+                        }
+                    }
+                },
+                Some(FetchPurpose::Query(reply)) => {
+                    let _ = reply.send(
+                        result
+                            .map(|m| m.into_iter().map(|(tp, o)| (tp, o.map(|o| o.offset))).collect())
+                            .map_err(offset_error),
+                    );
+                }
+                None => {}
+            },
+            GroupEvent::PollTimeoutExpired => {
+                warn!("max poll interval exceeded: leaving the group until the next poll");
+                let _ = self.events.send(ConsumerEvent::PollTimeoutExpired);
+            }
+            GroupEvent::LeftGroup { error } => {
+                debug!(%error, "left the group");
+            }
+            GroupEvent::Fatal(e) => {
+                let _ = self.events.send(ConsumerEvent::Crashed {
+                    error: e.to_string(),
+                    retriable: false,
+                });
+            }
+            GroupEvent::Closed => {}
+            other => debug!(event = ?other, "group event"),
+        }
+    }
+
+    fn drop_partitions(&mut self, partitions: &BTreeSet<TopicPartition>) {
+        for tp in partitions {
+            self.last_committed.remove(tp);
+        }
+        let _ = self.fetch.send(FetchCommand::Unassign(partitions.iter().cloned().collect()));
+    }
+
+    fn send(&mut self, out: Outbound) {
+        let client = self.client.clone();
+        let coordinator = match &out.target {
+            Target::Coordinator(c) => match &self.coordinator {
+                Some((id, conn)) if *id == c.node_id && !conn.is_closed() => Some(Ok(conn.clone())),
+                _ => None,
+            },
+            Target::AnyBroker => None,
+        };
+        let done = self.done_tx.clone();
+        let events = self.events.clone();
+        let target = out.target.clone();
+        self.tasks.spawn(async move {
+            let conn = match (coordinator, &target) {
+                (Some(c), _) => c,
+                (None, Target::Coordinator(c)) => {
+                    let addr = format!("{}:{}", c.host, c.port);
+                    let r = BrokerConnection::connect(&addr, Some(c.node_id), client.config()).await;
+                    if let Ok(conn) = &r {
+                        let _ = done.send(Done::Coordinator(c.node_id, conn.clone()));
+                        let _ = events.send(ConsumerEvent::Connected { broker: addr });
+                    }
+                    r
+                }
+                (None, _) => client.pool().any().await,
+            };
+            let result = match conn {
+                Err(e) => Err(e),
+                Ok(conn) => match tokio::time::timeout(out.timeout, exchange_any(&conn, &out.request)).await {
+                    Ok(r) => r,
+                    Err(_) => Err(Error::Timeout {
+                        broker: conn.addr().to_owned(),
+                        api: out.request.api_key(),
+                        timeout: out.timeout,
+                    }),
+                },
+            };
+            let _ = done.send(Done::Response(out.id, result));
+        });
+    }
+}
+
+async fn exchange<C: GroupCall>(conn: &BrokerConnection, call: &C) -> Result<GroupResponse> {
+    let version = conn.version_for::<C::Request>()?;
+    let request = call
+        .to_request(version)
+        .map_err(|e| Error::Config(format!("group request at v{version}: {e}")))?;
+    Ok(C::into_response(conn.send_at(&request, version).await?))
+}
+
+async fn exchange_any(conn: &BrokerConnection, request: &GroupRequest) -> Result<GroupResponse> {
+    match request {
+        GroupRequest::FindCoordinator(c) => exchange(conn, c).await,
+        GroupRequest::JoinGroup(c) => exchange(conn, c).await,
+        GroupRequest::SyncGroup(c) => exchange(conn, c).await,
+        GroupRequest::Heartbeat(c) => exchange(conn, c).await,
+        GroupRequest::LeaveGroup(c) => exchange(conn, c).await,
+        GroupRequest::OffsetCommit(c) => exchange(conn, c).await,
+        GroupRequest::OffsetFetch(c) => exchange(conn, c).await,
+        other => Err(Error::Config(format!("unsupported group request {:?}", other.api_key()))),
+    }
+}
+
+fn offset_error(e: OffsetError) -> Error {
+    match e {
+        OffsetError::Group(code) => Error::Broker {
+            code,
+            api: crate::protocol::ApiKey::OFFSET_COMMIT,
+            context: String::new(),
+        },
+        other => Error::DeadlineExceeded(other.to_string()),
+    }
+}
+
+async fn sleep_until(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn tick(t: &mut Option<tokio::time::Interval>) {
+    match t {
+        Some(t) => {
+            t.tick().await;
+        }
+        None => std::future::pending().await,
+    }
+}

@@ -1,0 +1,100 @@
+//! Errors of the group layer.
+
+use crate::protocol::{ApiKey, ErrorCode, ProtocolError};
+
+use super::RequestId;
+
+/// An error from the consumer-group state machine or an assignor.
+///
+/// Calls that return it leave the machine as it was (an invalid input is
+/// refused, never half-applied). Errors that end membership are reported as
+/// [`GroupEvent::Fatal`](super::GroupEvent::Fatal) instead.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum GroupError {
+    /// The configuration is invalid.
+    #[error("invalid group configuration: {0}")]
+    Config(String),
+    /// The input is not valid in the member's current state.
+    #[error("{input} is not valid while the member is {state}")]
+    InvalidState {
+        /// The input that was refused.
+        input: &'static str,
+        /// The state the member is in.
+        state: &'static str,
+    },
+    /// A response or failure names a request the machine never issued or
+    /// already settled.
+    #[error("no outstanding request {0:?}")]
+    UnknownRequest(RequestId),
+    /// A response of another API than the request it answers.
+    #[error("request {id:?} was {expected}, the response is {got}")]
+    ResponseMismatch {
+        /// The request.
+        id: RequestId,
+        /// The API of the request.
+        expected: ApiKey,
+        /// The API of the response.
+        got: ApiKey,
+    },
+    /// The negotiated version cannot express the request (e.g. static
+    /// membership needs JoinGroup v5+).
+    #[error("{api} v{version} cannot carry {what}")]
+    UnsupportedVersion {
+        /// The API.
+        api: ApiKey,
+        /// The negotiated version.
+        version: i16,
+        /// What the version lacks.
+        what: &'static str,
+    },
+    /// The coordinator answered with an error that ends membership.
+    #[error("{code} from {api}")]
+    Broker {
+        /// The API that failed.
+        api: ApiKey,
+        /// The error code.
+        code: ErrorCode,
+    },
+    /// A request failed in transport with an error that retrying cannot fix.
+    #[error("{api} request failed: {message}")]
+    Request {
+        /// The API of the request.
+        api: ApiKey,
+        /// The transport error, rendered.
+        message: String,
+    },
+    /// A subscription or assignment payload could not be coded.
+    #[error("consumer protocol payload: {0}")]
+    Protocol(#[from] ProtocolError),
+    /// The assignor failed or broke the cooperative rule.
+    #[error("assignor: {0}")]
+    Assignor(String),
+    /// The member has been closed or has failed.
+    #[error("the group member is closed")]
+    Closed,
+}
+
+impl GroupError {
+    /// The broker error code, if the broker reported one.
+    pub fn code(&self) -> Option<ErrorCode> {
+        match self {
+            GroupError::Broker { code, .. } => Some(*code),
+            _ => None,
+        }
+    }
+}
+
+impl From<GroupError> for crate::Error {
+    fn from(e: GroupError) -> Self {
+        match e {
+            GroupError::Broker { api, code } => crate::Error::Broker {
+                code,
+                api,
+                context: String::new(),
+            },
+            GroupError::Closed => crate::Error::Closed,
+            other => crate::Error::Config(other.to_string()),
+        }
+    }
+}
