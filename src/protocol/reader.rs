@@ -318,11 +318,35 @@ impl Reader {
                 unknown.push(tag, data);
             }
         }
+        // Keep them in the ascending order they are written in, so that a
+        // section a peer sent out of order decodes to what re-encodes to it
+        // (a stable sort: repeated tags keep their order; O(n log n), as the
+        // count is bounded only by the frame size).
+        unknown.0.sort_by_key(|(tag, _)| *tag);
         Ok(unknown)
     }
 
     /// Reads a tagged-field section keeping every field as unknown.
     pub fn unknown_tagged_fields(&mut self) -> Result<TaggedFields> {
         self.tagged_fields(|_, _| Ok(false))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_tags_read_out_of_order_are_kept_in_ascending_order() {
+        // Three fields: tag 1008 (3 bytes), tag 0 (empty), tag 1008 again (1 byte).
+        let section = [3, 0xf0, 0x07, 3, 1, 2, 3, 0, 0, 0xf0, 0x07, 1, 9];
+        let mut r = Reader::new(Bytes::copy_from_slice(&section), true);
+        let tags = r.unknown_tagged_fields().expect("decodes");
+        let order: Vec<(u32, &[u8])> = tags.0.iter().map(|(t, d)| (*t, &d[..])).collect();
+        assert_eq!(
+            order,
+            [(0, &[][..]), (1008, &[1, 2, 3][..]), (1008, &[9][..])]
+        );
+        assert_eq!(r.remaining(), 0);
     }
 }

@@ -265,7 +265,9 @@ impl Message for ApiVersionsResponse {
                 && self.finalized_features_epoch == -1
                 && self.finalized_features.is_empty()
                 && !self.zk_migration_ready;
-            return w.absent("features", untouched, true);
+            w.absent("features", untouched, true)?;
+            // Fails for unknown tagged fields, which v0-v2 cannot carry.
+            return w.unknown_tagged_fields(&self.unknown_tagged_fields);
         }
         let mut tags = TagWriter::new(&self.unknown_tagged_fields, w);
         if !self.supported_features.is_empty() {
@@ -290,6 +292,15 @@ impl Message for ApiVersionsResponse {
     }
 
     fn decode_body(r: &mut Reader, version: i16) -> Result<Self> {
+        // The requested version first, as the Java client does: a v3+ body
+        // carrying error 35 can also parse as one of the fallback shapes
+        // (one api key and no tags reads as a two-entry mock shape).
+        let mut attempt = r.clone();
+        let primary = Self::decode_versioned(&mut attempt, version);
+        if primary.is_ok() && attempt.remaining() == 0 {
+            *r = attempt;
+            return primary;
+        }
         // A broker that rejects our version answers with a v0-shaped body.
         let mut peek = r.clone();
         if version > 0 && peek.i16()? == ErrorCode::UNSUPPORTED_VERSION.0 {
@@ -297,6 +308,15 @@ impl Message for ApiVersionsResponse {
                 return Ok(msg);
             }
         }
+        let msg = primary?;
+        *r = attempt;
+        Ok(msg)
+    }
+}
+
+impl ApiVersionsResponse {
+    /// Decodes the body laid out as `version` says.
+    fn decode_versioned(r: &mut Reader, version: i16) -> Result<Self> {
         let mut msg = Self {
             error_code: ErrorCode(r.i16()?),
             api_keys: r.array(decode_api_version)?,
@@ -335,6 +355,43 @@ mod tests {
         #[test]
         fn response_roundtrip(m in any::<ApiVersionsResponse>(), v in 0i16..=4) {
             check_roundtrip(&m, v)?;
+        }
+    }
+
+    #[test]
+    fn unknown_tagged_fields_cannot_be_encoded_before_v3() {
+        let resp = ApiVersionsResponse {
+            unknown_tagged_fields: TaggedFields(vec![(1000, Bytes::from_static(b"x"))]),
+            ..ApiVersionsResponse::default()
+        };
+        let mut buf = bytes::BytesMut::new();
+        assert!(resp.encode(2, &mut buf).is_err());
+        assert!(resp.encode(3, &mut buf).is_ok());
+    }
+
+    #[test]
+    fn a_v3_body_with_error_35_is_not_read_as_a_fallback_shape() {
+        // One api key and no tags: 15 bytes that also parse completely as
+        // the librdkafka mock shape (count 2, two 6-byte entries, no throttle).
+        let resp = ApiVersionsResponse {
+            error_code: ErrorCode::UNSUPPORTED_VERSION,
+            api_keys: vec![ApiVersion {
+                api_key: 18,
+                min_version: 0,
+                max_version: 4,
+                unknown_tagged_fields: TaggedFields::default(),
+            }],
+            throttle_time_ms: 100,
+            ..ApiVersionsResponse::default()
+        };
+        for v in 3..=4 {
+            let mut buf = bytes::BytesMut::new();
+            resp.encode(v, &mut buf).expect("encodes");
+            assert_eq!(buf.len(), 15);
+            assert_eq!(
+                ApiVersionsResponse::decode(buf.freeze(), v),
+                Ok(resp.clone())
+            );
         }
     }
 

@@ -4,6 +4,7 @@
 //! keep their default on decode; encoding a non-default value there is an
 //! error unless the spec marks the field ignorable.
 
+pub mod any;
 pub mod api_versions;
 pub mod consumer_protocol;
 pub mod create_topics;
