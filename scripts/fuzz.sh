@@ -6,6 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../fuzz"
 secs="${1:-15}"
 export RUSTC_BOOTSTRAP=1
+sh ./seed_corpus.sh
 cargo fuzz build -O
 for t in $(cargo fuzz list); do
   mkdir -p "corpus/$t"
