@@ -121,7 +121,10 @@ fn bombs_fail_without_inflating() {
             Err(ProtocolError::DecompressedTooLarge { limit: LIMIT }),
             "{codec:?}"
         );
-        eprintln!("{codec:?}: {} compressed bytes, decode peak {peak} bytes", bytes.len());
+        eprintln!(
+            "{codec:?}: {} compressed bytes, decode peak {peak} bytes",
+            bytes.len()
+        );
         assert!(peak < 4 * LIMIT, "{codec:?} peaked at {peak} bytes");
     }
 }
