@@ -1,1 +1,244 @@
-fn main() {}
+//! Record batch codec benchmark.
+//!
+//! For {1, 100, 1000} records × {100 B, 1 KiB} values, uncompressed and LZ4:
+//! - `encode/kafkit`: `RecordBatch::encode` into a reused buffer;
+//! - `decode/kafkit`: `BatchView::decode` (CRC-32C check, decompression)
+//!   plus iterating every record — the consumer's path;
+//! - `decode/kafka-protocol`: `RecordBatchDecoder::decode` of the same bytes;
+//! - `decode/ceiling`: CRC-32C over the batch plus a memcpy of it, the least
+//!   any checked decoder must do.
+//!
+//! Criterion reports records/s; the `*-bytes` entries repeat the kafkit
+//! measurements in bytes/s (batch bytes). After the groups, short timed
+//! loops per case (best of 20) print one summary line with the ratios.
+//!
+//! Run: `cargo bench --bench codec -- --warm-up-time 1 --measurement-time 2`.
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use criterion::{BenchmarkId, Criterion, Throughput};
+use kafka_protocol::records::RecordBatchDecoder;
+use kafkit::protocol::record::{
+    BatchAttributes, BatchHeader, BatchView, Compression, DecodeOptions, Record, RecordBatch,
+};
+
+const COUNTS: [usize; 3] = [1, 100, 1000];
+const SIZES: [usize; 2] = [100, 1024];
+const CODECS: [Compression; 2] = [Compression::None, Compression::Lz4];
+
+/// Words values are made of: text that compresses about as well as JSON does.
+const WORDS: [&str; 16] = [
+    "id", "user", "event", "click", "page", "view", "session", "2024", "true", "false", "name",
+    "value", "\":\"", "\",\"", "{\"", "\"}",
+];
+
+struct Case {
+    codec: Compression,
+    count: usize,
+    size: usize,
+    batch: RecordBatch,
+    bytes: Bytes,
+}
+
+impl Case {
+    fn new(codec: Compression, count: usize, size: usize) -> Self {
+        let mut state = 0x9E37_79B9_7F4A_7C15u64 ^ (count * 31 + size) as u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let records = (0..count)
+            .map(|i| {
+                let mut value = Vec::with_capacity(size + 16);
+                while value.len() < size {
+                    value.extend_from_slice(WORDS[(next() % 16) as usize].as_bytes());
+                    value.extend_from_slice(&(next() % 1000).to_string().into_bytes());
+                }
+                value.truncate(size);
+                Record {
+                    timestamp_delta: i as i64,
+                    offset_delta: i as i32,
+                    key: Some(Bytes::from(format!("key-{i:012}"))),
+                    value: Some(Bytes::from(value)),
+                    ..Record::default()
+                }
+            })
+            .collect();
+        let batch = RecordBatch {
+            header: BatchHeader {
+                base_offset: 1_000_000,
+                attributes: BatchAttributes {
+                    compression: codec,
+                    ..BatchAttributes::default()
+                },
+                last_offset_delta: count as i32 - 1,
+                base_timestamp: 1_700_000_000_000,
+                max_timestamp: 1_700_000_000_000 + count as i64 - 1,
+                ..BatchHeader::default()
+            },
+            records,
+        };
+        let mut buf = BytesMut::new();
+        batch.encode(&mut buf).expect("encode");
+        Self {
+            codec,
+            count,
+            size,
+            batch,
+            bytes: buf.freeze(),
+        }
+    }
+
+    fn name(&self) -> String {
+        format!("{}/{}x{}B", self.codec.name(), self.count, self.size)
+    }
+}
+
+fn encode_kafkit(case: &Case, buf: &mut BytesMut) {
+    buf.clear();
+    case.batch.encode(buf).expect("encode");
+    black_box(&buf);
+}
+
+fn decode_kafkit(bytes: &Bytes, options: &DecodeOptions) -> usize {
+    let view = BatchView::decode(bytes.clone(), options).expect("decode");
+    let mut n = 0;
+    for record in view.records() {
+        let record = record.expect("record");
+        n += record.value.map_or(0, |v| v.len());
+        black_box(&record.key);
+    }
+    n
+}
+
+fn decode_kafka_protocol(bytes: &Bytes) -> usize {
+    let set = RecordBatchDecoder::decode(&mut bytes.clone()).expect("kafka-protocol decode");
+    let n = set
+        .records
+        .iter()
+        .map(|r| r.value.as_ref().map_or(0, |v| v.len()))
+        .sum();
+    black_box(set);
+    n
+}
+
+fn ceiling(bytes: &Bytes, copy: &mut [u8]) -> u32 {
+    let crc = crc32c::crc32c(&bytes[21..]);
+    copy.copy_from_slice(bytes);
+    black_box(&copy);
+    crc
+}
+
+fn bench_case(c: &mut Criterion, case: &Case) {
+    let options = DecodeOptions::default();
+    let mut group = c.benchmark_group(case.name());
+    let records = Throughput::Elements(case.count as u64);
+    let bytes = Throughput::Bytes(case.bytes.len() as u64);
+    let mut buf = BytesMut::with_capacity(case.bytes.len() * 2);
+    let mut copy = vec![0u8; case.bytes.len()];
+
+    group.throughput(records.clone());
+    group.bench_function(BenchmarkId::new("encode", "kafkit"), |b| {
+        b.iter(|| encode_kafkit(case, &mut buf))
+    });
+    group.bench_function(BenchmarkId::new("decode", "kafkit"), |b| {
+        b.iter(|| decode_kafkit(&case.bytes, &options))
+    });
+    group.bench_function(BenchmarkId::new("decode", "kafka-protocol"), |b| {
+        b.iter(|| decode_kafka_protocol(&case.bytes))
+    });
+    group.bench_function(BenchmarkId::new("decode", "ceiling"), |b| {
+        b.iter(|| ceiling(&case.bytes, &mut copy))
+    });
+    group.throughput(bytes);
+    group.bench_function(BenchmarkId::new("encode", "kafkit-bytes"), |b| {
+        b.iter(|| encode_kafkit(case, &mut buf))
+    });
+    group.bench_function(BenchmarkId::new("decode", "kafkit-bytes"), |b| {
+        b.iter(|| decode_kafkit(&case.bytes, &options))
+    });
+    group.finish();
+}
+
+/// Time of one call of `f`: the best of several short timed loops, so that
+/// other processes on a shared machine inflate the figure as little as possible.
+fn time_per_call(budget: Duration, mut f: impl FnMut()) -> Duration {
+    const ROUNDS: u32 = 20;
+    let warm = Instant::now();
+    while warm.elapsed() < budget / 4 {
+        f();
+    }
+    let mut best = Duration::MAX;
+    for _ in 0..ROUNDS {
+        let start = Instant::now();
+        let mut calls = 0u32;
+        while start.elapsed() < budget / ROUNDS {
+            for _ in 0..8 {
+                f();
+            }
+            calls += 8;
+        }
+        best = best.min(start.elapsed() / calls);
+    }
+    best
+}
+
+fn summary(cases: &[Case]) {
+    let budget = Duration::from_millis(400);
+    let options = DecodeOptions::default();
+    println!();
+    println!("summary (decode, best of 20 short loops; ratios < 1 mean kafkit is faster):");
+    for case in cases {
+        let mut copy = vec![0u8; case.bytes.len()];
+        let ours = time_per_call(budget, || {
+            black_box(decode_kafkit(&case.bytes, &options));
+        });
+        let theirs = time_per_call(budget, || {
+            black_box(decode_kafka_protocol(&case.bytes));
+        });
+        let floor = time_per_call(budget, || {
+            black_box(ceiling(&case.bytes, &mut copy));
+        });
+        let secs = ours.as_secs_f64();
+        println!(
+            "{:<16} kafkit {:>10.2?} ({:>6.2} Mrec/s, {:>6.0} MB/s) | kafka-protocol {:>10.2?} | \
+             kafkit/kafka-protocol {:.2} ({:.1}x faster) | kafkit/ceiling {:.2}",
+            case.name(),
+            ours,
+            case.count as f64 / secs / 1e6,
+            case.bytes.len() as f64 / secs / 1e6,
+            theirs,
+            secs / theirs.as_secs_f64(),
+            theirs.as_secs_f64() / secs,
+            secs / floor.as_secs_f64(),
+        );
+    }
+}
+
+fn main() {
+    let cases: Vec<Case> = CODECS
+        .iter()
+        .flat_map(|&codec| {
+            COUNTS.iter().flat_map(move |&count| {
+                SIZES.iter().map(move |&size| Case::new(codec, count, size))
+            })
+        })
+        .collect();
+    for case in &cases {
+        assert_eq!(
+            decode_kafkit(&case.bytes, &DecodeOptions::default()),
+            case.count * case.size
+        );
+        assert_eq!(decode_kafka_protocol(&case.bytes), case.count * case.size);
+    }
+    let mut criterion = Criterion::default().configure_from_args();
+    for case in &cases {
+        bench_case(&mut criterion, case);
+    }
+    criterion.final_summary();
+    summary(&cases);
+}

@@ -69,14 +69,29 @@ impl<'a> Cursor<'a> {
     }
 
     /// Reads an unsigned LEB128 varint of at most `max_bytes` bytes.
-    #[inline]
+    ///
+    /// One- and two-byte varints (every length and delta of a typical
+    /// record) take the inline path.
+    #[inline(always)]
     fn uvarint(&mut self, max_bytes: u32) -> Result<u64> {
-        let first = self.u8()?;
-        if first < 0x80 {
-            return Ok(u64::from(first));
+        match self.buf.get(self.pos..) {
+            Some([b0, ..]) if *b0 < 0x80 => {
+                self.pos += 1;
+                Ok(u64::from(*b0))
+            }
+            Some([b0, b1, ..]) if *b1 < 0x80 => {
+                self.pos += 2;
+                Ok(u64::from(*b0 & 0x7f) | (u64::from(*b1) << 7))
+            }
+            _ => self.uvarint_slow(max_bytes),
         }
-        let mut value = u64::from(first & 0x7f);
-        for i in 1..max_bytes {
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn uvarint_slow(&mut self, max_bytes: u32) -> Result<u64> {
+        let mut value = 0u64;
+        for i in 0..max_bytes {
             let byte = self.u8()?;
             value |= u64::from(byte & 0x7f) << (7 * i);
             if byte < 0x80 {
@@ -87,14 +102,14 @@ impl<'a> Cursor<'a> {
     }
 
     /// Reads a zigzag `varint` (at most 5 bytes, 32 bits).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn varint(&mut self) -> Result<i32> {
         let raw = u32::try_from(self.uvarint(5)?).map_err(|_| ProtocolError::VarintOverflow)?;
         Ok(((raw >> 1) as i32) ^ -((raw & 1) as i32))
     }
 
     /// Reads a zigzag `varlong` (at most 10 bytes).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn varlong(&mut self) -> Result<i64> {
         let raw = self.uvarint(10)?;
         Ok(((raw >> 1) as i64) ^ -((raw & 1) as i64))

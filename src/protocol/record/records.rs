@@ -154,7 +154,8 @@ impl RecordView {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct HeaderBlock {
     count: usize,
-    raw: Bytes,
+    /// `None` when there are no headers (so dropping it costs nothing).
+    raw: Option<Bytes>,
 }
 
 /// A header borrowed from a [`HeaderBlock`].
@@ -225,7 +226,7 @@ impl<'a> Iterator for HeaderIter<'a> {
             return None;
         }
         self.remaining -= 1;
-        let raw = &self.block.raw;
+        let raw = self.block.raw.as_ref()?;
         let mut cur = Cursor::new(raw, self.pos);
         let item = parse_header(&mut cur).map(|(key, value)| HeaderView {
             key,
@@ -293,7 +294,7 @@ pub(crate) fn parse_record(
         }
         HeaderBlock {
             count,
-            raw: data.slice(start..cur.pos()),
+            raw: Some(data.slice(start..cur.pos())),
         }
     };
     if cur.remaining() != 0 {

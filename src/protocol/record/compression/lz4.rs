@@ -13,7 +13,7 @@
 use std::io::Write;
 
 use bytes::{BufMut, BytesMut};
-use lz4_flex::block::{decompress_into, decompress_into_with_dict, DecompressError};
+use lz4_flex::block::{decompress_into, decompress_into_with_dict};
 use lz4_flex::frame::{BlockMode, BlockSize, FrameEncoder, FrameInfo};
 
 use super::{compression_error, decompression_error, size_hint};
@@ -194,6 +194,10 @@ fn read_descriptor(
 
 /// Decompresses one block onto the end of `out`; `dict_from` is where the
 /// previous output a linked block may refer to starts.
+///
+/// The block's sequences are scanned first for its exact output size, so the
+/// limit is checked before anything is written and only that much of `out`
+/// is initialised.
 fn decode_block(
     data: &[u8],
     block_max: usize,
@@ -201,10 +205,15 @@ fn decode_block(
     dict_from: Option<usize>,
     out: &mut Vec<u8>,
 ) -> Result<()> {
+    let size = block_output_size(data)?;
+    if size > block_max {
+        return Err(corrupt("block output larger than the frame's block size"));
+    }
     let start = out.len();
-    let room = limit.saturating_sub(start);
-    let window = block_max.min(room);
-    out.resize(start + window, 0);
+    if size > limit.saturating_sub(start) {
+        return Err(ProtocolError::DecompressedTooLarge { limit });
+    }
+    out.resize(start + size, 0);
     let (before, target) = out.split_at_mut(start);
     let written = match dict_from {
         Some(from) => {
@@ -213,19 +222,47 @@ fn decode_block(
         None => decompress_into(data, target),
     };
     match written {
-        Ok(n) => {
-            out.truncate(start + n);
-            Ok(())
-        }
-        Err(DecompressError::OutputTooSmall { .. }) if window < block_max => {
-            out.truncate(start);
-            Err(ProtocolError::DecompressedTooLarge { limit })
-        }
-        Err(e) => {
-            out.truncate(start);
-            Err(decompression_error(CODEC, e))
-        }
+        Ok(n) if n == size => Ok(()),
+        Ok(_) => Err(corrupt("block output shorter than its sequences")),
+        Err(e) => Err(decompression_error(CODEC, e)),
     }
+}
+
+/// The exact output size of an LZ4 block, from its sequence headers: each
+/// sequence is a token (literal and match length nibbles, 15 meaning more
+/// bytes follow, each adding up to 255), the literals, a two-byte offset and
+/// a match of at least 4 bytes; the last sequence has literals only.
+fn block_output_size(mut data: &[u8]) -> Result<usize> {
+    fn extended(data: &mut &[u8], nibble: u8) -> Result<usize> {
+        let mut len = usize::from(nibble);
+        if nibble == 15 {
+            loop {
+                let (&byte, rest) = data
+                    .split_first()
+                    .ok_or_else(|| corrupt("truncated sequence length"))?;
+                *data = rest;
+                len = len.saturating_add(usize::from(byte));
+                if byte != 255 {
+                    break;
+                }
+            }
+        }
+        Ok(len)
+    }
+    let mut size = 0usize;
+    while let Some((&token, rest)) = data.split_first() {
+        data = rest;
+        let literals = extended(&mut data, token >> 4)?;
+        take(&mut data, literals, "literals past the end of the block")?;
+        size = size.saturating_add(literals);
+        if data.is_empty() {
+            return Ok(size);
+        }
+        take(&mut data, 2, "truncated match offset")?;
+        let matched = extended(&mut data, token & 0x0f)?;
+        size = size.saturating_add(matched).saturating_add(4);
+    }
+    Err(corrupt("block ends with a match"))
 }
 
 const PRIME1: u32 = 0x9E37_79B1;
@@ -391,6 +428,27 @@ mod tests {
         assert_eq!(
             decompress(&broken, 1024, true).unwrap(),
             b"legacy lz4 payload"
+        );
+    }
+
+    #[test]
+    fn block_sizes_come_from_the_sequences() {
+        // "abcd" as literals, then a match of 4+15+3 bytes at offset 4: 26 bytes.
+        let mut block = vec![0x4f, b'a', b'b', b'c', b'd', 4, 0, 3];
+        block.push(0x10);
+        block.push(b'!');
+        assert_eq!(block_output_size(&block), Ok(27));
+        assert_eq!(block_output_size(&[0x00]), Ok(0));
+        assert!(block_output_size(&block[..8]).is_err()); // ends with a match
+        assert!(block_output_size(&block[..3]).is_err()); // literals cut short
+        assert!(block_output_size(&[0xf0]).is_err()); // length byte missing
+        let mut out = Vec::new();
+        decode_block(&block, 64 << 10, 100, None, &mut out).unwrap();
+        assert_eq!(out.len(), 27);
+        assert_eq!(&out[..12], b"abcdabcdabcd");
+        assert_eq!(
+            decode_block(&block, 64 << 10, 40, None, &mut out),
+            Err(ProtocolError::DecompressedTooLarge { limit: 40 })
         );
     }
 
