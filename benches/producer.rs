@@ -22,7 +22,8 @@
 //! `BENCH_RECORDS` (records of 100 B per run, default 200000; 1 KiB runs send
 //! a quarter), `BENCH_REPS` (runs per client and case, default 3; the median
 //! is reported), `BENCH_BATCH_BYTES` (default 262144), `BENCH_CASES` (a
-//! substring filter on the case name).
+//! substring filter on the case name), `BENCH_CLIENTS` (`kafkit` or
+//! `rdkafka` to run only that one, e.g. under a profiler).
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -472,10 +473,12 @@ fn summarize(samples: &[Sample]) -> (f64, f64, f64, Option<f64>) {
 fn main() -> Result<(), BoxError> {
     let full = std::env::args().any(|a| a == "--bench");
     let plan = Plan::from_env(full)?;
-    let clients = [Client::Kafkit, Client::Rdkafka];
+    let only = std::env::var("BENCH_CLIENTS").unwrap_or_default();
+    let mut clients = vec![Client::Kafkit, Client::Rdkafka];
+    clients.retain(|c| only.is_empty() || only.contains(c.name()));
     let mut topics = Vec::new();
     for i in 0..plan.cases.len() {
-        for client in clients {
+        for &client in &clients {
             for rep in 0..plan.reps {
                 topics.push(Plan::topic(i, client, rep));
             }
@@ -509,16 +512,15 @@ fn main() -> Result<(), BoxError> {
         let n = plan.records(case);
         let work = Workload::new(case.value_bytes);
         let mut results = Vec::new();
-        for client in clients {
+        for &client in &clients {
             results.push((client, Vec::new()));
         }
         for rep in 0..plan.reps {
             // Alternate who goes first, so neither always runs on a warmer broker.
-            let order = if rep % 2 == 0 {
-                [Client::Kafkit, Client::Rdkafka]
-            } else {
-                [Client::Rdkafka, Client::Kafkit]
-            };
+            let mut order = clients.clone();
+            if rep % 2 == 1 {
+                order.reverse();
+            }
             for client in order {
                 let topic = Plan::topic(i, client, rep);
                 let sample = harness.run(client, case, &topic, &work, n)?;
