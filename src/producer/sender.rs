@@ -142,10 +142,11 @@ impl SenderTask {
                     // records instead of one per record.
                     let mut next = Some(cmd);
                     let mut taken = 0;
+                    let now = std::time::Instant::now();
                     while let Some(cmd) = next.take() {
                         match cmd {
                             Some(cmd) => {
-                                if let Some(done) = self.command(cmd) {
+                                if let Some(done) = self.command(cmd, now) {
                                     self.abort(Error::Closed);
                                     let _ = done.send(());
                                     return;
@@ -176,21 +177,26 @@ impl SenderTask {
     }
 
     /// Applies one command; returns the reply channel of an abort.
-    fn command(&mut self, cmd: Command) -> Option<oneshot::Sender<()>> {
+    fn command(&mut self, cmd: Command, now: std::time::Instant) -> Option<oneshot::Sender<()>> {
         match cmd {
-            Command::Send(tp, pending) => self.append(tp, *pending),
+            Command::Send(tp, pending) => self.append(tp, *pending, now),
             Command::Flush(epoch, done) => self.flush(epoch, done),
             Command::Abort(done) => return Some(done),
         }
         None
     }
 
-    fn append(&mut self, tp: TopicPartition, pending: Pending<Completion>) {
+    fn append(
+        &mut self,
+        tp: TopicPartition,
+        pending: Pending<Completion>,
+        now: std::time::Instant,
+    ) {
         *self
             .outstanding
             .entry(pending.token.flush_epoch)
             .or_default() += 1;
-        if self.acc.append(&tp, pending, std::time::Instant::now()) {
+        if self.acc.append(&tp, pending, now) {
             (self.on_new_batch)(&tp);
         }
     }
