@@ -52,6 +52,9 @@ pub(crate) struct Batch<T> {
     pub records: Vec<Pending<T>>,
     pub bytes: usize,
     created: Instant,
+    /// The earliest record deadline, kept up to date by `push` so the
+    /// per-event expiry and wake-up checks never walk the records.
+    earliest_deadline: Option<Instant>,
     /// Sequence of the first record once sent by an idempotent producer.
     pub base_sequence: Option<i32>,
     /// Times the batch was handed out by `drain`.
@@ -66,6 +69,7 @@ impl<T> Batch<T> {
             records: Vec::new(),
             bytes: 0,
             created: now,
+            earliest_deadline: None,
             base_sequence: None,
             attempts: 0,
             retry_at: None,
@@ -76,8 +80,21 @@ impl<T> Batch<T> {
         i32::try_from(self.records.len()).unwrap_or(i32::MAX)
     }
 
+    fn push(&mut self, pending: Pending<T>) {
+        self.bytes += pending.size;
+        self.earliest_deadline = Some(
+            self.earliest_deadline
+                .map_or(pending.deadline, |d| d.min(pending.deadline)),
+        );
+        self.records.push(pending);
+    }
+
     fn earliest_deadline(&self) -> Option<Instant> {
-        self.records.iter().map(|p| p.deadline).min()
+        self.earliest_deadline
+    }
+
+    fn is_expired(&self, now: Instant) -> bool {
+        self.earliest_deadline.is_some_and(|d| d <= now)
     }
 }
 
@@ -152,9 +169,16 @@ impl<T> Accumulator<T> {
 
     /// Appends a record; returns true when the append sealed a full batch
     /// (the sticky partitioner then moves on).
-    pub fn append(&mut self, tp: TopicPartition, pending: Pending<T>, now: Instant) -> bool {
+    pub fn append(&mut self, tp: &TopicPartition, pending: Pending<T>, now: Instant) -> bool {
         let batch_size = self.cfg.batch_size;
-        let q = self.queues.entry(tp.clone()).or_default();
+        // Look up before `entry`, which would need an owned key (a String
+        // allocation) for every record.
+        if !self.queues.contains_key(tp) {
+            self.queues.insert(tp.clone(), PartitionQueue::default());
+        }
+        let Some(q) = self.queues.get_mut(tp) else {
+            return false;
+        };
         let mut sealed = false;
         if let Some(open) = &q.open {
             if !open.records.is_empty() && open.bytes + pending.size > batch_size {
@@ -164,9 +188,8 @@ impl<T> Accumulator<T> {
                 }
             }
         }
-        let open = q.open.get_or_insert_with(|| Batch::new(tp, now));
-        open.bytes += pending.size;
-        open.records.push(pending);
+        let open = q.open.get_or_insert_with(|| Batch::new(tp.clone(), now));
+        open.push(pending);
         if open.bytes >= batch_size {
             if let Some(full) = q.open.take() {
                 q.ready.push_back(full);
@@ -282,23 +305,21 @@ impl<T> Accumulator<T> {
     pub fn expire(&mut self, now: Instant) -> Vec<Pending<T>> {
         let mut expired = Vec::new();
         for q in self.queues.values_mut() {
-            let mut keep = VecDeque::with_capacity(q.ready.len());
-            for b in q.ready.drain(..) {
-                if b.earliest_deadline().is_some_and(|d| d <= now) {
-                    if b.base_sequence.is_some() {
-                        self.epoch_bump_needed = true;
+            if q.ready.iter().any(|b| b.is_expired(now)) {
+                let mut keep = VecDeque::with_capacity(q.ready.len());
+                for b in q.ready.drain(..) {
+                    if b.is_expired(now) {
+                        if b.base_sequence.is_some() {
+                            self.epoch_bump_needed = true;
+                        }
+                        expired.extend(b.records);
+                    } else {
+                        keep.push_back(b);
                     }
-                    expired.extend(b.records);
-                } else {
-                    keep.push_back(b);
                 }
+                q.ready = keep;
             }
-            q.ready = keep;
-            if q.open
-                .as_ref()
-                .and_then(Batch::earliest_deadline)
-                .is_some_and(|d| d <= now)
-            {
+            if q.open.as_ref().is_some_and(|o| o.is_expired(now)) {
                 if let Some(open) = q.open.take() {
                     expired.extend(open.records);
                 }

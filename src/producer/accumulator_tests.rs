@@ -34,7 +34,7 @@ fn tokens(b: &Batch<u32>) -> Vec<u32> {
 fn lingers_then_drains_to_the_leader() {
     let t0 = Instant::now();
     let mut acc = Accumulator::new(cfg(false));
-    acc.append(tp(0), rec(1, 10, t0), t0);
+    acc.append(&tp(0), rec(1, 10, t0), t0);
     assert!(acc.drain(t0, |_| Some(7)).by_leader.is_empty());
     assert_eq!(acc.next_wakeup(), Some(t0 + Duration::from_millis(10)));
     let d = acc.drain(t0 + Duration::from_millis(10), |_| Some(7));
@@ -47,9 +47,9 @@ fn lingers_then_drains_to_the_leader() {
 fn full_batches_are_sealed_and_sent_without_linger() {
     let t0 = Instant::now();
     let mut acc = Accumulator::new(cfg(false));
-    assert!(!acc.append(tp(0), rec(1, 60, t0), t0));
+    assert!(!acc.append(&tp(0), rec(1, 60, t0), t0));
     assert!(
-        acc.append(tp(0), rec(2, 60, t0), t0),
+        acc.append(&tp(0), rec(2, 60, t0), t0),
         "second record does not fit"
     );
     let d = acc.drain(t0, |_| Some(1));
@@ -61,7 +61,7 @@ fn full_batches_are_sealed_and_sent_without_linger() {
 fn missing_leader_keeps_the_batch_and_asks_for_metadata() {
     let t0 = Instant::now();
     let mut acc = Accumulator::new(cfg(false));
-    acc.append(tp(0), rec(1, 200, t0), t0);
+    acc.append(&tp(0), rec(1, 200, t0), t0);
     let d = acc.drain(t0, |_| None);
     assert!(d.missing_leader && d.by_leader.is_empty());
     assert_eq!(acc.drain(t0, |_| Some(2)).by_leader[&2].len(), 1);
@@ -73,10 +73,10 @@ fn sequences_follow_records_and_in_flight_is_bounded() {
     let mut acc = Accumulator::new(cfg(true));
     // [0 1 2] fill one batch (90 bytes), 3 seals it, then [3] [4] [5] alone.
     for i in 0..3 {
-        acc.append(tp(0), rec(i, 30, t0), t0);
+        acc.append(&tp(0), rec(i, 30, t0), t0);
     }
     for i in 3..6 {
-        acc.append(tp(0), rec(i, 80, t0), t0);
+        acc.append(&tp(0), rec(i, 80, t0), t0);
     }
     acc.seal_all();
     let first = acc
@@ -112,7 +112,7 @@ fn retries_go_back_in_sequence_order_and_hold_the_partition() {
     let t0 = Instant::now();
     let mut acc = Accumulator::new(cfg(true));
     for i in 0..3 {
-        acc.append(tp(0), rec(i, 100, t0), t0);
+        acc.append(&tp(0), rec(i, 100, t0), t0);
     }
     let mut sent = acc
         .drain(t0, |_| Some(1))
@@ -146,8 +146,8 @@ fn retries_go_back_in_sequence_order_and_hold_the_partition() {
 fn expiry_of_a_sequenced_batch_requires_an_epoch_bump() {
     let t0 = Instant::now();
     let mut acc = Accumulator::new(cfg(true));
-    acc.append(tp(0), rec(1, 100, t0), t0);
-    acc.append(tp(0), rec(2, 100, t0), t0);
+    acc.append(&tp(0), rec(1, 100, t0), t0);
+    acc.append(&tp(0), rec(2, 100, t0), t0);
     let mut sent = acc
         .drain(t0, |_| Some(1))
         .by_leader
@@ -167,7 +167,7 @@ fn expiry_of_a_sequenced_batch_requires_an_epoch_bump() {
         "nothing is sent before the bump"
     );
     acc.reset_sequences();
-    acc.append(tp(0), rec(3, 100, late), late);
+    acc.append(&tp(0), rec(3, 100, late), late);
     let after = acc
         .drain(late, |_| Some(1))
         .by_leader
@@ -187,8 +187,8 @@ fn sequence_numbers_wrap() {
 fn take_all_returns_everything_not_in_flight() {
     let t0 = Instant::now();
     let mut acc = Accumulator::new(cfg(false));
-    acc.append(tp(0), rec(1, 100, t0), t0);
-    acc.append(tp(1), rec(2, 10, t0), t0);
+    acc.append(&tp(0), rec(1, 100, t0), t0);
+    acc.append(&tp(1), rec(2, 10, t0), t0);
     let sent = acc.drain(t0, |_| Some(1));
     assert_eq!(sent.by_leader[&1].len(), 1);
     let mut left: Vec<u32> = acc.take_all().iter().map(|p| p.token).collect();

@@ -1,7 +1,8 @@
 //! The public `Producer` handle.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::{mpsc, oneshot, Semaphore};
@@ -13,7 +14,7 @@ use super::metrics::{Metrics, ProducerMetrics};
 use super::partitioner::{DefaultPartitioner, Partitioner};
 use super::record::{DeliveryReport, ProducerRecord};
 use super::sender::{Command, Completion, SenderTask, ABORT_GRACE};
-use crate::cluster::Client;
+use crate::cluster::{Client, ClusterMetadata, TopicMetadata};
 use crate::config::ClientConfig;
 use crate::error::{Error, Result};
 
@@ -51,6 +52,36 @@ struct Inner {
     task: Mutex<Option<JoinHandle<()>>>,
     closed: AtomicBool,
     flush_epoch: std::sync::atomic::AtomicU64,
+    routes: Mutex<RouteCache>,
+}
+
+/// What the partitioner needs to know about a topic, computed once per
+/// metadata snapshot instead of once per record.
+#[derive(Debug, Clone)]
+struct Route {
+    partition_count: i32,
+    available: Arc<[i32]>,
+}
+
+impl Route {
+    fn of(topic: &TopicMetadata) -> Self {
+        Self {
+            partition_count: i32::try_from(topic.partitions.len()).unwrap_or(i32::MAX),
+            available: topic
+                .partitions
+                .iter()
+                .filter(|p| p.leader.is_some())
+                .map(|p| p.partition)
+                .collect(),
+        }
+    }
+}
+
+/// Routes of ready topics, valid while the client's snapshot is `snapshot`.
+#[derive(Debug, Default)]
+struct RouteCache {
+    snapshot: Option<Arc<ClusterMetadata>>,
+    topics: HashMap<String, Route>,
 }
 
 /// Resolves to the delivery report of one record (see [`Producer::enqueue`]).
@@ -127,6 +158,7 @@ impl Producer {
                 task: Mutex::new(Some(handle)),
                 closed: AtomicBool::new(false),
                 flush_epoch: std::sync::atomic::AtomicU64::new(0),
+                routes: Mutex::new(RouteCache::default()),
             }),
         }
     }
@@ -210,12 +242,20 @@ impl Producer {
     }
 
     async fn partition_for(&self, record: &ProducerRecord) -> Result<i32> {
-        let topic = self
-            .inner
-            .client
-            .topic(&record.topic, self.inner.config.delivery_timeout)
-            .await?;
-        let count = i32::try_from(topic.partitions.len()).unwrap_or(i32::MAX);
+        let route = match self.cached_route(&record.topic) {
+            Some(route) => route,
+            None => {
+                // Unknown or not ready yet: wait for it (this also tracks the
+                // topic in the client's refreshes).
+                let topic = self
+                    .inner
+                    .client
+                    .topic(&record.topic, self.inner.config.delivery_timeout)
+                    .await?;
+                Route::of(&topic)
+            }
+        };
+        let count = route.partition_count;
         if let Some(p) = record.partition {
             return if (0..count).contains(&p) {
                 Ok(p)
@@ -226,18 +266,33 @@ impl Producer {
                 )))
             };
         }
-        let available: Vec<i32> = topic
-            .partitions
-            .iter()
-            .filter(|p| p.leader.is_some())
-            .map(|p| p.partition)
-            .collect();
         Ok(self.inner.partitioner.partition(
             &record.topic,
             record.key.as_deref(),
             count,
-            &available,
+            &route.available,
         ))
+    }
+
+    /// The route of `topic` if the current metadata has it ready (every
+    /// partition led), without cloning the topic's metadata.
+    fn cached_route(&self, topic: &str) -> Option<Route> {
+        let snapshot = self.inner.client.metadata();
+        let mut cache = lock(&self.inner.routes);
+        if !cache
+            .snapshot
+            .as_ref()
+            .is_some_and(|s| Arc::ptr_eq(s, &snapshot))
+        {
+            cache.topics.clear();
+            cache.snapshot = Some(snapshot.clone());
+        }
+        if let Some(route) = cache.topics.get(topic) {
+            return Some(route.clone());
+        }
+        let route = Route::of(snapshot.topic(topic).filter(|t| t.is_ready())?);
+        cache.topics.insert(topic.to_owned(), route.clone());
+        Some(route)
     }
 
     /// Sends every buffered record now and waits until all records handed to
@@ -294,4 +349,8 @@ fn now_ms() -> i64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
         .unwrap_or(0)
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }

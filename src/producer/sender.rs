@@ -121,42 +121,82 @@ impl SenderTask {
     /// nothing is left to deliver.
     pub async fn run(mut self, mut commands: mpsc::UnboundedReceiver<Command>) {
         let mut handles_gone = false;
+        // One timer, moved when the next wake-up changes: creating a fresh
+        // `Sleep` for every event costs a timer-wheel insert and removal.
+        let timer = tokio::time::sleep(Duration::ZERO);
+        tokio::pin!(timer);
+        let mut armed: Option<Instant> = None;
         loop {
             if handles_gone && self.outstanding.is_empty() {
                 break;
             }
             let wake = self.acc.next_wakeup().map(Instant::from_std);
+            if let Some(at) = wake.filter(|at| armed != Some(*at)) {
+                timer.as_mut().reset(at);
+            }
+            armed = wake;
             tokio::select! {
-                cmd = commands.recv(), if !handles_gone => match cmd {
-                    Some(Command::Send(tp, pending)) => self.append(tp, *pending),
-                    Some(Command::Flush(epoch, done)) => self.flush(epoch, done),
-                    Some(Command::Abort(done)) => {
-                        self.abort(Error::Closed);
-                        let _ = done.send(());
-                        return;
+                cmd = commands.recv(), if !handles_gone => {
+                    // Take whatever else is already queued before the tick:
+                    // one pass of expiry, draining and dispatch per burst of
+                    // records instead of one per record.
+                    let mut next = Some(cmd);
+                    let mut taken = 0;
+                    let now = std::time::Instant::now();
+                    while let Some(cmd) = next.take() {
+                        match cmd {
+                            Some(cmd) => {
+                                if let Some(done) = self.command(cmd, now) {
+                                    self.abort(Error::Closed);
+                                    let _ = done.send(());
+                                    return;
+                                }
+                            }
+                            None => {
+                                handles_gone = true;
+                                self.acc.seal_all();
+                                break;
+                            }
+                        }
+                        taken += 1;
+                        if taken < COMMAND_BURST {
+                            next = match commands.try_recv() {
+                                Ok(cmd) => Some(Some(cmd)),
+                                Err(mpsc::error::TryRecvError::Disconnected) => Some(None),
+                                Err(mpsc::error::TryRecvError::Empty) => None,
+                            };
+                        }
                     }
-                    None => {
-                        handles_gone = true;
-                        self.acc.seal_all();
-                    }
-                },
+                }
                 Some(event) = self.events.recv() => self.handle(event),
-                _ = sleep_until(wake), if wake.is_some() => {}
+                () = &mut timer, if armed.is_some() => armed = None,
             }
             self.tick();
         }
         self.abort(Error::Closed);
     }
 
-    fn append(&mut self, tp: TopicPartition, pending: Pending<Completion>) {
+    /// Applies one command; returns the reply channel of an abort.
+    fn command(&mut self, cmd: Command, now: std::time::Instant) -> Option<oneshot::Sender<()>> {
+        match cmd {
+            Command::Send(tp, pending) => self.append(tp, *pending, now),
+            Command::Flush(epoch, done) => self.flush(epoch, done),
+            Command::Abort(done) => return Some(done),
+        }
+        None
+    }
+
+    fn append(
+        &mut self,
+        tp: TopicPartition,
+        pending: Pending<Completion>,
+        now: std::time::Instant,
+    ) {
         *self
             .outstanding
             .entry(pending.token.flush_epoch)
             .or_default() += 1;
-        if self
-            .acc
-            .append(tp.clone(), pending, std::time::Instant::now())
-        {
+        if self.acc.append(&tp, pending, now) {
             (self.on_new_batch)(&tp);
         }
     }
@@ -407,14 +447,20 @@ impl SenderTask {
             } else {
                 -1
             };
+            let Pending {
+                record,
+                timestamp,
+                token,
+                ..
+            } = p;
             let report = DeliveryReport {
-                topic: p.record.topic.clone(),
-                partition: p.record.partition.unwrap_or(-1),
+                topic: record.topic,
+                partition: record.partition.unwrap_or(-1),
                 offset,
-                timestamp: append_time.unwrap_or(p.timestamp),
+                timestamp: append_time.unwrap_or(timestamp),
             };
             self.metrics.add_record();
-            self.finish(p, Ok(report));
+            self.resolve(token, Ok(report));
         }
     }
 
@@ -425,12 +471,16 @@ impl SenderTask {
     }
 
     fn finish(&mut self, p: Pending<Completion>, result: Result<DeliveryReport>) {
+        self.resolve(p.token, result);
+    }
+
+    fn resolve(&mut self, token: Completion, result: Result<DeliveryReport>) {
         if result.is_err() {
             self.metrics.add_error();
         }
-        let epoch = p.token.flush_epoch;
-        let _ = p.token.reply.send(result);
-        drop(p.token.permit);
+        let epoch = token.flush_epoch;
+        let _ = token.reply.send(result);
+        drop(token.permit);
         if let Some(n) = self.outstanding.get_mut(&epoch) {
             *n -= 1;
             if *n == 0 {
@@ -512,13 +562,6 @@ impl SenderTask {
     }
 }
 
-async fn sleep_until(at: Option<Instant>) {
-    match at {
-        Some(at) => tokio::time::sleep_until(at).await,
-        None => std::future::pending().await,
-    }
-}
-
 /// Sends one broker's requests in the order they were drained, so batches
 /// of one partition reach the broker in sequence order.
 async fn run_dispatcher(
@@ -563,6 +606,9 @@ async fn run_dispatcher(
     }
     while waiters.join_next().await.is_some() {}
 }
+
+/// Commands taken from the queue at most before the task ticks.
+const COMMAND_BURST: usize = 256;
 
 /// How long `close` waits at most for the task to acknowledge an abort.
 pub(crate) const ABORT_GRACE: Duration = Duration::from_millis(500);
