@@ -17,3 +17,8 @@ pub mod protocol;
 pub use cluster::Client;
 pub use config::ClientConfig;
 pub use error::{Error, Result};
+
+/// The README's examples, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

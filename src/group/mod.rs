@@ -23,7 +23,7 @@
 //!
 //! # A driver loop
 //!
-//! ```ignore
+//! ```text
 //! use kafkit::group::{GroupCall, GroupEvent, GroupMember, GroupRequest, GroupResponse, Target};
 //!
 //! async fn exchange<C: GroupCall>(conn: &BrokerConnection, call: &C) -> kafkit::Result<GroupResponse> {

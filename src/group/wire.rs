@@ -143,7 +143,7 @@ impl GroupResponse {
 ///
 /// A driver can send any variant of [`GroupRequest`] with one generic helper:
 ///
-/// ```ignore
+/// ```text
 /// async fn exchange<C: GroupCall>(conn: &BrokerConnection, call: &C) -> kafkit::Result<GroupResponse> {
 ///     let version = conn.version_for::<C::Request>()?;
 ///     let request = call.to_request(version)?;
