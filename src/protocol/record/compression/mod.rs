@@ -25,7 +25,6 @@ use crate::protocol::error::{ProtocolError, Result};
 
 /// The compression codec named by the low three bits of the attributes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-#[cfg_attr(test, derive(proptest_derive::Arbitrary))]
 pub enum Compression {
     /// No compression (codec 0).
     #[default]
