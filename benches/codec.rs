@@ -10,7 +10,8 @@
 //!
 //! Criterion reports records/s; the `*-bytes` entries repeat the kafkit
 //! measurements in bytes/s (batch bytes). After the groups, short timed
-//! loops per case (best of 20) print one summary line with the ratios.
+//! loops per case (best of 100, interleaved) print one summary line with
+//! the ratios.
 //!
 //! Run: `cargo bench --bench codec -- --warm-up-time 1 --measurement-time 2`.
 
@@ -164,45 +165,63 @@ fn bench_case(c: &mut Criterion, case: &Case) {
     group.finish();
 }
 
-/// Time of one call of `f`: the best of several short timed loops, so that
-/// other processes on a shared machine inflate the figure as little as possible.
-fn time_per_call(budget: Duration, mut f: impl FnMut()) -> Duration {
-    const ROUNDS: u32 = 20;
-    let warm = Instant::now();
-    while warm.elapsed() < budget / 4 {
-        f();
-    }
-    let mut best = Duration::MAX;
-    for _ in 0..ROUNDS {
-        let start = Instant::now();
-        let mut calls = 0u32;
-        while start.elapsed() < budget / ROUNDS {
-            for _ in 0..8 {
-                f();
-            }
-            calls += 8;
+/// Mean time of one call of `f` over a loop of about `budget`.
+fn time_loop(budget: Duration, f: &mut dyn FnMut()) -> Duration {
+    let start = Instant::now();
+    let mut calls = 0u32;
+    while start.elapsed() < budget {
+        for _ in 0..4 {
+            f();
         }
-        best = best.min(start.elapsed() / calls);
+        calls += 4;
+    }
+    start.elapsed() / calls
+}
+
+/// Best-of-N timing of several functions, interleaved round by round so they
+/// all see the same machine: on a shared machine the best short loop is the
+/// one least disturbed by other processes.
+fn best_times<const N: usize>(
+    rounds: u32,
+    budget: Duration,
+    fs: [&mut dyn FnMut(); N],
+) -> [Duration; N] {
+    let mut fs = fs;
+    for f in fs.iter_mut() {
+        time_loop(budget * 4, *f);
+    }
+    let mut best = [Duration::MAX; N];
+    for _ in 0..rounds {
+        for (f, best) in fs.iter_mut().zip(best.iter_mut()) {
+            *best = (*best).min(time_loop(budget, *f));
+        }
     }
     best
 }
 
 fn summary(cases: &[Case]) {
-    let budget = Duration::from_millis(400);
     let options = DecodeOptions::default();
     println!();
-    println!("summary (decode, best of 20 short loops; ratios < 1 mean kafkit is faster):");
+    println!(
+        "summary (decode, best of 100 interleaved 3 ms loops; ratios < 1 mean kafkit is faster):"
+    );
     for case in cases {
         let mut copy = vec![0u8; case.bytes.len()];
-        let ours = time_per_call(budget, || {
-            black_box(decode_kafkit(&case.bytes, &options));
-        });
-        let theirs = time_per_call(budget, || {
-            black_box(decode_kafka_protocol(&case.bytes));
-        });
-        let floor = time_per_call(budget, || {
-            black_box(ceiling(&case.bytes, &mut copy));
-        });
+        let [ours, theirs, floor] = best_times(
+            100,
+            Duration::from_millis(3),
+            [
+                &mut || {
+                    black_box(decode_kafkit(&case.bytes, &options));
+                },
+                &mut || {
+                    black_box(decode_kafka_protocol(&case.bytes));
+                },
+                &mut || {
+                    black_box(ceiling(&case.bytes, &mut copy));
+                },
+            ],
+        );
         let secs = ours.as_secs_f64();
         println!(
             "{:<16} kafkit {:>10.2?} ({:>6.2} Mrec/s, {:>6.0} MB/s) | kafka-protocol {:>10.2?} | \

@@ -14,14 +14,13 @@
 //!
 //! Spec: KIP-98, <https://kafka.apache.org/documentation/#recordbatch>.
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Buf, BufMut, Bytes, BytesMut};
 
 use super::compression::{compress, decompress, Compression};
-use super::cursor::len_i32;
+use super::cursor::{len_i32, Cursor};
 use super::records::{parse_record, Record, RecordContext, RecordView, MIN_RECORD_LEN};
 use super::DecodeOptions;
 use crate::protocol::error::{ProtocolError, Result};
-use crate::protocol::Reader;
 
 /// The magic byte of record batches.
 pub const MAGIC_V2: i8 = 2;
@@ -263,7 +262,7 @@ impl BatchView {
                 remaining: batch.len(),
             });
         }
-        let mut r = Reader::new(batch.clone(), false);
+        let mut r = Cursor::new(&batch, 0);
         let base_offset = r.i64()?;
         let length = r.i32()?;
         if usize::try_from(length).ok() != Some(batch.len() - LOG_OVERHEAD) {
@@ -272,14 +271,14 @@ impl BatchView {
             ));
         }
         let partition_leader_epoch = r.i32()?;
-        let magic = r.i8()?;
+        let magic = i8::from_be_bytes([r.u8()?]);
         if magic != MAGIC_V2 {
             return Err(ProtocolError::InvalidValue {
                 field: "magic",
                 value: i64::from(magic),
             });
         }
-        let crc = r.u32()?;
+        let crc = u32::from_be_bytes(r.array()?);
         if options.verify_crc {
             let computed = crc32c::crc32c(batch.get(ATTRIBUTES_AT..).unwrap_or_default());
             if computed != crc {
@@ -303,7 +302,8 @@ impl BatchView {
         let count = r.i32()?;
         let record_count =
             usize::try_from(count).map_err(|_| ProtocolError::InvalidLength(i64::from(count)))?;
-        let section = r.into_rest();
+        let mut section = batch;
+        section.advance(V2_HEADER_LEN);
         let records = match header.attributes.compression {
             Compression::None => section,
             codec => Bytes::from(decompress(codec, &section, options.max_decompressed_size)?),
@@ -338,10 +338,10 @@ impl BatchView {
     }
 
     /// Iterates over the records without allocating.
-    pub fn records(&self) -> RecordIter {
+    pub fn records(&self) -> RecordIter<'_> {
         let h = &self.header;
         RecordIter {
-            data: self.records.clone(),
+            data: &self.records,
             pos: 0,
             remaining: self.record_count,
             ctx: RecordContext {
@@ -367,11 +367,11 @@ impl BatchView {
     }
 }
 
-impl IntoIterator for &BatchView {
+impl<'a> IntoIterator for &'a BatchView {
     type Item = Result<RecordView>;
-    type IntoIter = RecordIter;
+    type IntoIter = RecordIter<'a>;
 
-    fn into_iter(self) -> RecordIter {
+    fn into_iter(self) -> RecordIter<'a> {
         self.records()
     }
 }
@@ -381,15 +381,15 @@ impl IntoIterator for &BatchView {
 /// Yields exactly the declared number of records, then fails if bytes are
 /// left over; stops after the first error.
 #[derive(Debug, Clone)]
-pub struct RecordIter {
-    data: Bytes,
+pub struct RecordIter<'a> {
+    data: &'a Bytes,
     pos: usize,
     remaining: usize,
     ctx: RecordContext,
     done: bool,
 }
 
-impl Iterator for RecordIter {
+impl Iterator for RecordIter<'_> {
     type Item = Result<RecordView>;
 
     #[inline]
@@ -403,7 +403,7 @@ impl Iterator for RecordIter {
                 "bytes left after the declared record count",
             )));
         }
-        let item = parse_record(&self.data, &mut self.pos, &self.ctx);
+        let item = parse_record(self.data, &mut self.pos, &self.ctx);
         self.remaining -= 1;
         if item.is_err() {
             self.remaining = 0;

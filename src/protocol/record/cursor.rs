@@ -68,6 +68,35 @@ impl<'a> Cursor<'a> {
         Ok(byte)
     }
 
+    /// Reads `N` bytes.
+    #[inline]
+    pub(crate) fn array<const N: usize>(&mut self) -> Result<[u8; N]> {
+        let range = self.range(N)?;
+        let bytes = self.slice(range)?;
+        <[u8; N]>::try_from(bytes).map_err(|_| ProtocolError::UnexpectedEof {
+            needed: N,
+            remaining: bytes.len(),
+        })
+    }
+
+    /// Reads a big-endian `int16`.
+    #[inline]
+    pub(crate) fn i16(&mut self) -> Result<i16> {
+        self.array().map(i16::from_be_bytes)
+    }
+
+    /// Reads a big-endian `int32`.
+    #[inline]
+    pub(crate) fn i32(&mut self) -> Result<i32> {
+        self.array().map(i32::from_be_bytes)
+    }
+
+    /// Reads a big-endian `int64`.
+    #[inline]
+    pub(crate) fn i64(&mut self) -> Result<i64> {
+        self.array().map(i64::from_be_bytes)
+    }
+
     /// Reads an unsigned LEB128 varint of at most `max_bytes` bytes.
     ///
     /// One- and two-byte varints (every length and delta of a typical

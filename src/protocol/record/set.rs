@@ -58,7 +58,7 @@ impl Batch {
 #[derive(Debug, Clone)]
 pub enum BatchRecords<'a> {
     /// Records of a v2 batch.
-    V2(RecordIter),
+    V2(RecordIter<'a>),
     /// Messages of a legacy entry.
     Legacy(std::slice::Iter<'a, LegacyMessage>),
 }

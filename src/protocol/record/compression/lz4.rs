@@ -53,12 +53,53 @@ pub(super) fn decompress(
     limit: usize,
     broken_header_checksum: bool,
 ) -> Result<Vec<u8>> {
-    let mut out = Vec::with_capacity(size_hint(input.len()).min(limit));
+    let mut out = Output {
+        buf: Vec::with_capacity(size_hint(input.len()).min(limit)),
+        end: 0,
+    };
     let mut rest = input;
     while !rest.is_empty() {
         rest = decode_frame(rest, limit, broken_header_checksum, &mut out)?;
     }
-    Ok(out)
+    Ok(out.into_vec())
+}
+
+/// Decompressed output: `buf[..end]` is data, the rest initialised scratch
+/// that the next blocks decompress into, so each byte is zeroed only once.
+struct Output {
+    buf: Vec<u8>,
+    end: usize,
+}
+
+impl Output {
+    fn len(&self) -> usize {
+        self.end
+    }
+
+    fn data_from(&self, from: usize) -> &[u8] {
+        self.buf.get(from..self.end).unwrap_or_default()
+    }
+
+    /// The data so far, and `n` writable bytes after it.
+    fn window(&mut self, n: usize) -> (&[u8], &mut [u8]) {
+        let needed = self.end.saturating_add(n);
+        if self.buf.len() < needed {
+            self.buf.resize(needed, 0);
+        }
+        let (data, scratch) = self.buf.split_at_mut(self.end);
+        (data, scratch.get_mut(..n).unwrap_or_default())
+    }
+
+    fn extend(&mut self, data: &[u8]) {
+        self.buf.truncate(self.end);
+        self.buf.extend_from_slice(data);
+        self.end = self.buf.len();
+    }
+
+    fn into_vec(mut self) -> Vec<u8> {
+        self.buf.truncate(self.end);
+        self.buf
+    }
 }
 
 fn corrupt(reason: &'static str) -> ProtocolError {
@@ -91,7 +132,7 @@ fn decode_frame<'a>(
     mut input: &'a [u8],
     limit: usize,
     broken_header_checksum: bool,
-    out: &mut Vec<u8>,
+    out: &mut Output,
 ) -> Result<&'a [u8]> {
     let magic = take_u32(&mut input, "truncated frame magic")?;
     if magic & SKIPPABLE_MASK == SKIPPABLE_MAGIC {
@@ -125,7 +166,7 @@ fn decode_frame<'a>(
             if data.len() > limit.saturating_sub(out.len()) {
                 return Err(ProtocolError::DecompressedTooLarge { limit });
             }
-            out.extend_from_slice(data);
+            out.extend(data);
         } else {
             let linked = descriptor.flags & FLG_INDEPENDENT == 0;
             let dict_from = out.len().saturating_sub(WINDOW).max(frame_start);
@@ -140,7 +181,7 @@ fn decode_frame<'a>(
     }
     if descriptor.flags & FLG_CONTENT_CHECKSUM != 0 {
         let stored = take_u32(&mut input, "truncated content checksum")?;
-        if xxh32(out.get(frame_start..).unwrap_or_default()) != stored {
+        if xxh32(out.data_from(frame_start)) != stored {
             return Err(corrupt("content checksum mismatch"));
         }
     }
@@ -192,29 +233,39 @@ fn read_descriptor(
     Ok(Descriptor { flags, block_max })
 }
 
+/// Compressed blocks smaller than this have their output size computed
+/// exactly before decoding; larger ones decode into a full block window.
+const EXACT_SIZE_BELOW: usize = 8 << 10;
+
 /// Decompresses one block onto the end of `out`; `dict_from` is where the
 /// previous output a linked block may refer to starts.
 ///
-/// The block's sequences are scanned first for its exact output size, so the
-/// limit is checked before anything is written and only that much of `out`
-/// is initialised.
+/// A small block's sequences are scanned first for its exact output size
+/// (checked against the limit, and no large window to initialise for a
+/// small batch); a larger block decodes into a window of the block size, or
+/// of what is left under the limit.
 fn decode_block(
     data: &[u8],
     block_max: usize,
     limit: usize,
     dict_from: Option<usize>,
-    out: &mut Vec<u8>,
+    out: &mut Output,
 ) -> Result<()> {
-    let size = block_output_size(data)?;
-    if size > block_max {
-        return Err(corrupt("block output larger than the frame's block size"));
-    }
-    let start = out.len();
-    if size > limit.saturating_sub(start) {
-        return Err(ProtocolError::DecompressedTooLarge { limit });
-    }
-    out.resize(start + size, 0);
-    let (before, target) = out.split_at_mut(start);
+    let room = limit.saturating_sub(out.len());
+    let exact = if data.len() < EXACT_SIZE_BELOW {
+        let size = block_output_size(data)?;
+        if size > block_max {
+            return Err(corrupt("block output larger than the frame's block size"));
+        }
+        if size > room {
+            return Err(ProtocolError::DecompressedTooLarge { limit });
+        }
+        Some(size)
+    } else {
+        None
+    };
+    let window = exact.unwrap_or(block_max.min(room));
+    let (before, target) = out.window(window);
     let written = match dict_from {
         Some(from) => {
             decompress_into_with_dict(data, target, before.get(from..).unwrap_or_default())
@@ -222,8 +273,14 @@ fn decode_block(
         None => decompress_into(data, target),
     };
     match written {
-        Ok(n) if n == size => Ok(()),
+        Ok(n) if exact.map_or(true, |size| size == n) => {
+            out.end += n;
+            Ok(())
+        }
         Ok(_) => Err(corrupt("block output shorter than its sequences")),
+        Err(lz4_flex::block::DecompressError::OutputTooSmall { .. }) if window < block_max => {
+            Err(ProtocolError::DecompressedTooLarge { limit })
+        }
         Err(e) => Err(decompression_error(CODEC, e)),
     }
 }
@@ -432,6 +489,34 @@ mod tests {
     }
 
     #[test]
+    fn large_blocks_decode_into_a_window_within_the_limit() {
+        let words = [
+            "kafka", "record", "batch", "offset", "{\"", "\":", "42", "x",
+        ];
+        let mut text = Vec::new();
+        let mut state = 7u32;
+        while text.len() < 200_000 {
+            state = state.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            text.extend_from_slice(words[(state >> 16) as usize % words.len()].as_bytes());
+        }
+        let packed = frame(FrameInfo::new(), &text);
+        // Blocks compress to more than the exact-size threshold.
+        let first_block = u32::from_le_bytes(packed[7..11].try_into().unwrap()) as usize;
+        assert!(first_block > EXACT_SIZE_BELOW, "{first_block}");
+        assert_eq!(decompress(&packed, text.len(), false).unwrap(), text);
+        assert_eq!(
+            decompress(&packed, text.len() - 1, false),
+            Err(ProtocolError::DecompressedTooLarge {
+                limit: text.len() - 1
+            })
+        );
+        assert_eq!(
+            decompress(&packed, 1000, false),
+            Err(ProtocolError::DecompressedTooLarge { limit: 1000 })
+        );
+    }
+
+    #[test]
     fn block_sizes_come_from_the_sequences() {
         // "abcd" as literals, then a match of 4+15+3 bytes at offset 4: 26 bytes.
         let mut block = vec![0x4f, b'a', b'b', b'c', b'd', 4, 0, 3];
@@ -442,10 +527,13 @@ mod tests {
         assert!(block_output_size(&block[..8]).is_err()); // ends with a match
         assert!(block_output_size(&block[..3]).is_err()); // literals cut short
         assert!(block_output_size(&[0xf0]).is_err()); // length byte missing
-        let mut out = Vec::new();
+        let mut out = Output {
+            buf: Vec::new(),
+            end: 0,
+        };
         decode_block(&block, 64 << 10, 100, None, &mut out).unwrap();
         assert_eq!(out.len(), 27);
-        assert_eq!(&out[..12], b"abcdabcdabcd");
+        assert_eq!(&out.data_from(0)[..12], b"abcdabcdabcd");
         assert_eq!(
             decode_block(&block, 64 << 10, 40, None, &mut out),
             Err(ProtocolError::DecompressedTooLarge { limit: 40 })

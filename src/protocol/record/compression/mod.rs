@@ -1,13 +1,15 @@
 //! Compression codecs of record batches and legacy message sets.
 //!
-//! Every decompressor streams its output through [`read_capped`], which stops
-//! reading one byte past the caller's limit and fails with
-//! [`ProtocolError::DecompressedTooLarge`]: a decompression bomb costs at most
-//! the limit in memory, never its full inflated size. Codecs whose format
-//! declares the output size up front (raw snappy, zstd frame headers) are
-//! rejected before anything is allocated when that size is over the limit.
+//! Every decompressor keeps its output within the caller's limit and fails
+//! with [`ProtocolError::DecompressedTooLarge`] past it, so a decompression
+//! bomb costs at most about the limit in memory, never its inflated size:
+//! gzip and zstd stream through [`read_capped`], which stops one byte past
+//! the limit; LZ4 checks each block before decoding it; snappy and zstd
+//! frame headers that declare a size over the limit fail before anything is
+//! allocated.
 //!
-//! Spec: KIP-390 (codec numbers, zstd), KIP-110 (zstd); the LZ4 frame format
+//! Spec: <https://kafka.apache.org/documentation/#recordbatch> (codec
+//! numbers), KIP-110 (zstd), KIP-57 (LZ4 framing); the LZ4 frame format
 //! <https://github.com/lz4/lz4/blob/dev/doc/lz4_Frame_format.md>.
 
 mod gzip;
@@ -25,7 +27,6 @@ use crate::protocol::error::{ProtocolError, Result};
 
 /// The compression codec named by the low three bits of the attributes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-#[cfg_attr(test, derive(proptest_derive::Arbitrary))]
 pub enum Compression {
     /// No compression (codec 0).
     #[default]
