@@ -12,10 +12,10 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Headers, Message};
 use rdkafka::mocking::MockCluster;
 
-/// (partition, offset, key, value, headers) of one consumed record.
+/// (partition, create timestamp, key, value, headers) of one consumed record.
 type Consumed = (
     i32,
-    i64,
+    Option<i64>,
     Option<Vec<u8>>,
     Option<Vec<u8>>,
     Vec<(String, Vec<u8>)>,
@@ -43,9 +43,13 @@ fn consume_all(bootstrap: &str, topic: &str, expected: usize) -> Vec<Consumed> {
                         .collect()
                 })
                 .unwrap_or_default();
+            let created = match m.timestamp() {
+                rdkafka::Timestamp::CreateTime(ms) => Some(ms),
+                _ => None,
+            };
             out.push((
                 m.partition(),
-                m.offset(),
+                created,
                 m.key().map(<[u8]>::to_vec),
                 m.payload().map(<[u8]>::to_vec),
                 headers,
@@ -84,7 +88,7 @@ async fn produce_and_verify(compression: Compression, acks: Acks) {
         .expect("join");
     assert_eq!(consumed.len(), n, "every record read back");
     let mut by_key_partition: HashMap<Vec<u8>, i32> = HashMap::new();
-    for (partition, _offset, key, value, headers) in &consumed {
+    for (partition, created, key, value, headers) in &consumed {
         let key = key.clone().expect("key");
         // a key always lands on one partition
         assert_eq!(
@@ -97,6 +101,11 @@ async fn produce_and_verify(compression: Compression, acks: Acks) {
         assert_eq!(
             headers,
             &vec![("seq".to_owned(), i.to_string().into_bytes())]
+        );
+        assert_eq!(
+            *created,
+            Some(1_700_000_000_000 + i as i64),
+            "create timestamp kept"
         );
     }
     if acks != Acks::None {
