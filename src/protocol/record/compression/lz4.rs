@@ -273,7 +273,7 @@ fn decode_block(
         None => decompress_into(data, target),
     };
     match written {
-        Ok(n) if exact.map_or(true, |size| size == n) => {
+        Ok(n) if exact.is_none_or(|size| size == n) => {
             out.end += n;
             Ok(())
         }
