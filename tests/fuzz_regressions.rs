@@ -131,9 +131,8 @@ fn legacy_message(offset: i64, magic: i8, attributes: i8, key: &[u8], value: &[u
 /// Writes the committed `record_batch` seeds: v2 batches in every codec, a
 /// control batch, several batches with a truncated tail, legacy messages and
 /// a gzip wrapper, plus the record sets of the golden Produce frames when
-/// `protocol-specs/golden/` exists. Run with `-- --ignored`.
+/// `protocol-specs/golden/` exists. Checks them, or rewrites them with `KAFKIT_WRITE_SEEDS=1`.
 #[test]
-#[ignore = "writes fuzz/seeds/record_batch; run by hand"]
 fn write_record_batch_seeds() {
     use bytes::BytesMut;
     use kafkit::protocol::record::{
@@ -142,10 +141,9 @@ fn write_record_batch_seeds() {
     use std::io::Write;
 
     let dir = fuzz_dir().join("seeds/record_batch");
-    std::fs::create_dir_all(&dir).expect("seed dir");
     let write = |name: &str, records: &[u8]| {
         let seed = [&[0u8][..], records].concat();
-        std::fs::write(dir.join(name), seed).expect("write seed");
+        emit_seed(&dir.join(name), &seed);
     };
     let records: Vec<Record> = (0..3)
         .map(|i| Record {
@@ -250,5 +248,28 @@ fn write_record_batch_seeds() {
         for (i, set) in sets.iter().enumerate().filter(|(_, s)| !s.is_empty()) {
             write(&format!("golden-{stem}-{i}"), set);
         }
+    }
+}
+
+/// Writes a fuzz seed when `KAFKIT_WRITE_SEEDS=1`; otherwise checks that the
+/// committed seed is exactly what the generator produces now.
+fn emit_seed(path: &std::path::Path, bytes: &[u8]) {
+    if std::env::var_os("KAFKIT_WRITE_SEEDS").is_some_and(|v| v == "1") {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).expect("create seed dir");
+        }
+        std::fs::write(path, bytes).expect("write seed");
+    } else {
+        let committed = std::fs::read(path).unwrap_or_else(|e| {
+            panic!(
+                "{}: {e} (regenerate with KAFKIT_WRITE_SEEDS=1)",
+                path.display()
+            )
+        });
+        assert!(
+            committed == bytes,
+            "{} is stale: regenerate with KAFKIT_WRITE_SEEDS=1",
+            path.display()
+        );
     }
 }

@@ -238,9 +238,8 @@ pub fn apply_quirks(spec: &mut spec::MessageSpec) {
 }
 
 /// Writes the committed fuzz seed corpus, `fuzz/seeds/<target>/`, from
-/// table-built messages: `cargo test --test protocol_specs -- --ignored`.
+/// table-built messages; checks them, or rewrites them with `KAFKIT_WRITE_SEEDS=1`.
 #[test]
-#[ignore = "writes fuzz/seeds; run by hand after a table or codec changes"]
 fn write_fuzz_seeds() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds");
     let (codecs, _) = all_codecs(&load_specs());
@@ -252,7 +251,6 @@ fn write_fuzz_seeds() {
             None => "consumer_protocol",
         };
         let dir = root.join(target);
-        std::fs::create_dir_all(&dir).expect("create seed dir");
         for v in c.versions() {
             let flexible = c.spec.is_flexible(v);
             let mut rng = Rng::new(u64::from(c.seed_key()) << 16 ^ v as u64);
@@ -286,9 +284,32 @@ fn write_fuzz_seeds() {
             }
             seed.extend_from_slice(&body);
             let name = format!("{}-v{v}", c.label);
-            std::fs::write(dir.join(name), seed).expect("write seed");
+            emit_seed(&dir.join(name), &seed);
             written += 1;
         }
     }
     println!("wrote {written} seeds under {}", root.display());
+}
+
+/// Writes a fuzz seed when `KAFKIT_WRITE_SEEDS=1`; otherwise checks that the
+/// committed seed is exactly what the generator produces now.
+fn emit_seed(path: &std::path::Path, bytes: &[u8]) {
+    if std::env::var_os("KAFKIT_WRITE_SEEDS").is_some_and(|v| v == "1") {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).expect("create seed dir");
+        }
+        std::fs::write(path, bytes).expect("write seed");
+    } else {
+        let committed = std::fs::read(path).unwrap_or_else(|e| {
+            panic!(
+                "{}: {e} (regenerate with KAFKIT_WRITE_SEEDS=1)",
+                path.display()
+            )
+        });
+        assert!(
+            committed == bytes,
+            "{} is stale: regenerate with KAFKIT_WRITE_SEEDS=1",
+            path.display()
+        );
+    }
 }
