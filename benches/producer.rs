@@ -12,15 +12,17 @@
 //! utime+stime (`/proc/self/stat`) around it, so it covers every thread the
 //! client uses (tokio workers, librdkafka's broker threads). Each run sends a
 //! warm-up first (connections, metadata, producer id), then the measured
-//! records, and waits for every delivery report.
+//! records, and waits for every delivery report. The mock keeps at most
+//! 5 MB per partition, so long runs do not fill memory. CPU times come in
+//! clock ticks (10 ms): runs are sized to last about a second.
 //!
 //! Both clients get the same settings: linger 5 ms, the same batch size,
 //! at most 5 requests in flight, the same codec and acks, murmur2 key
 //! partitioning, buffers large enough that `send` never waits.
 //!
 //! Environment: `KAFKA_BROKERS` (use that cluster; topics are auto-created),
-//! `BENCH_RECORDS` (records of 100 B per run, default 200000; 1 KiB runs send
-//! a quarter), `BENCH_REPS` (runs per client and case, default 3; the median
+//! `BENCH_RECORDS` (records of 100 B per run, default 500000; 1 KiB runs send
+//! a quarter), `BENCH_REPS` (runs per client and case, default 5; the median
 //! is reported), `BENCH_BATCH_BYTES` (default 262144), `BENCH_CASES` (a
 //! substring filter on the case name), `BENCH_CLIENTS` (`kafkit` or
 //! `rdkafka` to run only that one, e.g. under a profiler).
@@ -100,12 +102,12 @@ impl Plan {
         Ok(Self {
             cases,
             records_100b: if full {
-                num("BENCH_RECORDS", 200_000)?
+                num("BENCH_RECORDS", 500_000)?
             } else {
                 3_000
             },
             reps: if full {
-                num("BENCH_REPS", 3)?.max(1)
+                num("BENCH_REPS", 5)?.max(1)
             } else {
                 1
             },

@@ -236,7 +236,7 @@ impl Producer {
         };
         self.inner
             .commands
-            .send(Command::Send(tp, Box::new(pending)))
+            .send(Command::Send(tp, pending))
             .map_err(|_| Error::Closed)?;
         Ok(DeliveryFuture { rx })
     }
