@@ -15,6 +15,7 @@ use tracing::{debug, warn};
 
 use super::config::{ConsumerConfig, OffsetReset};
 use super::decode::decode_partition;
+use super::offsets::list_offsets;
 use super::record::ConsumerRecord;
 use super::session::{FetchSession, PartitionFetch};
 use super::shared::Shared;
@@ -25,10 +26,7 @@ use crate::producer::TopicPartition;
 use crate::protocol::messages::fetch::{
     FetchPartition, FetchRequest, FetchResponse, FetchTopic, ForgottenTopic,
 };
-use crate::protocol::messages::list_offsets::{
-    ListOffsetsPartition, ListOffsetsRequest, ListOffsetsTopic, EARLIEST_TIMESTAMP,
-    LATEST_TIMESTAMP,
-};
+use crate::protocol::messages::list_offsets::{EARLIEST_TIMESTAMP, LATEST_TIMESTAMP};
 use crate::protocol::record::DecodeOptions;
 use crate::protocol::{ApiKey, ErrorCode, Uuid};
 
@@ -570,76 +568,4 @@ impl FetcherTask {
             let _ = tx.send(Event::Refreshed);
         });
     }
-}
-
-/// Looks up the offset at `timestamp` (earliest/latest) for partitions led by `node`.
-pub(crate) async fn list_offsets(
-    client: &Client,
-    node: i32,
-    tps: &[TopicPartition],
-    timestamp: i64,
-    isolation_level: i8,
-) -> Vec<(TopicPartition, Result<i64>)> {
-    let mut topics: BTreeMap<String, Vec<ListOffsetsPartition>> = BTreeMap::new();
-    for tp in tps {
-        topics
-            .entry(tp.topic.clone())
-            .or_default()
-            .push(ListOffsetsPartition {
-                partition_index: tp.partition,
-                timestamp,
-                ..Default::default()
-            });
-    }
-    let request = ListOffsetsRequest {
-        isolation_level,
-        topics: topics
-            .into_iter()
-            .map(|(name, partitions)| ListOffsetsTopic {
-                name,
-                partitions,
-                ..Default::default()
-            })
-            .collect(),
-        ..Default::default()
-    };
-    let response = match client.broker(node).await {
-        Ok(conn) => conn.send(&request).await,
-        Err(e) => Err(e),
-    };
-    let resp = match response {
-        Ok(r) => r,
-        Err(e) => return tps.iter().map(|tp| (tp.clone(), Err(e.clone()))).collect(),
-    };
-    tps.iter()
-        .map(|tp| {
-            let found = resp
-                .topics
-                .iter()
-                .filter(|t| t.name == tp.topic)
-                .flat_map(|t| t.partitions.iter())
-                .find(|p| p.partition_index == tp.partition);
-            let r = match found {
-                Some(p) if p.error_code.is_ok() => Ok(if p.offset >= 0 {
-                    p.offset
-                } else {
-                    p.old_style_offsets.first().copied().unwrap_or(0)
-                }),
-                Some(p) => Err(Error::Broker {
-                    code: p.error_code,
-                    api: ApiKey::LIST_OFFSETS,
-                    context: format!(" for {}/{}", tp.topic, tp.partition),
-                }),
-                None => Err(Error::Broker {
-                    code: ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
-                    api: ApiKey::LIST_OFFSETS,
-                    context: format!(
-                        " for {}/{}: missing from the response",
-                        tp.topic, tp.partition
-                    ),
-                }),
-            };
-            (tp.clone(), r)
-        })
-        .collect()
 }

@@ -13,6 +13,7 @@ mod events;
 mod fetcher;
 mod group;
 mod handle;
+mod offsets;
 mod record;
 pub mod session;
 mod shared;

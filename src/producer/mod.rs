@@ -9,6 +9,7 @@
 
 pub mod accumulator;
 mod config;
+mod dispatch;
 mod handle;
 mod metrics;
 pub mod partitioner;

@@ -14,6 +14,7 @@ use tracing::{debug, info, warn};
 
 use super::accumulator::{Accumulator, AccumulatorConfig, Batch, Pending, TopicPartition};
 use super::config::{Acks, ProducerConfig};
+use super::dispatch::run_dispatcher;
 use super::metrics::Metrics;
 use super::record::DeliveryReport;
 use super::wire::{
@@ -50,7 +51,7 @@ pub(crate) enum Command {
 
 type PBatch = Batch<Completion>;
 
-enum Event {
+pub(crate) enum Event {
     Produced {
         batches: Vec<PBatch>,
         result: Result<Option<ProduceResponse>>,
@@ -61,10 +62,13 @@ enum Event {
     RetryInit,
 }
 
-struct Dispatch {
-    batches: Vec<PBatch>,
-    request: ProduceRequest,
+pub(crate) struct Dispatch {
+    pub(crate) batches: Vec<PBatch>,
+    pub(crate) request: ProduceRequest,
 }
+
+/// Commands taken from the queue at most before the task ticks.
+const COMMAND_BURST: usize = 256;
 
 pub(crate) struct SenderTask {
     client: Client,
@@ -566,54 +570,6 @@ impl SenderTask {
         }
     }
 }
-
-/// Sends one broker's requests in the order they were drained, so batches
-/// of one partition reach the broker in sequence order.
-async fn run_dispatcher(
-    client: Client,
-    node: i32,
-    mut rx: mpsc::UnboundedReceiver<Dispatch>,
-    events: mpsc::UnboundedSender<Event>,
-    fire_and_forget: bool,
-) {
-    let mut waiters = JoinSet::new();
-    loop {
-        tokio::select! {
-            d = rx.recv() => {
-                let Some(Dispatch { batches, request }) = d else { break };
-                let conn = match client.broker(node).await {
-                    Ok(c) => c,
-                    Err(e) => {
-                        let _ = events.send(Event::Produced { batches, result: Err(e) });
-                        continue;
-                    }
-                };
-                if fire_and_forget {
-                    let result = conn.send_oneway(&request).await.map(|()| None);
-                    let _ = events.send(Event::Produced { batches, result });
-                    continue;
-                }
-                match conn.start(&request).await {
-                    Ok(pending) => {
-                        let events = events.clone();
-                        waiters.spawn(async move {
-                            let result = pending.response().await.map(Some);
-                            let _ = events.send(Event::Produced { batches, result });
-                        });
-                    }
-                    Err(e) => {
-                        let _ = events.send(Event::Produced { batches, result: Err(e) });
-                    }
-                }
-            }
-            Some(_) = waiters.join_next(), if !waiters.is_empty() => {}
-        }
-    }
-    while waiters.join_next().await.is_some() {}
-}
-
-/// Commands taken from the queue at most before the task ticks.
-const COMMAND_BURST: usize = 256;
 
 /// How long `close` waits at most for the task to acknowledge an abort.
 pub(crate) const ABORT_GRACE: Duration = Duration::from_millis(500);
