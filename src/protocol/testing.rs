@@ -103,3 +103,10 @@ impl Arbitrary for TaggedFields {
         tagged().boxed()
     }
 }
+
+/// `msg` encoded strictly at `version` (panics in tests if it cannot be).
+pub fn encoded<M: Message>(msg: &M, version: i16) -> Vec<u8> {
+    let mut buf = BytesMut::new();
+    msg.encode(version, &mut buf).expect("encode");
+    buf.to_vec()
+}

@@ -218,6 +218,7 @@ impl Message for FindCoordinatorResponse {
 mod tests {
     use super::*;
     use crate::protocol::testing::check_roundtrip;
+    use crate::protocol::testing::encoded;
     use crate::protocol::ProtocolError;
     use bytes::{Bytes, BytesMut};
     use proptest::prelude::*;
@@ -284,12 +285,6 @@ mod tests {
             m.unknown_tagged_fields = TaggedFields::default();
         }
         m
-    }
-
-    fn encoded<M: Message>(m: &M, v: i16) -> Vec<u8> {
-        let mut buf = BytesMut::new();
-        m.encode(v, &mut buf).expect("encode");
-        buf.to_vec()
     }
 
     #[test]

@@ -133,6 +133,7 @@ impl Message for InitProducerIdResponse {
 mod tests {
     use super::*;
     use crate::protocol::testing::check_roundtrip;
+    use crate::protocol::testing::encoded;
     use crate::protocol::ProtocolError;
     use bytes::{Bytes, BytesMut};
     use proptest::prelude::*;
@@ -161,12 +162,6 @@ mod tests {
             check_roundtrip(&m, v)?;
             prop_assert_eq!(InitProducerIdRequest::decode(encoded(&m, v).into(), v), Ok(m));
         }
-    }
-
-    fn encoded<M: Message>(m: &M, v: i16) -> Vec<u8> {
-        let mut buf = BytesMut::new();
-        m.encode(v, &mut buf).expect("encode");
-        buf.to_vec()
     }
 
     #[test]

@@ -195,6 +195,7 @@ impl Request for MetadataRequest {
 mod tests {
     use super::*;
     use crate::protocol::testing::check_roundtrip;
+    use crate::protocol::testing::encoded;
     use crate::protocol::ProtocolError;
     use bytes::{Bytes, BytesMut};
     use proptest::prelude::*;
@@ -242,12 +243,6 @@ mod tests {
             m.unknown_tagged_fields = TaggedFields::default();
         }
         m
-    }
-
-    fn encoded(m: &MetadataRequest, v: i16) -> Vec<u8> {
-        let mut buf = BytesMut::new();
-        m.encode(v, &mut buf).expect("encode");
-        buf.to_vec()
     }
 
     fn decoded(bytes: &[u8], v: i16) -> Result<MetadataRequest> {

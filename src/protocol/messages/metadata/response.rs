@@ -321,6 +321,7 @@ impl Message for MetadataResponse {
 mod tests {
     use super::*;
     use crate::protocol::testing::check_roundtrip;
+    use crate::protocol::testing::encoded;
     use crate::protocol::ProtocolError;
     use bytes::{Bytes, BytesMut};
     use proptest::prelude::*;
@@ -392,12 +393,6 @@ mod tests {
         }
         untag(&mut m.unknown_tagged_fields);
         m
-    }
-
-    fn encoded(m: &MetadataResponse, v: i16) -> Vec<u8> {
-        let mut buf = BytesMut::new();
-        m.encode(v, &mut buf).expect("encode");
-        buf.to_vec()
     }
 
     fn decoded(bytes: &[u8], v: i16) -> Result<MetadataResponse> {
