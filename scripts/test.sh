@@ -2,7 +2,8 @@
 # Runs every check kafkit has: formatting, lints, the test suite (unit, property,
 # golden-frame, live mock-cluster tests; the `kafkit` CLI crate in cli/ too), a
 # no-default-features build, the "no C in the library or the CLI" check, the
-# CLI's interop run against kcat (scripts/interop_kcat.sh) and a short run of
+# CLI's interop run against kcat (scripts/interop_kcat.sh), the NestJS
+# request-reply interop (its npm packages installed by scripts/nest_deps.sh) and a short run of
 # each fuzz target.
 # Usage: scripts/test.sh            (all)
 #        KAFKIT_SKIP_FUZZ=1 scripts/test.sh   (without the fuzz step)
@@ -25,6 +26,9 @@ fi
 
 step "build without default features"
 cargo build -p kafkit --lib --no-default-features
+
+step "NestJS peer for the request-reply interop tests (npm)"
+scripts/nest_deps.sh
 
 step "cargo test"
 cargo test --all-targets --no-fail-fast

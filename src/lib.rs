@@ -13,6 +13,7 @@ pub mod error;
 pub mod group;
 pub mod producer;
 pub mod protocol;
+pub mod rpc;
 
 pub use cluster::Client;
 pub use config::ClientConfig;
