@@ -9,6 +9,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use super::config::ConsumerConfig;
+use super::control::ConsumerControl;
 use super::events::ConsumerEvent;
 use super::fetcher::{Command, Delivery, FetcherTask};
 use super::group::{GroupCommand, GroupDriver};
@@ -151,15 +152,21 @@ impl Consumer {
             .ok_or_else(|| Error::Config("not a group member: call subscribe first".to_owned()))
     }
 
+    /// A cloneable handle on this consumer's controls (commit, pause,
+    /// heartbeat) for other tasks; take it after `subscribe` for the group calls.
+    pub fn control(&self) -> ConsumerControl {
+        ConsumerControl {
+            commands: self.commands.clone(),
+            group: self.group.as_ref().map(|g| g.commands.clone()),
+            shared: self.shared.clone(),
+        }
+    }
+
     /// Commits the offsets of every processed record (synchronously: resolves
     /// when the coordinator answered).
     pub async fn commit(&self) -> Result<()> {
-        let (tx, rx) = oneshot::channel();
-        self.group()?
-            .commands
-            .send(GroupCommand::Commit(None, tx))
-            .map_err(|_| Error::Closed)?;
-        rx.await.map_err(|_| Error::Closed)?
+        self.group()?;
+        self.control().commit().await
     }
 
     /// Commits explicit offsets (the offset of the *next* record to read, as Kafka stores them).
@@ -167,16 +174,8 @@ impl Consumer {
     where
         I: IntoIterator<Item = (TopicPartition, i64)>,
     {
-        let offsets = offsets
-            .into_iter()
-            .map(|(tp, o)| (tp, crate::group::OffsetAndMetadata::new(o)))
-            .collect();
-        let (tx, rx) = oneshot::channel();
-        self.group()?
-            .commands
-            .send(GroupCommand::Commit(Some(offsets), tx))
-            .map_err(|_| Error::Closed)?;
-        rx.await.map_err(|_| Error::Closed)?
+        self.group()?;
+        self.control().commit_offsets(offsets).await
     }
 
     /// The group's committed offsets for `partitions` (`None` where nothing is committed).
@@ -184,22 +183,15 @@ impl Consumer {
         &self,
         partitions: Vec<TopicPartition>,
     ) -> Result<std::collections::BTreeMap<TopicPartition, Option<i64>>> {
-        let (tx, rx) = oneshot::channel();
-        self.group()?
-            .commands
-            .send(GroupCommand::Committed(
-                partitions.into_iter().collect(),
-                tx,
-            ))
-            .map_err(|_| Error::Closed)?;
-        rx.await.map_err(|_| Error::Closed)?
+        self.group()?;
+        self.control().committed(partitions).await
     }
 
     /// Tells the group the application is alive while a slow handler runs
     /// (counts as a poll for `max_poll_interval`); heartbeats to the
     /// coordinator themselves run in the background.
     pub fn heartbeat(&self) {
-        self.shared.note_poll();
+        self.control().heartbeat();
     }
 
     /// The lifecycle events (taken once).
@@ -240,23 +232,34 @@ impl Consumer {
         self.send(Command::Unassign(partitions))
     }
 
-    /// Moves a partition's position; records fetched before are dropped.
+    /// Moves a partition's position; records fetched before are dropped
+    /// (also those already queued for this handle), and the last record
+    /// handed out of that partition is not marked processed by the next poll.
     pub fn seek(&mut self, tp: TopicPartition, offset: i64) -> Result<()> {
         if self.current_tp.as_ref().is_some_and(|(t, _)| *t == tp) {
             self.current.clear();
             self.current_tp = None;
+        }
+        if self.last_handed.as_ref().is_some_and(|(t, _)| *t == tp) {
+            self.last_handed = None;
+        }
+        // Invalidate at once: deliveries the fetcher queued before it sees
+        // the seek must not reach the application (they carry the old
+        // generation; the fetcher sets the new one).
+        if self.shared.generation(&tp).is_some() {
+            self.shared.set_generation(tp.clone(), None);
         }
         self.send(Command::Seek(tp, offset))
     }
 
     /// Stops fetching the partitions until [`Consumer::resume`].
     pub fn pause(&self, partitions: Vec<TopicPartition>) -> Result<()> {
-        self.send(Command::Pause(partitions, true))
+        self.control().pause(partitions)
     }
 
     /// Resumes fetching paused partitions.
     pub fn resume(&self, partitions: Vec<TopicPartition>) -> Result<()> {
-        self.send(Command::Pause(partitions, false))
+        self.control().resume(partitions)
     }
 
     /// Next fetch position and last known high watermark per assigned partition.
@@ -285,6 +288,17 @@ impl Consumer {
         let mut p = self.shared.processed();
         p.retain(|tp, _| self.shared.generation(tp).is_some());
         p
+    }
+
+    /// The records of the current fetched batch not handed out yet (all of
+    /// the partition of the record `recv` returned last); they count as
+    /// handed out. Used by the listener's batch handlers.
+    pub(crate) fn take_buffered(&mut self) -> Vec<ConsumerRecord> {
+        let records: Vec<ConsumerRecord> = self.current.drain(..).collect();
+        if let (Some(last), Some((tp, _))) = (records.last(), &self.current_tp) {
+            self.last_handed = Some((tp.clone(), last.offset));
+        }
+        records
     }
 
     /// Marks the last record handed out as processed now (instead of at the next `recv`).
