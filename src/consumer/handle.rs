@@ -308,9 +308,17 @@ impl Consumer {
         }
     }
 
-    /// The next record; `None` once the consumer is closed.
+    /// The next record; `None` once the consumer is closed. Waiting here
+    /// counts as polling for `max_poll_interval` (an idle topic does not get
+    /// the member evicted), until the future completes or is dropped.
     pub async fn recv(&mut self) -> Option<Result<ConsumerRecord>> {
-        std::future::poll_fn(|cx| self.poll_record(cx)).await
+        let waiting = WaitingGuard(self.shared.clone());
+        std::future::poll_fn(|cx| {
+            let poll = self.poll_record(cx);
+            waiting.set(poll.is_pending());
+            poll
+        })
+        .await
     }
 
     fn poll_record(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<ConsumerRecord>>> {
@@ -409,5 +417,22 @@ impl Drop for Consumer {
         if let Some(group) = self.group.take() {
             group.task.abort();
         }
+    }
+}
+
+/// The "waiting in `recv`" flag, cleared when a `recv` future ends or is dropped.
+struct WaitingGuard(Arc<Shared>);
+
+impl WaitingGuard {
+    fn set(&self, waiting: bool) {
+        self.0
+            .waiting
+            .store(waiting, std::sync::atomic::Ordering::Release);
+    }
+}
+
+impl Drop for WaitingGuard {
+    fn drop(&mut self) {
+        self.set(false);
     }
 }
