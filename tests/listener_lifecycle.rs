@@ -298,3 +298,42 @@ async fn idle_listener_is_not_evicted() {
     );
     drop(mock);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_cancels_a_stuck_handler_and_commits_what_was_processed() {
+    let (mock, bootstrap) = mock_with_topics(&[("stuck", 1)]);
+    produce(&bootstrap, "stuck", Some(0), (0..3).map(|i| i.to_string())).await;
+    let (tx, mut rx) = mpsc::unbounded_channel::<i64>();
+    let mut listener = Listener::builder(
+        ClientConfig::new([&bootstrap]),
+        // No auto-commit: what is committed comes from the shutdown.
+        group_config("g-stuck").with_auto_commit(false),
+    )
+    .topic("stuck", move |r: ConsumerRecord, _ctx: Context| {
+        let tx = tx.clone();
+        async move {
+            let _ = tx.send(r.offset);
+            if r.offset == 1 {
+                std::future::pending::<()>().await; // never finishes
+            }
+            Ok(())
+        }
+    })
+    .run()
+    .expect("listener");
+    let _events = listener.events();
+    assert_eq!(next_n(&mut rx, 2, WAIT).await, vec![0, 1]);
+    let deadline = Duration::from_secs(3);
+    let started = tokio::time::Instant::now();
+    listener
+        .shutdown(deadline)
+        .await
+        .expect("stopped within the deadline");
+    assert!(started.elapsed() <= deadline + Duration::from_millis(100));
+    assert_eq!(
+        support::listener::committed(&bootstrap, "g-stuck", "stuck", 1).await,
+        vec![Some(1)],
+        "offset 0 committed, the cancelled record not"
+    );
+    drop(mock);
+}

@@ -291,14 +291,18 @@ impl Consumer {
     }
 
     /// The records of the current fetched batch not handed out yet (all of
-    /// the partition of the record `recv` returned last); they count as
-    /// handed out. Used by the listener's batch handlers.
+    /// the partition of the record `recv` returned last). Like
+    /// [`Consumer::forget_handed`], they are not marked processed
+    /// implicitly. Used by the listener's batch handlers.
     pub(crate) fn take_buffered(&mut self) -> Vec<ConsumerRecord> {
-        let records: Vec<ConsumerRecord> = self.current.drain(..).collect();
-        if let (Some(last), Some((tp, _))) = (records.last(), &self.current_tp) {
-            self.last_handed = Some((tp.clone(), last.offset));
-        }
-        records
+        self.current.drain(..).collect()
+    }
+
+    /// The last record handed out will not be marked processed by the next
+    /// poll or by `close`: the caller marks what it finished itself (the
+    /// listener, whose handler may fail or be cancelled).
+    pub(crate) fn forget_handed(&mut self) {
+        self.last_handed = None;
     }
 
     /// Marks the last record handed out as processed now (instead of at the next `recv`).

@@ -40,6 +40,9 @@ impl Runner {
         retries: &mut Retries,
         record: ConsumerRecord,
     ) -> Option<Exit> {
+        // Processed marks are explicit here: a failed or cancelled record
+        // must not be marked by the consumer's next poll or its close.
+        consumer.forget_handed();
         let tp = TopicPartition {
             topic: record.topic.to_string(),
             partition: record.partition,
