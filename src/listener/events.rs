@@ -91,7 +91,8 @@ pub enum ListenerEvent {
         delay: Duration,
     },
     /// The listener stopped: after `shutdown` (`error` is `None`) or after a
-    /// crash the restart policy did not allow to restart. Always the last event.
+    /// crash the restart policy did not allow to restart. The last event
+    /// (missing only if a shutdown overran its deadline and was aborted).
     Stopped {
         /// The crash that stopped it, if any.
         error: Option<String>,

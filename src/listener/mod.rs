@@ -245,8 +245,7 @@ impl Listener {
         }
     }
 
-    /// The events (taken once); the last one is always
-    /// [`ListenerEvent::Stopped`].
+    /// The events (taken once); the last one is [`ListenerEvent::Stopped`].
     pub fn events(&mut self) -> Option<mpsc::UnboundedReceiver<ListenerEvent>> {
         self.events.take()
     }
