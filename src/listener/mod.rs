@@ -180,7 +180,7 @@ impl ListenerBuilder {
         self
     }
 
-    /// Starts the listener on the current tokio runtime.
+    /// Starts the listener on the current tokio runtime (call it from within one).
     pub fn run(self) -> Result<Listener> {
         if self.consumer.group_id.is_none() {
             return Err(Error::Config("a listener needs a group_id".to_owned()));
