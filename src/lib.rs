@@ -11,6 +11,7 @@ pub mod connection;
 pub mod consumer;
 pub mod error;
 pub mod group;
+pub mod listener;
 pub mod producer;
 pub mod protocol;
 pub mod rpc;

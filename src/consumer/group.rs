@@ -172,7 +172,8 @@ impl GroupDriver {
 
     fn note_polls(&mut self) {
         let polls = self.shared.polls.load(Ordering::Acquire);
-        if polls != self.seen_polls {
+        // An application waiting in `recv` is polling, as in Java's `poll`.
+        if polls != self.seen_polls || self.shared.waiting.load(Ordering::Acquire) {
             self.seen_polls = polls;
             if let Err(e) = self.member.poll(Instant::now()) {
                 debug!(error = %e, "poll refused");

@@ -9,6 +9,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use super::config::ConsumerConfig;
+use super::control::ConsumerControl;
 use super::events::ConsumerEvent;
 use super::fetcher::{Command, Delivery, FetcherTask};
 use super::group::{GroupCommand, GroupDriver};
@@ -151,15 +152,21 @@ impl Consumer {
             .ok_or_else(|| Error::Config("not a group member: call subscribe first".to_owned()))
     }
 
+    /// A cloneable handle on this consumer's controls (commit, pause,
+    /// heartbeat) for other tasks; take it after `subscribe` for the group calls.
+    pub fn control(&self) -> ConsumerControl {
+        ConsumerControl {
+            commands: self.commands.clone(),
+            group: self.group.as_ref().map(|g| g.commands.clone()),
+            shared: self.shared.clone(),
+        }
+    }
+
     /// Commits the offsets of every processed record (synchronously: resolves
     /// when the coordinator answered).
     pub async fn commit(&self) -> Result<()> {
-        let (tx, rx) = oneshot::channel();
-        self.group()?
-            .commands
-            .send(GroupCommand::Commit(None, tx))
-            .map_err(|_| Error::Closed)?;
-        rx.await.map_err(|_| Error::Closed)?
+        self.group()?;
+        self.control().commit().await
     }
 
     /// Commits explicit offsets (the offset of the *next* record to read, as Kafka stores them).
@@ -167,16 +174,8 @@ impl Consumer {
     where
         I: IntoIterator<Item = (TopicPartition, i64)>,
     {
-        let offsets = offsets
-            .into_iter()
-            .map(|(tp, o)| (tp, crate::group::OffsetAndMetadata::new(o)))
-            .collect();
-        let (tx, rx) = oneshot::channel();
-        self.group()?
-            .commands
-            .send(GroupCommand::Commit(Some(offsets), tx))
-            .map_err(|_| Error::Closed)?;
-        rx.await.map_err(|_| Error::Closed)?
+        self.group()?;
+        self.control().commit_offsets(offsets).await
     }
 
     /// The group's committed offsets for `partitions` (`None` where nothing is committed).
@@ -184,22 +183,15 @@ impl Consumer {
         &self,
         partitions: Vec<TopicPartition>,
     ) -> Result<std::collections::BTreeMap<TopicPartition, Option<i64>>> {
-        let (tx, rx) = oneshot::channel();
-        self.group()?
-            .commands
-            .send(GroupCommand::Committed(
-                partitions.into_iter().collect(),
-                tx,
-            ))
-            .map_err(|_| Error::Closed)?;
-        rx.await.map_err(|_| Error::Closed)?
+        self.group()?;
+        self.control().committed(partitions).await
     }
 
     /// Tells the group the application is alive while a slow handler runs
     /// (counts as a poll for `max_poll_interval`); heartbeats to the
     /// coordinator themselves run in the background.
     pub fn heartbeat(&self) {
-        self.shared.note_poll();
+        self.control().heartbeat();
     }
 
     /// The lifecycle events (taken once).
@@ -240,23 +232,34 @@ impl Consumer {
         self.send(Command::Unassign(partitions))
     }
 
-    /// Moves a partition's position; records fetched before are dropped.
+    /// Moves a partition's position; records fetched before are dropped
+    /// (also those already queued for this handle), and the last record
+    /// handed out of that partition is not marked processed by the next poll.
     pub fn seek(&mut self, tp: TopicPartition, offset: i64) -> Result<()> {
         if self.current_tp.as_ref().is_some_and(|(t, _)| *t == tp) {
             self.current.clear();
             self.current_tp = None;
+        }
+        if self.last_handed.as_ref().is_some_and(|(t, _)| *t == tp) {
+            self.last_handed = None;
+        }
+        // Invalidate at once: deliveries the fetcher queued before it sees
+        // the seek must not reach the application (they carry the old
+        // generation; the fetcher sets the new one).
+        if self.shared.generation(&tp).is_some() {
+            self.shared.set_generation(tp.clone(), None);
         }
         self.send(Command::Seek(tp, offset))
     }
 
     /// Stops fetching the partitions until [`Consumer::resume`].
     pub fn pause(&self, partitions: Vec<TopicPartition>) -> Result<()> {
-        self.send(Command::Pause(partitions, true))
+        self.control().pause(partitions)
     }
 
     /// Resumes fetching paused partitions.
     pub fn resume(&self, partitions: Vec<TopicPartition>) -> Result<()> {
-        self.send(Command::Pause(partitions, false))
+        self.control().resume(partitions)
     }
 
     /// Next fetch position and last known high watermark per assigned partition.
@@ -287,6 +290,21 @@ impl Consumer {
         p
     }
 
+    /// The records of the current fetched batch not handed out yet (all of
+    /// the partition of the record `recv` returned last). Like
+    /// [`Consumer::forget_handed`], they are not marked processed
+    /// implicitly. Used by the listener's batch handlers.
+    pub(crate) fn take_buffered(&mut self) -> Vec<ConsumerRecord> {
+        self.current.drain(..).collect()
+    }
+
+    /// The last record handed out will not be marked processed by the next
+    /// poll or by `close`: the caller marks what it finished itself (the
+    /// listener, whose handler may fail or be cancelled).
+    pub(crate) fn forget_handed(&mut self) {
+        self.last_handed = None;
+    }
+
     /// Marks the last record handed out as processed now (instead of at the next `recv`).
     pub fn mark_processed(&mut self) {
         if let Some((tp, offset)) = self.last_handed.take() {
@@ -294,9 +312,17 @@ impl Consumer {
         }
     }
 
-    /// The next record; `None` once the consumer is closed.
+    /// The next record; `None` once the consumer is closed. Waiting here
+    /// counts as polling for `max_poll_interval` (an idle topic does not get
+    /// the member evicted), until the future completes or is dropped.
     pub async fn recv(&mut self) -> Option<Result<ConsumerRecord>> {
-        std::future::poll_fn(|cx| self.poll_record(cx)).await
+        let waiting = WaitingGuard(self.shared.clone());
+        std::future::poll_fn(|cx| {
+            let poll = self.poll_record(cx);
+            waiting.set(poll.is_pending());
+            poll
+        })
+        .await
     }
 
     fn poll_record(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<ConsumerRecord>>> {
@@ -395,5 +421,22 @@ impl Drop for Consumer {
         if let Some(group) = self.group.take() {
             group.task.abort();
         }
+    }
+}
+
+/// The "waiting in `recv`" flag, cleared when a `recv` future ends or is dropped.
+struct WaitingGuard(Arc<Shared>);
+
+impl WaitingGuard {
+    fn set(&self, waiting: bool) {
+        self.0
+            .waiting
+            .store(waiting, std::sync::atomic::Ordering::Release);
+    }
+}
+
+impl Drop for WaitingGuard {
+    fn drop(&mut self) {
+        self.set(false);
     }
 }

@@ -8,6 +8,7 @@
 //! Spec: KIP-227 (fetch sessions), KIP-98 (read_committed), KIP-392 (rack id).
 
 mod config;
+mod control;
 mod decode;
 mod events;
 mod fetcher;
@@ -19,6 +20,7 @@ pub mod session;
 mod shared;
 
 pub use config::{ConsumerConfig, IsolationLevel, OffsetReset};
+pub use control::ConsumerControl;
 pub use events::ConsumerEvent;
 pub use handle::Consumer;
 pub use record::ConsumerRecord;

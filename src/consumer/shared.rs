@@ -19,6 +19,9 @@ pub(crate) struct Shared {
     /// Incremented whenever the application polls (or heartbeats): proof of progress
     /// for the group's `max_poll_interval`.
     pub polls: std::sync::atomic::AtomicU64,
+    /// Set while the application waits in `recv` for a record: waiting counts
+    /// as polling for `max_poll_interval` (an idle topic must not evict it).
+    pub waiting: std::sync::atomic::AtomicBool,
     /// Incremented whenever a partition stops being current (revoked, lost,
     /// seeked), so the handle re-checks the records it holds.
     pub invalidations: std::sync::atomic::AtomicU64,

@@ -1,0 +1,245 @@
+//! Handing records to handlers and acting on the result: mark processed,
+//! redeliver after a backoff, or give up (dead letter / skip).
+//!
+//! Redelivery never commits past the failing record: its partition is
+//! seeked back to it (which also resets the processed offset there and
+//! drops records fetched after it) and paused until the backoff is over.
+
+use std::sync::{Arc, Mutex};
+
+use tokio::time::Instant;
+use tracing::{debug, warn};
+
+use super::dead_letter::dead_letter_record;
+use super::events::ListenerEvent;
+use super::handler::{lock, Batch, BatchContext, Context, HandlerResult};
+use super::retries::Retries;
+use super::runner::{Exit, Runner};
+use super::Route;
+use crate::consumer::{Consumer, ConsumerControl, ConsumerRecord};
+use crate::producer::{Producer, TopicPartition};
+
+/// Where a handler's failure leaves a partition.
+struct Failure {
+    tp: TopicPartition,
+    /// The records not handled, from the failing one on (never empty).
+    records: Vec<ConsumerRecord>,
+    /// Deliveries of the first of them so far.
+    attempt: u32,
+    error: String,
+    permanent: bool,
+}
+
+impl Runner {
+    /// Hands `record` (and, for a batch handler, the rest of its fetched
+    /// batch) to its topic's handler. `Some` ends this consumer's run.
+    pub(super) async fn dispatch(
+        &mut self,
+        consumer: &mut Consumer,
+        control: &ConsumerControl,
+        retries: &mut Retries,
+        record: ConsumerRecord,
+    ) -> Option<Exit> {
+        // Processed marks are explicit here: a failed or cancelled record
+        // must not be marked by the consumer's next poll or its close.
+        consumer.forget_handed();
+        let tp = TopicPartition {
+            topic: record.topic.to_string(),
+            partition: record.partition,
+        };
+        let route = self.settings.routes.get(tp.topic.as_str()).cloned();
+        let attempt = retries.attempt(&tp, record.offset);
+        let ctx = Context {
+            tp: tp.clone(),
+            offset: record.offset,
+            attempt,
+            control: control.clone(),
+            pauses: self.pauses.clone(),
+        };
+        let (next, failure) = match route {
+            None => {
+                warn!(topic = %tp.topic, "record of a topic without a handler: skipped");
+                (record.offset + 1, None)
+            }
+            Some(Route::One(handler)) => {
+                let next = record.offset + 1;
+                let Some(result) = self.run_handler(handler(record.clone(), ctx)).await else {
+                    return Some(Exit::Shutdown);
+                };
+                let failure = result.err().map(|e| Failure {
+                    tp: tp.clone(),
+                    records: vec![record],
+                    attempt,
+                    error: e.to_string(),
+                    permanent: e.is_permanent(),
+                });
+                (next, failure)
+            }
+            Some(Route::Batch(handler)) => {
+                let mut records = vec![record];
+                records.extend(consumer.take_buffered());
+                let next = records.last().map_or(0, |r| r.offset + 1);
+                let ctx = BatchContext {
+                    inner: ctx,
+                    resolved: Arc::new(Mutex::new(None)),
+                };
+                let batch = Batch {
+                    topic: tp.topic.clone(),
+                    partition: tp.partition,
+                    records: records.clone(),
+                };
+                let Some(result) = self.run_handler(handler(batch, ctx.clone())).await else {
+                    return Some(Exit::Shutdown);
+                };
+                let failure = result
+                    .err()
+                    .and_then(|e| batch_failure(&tp, records, attempt, &ctx, &e));
+                (next, failure)
+            }
+        };
+        match failure {
+            None => {
+                control.mark_processed(&tp, next);
+                retries.done(&tp);
+            }
+            Some(f) => {
+                if !self.failed(consumer, control, retries, f).await {
+                    return None; // redelivery scheduled: the partition is seeked back and paused
+                }
+                control.mark_processed(&tp, next);
+            }
+        }
+        if lock(&self.pauses).by_app.contains(&tp) {
+            // Paused by its handler: drop what was fetched after the record.
+            let _ = consumer.seek(tp, next);
+        }
+        None
+    }
+
+    /// Runs a handler in its own task (a panic is a failed delivery); `None`
+    /// when a shutdown cancelled it.
+    async fn run_handler(
+        &mut self,
+        fut: std::pin::Pin<Box<dyn std::future::Future<Output = HandlerResult> + Send>>,
+    ) -> Option<HandlerResult> {
+        let mut task = tokio::spawn(fut);
+        tokio::select! {
+            joined = &mut task => Some(joined.unwrap_or_else(|e| {
+                Err(format!("handler panicked: {e}").into())
+            })),
+            _ = self.handler_cutoff() => {
+                task.abort();
+                warn!("shutdown deadline: handler cancelled, its record stays unprocessed");
+                None
+            }
+        }
+    }
+
+    /// Schedules a redelivery (`false`) or gives the records up (`true`:
+    /// dead-lettered or skipped, the caller marks them processed).
+    async fn failed(
+        &mut self,
+        consumer: &mut Consumer,
+        control: &ConsumerControl,
+        retries: &mut Retries,
+        f: Failure,
+    ) -> bool {
+        let Some(first) = f.records.first() else {
+            return true;
+        };
+        let offset = first.offset;
+        let mut error = f.error.clone();
+        if f.permanent || f.attempt >= self.settings.retry.max_attempts {
+            match self.give_up(&f).await {
+                Ok(destination) => {
+                    retries.done(&f.tp);
+                    for r in &f.records {
+                        self.emit(ListenerEvent::DeadLettered {
+                            partition: f.tp.clone(),
+                            offset: r.offset,
+                            attempts: f.attempt,
+                            error: f.error.clone(),
+                            destination: destination.clone(),
+                        });
+                    }
+                    return true;
+                }
+                Err(e) => {
+                    // Not written: keep the record and try again later.
+                    error = format!("{}; writing the dead letter failed: {e}", f.error);
+                }
+            }
+        }
+        let delay = self.settings.retry.delay(f.attempt);
+        debug!(topic = %f.tp.topic, partition = f.tp.partition, offset, attempt = f.attempt, ?delay, "redelivering");
+        let _ = consumer.seek(f.tp.clone(), offset);
+        lock(&self.pauses).by_retry.insert(f.tp.clone());
+        let _ = control.pause(vec![f.tp.clone()]);
+        retries.wait(f.tp.clone(), offset, f.attempt, Instant::now() + delay);
+        self.emit(ListenerEvent::Retrying {
+            partition: f.tp,
+            offset,
+            attempt: f.attempt,
+            error,
+            delay,
+        });
+        false
+    }
+
+    /// Writes the records to the dead-letter topic; the topic, or `None`
+    /// when they are skipped.
+    async fn give_up(&mut self, f: &Failure) -> crate::Result<Option<String>> {
+        let Some(topic) = self.settings.dead_letter.destination(&f.tp.topic) else {
+            warn!(topic = %f.tp.topic, partition = f.tp.partition, records = f.records.len(), error = %f.error, "giving up: skipped");
+            return Ok(None);
+        };
+        let producer = match &self.producer {
+            Some(p) => p.clone(),
+            None => {
+                let p =
+                    Producer::connect(self.settings.client.clone(), self.settings.producer.clone())
+                        .await?;
+                self.producer = Some(p.clone());
+                p
+            }
+        };
+        let letters: Vec<_> = f
+            .records
+            .iter()
+            .map(|r| dead_letter_record(r, &topic, &f.error, f.attempt))
+            .collect();
+        producer.send_all(letters).await?;
+        warn!(topic = %f.tp.topic, partition = f.tp.partition, records = f.records.len(), error = %f.error, dead_letter_topic = %topic, "giving up: dead-lettered");
+        Ok(Some(topic))
+    }
+}
+
+/// The unresolved part of a failed batch, or `None` if the handler resolved
+/// every record before failing.
+fn batch_failure(
+    tp: &TopicPartition,
+    records: Vec<ConsumerRecord>,
+    attempt: u32,
+    ctx: &BatchContext,
+    error: &super::HandlerError,
+) -> Option<Failure> {
+    let first_offset = records.first().map(|r| r.offset);
+    let resolved = ctx.resolved();
+    let rest: Vec<ConsumerRecord> = records
+        .into_iter()
+        .filter(|r| resolved.is_none_or(|done| r.offset > done))
+        .collect();
+    let first_rest = rest.first()?.offset;
+    Some(Failure {
+        tp: tp.clone(),
+        records: rest,
+        // Progress past the batch's first record starts the count over.
+        attempt: if Some(first_rest) == first_offset {
+            attempt
+        } else {
+            1
+        },
+        error: error.to_string(),
+        permanent: error.is_permanent(),
+    })
+}
