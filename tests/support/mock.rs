@@ -13,8 +13,8 @@ use std::ffi::CString;
 
 use rdkafka::bindings as rd;
 use rdkafka::config::ClientConfig as RdConfig;
-use rdkafka::mocking::MockCluster;
 use rdkafka::config::RDKafkaLogLevel;
+use rdkafka::mocking::MockCluster;
 use rdkafka::producer::{BaseProducer, DeliveryResult, Producer as _, ProducerContext};
 use rdkafka::ClientContext;
 
@@ -49,9 +49,7 @@ impl Mock {
             cfg.set("debug", debug)
                 .set_log_level(RDKafkaLogLevel::Debug);
         }
-        let owner: BaseProducer<MockLog> = cfg
-            .create_with_context(MockLog)
-            .expect("mock owner");
+        let owner: BaseProducer<MockLog> = cfg.create_with_context(MockLog).expect("mock owner");
         let bootstrap = owner
             .client()
             .mock_cluster()
