@@ -103,13 +103,6 @@ impl CommitWatch {
         let mut report = self.thread.join().expect("watcher thread");
         let c = client(bootstrap, &self.group);
         let last = committed(&c, topic, partitions).unwrap_or_default();
-        if std::env::var("FM_DEBUG").is_ok() {
-            eprintln!("final committed {last:?}");
-            std::thread::sleep(Duration::from_secs(1));
-            eprintln!("1 s later {:?}", committed(&c, topic, partitions));
-            let c2 = client(bootstrap, &self.group);
-            eprintln!("other client {:?}", committed(&c2, topic, partitions));
-        }
         for p in 0..partitions {
             let end = c
                 .fetch_watermarks(topic, p, Duration::from_secs(5))

@@ -413,13 +413,6 @@ pub async fn run(
     failures.extend(report.failures);
 
     let seen = lock(&group.seen).clone();
-    if std::env::var("FM_DEBUG").is_ok() {
-        for p in 0..plan.partitions {
-            let mine: Vec<_> = seen.iter().filter(|s| s.partition == p).collect();
-            let last = mine.iter().map(|s| (s.offset, s.consumer)).max();
-            eprintln!("partition {p}: {} seen, last {last:?}", mine.len());
-        }
-    }
     let events = lock(&group.events).clone();
     failures.extend(lock(&group.errors).iter().cloned());
     failures.extend(check_consumption(&seen, &events));
