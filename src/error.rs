@@ -24,6 +24,21 @@ pub enum Error {
         #[source]
         source: ProtocolError,
     },
+    /// A broker's response could not be read: a broken frame (bad size
+    /// prefix, unknown correlation id; the connection is dropped and the
+    /// requests in flight on it fail) or a body that does not decode.
+    /// Retriable: the request may succeed again, on a new connection.
+    #[error("unreadable {api} response from broker {broker}: {source}")]
+    BadResponse {
+        /// Broker address.
+        broker: String,
+        /// API of the request the response answered (for a broken frame,
+        /// the oldest request in flight, which it would have answered).
+        api: ApiKey,
+        /// What the codec said.
+        #[source]
+        source: ProtocolError,
+    },
     /// A socket operation failed.
     #[error("I/O error with broker {broker}: {message}")]
     Io {
@@ -89,6 +104,7 @@ impl Error {
         match self {
             Error::Broker { code, .. } => code.is_retriable(),
             Error::Io { .. }
+            | Error::BadResponse { .. }
             | Error::Disconnected { .. }
             | Error::Timeout { .. }
             | Error::NoBrokers(_) => true,

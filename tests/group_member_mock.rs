@@ -78,7 +78,7 @@ async fn send(client: Client, out: Outbound) -> kafkit::Result<GroupResponse> {
         // spec does not allow (Java's client rejects it too; librdkafka reads
         // it as empty). Report it as a lost connection so the member rejoins,
         // which is what the error code it hides calls for.
-        Ok(Err(kafkit::Error::Protocol { broker, api, .. })) if api == ApiKey::SYNC_GROUP => {
+        Ok(Err(kafkit::Error::BadResponse { broker, api, .. })) if api == ApiKey::SYNC_GROUP => {
             Err(kafkit::Error::Disconnected { broker })
         }
         Ok(r) => r,

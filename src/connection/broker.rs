@@ -101,7 +101,7 @@ impl BrokerConnection {
         for _ in 0..3 {
             let resp: ApiVersionsResponse = match self.send_at(&request, version).await {
                 // An error body we cannot read: every broker answers v0.
-                Err(Error::Protocol { source, .. }) if version > 0 => {
+                Err(Error::BadResponse { source, .. }) if version > 0 => {
                     debug!(version, error = %source, "unreadable ApiVersions answer; retrying at v0");
                     version = 0;
                     continue;
@@ -294,7 +294,7 @@ impl<R: Request> PendingResponse<R> {
         .instrument(span)
         .await?;
         let (_, body) =
-            decode_response::<R>(frame, self.version).map_err(|source| Error::Protocol {
+            decode_response::<R>(frame, self.version).map_err(|source| Error::BadResponse {
                 broker: inner.addr.clone(),
                 api: R::API_KEY,
                 source,

@@ -9,7 +9,7 @@
 //! pipelined connection). Callers only ever await a oneshot, so dropping a
 //! caller's future can never leave a half-written frame on the stream.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -51,6 +51,9 @@ pub(crate) async fn run<S>(
 {
     let (mut rd, mut wr) = tokio::io::split(stream);
     let mut inflight: HashMap<i32, Pending> = HashMap::new();
+    // Correlation ids in the order they were written: a broker answers in
+    // that order, so a broken frame is the answer to the oldest one.
+    let mut order: VecDeque<i32> = VecDeque::new();
     let mut rbuf = BytesMut::with_capacity(64 * 1024);
     let mut wbuf = BytesMut::new();
     let mut accepting = true;
@@ -61,8 +64,8 @@ pub(crate) async fn run<S>(
             read = rd.read_buf(&mut rbuf) => match read {
                 Ok(0) => break Error::Disconnected { broker: broker.clone() },
                 Ok(_) => {
-                    if let Err(e) = dispatch_frames(&mut rbuf, max_frame, &mut inflight, &broker) {
-                        break e;
+                    if let Err(source) = dispatch_frames(&mut rbuf, max_frame, &mut inflight, &broker) {
+                        break broken_frame(&broker, source, &mut inflight, &mut order);
                     }
                 }
                 Err(e) => break Error::io(&broker, &e),
@@ -82,6 +85,8 @@ pub(crate) async fn run<S>(
                     trace!(broker = %broker, api = %out.api, correlation_id = out.correlation_id, bytes = out.frame.len(), "queue request");
                     if let Some(reply) = out.reply {
                         inflight.insert(out.correlation_id, Pending { api: out.api, reply });
+                        order.retain(|id| inflight.contains_key(id));
+                        order.push_back(out.correlation_id);
                     }
                     wbuf.extend_from_slice(&out.frame);
                 }
@@ -111,30 +116,47 @@ pub(crate) async fn run<S>(
     }
 }
 
+/// Fails the oldest request in flight, whose response the broken frame
+/// was, with `BadResponse` naming its API; the others on the dropped
+/// connection fail with `Disconnected` (the returned outcome).
+fn broken_frame(
+    broker: &str,
+    source: crate::protocol::ProtocolError,
+    inflight: &mut HashMap<i32, Pending>,
+    order: &mut VecDeque<i32>,
+) -> Error {
+    let head = order.iter().find_map(|id| inflight.remove(id));
+    let api = head.as_ref().map_or(ApiKey(-1), |p| p.api);
+    warn!(broker, api = %api, error = %source, "unreadable frame from broker; dropping the connection");
+    let error = Error::BadResponse {
+        broker: broker.to_owned(),
+        api,
+        source,
+    };
+    match head {
+        Some(p) => {
+            let _ = p.reply.send(Err(error));
+            Error::Disconnected {
+                broker: broker.to_owned(),
+            }
+        }
+        None => error,
+    }
+}
+
+/// Hands every complete frame in `rbuf` to its waiter; an error means the
+/// stream cannot be read any further.
 fn dispatch_frames(
     rbuf: &mut BytesMut,
     max_frame: usize,
     inflight: &mut HashMap<i32, Pending>,
     broker: &str,
-) -> Result<(), Error> {
+) -> Result<(), crate::protocol::ProtocolError> {
     loop {
-        let frame = match try_parse_frame(rbuf, max_frame) {
-            Ok(Some(f)) => f,
-            Ok(None) => return Ok(()),
-            Err(source) => {
-                warn!(broker, error = %source, "bad frame from broker");
-                return Err(Error::Protocol {
-                    broker: broker.to_owned(),
-                    api: ApiKey(-1),
-                    source,
-                });
-            }
+        let Some(frame) = try_parse_frame(rbuf, max_frame)? else {
+            return Ok(());
         };
-        let correlation_id = peek_correlation_id(&frame).map_err(|source| Error::Protocol {
-            broker: broker.to_owned(),
-            api: ApiKey(-1),
-            source,
-        })?;
+        let correlation_id = peek_correlation_id(&frame)?;
         match inflight.remove(&correlation_id) {
             Some(p) => {
                 trace!(broker, api = %p.api, correlation_id, bytes = frame.len(), "response");
@@ -142,17 +164,9 @@ fn dispatch_frames(
                 let _ = p.reply.send(Ok(frame));
             }
             None => {
-                warn!(
-                    broker,
-                    correlation_id, "response for an unknown correlation id"
-                );
-                return Err(Error::Protocol {
-                    broker: broker.to_owned(),
-                    api: ApiKey(-1),
-                    source: crate::protocol::ProtocolError::InvalidValue {
-                        field: "correlation_id",
-                        value: i64::from(correlation_id),
-                    },
+                return Err(crate::protocol::ProtocolError::InvalidValue {
+                    field: "correlation_id",
+                    value: i64::from(correlation_id),
                 });
             }
         }

@@ -30,6 +30,9 @@ use crate::protocol::messages::list_offsets::{EARLIEST_TIMESTAMP, LATEST_TIMESTA
 use crate::protocol::record::DecodeOptions;
 use crate::protocol::{ApiKey, ErrorCode, Uuid};
 
+/// How long a partition waits before an unreadable batch is fetched again.
+const UNREADABLE_BATCH_BACKOFF: Duration = Duration::from_millis(500);
+
 /// What the task hands the application.
 #[derive(Debug)]
 pub(crate) enum Delivery {
@@ -61,6 +64,8 @@ struct PartitionState {
     topic: Arc<str>,
     position: Option<i64>,
     paused: bool,
+    /// After an unreadable batch: fetch again (on a new connection) from here on.
+    retry_at: Option<tokio::time::Instant>,
     generation: u64,
     high_watermark: i64,
 }
@@ -80,6 +85,8 @@ pub(crate) struct FetcherTask {
     conns: HashMap<i32, BrokerConnection>,
     connecting: HashSet<i32>,
     fetching: HashSet<i32>,
+    /// Brokers whose last fetch failed: no new fetch before the instant.
+    backoff: HashMap<i32, tokio::time::Instant>,
     sessions: HashMap<i32, FetchSession<TopicPartition>>,
     resetting: HashSet<TopicPartition>,
     refreshing: bool,
@@ -109,6 +116,7 @@ impl FetcherTask {
             conns: HashMap::new(),
             connecting: HashSet::new(),
             fetching: HashSet::new(),
+            backoff: HashMap::new(),
             sessions: HashMap::new(),
             resetting: HashSet::new(),
             refreshing: false,
@@ -157,6 +165,7 @@ impl FetcherTask {
                             topic: Arc::from(tp.topic.as_str()),
                             position: start,
                             paused: false,
+                            retry_at: None,
                             generation,
                             high_watermark: -1,
                         },
@@ -230,7 +239,15 @@ impl FetcherTask {
                         if let Some(s) = self.sessions.get_mut(&node) {
                             s.reset();
                         }
-                        self.conns.remove(&node);
+                        if let Some(conn) = self.conns.remove(&node) {
+                            if matches!(e, Error::BadResponse { .. }) {
+                                conn.close(); // do not read anything else from it
+                            }
+                        }
+                        self.backoff.insert(
+                            node,
+                            tokio::time::Instant::now() + self.client.config().reconnect_backoff,
+                        );
                         self.refresh_metadata();
                     }
                 }
@@ -275,10 +292,21 @@ impl FetcherTask {
         };
         if !usable {
             debug!(node, error = %resp.error_code, "fetch rejected");
+            let backoff = self.client.config().reconnect_backoff;
+            self.backoff
+                .insert(node, tokio::time::Instant::now() + backoff);
+            if resp.error_code.needs_metadata_refresh() {
+                self.refresh_metadata();
+            }
             return;
         }
         let meta = self.client.metadata();
-        tracing::trace!(node, session = resp.session_id, topics = ?resp.responses.iter().map(|t| (t.topic.clone(), t.topic_id, t.partitions.iter().map(|p| (p.partition_index, p.error_code, p.records.as_ref().map(|r| r.len()))).collect::<Vec<_>>())).collect::<Vec<_>>(), "fetch response");
+        tracing::trace!(
+            node,
+            session = resp.session_id,
+            topics = resp.responses.len(),
+            "fetch response"
+        );
         for topic in resp.responses {
             let name = if topic.topic.is_empty() {
                 meta.topics
@@ -365,9 +393,24 @@ impl FetcherTask {
                         }
                     }
                     Err(source) => {
-                        state.paused = true;
-                        let _ = self.out.send(Delivery::Error(Error::Protocol {
-                            broker: format!("node {node}"),
+                        // A corrupt or oversized batch: report it, drop the
+                        // connection it came on and read the same offset again
+                        // a little later (as Java's consumer does on its next poll).
+                        let broker = self.client.pool().broker_addr(node).map_or_else(
+                            || format!("node {node}"),
+                            |addr| format!("{addr} (node {node})"),
+                        );
+                        warn!(broker = %broker, topic = %tp.topic, partition = tp.partition, position, error = %source, "unreadable record batch");
+                        state.retry_at =
+                            Some(tokio::time::Instant::now() + UNREADABLE_BATCH_BACKOFF);
+                        if let Some(conn) = self.conns.remove(&node) {
+                            conn.close();
+                        }
+                        if let Some(s) = self.sessions.get_mut(&node) {
+                            s.reset();
+                        }
+                        let _ = self.out.send(Delivery::Error(Error::BadResponse {
+                            broker,
                             api: ApiKey::FETCH,
                             source,
                         }));
@@ -383,12 +426,14 @@ impl FetcherTask {
         if self.shared.buffered() >= self.cfg.max_buffered_bytes {
             return;
         }
+        let now = tokio::time::Instant::now();
+        self.backoff.retain(|_, t| *t > now);
         let meta = self.client.metadata();
         let mut wanted: BTreeMap<i32, BTreeMap<TopicPartition, PartitionFetch>> = BTreeMap::new();
         let mut missing_leader = false;
         for (tp, p) in &self.parts {
             let Some(position) = p.position else { continue };
-            if p.paused {
+            if p.paused || p.retry_at.is_some_and(|t| t > now) {
                 continue;
             }
             let Some(leader) = meta.leader(&tp.topic, tp.partition) else {
@@ -412,7 +457,7 @@ impl FetcherTask {
             self.refresh_metadata();
         }
         for (node, partitions) in wanted {
-            if self.fetching.contains(&node) {
+            if self.fetching.contains(&node) || self.backoff.contains_key(&node) {
                 continue;
             }
             match self.conns.get(&node).filter(|c| !c.is_closed()).cloned() {

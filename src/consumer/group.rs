@@ -240,7 +240,10 @@ impl GroupDriver {
             return;
         }
         match self.member.commit(offsets.clone(), Instant::now()) {
-            Ok(_) => self.remember_commit(&offsets),
+            Ok(id) => {
+                debug!(?id, offsets = ?offsets_summary(&offsets), "auto-commit");
+                self.remember_commit(&offsets);
+            }
             Err(e) => debug!(error = %e, "auto-commit skipped"),
         }
     }
@@ -272,6 +275,9 @@ impl GroupDriver {
                 let done = self.done_tx.clone();
                 self.tasks.spawn(async move {
                     client.track_topics(topics.iter().cloned());
+                    if let Err(e) = client.refresh_metadata().await {
+                        debug!(error = %e, "metadata refresh before assigning failed");
+                    }
                     let timeout = client.config().request_timeout;
                     let mut counts = Vec::new();
                     for t in topics {
@@ -297,7 +303,10 @@ impl GroupDriver {
                 ));
                 let offsets = self.processed(Some(&partitions));
                 match self.member.commit(offsets.clone(), now) {
-                    Ok(_) => self.remember_commit(&offsets),
+                    Ok(id) => {
+                        debug!(?id, offsets = ?offsets_summary(&offsets), "commit before revoke");
+                        self.remember_commit(&offsets);
+                    }
                     Err(e) => warn!(error = %e, "commit before revoke refused"),
                 }
             }
@@ -478,6 +487,14 @@ async fn exchange_any(conn: &BrokerConnection, request: &GroupRequest) -> Result
         GroupRequest::OffsetCommit(c) => exchange(conn, c).await,
         GroupRequest::OffsetFetch(c) => exchange(conn, c).await,
     }
+}
+
+/// `(partition, offset)` pairs for logs.
+fn offsets_summary(offsets: &Offsets) -> Vec<(i32, i64)> {
+    offsets
+        .iter()
+        .map(|(tp, o)| (tp.partition, o.offset))
+        .collect()
 }
 
 fn offset_error(e: OffsetError) -> Error {

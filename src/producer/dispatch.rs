@@ -21,10 +21,22 @@ pub(crate) async fn run_dispatcher(
         tokio::select! {
             d = rx.recv() => {
                 let Some(Dispatch { batches, request }) = d else { break };
-                let conn = match client.broker(node).await {
-                    Ok(c) => c,
-                    Err(e) => {
-                        let _ = events.send(Event::Produced { batches, result: Err(e) });
+                // Nothing waits past the delivery timeout of the batches'
+                // oldest record: not the connect (with its backoff), not the
+                // response.
+                let deadline = delivery_deadline(&batches);
+                let conn = match tokio::time::timeout_at(deadline, client.broker(node)).await {
+                    Ok(Ok(c)) => c,
+                    Ok(Err(e)) => {
+                        fail_queued(&mut rx, &events, batches, &e);
+                        continue;
+                    }
+                    Err(_) => {
+                        // Only these batches are due; those queued behind
+                        // them were not sent and are retried.
+                        let _ = events.send(Event::Produced { batches, result: Err(expired(node)) });
+                        let not_sent = crate::error::Error::Disconnected { broker: format!("node {node}") };
+                        fail_queued(&mut rx, &events, Vec::new(), &not_sent);
                         continue;
                     }
                 };
@@ -37,17 +49,61 @@ pub(crate) async fn run_dispatcher(
                     Ok(pending) => {
                         let events = events.clone();
                         waiters.spawn(async move {
-                            let result = pending.response().await.map(Some);
+                            let result = match tokio::time::timeout_at(deadline, pending.response()).await {
+                                Ok(r) => r.map(Some),
+                                Err(_) => Err(expired(node)),
+                            };
                             let _ = events.send(Event::Produced { batches, result });
                         });
                     }
-                    Err(e) => {
-                        let _ = events.send(Event::Produced { batches, result: Err(e) });
-                    }
+                    Err(e) => fail_queued(&mut rx, &events, batches, &e),
                 }
             }
             Some(_) = waiters.join_next(), if !waiters.is_empty() => {}
         }
     }
     while waiters.join_next().await.is_some() {}
+}
+
+/// The earliest delivery deadline of the records in `batches`.
+fn delivery_deadline(batches: &[super::sender::PBatch]) -> tokio::time::Instant {
+    batches
+        .iter()
+        .flat_map(|b| b.records.iter().map(|p| p.deadline))
+        .min()
+        .map_or_else(
+            || tokio::time::Instant::now() + std::time::Duration::from_secs(3600),
+            tokio::time::Instant::from_std,
+        )
+}
+
+fn expired(node: i32) -> crate::error::Error {
+    crate::error::Error::DeadlineExceeded(format!(
+        "delivery timeout while sending to broker {node}"
+    ))
+}
+
+/// Fails `batches` and every dispatch already queued behind them: a later
+/// batch of the same partition must not reach the broker (on a connection
+/// that works again) before the failed one is retried. Apache Kafka would
+/// reject it as out of sequence; a broker that does not check sequences
+/// would write it out of order.
+fn fail_queued(
+    rx: &mut mpsc::UnboundedReceiver<Dispatch>,
+    events: &mpsc::UnboundedSender<Event>,
+    batches: Vec<super::sender::PBatch>,
+    error: &crate::error::Error,
+) {
+    if !batches.is_empty() {
+        let _ = events.send(Event::Produced {
+            batches,
+            result: Err(error.clone()),
+        });
+    }
+    while let Ok(Dispatch { batches, .. }) = rx.try_recv() {
+        let _ = events.send(Event::Produced {
+            batches,
+            result: Err(error.clone()),
+        });
+    }
 }

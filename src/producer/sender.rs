@@ -49,7 +49,7 @@ pub(crate) enum Command {
     Abort(oneshot::Sender<()>),
 }
 
-type PBatch = Batch<Completion>;
+pub(crate) type PBatch = Batch<Completion>;
 
 pub(crate) enum Event {
     Produced {

@@ -113,23 +113,26 @@ impl GroupMember {
         }
     }
 
-    /// Leader: assign now if every topic's size is known, else ask for it.
+    /// Leader: ask for fresh partition counts and assign once they arrive
+    /// (or, at `metadata_timeout`, with the counts already known).
+    ///
+    /// Counts are asked for at every election, as librdkafka does, so an
+    /// assignment never uses a stale partition count. Followers also get
+    /// their SyncGroup in first: librdkafka's mock completes a generation as
+    /// soon as the leader's SyncGroup arrives and answers later followers
+    /// with INVALID_REQUEST, and a leader syncing at once made a group of
+    /// kafkit consumers rejoin over and over against it.
     fn elected(&mut self, members: Vec<MemberSubscription>, now: Instant) {
         let topics: BTreeSet<String> = members
             .iter()
             .flat_map(|m| m.subscription.topics.iter().cloned())
             .collect();
-        let missing = topics.iter().any(|t| !self.counts.contains_key(t));
         self.group_topics = topics.clone();
         self.phase = Phase::AwaitingMetadata {
             members,
             deadline: now + self.cfg.metadata_timeout,
         };
-        if missing {
-            self.events.push_back(GroupEvent::MetadataNeeded { topics });
-        } else {
-            self.assign_and_sync(now);
-        }
+        self.events.push_back(GroupEvent::MetadataNeeded { topics });
     }
 
     pub(super) fn on_sync_response(&mut self, r: &SyncGroupResponse, now: Instant) {

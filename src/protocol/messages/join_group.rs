@@ -277,21 +277,34 @@ impl Message for JoinGroupResponse {
             msg.throttle_time_ms = r.i32()?;
         }
         msg.error_code = ErrorCode(r.i16()?);
+        // librdkafka's mock cluster writes null protocol name, leader and
+        // member id next to an error code; read them as empty there so the
+        // error itself reaches the member.
+        let failed = !msg.error_code.is_ok();
         msg.generation_id = r.i32()?;
         if version >= 7 {
             msg.protocol_type = r.nullable_string()?;
             msg.protocol_name = r.nullable_string()?;
         } else {
-            msg.protocol_name = Some(r.string()?);
+            msg.protocol_name = Some(string_or_null_on_error(r, failed)?);
         }
-        msg.leader = r.string()?;
+        msg.leader = string_or_null_on_error(r, failed)?;
         if version >= 9 {
             msg.skip_assignment = r.bool()?;
         }
-        msg.member_id = r.string()?;
+        msg.member_id = string_or_null_on_error(r, failed)?;
         msg.members = r.array(|r| decode_member(r, version))?;
         msg.unknown_tagged_fields = r.unknown_tagged_fields()?;
         Ok(msg)
+    }
+}
+
+/// A non-nullable string, except that null reads as empty in an error response.
+fn string_or_null_on_error(r: &mut Reader, failed: bool) -> Result<String> {
+    if failed {
+        Ok(r.nullable_string()?.unwrap_or_default())
+    } else {
+        r.string()
     }
 }
 
@@ -299,6 +312,27 @@ impl Message for JoinGroupResponse {
 mod tests {
     use super::*;
     use crate::protocol::testing::check_roundtrip;
+
+    #[test]
+    fn null_strings_next_to_an_error_read_as_empty() {
+        // v5 as librdkafka's mock writes an error: throttle 0, error 14
+        // (COORDINATOR_LOAD_IN_PROGRESS), generation -1, protocol name,
+        // leader and member id null, no members.
+        let body = bytes::Bytes::from_static(&[
+            0, 0, 0, 0, 0, 14, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0, 0,
+            0,
+        ]);
+        let resp = JoinGroupResponse::decode(body.clone(), 5).expect("decodes");
+        assert_eq!(resp.error_code, ErrorCode::COORDINATOR_LOAD_IN_PROGRESS);
+        assert_eq!(resp.leader, "");
+        // Without an error code, a null leader stays an error.
+        let mut ok = body.to_vec();
+        ok[5] = 0;
+        assert_eq!(
+            JoinGroupResponse::decode(bytes::Bytes::from(ok), 5),
+            Err(ProtocolError::UnexpectedNull)
+        );
+    }
     use crate::protocol::ProtocolError;
     use bytes::BytesMut;
     use proptest::prelude::*;

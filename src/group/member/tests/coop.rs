@@ -116,6 +116,8 @@ fn leader_withholds_moving_partitions_until_the_follow_up() {
         leader_member("new", &["t"], &[], -1),
     ];
     h.respond(&out, GroupResponse::JoinGroup(resp));
+    h.m.set_metadata([("t", 4)], h.now).unwrap();
+    h.events();
     let (out, sync) = h.expect_sync();
     let given: Vec<(&str, BTreeSet<TopicPartition>)> = sync
         .assignments
@@ -149,6 +151,8 @@ fn leader_withholds_moving_partitions_until_the_follow_up() {
         leader_member("new", &["t"], &[], 2),
     ];
     h.respond(&out, GroupResponse::JoinGroup(resp));
+    h.m.set_metadata([("t", 4)], h.now).unwrap();
+    h.events();
     let (_, sync) = h.expect_sync();
     let given: Vec<(&str, BTreeSet<TopicPartition>)> = sync
         .assignments

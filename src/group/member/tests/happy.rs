@@ -173,7 +173,7 @@ fn follower_syncs_with_no_assignments() {
 }
 
 #[test]
-fn leader_with_known_counts_assigns_without_asking() {
+fn leader_asks_for_fresh_counts_even_when_it_knows_them() {
     let mut h = Harness::new(config());
     h.m.set_metadata([("t", 3)], h.now).unwrap();
     h.poll();
@@ -182,15 +182,18 @@ fn leader_with_known_counts_assigns_without_asking() {
     let mut resp = join_ok(1, "me", "me", "range");
     resp.members = vec![leader_member("me", &["t"], &[], -1)];
     h.respond(&out, GroupResponse::JoinGroup(resp));
-    let (_, sync) = h.expect_sync();
-    assert_eq!(
-        decode_assignment(&sync.assignments[0].assignment),
-        parts(&[("t", 0), ("t", 1), ("t", 2)])
-    );
-    assert!(!h
+    assert!(h
         .events()
         .iter()
         .any(|e| matches!(e, GroupEvent::MetadataNeeded { .. })));
+    assert!(h.requests().is_empty(), "no SyncGroup before fresh counts");
+    // The topic grew meanwhile: the assignment uses the fresh count.
+    h.m.set_metadata([("t", 4)], h.now).unwrap();
+    let (_, sync) = h.expect_sync();
+    assert_eq!(
+        decode_assignment(&sync.assignments[0].assignment),
+        parts(&[("t", 0), ("t", 1), ("t", 2), ("t", 3)])
+    );
 }
 
 #[test]
@@ -225,6 +228,8 @@ fn leader_rejoins_when_partition_counts_change() {
     let mut resp = join_ok(1, "me", "me", "range");
     resp.members = vec![leader_member("me", &["t"], &[], -1)];
     h.respond(&out, GroupResponse::JoinGroup(resp));
+    h.m.set_metadata([("t", 2)], h.now).unwrap();
+    h.events();
     let (out, _) = h.expect_sync();
     h.respond(
         &out,
