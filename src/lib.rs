@@ -13,6 +13,8 @@ pub mod error;
 pub mod group;
 pub mod producer;
 pub mod protocol;
+pub mod sasl;
+pub mod security;
 
 pub use cluster::Client;
 pub use config::ClientConfig;
