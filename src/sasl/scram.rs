@@ -115,6 +115,7 @@ pub fn random_nonce() -> Result<String, SaslError> {
     Ok(BASE64.encode(bytes))
 }
 
+#[derive(Clone)]
 enum State {
     Initial {
         username: String,
@@ -145,6 +146,7 @@ impl State {
 }
 
 /// The client side of one SCRAM exchange (see the module docs for the states).
+#[derive(Clone)]
 pub struct ScramClient {
     hash: ScramHash,
     nonce: String,
@@ -223,17 +225,7 @@ impl ScramClient {
         else {
             return Err(SaslError::OutOfOrder("handle_server_first"));
         };
-        let first = ServerFirst::parse(message)?;
-        if first.nonce.len() <= self.nonce.len() || !first.nonce.starts_with(&self.nonce) {
-            return Err(SaslError::NonceMismatch);
-        }
-        if !(MIN_ITERATIONS..=self.max_iterations).contains(&first.iterations) {
-            return Err(SaslError::Iterations {
-                got: first.iterations,
-                min: MIN_ITERATIONS,
-                max: self.max_iterations,
-            });
-        }
+        let first = self.check_server_first(message)?;
         let hash = self.hash;
         let salted =
             hash.salted_password(password.expose().as_bytes(), &first.salt, first.iterations);
@@ -253,6 +245,24 @@ impl ScramClient {
             auth_message,
         };
         Ok(format!("{without_proof},p={}", BASE64.encode(proof)).into_bytes())
+    }
+
+    /// Every check `handle_server_first` makes before the expensive part:
+    /// the message parses, its nonce extends ours, its iteration count is
+    /// in bounds. Changes no state.
+    pub fn check_server_first<'a>(&self, message: &'a [u8]) -> Result<ServerFirst<'a>, SaslError> {
+        let first = ServerFirst::parse(message)?;
+        if first.nonce.len() <= self.nonce.len() || !first.nonce.starts_with(&self.nonce) {
+            return Err(SaslError::NonceMismatch);
+        }
+        if !(MIN_ITERATIONS..=self.max_iterations).contains(&first.iterations) {
+            return Err(SaslError::Iterations {
+                got: first.iterations,
+                min: MIN_ITERATIONS,
+                max: self.max_iterations,
+            });
+        }
+        Ok(first)
     }
 
     /// Checks the server-final message: `v=<signature>` must match, `e=<error>` fails.
