@@ -218,15 +218,20 @@ async fn reauthenticate(
     }
 }
 
+/// Re-authentication never runs more often than this, whatever the broker says.
+const MIN_REAUTH_DELAY: Duration = Duration::from_millis(50);
+
 /// When to re-authenticate: at a random point between 85 % and 95 % of the
-/// session lifetime.
+/// session lifetime (the lifetime comes from the broker: no overflow, and
+/// not in a tight loop).
 fn reauth_delay(lifetime: Duration) -> Duration {
     use std::collections::hash_map::RandomState;
     use std::hash::{BuildHasher, Hasher};
     let mut h = RandomState::new().build_hasher();
     h.write_u128(lifetime.as_nanos());
     let permille = 850 + u32::try_from(h.finish() % 101).unwrap_or(0);
-    lifetime * permille / 1000
+    let delay = (lifetime / 1000).checked_mul(permille).unwrap_or(lifetime);
+    delay.max(MIN_REAUTH_DELAY)
 }
 
 #[cfg(test)]
@@ -242,5 +247,9 @@ mod tests {
                 "{d:?}"
             );
         }
+        // Hostile lifetimes: neither a panic nor a busy loop.
+        let huge = Duration::from_millis(u64::try_from(i64::MAX).unwrap());
+        assert!(reauth_delay(huge) >= huge / 100 * 85);
+        assert_eq!(reauth_delay(Duration::from_millis(1)), MIN_REAUTH_DELAY);
     }
 }
