@@ -9,7 +9,9 @@
 //!
 //! Needs `stunnel` on the PATH (`apt-get install stunnel4`; `.ci/run` does it).
 
-use std::ffi::{CStr, CString};
+#[path = "support/advertised_mock.rs"]
+mod advertised_mock;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -20,8 +22,8 @@ use kafkit::producer::{Producer, ProducerConfig, ProducerRecord};
 use kafkit::security::SecurityProtocol;
 use kafkit::{Client, ClientConfig, Error};
 use rcgen::{BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair};
-use rdkafka::bindings as rd;
-use rdkafka::producer::BaseProducer;
+
+use advertised_mock::Mock;
 
 /// A scratch directory removed on drop.
 struct Scratch(PathBuf);
@@ -168,62 +170,6 @@ impl Drop for Stunnel {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-    }
-}
-
-/// A one-broker librdkafka mock cluster whose broker is advertised at
-/// `localhost:<advertised_port>`.
-struct Mock {
-    mcluster: *mut rd::rd_kafka_mock_cluster_t,
-    /// The mock's own plaintext listener.
-    listener: String,
-    _handle: BaseProducer,
-}
-
-impl Mock {
-    fn new() -> Self {
-        let handle: BaseProducer = rdkafka::ClientConfig::new()
-            .create()
-            .expect("librdkafka handle");
-        // SAFETY: the handle outlives the cluster (destroyed first in Drop).
-        let mcluster = unsafe {
-            rd::rd_kafka_mock_cluster_new(
-                rdkafka::producer::Producer::client(&handle).native_ptr(),
-                1,
-            )
-        };
-        assert!(!mcluster.is_null(), "mock cluster");
-        // SAFETY: the cluster is live; the string is copied at once.
-        let listener = unsafe { CStr::from_ptr(rd::rd_kafka_mock_cluster_bootstraps(mcluster)) }
-            .to_string_lossy()
-            .into_owned();
-        Self {
-            mcluster,
-            listener,
-            _handle: handle,
-        }
-    }
-
-    fn advertise(&self, host: &str, port: u16) {
-        let host = CString::new(host).expect("host");
-        // SAFETY: the cluster is live; librdkafka copies the host.
-        unsafe {
-            rd::rd_kafka_mock_broker_set_host_port(self.mcluster, 1, host.as_ptr(), port.into())
-        };
-    }
-
-    fn create_topic(&self, topic: &str) {
-        let name = CString::new(topic).expect("topic");
-        // SAFETY: the cluster is live; librdkafka copies the name.
-        let err = unsafe { rd::rd_kafka_mock_topic_create(self.mcluster, name.as_ptr(), 1, 1) };
-        assert_eq!(err, rd::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR);
-    }
-}
-
-impl Drop for Mock {
-    fn drop(&mut self) {
-        // SAFETY: created in `new`, destroyed once, before the handle.
-        unsafe { rd::rd_kafka_mock_cluster_destroy(self.mcluster) };
     }
 }
 
