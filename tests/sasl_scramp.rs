@@ -6,10 +6,15 @@
 //! every connection kafkit opens (bootstrap and leader) authenticates, and
 //! records are really produced and fetched through it.
 //!
-//! Needs `python3` with `scramp` (`pip install scramp`; `.ci/run` does it).
+//! SASL_SSL chains stunnel (OpenSSL) in front of the SCRAM front.
+//!
+//! Needs `python3` with `scramp` (`pip install scramp`; `.ci/run` does it)
+//! and `stunnel`.
 
 #[path = "support/advertised_mock.rs"]
 mod advertised_mock;
+#[path = "support/stunnel.rs"]
+mod stunnel;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -193,4 +198,26 @@ async fn wrong_password_fails_clearly_without_a_retry_storm() {
         .await
         .expect("right password")
         .close();
+}
+
+#[tokio::test]
+async fn sasl_ssl_scram_sha512_through_stunnel_and_scramp() {
+    let mechanism = SaslMechanism::ScramSha512;
+    let mock = Mock::new();
+    mock.create_topic("sasl-ssl");
+    let front = Front::start(&mock.listener, mechanism, "dave", "dave-secret");
+    let pki = stunnel::pki();
+    let tls = stunnel::Stunnel::start(&pki, &format!("127.0.0.1:{}", front.port), false);
+    mock.advertise("localhost", tls.port);
+    let addr = format!("localhost:{}", tls.port);
+    let config = |password: &str| {
+        sasl(&addr, mechanism, "dave", password)
+            .with_security_protocol(SecurityProtocol::SaslSsl)
+            .with_ca_file(&pki.ca)
+    };
+    produce_and_fetch(config("dave-secret"), "sasl-ssl").await;
+    let err = Client::connect(config("wrong"))
+        .await
+        .expect_err("wrong password");
+    assert!(matches!(err, Error::Authentication { .. }), "{err}");
 }
