@@ -17,6 +17,8 @@ use kafkit::protocol::record::{
     Batch, ControlRecordKey, DecodeOptions, EndTxnMarker, RecordBatch, RecordSet, RecordSetReader,
 };
 use kafkit::protocol::{try_parse_frame, ApiKey};
+use kafkit::sasl::scram::{ScramClient, ScramHash, ServerFirst, MIN_ITERATIONS};
+use kafkit::sasl::Secret;
 
 /// Frames larger than this are refused by `try_parse_frame` in the targets.
 const MAX_FRAME: usize = 1 << 20;
@@ -233,5 +235,90 @@ fn walk_batch(batch: &Batch) {
     match RecordBatch::decode(buf.freeze(), &DecodeOptions::default()) {
         Ok(back) => assert_eq!(back, owned, "batch changed in a round trip"),
         Err(e) => panic!("re-encoded batch does not decode: {e}\n{owned:?}"),
+    }
+}
+
+/// The client nonce of the `scram` target (the RFC 7677 example's, so that
+/// the RFC's server messages are valid seeds).
+pub const SCRAM_CLIENT_NONCE: &str = "rOprNGfwEbeRWgbNEkqO";
+
+/// The RFC 7677 server-first message.
+pub const SCRAM_SERVER_FIRST: &str =
+    "r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096";
+
+/// The server signatures that complete the exchange after
+/// [`SCRAM_SERVER_FIRST`]: SHA-256 (RFC 7677) and SHA-512 (scripts/scram_vectors.py).
+pub const SCRAM_SIGNATURES: [&str; 2] = [
+    "6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=",
+    "ZQnYEgWQMFmmsM8aQMF0nDDCy/AgCzkwk8CmMZYcMg0vSVlKDanekLtifDSeVGT4+5ZxXnJq199RVG2rR7N7Zw==",
+];
+
+fn scram_client(hash: ScramHash) -> ScramClient {
+    let mut client = ScramClient::new(
+        hash,
+        "user",
+        Secret::new("pencil"),
+        SCRAM_CLIENT_NONCE.to_owned(),
+    )
+    .expect("valid client");
+    client.client_first().expect("client-first");
+    client
+}
+
+/// Clients waiting for the server-final message (PBKDF2 runs once per process).
+fn waiting_for_final(hash: ScramHash) -> ScramClient {
+    static CLIENTS: std::sync::OnceLock<[ScramClient; 2]> = std::sync::OnceLock::new();
+    let [sha256, sha512] = CLIENTS.get_or_init(|| {
+        [ScramHash::Sha256, ScramHash::Sha512].map(|h| {
+            let mut c = scram_client(h);
+            c.handle_server_first(SCRAM_SERVER_FIRST.as_bytes())
+                .expect("RFC server-first");
+            c
+        })
+    });
+    match hash {
+        ScramHash::Sha256 => sha256.clone(),
+        ScramHash::Sha512 => sha512.clone(),
+    }
+}
+
+/// `scram`: bit 0 of `data[0]` picks SHA-256 or SHA-512, bit 1 what the
+/// rest is: a server-first message (parsed and checked as the client checks
+/// it, without the PBKDF2 step) or a server-final message (handed to a
+/// client that has sent its proof for the RFC 7677 exchange). Hostile input
+/// must not panic, a parsed server-first must hold what the parser
+/// promises, and no server-final but the true signature may complete the
+/// exchange.
+pub fn scram(data: &[u8]) {
+    let [flags, rest @ ..] = data else {
+        return;
+    };
+    let (hash, index) = if flags & 1 == 0 {
+        (ScramHash::Sha256, 0)
+    } else {
+        (ScramHash::Sha512, 1)
+    };
+    if flags & 2 == 0 {
+        let parsed = ServerFirst::parse(rest);
+        if let Ok(first) = &parsed {
+            assert!(!first.nonce.is_empty() && !first.nonce.contains(','));
+            assert!(!first.salt.is_empty());
+            assert!(rest.starts_with(b"r="));
+        }
+        let client = scram_client(hash).with_max_iterations(MIN_ITERATIONS * 2);
+        if let Ok(first) = client.check_server_first(rest) {
+            assert!(parsed.is_ok());
+            assert!(first.nonce.starts_with(SCRAM_CLIENT_NONCE));
+            assert!((MIN_ITERATIONS..=MIN_ITERATIONS * 2).contains(&first.iterations));
+        }
+    } else {
+        let mut client = waiting_for_final(hash);
+        let done = client.handle_server_final(rest).is_ok();
+        assert_eq!(done, client.is_done());
+        if done {
+            let first = rest.split(|b| *b == b',').next().unwrap_or_default();
+            let want = format!("v={}", SCRAM_SIGNATURES[index]);
+            assert_eq!(first, want.as_bytes(), "a forged signature was accepted");
+        }
     }
 }

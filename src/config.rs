@@ -2,7 +2,12 @@
 
 use std::time::Duration;
 
+use crate::error::{Error, Result};
 use crate::protocol::frame::DEFAULT_MAX_FRAME_SIZE;
+use crate::security::{
+    CertificateVerification, PemSource, SaslMechanism, Secret, SecurityConfig, SecurityProtocol,
+    SECURITY_KEYS,
+};
 
 /// Settings for connections and cluster metadata.
 ///
@@ -29,6 +34,8 @@ pub struct ClientConfig {
     pub metadata_max_age: Duration,
     /// Requests queued per connection before senders wait (default 1024).
     pub max_queued_requests: usize,
+    /// TLS and SASL (`security.protocol`, `ssl.*`, `sasl.*`; default PLAINTEXT).
+    pub security: SecurityConfig,
 }
 
 impl ClientConfig {
@@ -91,6 +98,115 @@ impl ClientConfig {
         self.metadata_max_age = t;
         self
     }
+
+    /// Replaces the security settings.
+    pub fn with_security(mut self, security: SecurityConfig) -> Self {
+        self.security = security;
+        self
+    }
+
+    /// Sets `security.protocol`.
+    pub fn with_security_protocol(mut self, protocol: SecurityProtocol) -> Self {
+        self.security.protocol = protocol;
+        self
+    }
+
+    /// SASL with a user name and password (PLAIN or SCRAM).
+    pub fn with_sasl(
+        mut self,
+        mechanism: SaslMechanism,
+        username: impl Into<String>,
+        password: impl Into<Secret>,
+    ) -> Self {
+        self.security.sasl.mechanism = Some(mechanism);
+        self.security.sasl.username = username.into();
+        self.security.sasl.password = password.into();
+        self
+    }
+
+    /// SASL/OAUTHBEARER with tokens from `provider`.
+    pub fn with_oauthbearer(
+        mut self,
+        provider: std::sync::Arc<dyn crate::security::OAuthBearerTokenProvider>,
+    ) -> Self {
+        self.security.sasl.mechanism = Some(SaslMechanism::OAuthBearer);
+        self.security.sasl.oauth_token_provider = Some(provider);
+        self
+    }
+
+    /// Trusts the CA certificates in this PEM file instead of the system store.
+    pub fn with_ca_file(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.security.tls.ca = Some(PemSource::File(path.into()));
+        self
+    }
+
+    /// Presents this client certificate chain and key (PEM files) for mutual TLS.
+    pub fn with_client_certificate(
+        mut self,
+        certificate: impl Into<std::path::PathBuf>,
+        key: impl Into<std::path::PathBuf>,
+    ) -> Self {
+        self.security.tls.certificate = Some(PemSource::File(certificate.into()));
+        self.security.tls.key = Some(PemSource::File(key.into()));
+        self
+    }
+
+    /// DANGER: checks the broker's certificate chain but not that it names
+    /// the broker's host. Anyone with any certificate from a trusted CA can
+    /// impersonate the broker. For local testing only.
+    pub fn danger_disable_hostname_verification(mut self) -> Self {
+        self.security.tls.verification = CertificateVerification::DangerNoHostname;
+        self
+    }
+
+    /// DANGER: accepts any broker certificate at all; the connection is
+    /// encrypted but not authenticated. For local testing only.
+    pub fn danger_accept_invalid_certificates(mut self) -> Self {
+        self.security.tls.verification = CertificateVerification::DangerNone;
+        self
+    }
+
+    /// Sets one property by its librdkafka/kcat name (the Java name where
+    /// they differ is accepted too): `bootstrap.servers`
+    /// (`metadata.broker.list`), `client.id`, `request.timeout.ms`,
+    /// `socket.connection.setup.timeout.ms`, `reconnect.backoff.ms`,
+    /// `reconnect.backoff.max.ms`, `metadata.max.age.ms`, and the security
+    /// keys of [`SecurityConfig::set`]. Unknown keys are an error; error
+    /// messages never contain credentials.
+    pub fn set(&mut self, key: &str, value: &str) -> Result<()> {
+        let key = key.trim();
+        let trimmed = value.trim();
+        let millis = || {
+            trimmed
+                .parse::<u64>()
+                .map(Duration::from_millis)
+                .map_err(|_| {
+                    Error::Config(format!("{key}: expected milliseconds, got {trimmed:?}"))
+                })
+        };
+        match key {
+            "bootstrap.servers" | "metadata.broker.list" => {
+                self.bootstrap = Self::new([trimmed]).bootstrap;
+            }
+            "client.id" => self.client_id = trimmed.to_owned(),
+            "request.timeout.ms" => self.request_timeout = millis()?,
+            "socket.connection.setup.timeout.ms" => self.connect_timeout = millis()?,
+            "reconnect.backoff.ms" => self.reconnect_backoff = millis()?,
+            "reconnect.backoff.max.ms" => self.reconnect_backoff_max = millis()?,
+            "metadata.max.age.ms" => self.metadata_max_age = millis()?,
+            _ => {
+                if !self.security.set(key, value)? {
+                    return Err(Error::Config(format!(
+                        "unknown property `{key}`; client properties: bootstrap.servers, \
+                         client.id, request.timeout.ms, socket.connection.setup.timeout.ms, \
+                         reconnect.backoff.ms, reconnect.backoff.max.ms, metadata.max.age.ms, {}",
+                        SECURITY_KEYS.join(", ")
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Default for ClientConfig {
@@ -105,6 +221,53 @@ impl Default for ClientConfig {
             reconnect_backoff_max: Duration::from_secs(1),
             metadata_max_age: Duration::from_secs(300),
             max_queued_requests: 1024,
+            security: SecurityConfig::default(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn set_takes_librdkafka_names() {
+        let mut c = ClientConfig::default();
+        c.set("metadata.broker.list", "a:1,b:2").unwrap();
+        c.set("client.id", "me").unwrap();
+        c.set("request.timeout.ms", "1500").unwrap();
+        c.set("security.protocol", "SASL_SSL").unwrap();
+        c.set("sasl.mechanism", "SCRAM-SHA-256").unwrap();
+        c.set("sasl.username", "alice").unwrap();
+        c.set("sasl.password", "s3cret").unwrap();
+        assert_eq!(c.bootstrap, ["a:1", "b:2"]);
+        assert_eq!(c.request_timeout, Duration::from_millis(1500));
+        assert_eq!(c.security.protocol, SecurityProtocol::SaslSsl);
+        assert!(!format!("{c:?}").contains("s3cret"));
+        let err = c.set("request.timeout.ms", "soon").unwrap_err().to_string();
+        assert!(err.contains("request.timeout.ms"), "{err}");
+        let err = c.set("sasl.passwd", "s3cret").unwrap_err().to_string();
+        assert!(
+            err.contains("sasl.passwd") && !err.contains("s3cret"),
+            "{err}"
+        );
+        let err = c.set("nope", "1").unwrap_err().to_string();
+        assert!(err.contains("unknown property `nope`"), "{err}");
+    }
+
+    #[test]
+    fn builders_fill_the_security_settings() {
+        let c = ClientConfig::new(["h:1"])
+            .with_security_protocol(SecurityProtocol::SaslSsl)
+            .with_sasl(SaslMechanism::Plain, "u", "p")
+            .with_ca_file("/ca.pem")
+            .with_client_certificate("/c.pem", "/k.pem")
+            .danger_disable_hostname_verification();
+        c.security.validate().unwrap();
+        assert_eq!(
+            c.security.tls.verification,
+            CertificateVerification::DangerNoHostname
+        );
+        assert_eq!(c.security.sasl.password.expose(), "p");
     }
 }

@@ -95,6 +95,27 @@ pub enum Error {
     /// The configuration is invalid.
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// TLS failed: the broker's certificate was not trusted or does not name
+    /// it, the broker refused ours, or a PEM file could not be used.
+    #[error("TLS error with broker {broker}: {message}")]
+    Tls {
+        /// Broker address.
+        broker: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// SASL authentication failed (wrong credentials, mechanism not enabled,
+    /// or a server that failed the mechanism's own checks). Never retried:
+    /// the pool waits its longest backoff before trying that broker again.
+    #[error("SASL {mechanism} authentication with broker {broker} failed: {message}")]
+    Authentication {
+        /// Broker address.
+        broker: String,
+        /// The mechanism (`PLAIN`, `SCRAM-SHA-512`, ...).
+        mechanism: String,
+        /// Why, from the broker or the client's checks; never a credential.
+        message: String,
+    },
 }
 
 impl Error {
@@ -112,7 +133,9 @@ impl Error {
             | Error::UnsupportedApi { .. }
             | Error::DeadlineExceeded(_)
             | Error::Closed
-            | Error::Config(_) => false,
+            | Error::Config(_)
+            | Error::Tls { .. }
+            | Error::Authentication { .. } => false,
         }
     }
 
@@ -124,7 +147,16 @@ impl Error {
         }
     }
 
+    /// An I/O error; a TLS failure carried inside one (a handshake or
+    /// certificate error, an alert from the broker) becomes [`Error::Tls`].
     pub(crate) fn io(broker: &str, e: &std::io::Error) -> Self {
+        #[cfg(feature = "tls")]
+        if let Some(tls) = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
+            return Error::Tls {
+                broker: broker.to_owned(),
+                message: tls.to_string(),
+            };
+        }
         Error::Io {
             broker: broker.to_owned(),
             kind: e.kind(),

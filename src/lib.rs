@@ -15,6 +15,8 @@ pub mod listener;
 pub mod producer;
 pub mod protocol;
 pub mod rpc;
+pub mod sasl;
+pub mod security;
 
 pub use cluster::Client;
 pub use config::ClientConfig;

@@ -21,6 +21,7 @@ const TARGETS: &[(&str, Entry)] = &[
     ("request", entry::request),
     ("consumer_protocol", entry::consumer_protocol),
     ("record_batch", entry::record_batch),
+    ("scram", entry::scram),
 ];
 
 fn fuzz_dir() -> PathBuf {
@@ -248,6 +249,30 @@ fn write_record_batch_seeds() {
         for (i, set) in sets.iter().enumerate().filter(|(_, s)| !s.is_empty()) {
             write(&format!("golden-{stem}-{i}"), set);
         }
+    }
+}
+
+/// Writes the committed `scram` seeds: the RFC 7677 server-first and a
+/// variant with extensions (server-first mode), and the final messages of
+/// the SHA-256 and SHA-512 exchanges plus a server error (server-final
+/// mode). Checks them, or rewrites them with `KAFKIT_WRITE_SEEDS=1`.
+#[test]
+fn write_scram_seeds() {
+    let dir = fuzz_dir().join("seeds/scram");
+    let first = entry::SCRAM_SERVER_FIRST;
+    let [sha256, sha512] = entry::SCRAM_SIGNATURES;
+    let seeds = [
+        ("first-rfc7677", 0u8, first.to_owned()),
+        ("first-extensions", 1, format!("{first},x=1,y=2")),
+        ("final-sha256", 2, format!("v={sha256}")),
+        ("final-sha512", 3, format!("v={sha512},ext=1")),
+        ("final-error", 2, "e=invalid-proof".to_owned()),
+    ];
+    for (name, flags, message) in seeds {
+        emit_seed(
+            &dir.join(name),
+            &[&[flags][..], message.as_bytes()].concat(),
+        );
     }
 }
 

@@ -6,6 +6,8 @@ use bytes::Bytes;
 use clap::{Args, Parser, Subcommand};
 
 use crate::settings::{parse_acks, parse_compression, parse_setting, Setting};
+use clap::builder::TypedValueParser;
+use clap::error::ErrorKind;
 use kafkit::producer::Acks;
 use kafkit::protocol::record::Compression;
 
@@ -33,9 +35,34 @@ pub struct Connection {
     /// Bootstrap brokers, comma-separated HOST:PORT.
     #[arg(short = 'b', long = "brokers", value_name = "BROKERS")]
     pub brokers: Option<String>,
-    /// Client property KEY=VALUE (Java names, librdkafka aliases); repeatable.
-    #[arg(short = 'X', value_name = "KEY=VALUE", value_parser = parse_setting)]
+    /// Client property KEY=VALUE (Java names, librdkafka aliases, TLS and
+    /// SASL: security.protocol, ssl.*, sasl.*); repeatable.
+    #[arg(short = 'X', value_name = "KEY=VALUE", value_parser = SettingParser)]
     pub settings: Vec<Setting>,
+}
+
+/// `-X` through [`parse_setting`], with errors that do not repeat the
+/// argument (clap's own message would, and it may hold a password).
+#[derive(Debug, Clone, Copy)]
+pub struct SettingParser;
+
+impl TypedValueParser for SettingParser {
+    type Value = Setting;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        _arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<Setting, clap::Error> {
+        let fail = |kind, message: String| {
+            clap::Error::raw(kind, format!("-X: {message}\n")).with_cmd(cmd)
+        };
+        let text = value
+            .to_str()
+            .ok_or_else(|| fail(ErrorKind::InvalidUtf8, "not UTF-8".to_owned()))?;
+        parse_setting(text).map_err(|e| fail(ErrorKind::ValueValidation, e))
+    }
 }
 
 /// `kafkit metadata`.
@@ -280,8 +307,13 @@ mod tests {
             Err(ErrorKind::ArgumentConflict)
         );
         assert_eq!(kind(&["frobnicate"]), Err(ErrorKind::InvalidSubcommand));
-        let err = parse(&["produce", "-t", "t", "-X", "sasl.username=u"]).unwrap_err();
-        assert!(err.to_string().contains("not supported"), "{err}");
+        let err = parse(&["produce", "-t", "t", "-X", "sasl.pasword=hunter2"]).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::ValueValidation);
+        let shown = err.to_string();
+        assert!(
+            shown.contains("sasl.pasword") && !shown.contains("hunter2"),
+            "{shown}"
+        );
     }
 
     #[test]

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use kafkit::producer::{Acks, ProducerConfig};
 use kafkit::protocol::record::Compression;
+use kafkit::security::{Secret, SECURITY_KEYS};
 use kafkit::ClientConfig;
 
 /// One recognised `-X` property with its parsed value.
@@ -49,8 +50,15 @@ pub enum Setting {
     MaxRequestSize(usize),
     /// `max.in.flight.requests.per.connection` (librdkafka: `max.in.flight`), 1 to 5.
     MaxInFlight(usize),
-    /// `security.protocol=plaintext`: what kafkit does anyway.
-    Plaintext,
+    /// A TLS or SASL property (`security.protocol`, `ssl.*`, `sasl.*`, see
+    /// `kafkit::security::SecurityConfig::set`). The value is kept as a
+    /// [`Secret`] so that `Debug` never shows a password.
+    Security {
+        /// The property name.
+        key: String,
+        /// Its value.
+        value: Secret,
+    },
 }
 
 /// Every key [`parse_setting`] accepts, for the error message.
@@ -72,14 +80,14 @@ pub const SUPPORTED_KEYS: &[&str] = &[
     "retry.backoff.ms",
     "max.request.size",
     "max.in.flight.requests.per.connection",
-    "security.protocol=plaintext",
 ];
 
-/// Parses one `-X` argument (`key=value`).
+/// Parses one `-X` argument (`key=value`). Error messages name the key and
+/// never repeat a credential.
 pub fn parse_setting(arg: &str) -> Result<Setting, String> {
     let (key, value) = arg
         .split_once('=')
-        .ok_or_else(|| format!("expected KEY=VALUE, got {arg:?}"))?;
+        .ok_or_else(|| "expected KEY=VALUE (the argument has no `=`)".to_owned())?;
     let (key, value) = (key.trim(), value.trim());
     let setting = match key {
         "bootstrap.servers" | "metadata.broker.list" => {
@@ -118,24 +126,21 @@ pub fn parse_setting(arg: &str) -> Result<Setting, String> {
             }
             Setting::MaxInFlight(n)
         }
-        "security.protocol" if value.eq_ignore_ascii_case("plaintext") => Setting::Plaintext,
-        "security.protocol" => {
-            return Err(format!(
-                "security.protocol={value} is not supported yet: kafkit speaks PLAINTEXT only"
-            ))
-        }
-        k if ["sasl.", "ssl.", "security."]
-            .iter()
-            .any(|p| k.starts_with(p)) =>
-        {
-            return Err(format!(
-                "{k}: TLS and SASL are not supported yet (kafkit speaks PLAINTEXT only)"
-            ))
+        k if SECURITY_KEYS.contains(&k) || k.starts_with("sasl.") || k.starts_with("ssl.") => {
+            // The library checks the value (and refuses unsupported keys by name).
+            ClientConfig::default()
+                .set(k, value)
+                .map_err(|e| e.to_string())?;
+            Setting::Security {
+                key: k.to_owned(),
+                value: Secret::new(value),
+            }
         }
         k => {
             return Err(format!(
-                "unknown property `{k}`; supported: {}",
-                SUPPORTED_KEYS.join(", ")
+                "unknown property `{k}`; supported: {}; security: {}",
+                SUPPORTED_KEYS.join(", "),
+                SECURITY_KEYS.join(", ")
             ))
         }
     };
@@ -218,9 +223,13 @@ pub fn client_config(brokers: Option<&str>, settings: &[Setting]) -> Result<Clie
             Setting::ReconnectBackoff(t) => backoff = *t,
             Setting::ReconnectBackoffMax(t) => backoff_max = *t,
             Setting::MetadataMaxAge(t) => config = config.with_metadata_max_age(*t),
+            Setting::Security { key, value } => {
+                config.set(key, value.expose()).map_err(|e| e.to_string())?;
+            }
             _ => {}
         }
     }
+    config.security.validate().map_err(|e| e.to_string())?;
     Ok(config.with_reconnect_backoff(backoff, backoff_max.max(backoff)))
 }
 
@@ -281,13 +290,19 @@ mod tests {
                 Setting::DeliveryTimeout(Duration::from_millis(900)),
             ),
             ("max.in.flight=1", Setting::MaxInFlight(1)),
-            ("security.protocol=PLAINTEXT", Setting::Plaintext),
+            (
+                "security.protocol=PLAINTEXT",
+                Setting::Security {
+                    key: "security.protocol".into(),
+                    value: Secret::new("PLAINTEXT"),
+                },
+            ),
             ("metadata.broker.list=h:1", Setting::Bootstrap("h:1".into())),
         ];
         for (arg, want) in cases {
             assert_eq!(parse_setting(arg), Ok(want), "{arg}");
         }
-        for key in SUPPORTED_KEYS.iter().filter(|k| !k.contains('=')) {
+        for key in SUPPORTED_KEYS {
             let err = parse_setting(&format!("{key}=not a value"));
             let ok_for_strings = matches!(*key, "client.id" | "bootstrap.servers");
             assert_eq!(err.is_ok(), ok_for_strings, "{key}: {err:?}");
@@ -299,10 +314,12 @@ mod tests {
         let err = parse_setting("ack=1").unwrap_err();
         assert!(err.contains("unknown property `ack`"), "{err}");
         assert!(err.contains("linger.ms"), "lists the supported keys: {err}");
-        let err = parse_setting("security.protocol=SASL_SSL").unwrap_err();
-        assert!(err.contains("not supported"), "{err}");
-        let err = parse_setting("sasl.mechanism=PLAIN").unwrap_err();
+        let err = parse_setting("security.protocol=TLS").unwrap_err();
+        assert!(err.contains("SASL_SSL"), "lists the protocols: {err}");
+        let err = parse_setting("sasl.mechanism=GSSAPI").unwrap_err();
         assert!(err.contains("sasl.mechanism"), "{err}");
+        let err = parse_setting("ssl.keystore.location=/k.p12").unwrap_err();
+        assert!(err.contains("ssl.keystore.location"), "{err}");
         assert!(parse_setting("linger.ms")
             .unwrap_err()
             .contains("KEY=VALUE"));
@@ -343,6 +360,42 @@ mod tests {
         assert_eq!(producer.delivery_timeout, Duration::from_secs(3));
         assert_eq!(producer.ack_timeout, Duration::from_millis(1500));
         assert_eq!(producer.max_request_size, 4096);
+    }
+
+    #[test]
+    fn security_settings_reach_the_client_config_and_hide_the_password() {
+        let settings: Vec<Setting> = [
+            "security.protocol=SASL_SSL",
+            "sasl.mechanism=SCRAM-SHA-512",
+            "sasl.username=alice",
+            "sasl.password=hunter2",
+            "ssl.ca.location=/etc/kafka/ca.pem",
+            "ssl.endpoint.identification.algorithm=none",
+        ]
+        .iter()
+        .map(|s| parse_setting(s).unwrap())
+        .collect();
+        assert!(!format!("{settings:?}").contains("hunter2"));
+        let client = client_config(Some("b:1"), &settings).unwrap();
+        let sec = &client.security;
+        assert_eq!(sec.protocol, kafkit::security::SecurityProtocol::SaslSsl);
+        assert_eq!(
+            sec.sasl.mechanism,
+            Some(kafkit::security::SaslMechanism::ScramSha512)
+        );
+        assert_eq!(
+            (sec.sasl.username.as_str(), sec.sasl.password.expose()),
+            ("alice", "hunter2")
+        );
+        assert_eq!(
+            sec.tls.verification,
+            kafkit::security::CertificateVerification::DangerNoHostname
+        );
+        // SASL without a mechanism is refused before anything connects.
+        let half = [parse_setting("security.protocol=SASL_PLAINTEXT").unwrap()];
+        assert!(client_config(Some("b:1"), &half)
+            .unwrap_err()
+            .contains("sasl.mechanism"));
     }
 
     #[test]

@@ -58,11 +58,28 @@ fn unknown_property_is_a_usage_error_naming_it() {
         stderr(&out)
     );
     let out = kafkit(
-        &["metadata", "-b", "h:1", "-X", "security.protocol=SSL"],
+        &[
+            "metadata",
+            "-b",
+            "h:1",
+            "-X",
+            "ssl.keystore.location=/k.p12",
+        ],
         b"",
     );
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("PLAINTEXT only"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("ssl.keystore.location is not supported"),
+        "{}",
+        stderr(&out)
+    );
+    // A misspelt password key is named; its value is not repeated.
+    let out = kafkit(
+        &["metadata", "-b", "h:1", "-X", "sasl.pasword=hunter2"],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(!stderr(&out).contains("hunter2"), "{}", stderr(&out));
 }
 
 #[test]

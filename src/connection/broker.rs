@@ -2,14 +2,15 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI32, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, OnceLock, Weak};
 
 use bytes::BytesMut;
-use tokio::net::TcpStream;
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::{mpsc, oneshot, watch, RwLock};
 use tracing::{debug, Instrument};
 
 use super::io_task::{run, Outgoing};
+use super::transport::{tcp, Transport};
 use crate::config::ClientConfig;
 use crate::error::{Error, Result};
 use crate::protocol::frame::{decode_response, encode_request};
@@ -29,7 +30,7 @@ pub struct BrokerConnection {
 }
 
 #[derive(Debug)]
-struct Inner {
+pub(super) struct Inner {
     addr: String,
     node_id: Option<i32>,
     client_id: String,
@@ -38,34 +39,71 @@ struct Inner {
     shutdown: watch::Sender<bool>,
     next_correlation_id: AtomicI32,
     versions: OnceLock<HashMap<i16, VersionRange>>,
+    /// Requests take it shared while they are queued; re-authentication
+    /// takes it exclusively so nothing is sent in the middle of its exchange.
+    gate: RwLock<()>,
 }
 
 impl BrokerConnection {
-    /// Opens a TCP connection to `addr` (`host:port`), starts its socket task
-    /// and negotiates API versions.
+    /// Opens a connection to `addr` (`host:port`) as `config.security` says
+    /// (TCP or TLS), starts its socket task, negotiates API versions and,
+    /// with SASL, authenticates.
     pub async fn connect(addr: &str, node_id: Option<i32>, config: &ClientConfig) -> Result<Self> {
+        let transport = Transport::new(&config.security)?;
+        Self::connect_via(addr, node_id, config, &transport).await
+    }
+
+    /// [`BrokerConnection::connect`] with a transport built beforehand (the pool's).
+    pub(crate) async fn connect_via(
+        addr: &str,
+        node_id: Option<i32>,
+        config: &ClientConfig,
+        transport: &Transport,
+    ) -> Result<Self> {
         let span = tracing::debug_span!("connect", broker = %addr, node_id);
         async {
-            let stream = tokio::time::timeout(config.connect_timeout, TcpStream::connect(addr))
-                .await
-                .map_err(|_| Error::Timeout {
-                    broker: addr.to_owned(),
-                    api: ApiKey(-1),
-                    timeout: config.connect_timeout,
-                })?
-                .map_err(|e| Error::io(addr, &e))?;
-            let _ = stream.set_nodelay(true);
-            let conn = Self::spawn(stream, addr, node_id, config);
+            let stream = tcp(addr, config.connect_timeout).await?;
+            let conn = match transport {
+                Transport::Plain => Self::spawn(stream, addr, node_id, config),
+                #[cfg(feature = "tls")]
+                Transport::Tls(connector) => {
+                    let handshake = super::tls::handshake(connector, addr, stream);
+                    let tls = tokio::time::timeout(config.connect_timeout, handshake)
+                        .await
+                        .map_err(|_| Error::Timeout {
+                            broker: addr.to_owned(),
+                            api: ApiKey(-1),
+                            timeout: config.connect_timeout,
+                        })??;
+                    Self::spawn(tls, addr, node_id, config)
+                }
+            };
             let versions = conn.negotiate_versions().await?;
             debug!(apis = versions.len(), "connected");
             let _ = conn.inner.versions.set(versions);
+            if config.security.protocol.uses_sasl() {
+                let sasl = &config.security.sasl;
+                match super::auth::authenticate(&conn, sasl).await {
+                    Ok(Some(lifetime)) => {
+                        super::auth::spawn_reauthentication(&conn, sasl.clone(), lifetime);
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        conn.close();
+                        return Err(e);
+                    }
+                }
+            }
             Ok(conn)
         }
         .instrument(span)
         .await
     }
 
-    fn spawn(stream: TcpStream, addr: &str, node_id: Option<i32>, config: &ClientConfig) -> Self {
+    fn spawn<S>(stream: S, addr: &str, node_id: Option<i32>, config: &ClientConfig) -> Self
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
         let (tx, rx) = mpsc::channel(config.max_queued_requests.max(1));
         let (shutdown, shutdown_rx) = watch::channel(false);
         tokio::spawn(run(
@@ -85,8 +123,43 @@ impl BrokerConnection {
                 shutdown,
                 next_correlation_id: AtomicI32::new(1),
                 versions: OnceLock::new(),
+                gate: RwLock::new(()),
             }),
         }
+    }
+
+    pub(super) fn downgrade(&self) -> Weak<Inner> {
+        Arc::downgrade(&self.inner)
+    }
+
+    pub(super) fn upgrade(weak: &Weak<Inner>) -> Option<Self> {
+        weak.upgrade().map(|inner| Self { inner })
+    }
+
+    /// Fires when [`BrokerConnection::close`] is called.
+    pub(super) fn closed_signal(&self) -> watch::Receiver<bool> {
+        self.inner.shutdown.subscribe()
+    }
+
+    pub(super) fn gate(&self) -> &RwLock<()> {
+        &self.inner.gate
+    }
+
+    /// Sends `req` at the negotiated version without passing the gate: for
+    /// the authentication exchange itself.
+    pub(super) async fn send_ungated<R: Request>(&self, req: &R) -> Result<R::Response> {
+        let version = self.version_for::<R>()?;
+        let (reply, rx) = oneshot::channel();
+        let correlation_id = self.enqueue_now(req, version, Some(reply)).await?;
+        PendingResponse::<R> {
+            conn: self.clone(),
+            rx,
+            version,
+            correlation_id,
+            _request: std::marker::PhantomData,
+        }
+        .response()
+        .await
     }
 
     /// ApiVersions at our newest version; on UNSUPPORTED_VERSION retry at the
@@ -213,6 +286,16 @@ impl BrokerConnection {
     }
 
     async fn enqueue<R: Request>(
+        &self,
+        req: &R,
+        version: i16,
+        reply: Option<oneshot::Sender<Result<bytes::Bytes>>>,
+    ) -> Result<i32> {
+        let _shared = self.inner.gate.read().await;
+        self.enqueue_now(req, version, reply).await
+    }
+
+    async fn enqueue_now<R: Request>(
         &self,
         req: &R,
         version: i16,

@@ -1,11 +1,16 @@
 //! Broker connections: one socket task per broker, pipelined requests,
-//! version negotiation, and a pool that reconnects with backoff.
+//! version negotiation, TLS and SASL authentication, and a pool that
+//! reconnects with backoff.
 //!
-//! Spec: KIP-35 / KIP-511 (ApiVersions negotiation).
+//! Spec: KIP-35 / KIP-511 (ApiVersions negotiation), KIP-152 / KIP-368 (SASL).
 
+mod auth;
 mod broker;
 mod io_task;
 mod pool;
+#[cfg(feature = "tls")]
+mod tls;
+mod transport;
 
 pub use broker::{BrokerConnection, PendingResponse};
 pub use pool::Pool;

@@ -1,12 +1,13 @@
 //! A pool of broker connections that reconnects with backoff and jitter.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
+use super::transport::Transport;
 use super::BrokerConnection;
 use crate::config::ClientConfig;
 use crate::error::{Error, Result};
@@ -23,6 +24,9 @@ struct SlotState {
     conn: Option<BrokerConnection>,
     failures: u32,
     retry_at: Option<Instant>,
+    /// The last connect error when it was not retriable (authentication,
+    /// TLS): returned at once until `retry_at` instead of reconnecting.
+    fatal: Option<Error>,
 }
 
 /// Connections to the brokers of one cluster, keyed by node id.
@@ -31,11 +35,14 @@ struct SlotState {
 /// exponential backoff (`reconnect_backoff` doubling up to
 /// `reconnect_backoff_max`, with ±20 % jitter) that resets on success.
 /// Concurrent callers for the same broker share one connect attempt.
+/// A failure that retrying cannot fix (authentication, TLS) waits the
+/// longest backoff, and until then callers get that error at once.
 #[derive(Debug)]
 pub struct Pool {
     config: ClientConfig,
     slots: Mutex<HashMap<Target, Arc<tokio::sync::Mutex<SlotState>>>>,
     addrs: Mutex<HashMap<i32, String>>,
+    transport: OnceLock<Result<Transport>>,
 }
 
 impl Pool {
@@ -45,6 +52,7 @@ impl Pool {
             config,
             slots: Mutex::new(HashMap::new()),
             addrs: Mutex::new(HashMap::new()),
+            transport: OnceLock::new(),
         }
     }
 
@@ -98,7 +106,13 @@ impl Pool {
         if let Some(conn) = self.open_connection() {
             return Ok(conn);
         }
-        let mut last = None;
+        let mut last: Option<Error> = None;
+        // An error no retry can fix wins over later ones: it is the one to report.
+        let keep = |e: Error, last: &mut Option<Error>| {
+            if last.as_ref().is_none_or(Error::is_retriable) {
+                *last = Some(e);
+            }
+        };
         let known: Vec<(i32, String)> = lock(&self.addrs)
             .iter()
             .map(|(k, v)| (*k, v.clone()))
@@ -106,7 +120,7 @@ impl Pool {
         for (id, addr) in known {
             match self.connect(Target::Node(id), &addr, Some(id)).await {
                 Ok(c) => return Ok(c),
-                Err(e) => last = Some(e),
+                Err(e) => keep(e, &mut last),
             }
         }
         for addr in &self.config.bootstrap {
@@ -115,13 +129,14 @@ impl Pool {
                 .await
             {
                 Ok(c) => return Ok(c),
-                Err(e) => last = Some(e),
+                Err(e) => keep(e, &mut last),
             }
         }
-        Err(Error::NoBrokers(match last {
-            Some(e) => e.to_string(),
-            None => "no bootstrap brokers configured".to_owned(),
-        }))
+        Err(match last {
+            Some(e) if !e.is_retriable() => e,
+            Some(e) => Error::NoBrokers(e.to_string()),
+            None => Error::NoBrokers("no bootstrap brokers configured".to_owned()),
+        })
     }
 
     fn open_connection(&self) -> Option<BrokerConnection> {
@@ -144,23 +159,36 @@ impl Pool {
             return Ok(conn.clone());
         }
         if let Some(at) = state.retry_at {
+            if let Some(e) = state.fatal.as_ref().filter(|_| Instant::now() < at) {
+                return Err(e.clone());
+            }
             tokio::time::sleep_until(at).await;
         }
-        match BrokerConnection::connect(addr, node_id, &self.config).await {
+        let transport = self
+            .transport
+            .get_or_init(|| Transport::new(&self.config.security))
+            .clone()?;
+        match BrokerConnection::connect_via(addr, node_id, &self.config, &transport).await {
             Ok(conn) => {
                 if state.failures > 0 {
                     info!(broker = %addr, node_id, after_failures = state.failures, "reconnected");
                 }
                 state.failures = 0;
                 state.retry_at = None;
+                state.fatal = None;
                 state.conn = Some(conn.clone());
                 Ok(conn)
             }
             Err(e) => {
                 state.failures = state.failures.saturating_add(1);
-                let wait = self.backoff(state.failures);
+                let wait = if e.is_retriable() {
+                    self.backoff(state.failures)
+                } else {
+                    jitter(self.config.reconnect_backoff_max)
+                };
                 warn!(broker = %addr, node_id, failures = state.failures, retry_in = ?wait, error = %e, "connect failed");
                 state.retry_at = Some(Instant::now() + wait);
+                state.fatal = (!e.is_retriable()).then(|| e.clone());
                 state.conn = None;
                 Err(e)
             }
