@@ -2,6 +2,7 @@
 # Runs every check kafkit has: formatting, lints, the test suite (unit, property,
 # golden-frame, live mock-cluster tests; the `kafkit` CLI crate in cli/ too), a
 # no-default-features build, the "no C in the library or the CLI" check, the
+# examples run to completion on the mock cluster (scripts/examples.sh), the
 # CLI's interop run against kcat (scripts/interop_kcat.sh), the NestJS
 # request-reply interop (its npm packages installed by scripts/nest_deps.sh) and a short run of
 # each fuzz target.
@@ -33,6 +34,9 @@ scripts/nest_deps.sh
 step "cargo test"
 cargo test --all-targets --no-fail-fast
 cargo test --doc
+
+step "every example runs to completion on the mock cluster"
+scripts/examples.sh
 
 step "kafkit CLI against kcat on the mock cluster"
 scripts/interop_kcat.sh
