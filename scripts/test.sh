@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every check kafkit has: formatting, lints, the test suite (unit, property,
+# Runs every check kafkit has: formatting, lints, rustdoc, the test suite (unit, property,
 # golden-frame, live mock-cluster tests; the `kafkit` CLI crate in cli/ too), a
 # no-default-features build, the "no C in the library or the CLI" check, the
 # examples run to completion on the mock cluster (scripts/examples.sh), the
@@ -18,6 +18,9 @@ cargo fmt --all --check
 
 step "cargo clippy (all targets, -D warnings)"
 cargo clippy --all-targets -- -D warnings
+
+step "cargo doc (library; broken or private intra-doc links are errors)"
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps -p kafkit --quiet
 
 step "no C in the library or the CLI: cargo tree -e normal lists no *-sys crate"
 if cargo tree -e normal --prefix none | grep -E '^[a-z0-9_-]+-sys ' ; then
