@@ -11,7 +11,8 @@
 //! Without `KAFKA_BROKERS` it starts librdkafka's mock cluster (3 brokers)
 //! in this process and creates the topic with 3 partitions. Against a real
 //! cluster the topic (`PRODUCER_TOPIC`, default `kafkit-producer-example`)
-//! is auto-created on first use, or create it beforehand.
+//! is auto-created on first use (docker-compose.yml's brokers give it 3
+//! partitions), or create it beforehand with at least 3 partitions.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
