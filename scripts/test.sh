@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Runs every check kafkit has: formatting, lints, the test suite (unit, property,
+# Runs every check kafkit has: formatting, lints, rustdoc, the test suite (unit, property,
 # golden-frame, live mock-cluster tests; the `kafkit` CLI crate in cli/ too), a
 # no-default-features build, the "no C in the library or the CLI" check, the
+# examples run to completion on the mock cluster (scripts/examples.sh), the
 # CLI's interop run against kcat (scripts/interop_kcat.sh), the NestJS
 # request-reply interop (its npm packages installed by scripts/nest_deps.sh) and a short run of
 # each fuzz target.
@@ -18,6 +19,9 @@ cargo fmt --all --check
 step "cargo clippy (all targets, -D warnings)"
 cargo clippy --all-targets -- -D warnings
 
+step "cargo doc (library; broken or private intra-doc links are errors)"
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps -p kafkit --quiet
+
 step "no C in the library or the CLI: cargo tree -e normal lists no *-sys crate"
 if cargo tree -e normal --prefix none | grep -E '^[a-z0-9_-]+-sys ' ; then
   echo "library depends on a -sys crate" >&2
@@ -33,6 +37,9 @@ scripts/nest_deps.sh
 step "cargo test"
 cargo test --all-targets --no-fail-fast
 cargo test --doc
+
+step "every example runs to completion on the mock cluster"
+scripts/examples.sh
 
 step "kafkit CLI against kcat on the mock cluster"
 scripts/interop_kcat.sh

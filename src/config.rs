@@ -1,4 +1,8 @@
 //! Configuration shared by every client (connections, metadata).
+//!
+//! Spec: the Java client's configuration names
+//! (<https://kafka.apache.org/documentation/#producerconfigs>,
+//! `#consumerconfigs`), quoted in each field's doc where kafkit follows them.
 
 use std::time::Duration;
 

@@ -1,4 +1,7 @@
 //! Errors of the client layers, with one retry table.
+//!
+//! Spec: error codes per <https://kafka.apache.org/protocol#protocol_error_codes>
+//! (see [`ErrorCode`]).
 
 use std::time::Duration;
 

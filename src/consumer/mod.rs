@@ -1,7 +1,7 @@
 //! The consumer: fetching, offsets, and (with a group id) group membership.
 //!
 //! [`Consumer`] is a `Stream` of [`ConsumerRecord`]s. A background task
-//! ([`fetcher`]) keeps one fetch in flight per broker for the assigned
+//! (`fetcher`) keeps one fetch in flight per broker for the assigned
 //! partitions, with incremental fetch sessions ([`session`], KIP-227) and a
 //! memory budget for records fetched ahead of the application.
 //!

@@ -14,6 +14,9 @@
 //!
 //! The record is partitioned by its key like any other; its timestamp is the
 //! time it was dead-lettered.
+//!
+//! Spec: none; the header names are kafkit's own (Spring Kafka's
+//! `kafka_dlt-*` headers are the nearest convention).
 
 use bytes::Bytes;
 

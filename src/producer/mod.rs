@@ -1,6 +1,6 @@
 //! The producer: batching, partitioning, retries and idempotence.
 //!
-//! [`Producer`] is the handle; a background task ([`sender`]) drives the
+//! [`Producer`] is the handle; a background task (`sender`) drives the
 //! sans-IO [`accumulator`], which decides what to send and when, and one
 //! dispatcher task per broker keeps requests in order on its connection.
 //!

@@ -1,4 +1,7 @@
 //! The traits every API message implements, and where requests are routed.
+//!
+//! Spec: <https://kafka.apache.org/protocol#protocol_messages> (request and
+//! response bodies per API key and version), KIP-482 (flexible versions).
 
 use bytes::{Bytes, BytesMut};
 

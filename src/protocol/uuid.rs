@@ -1,4 +1,7 @@
 //! The 16-byte `uuid` wire type (topic ids).
+//!
+//! Spec: <https://kafka.apache.org/protocol#protocol_types> (`UUID`), KIP-516
+//! (topic ids).
 
 use std::fmt;
 

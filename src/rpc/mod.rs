@@ -29,6 +29,10 @@
 //!
 //! Records without a correlation id or reply topic are *events*: the server
 //! runs the handler and sends nothing back ([`RequestClient::emit`]).
+//!
+//! Spec: kafkit's reading of `@nestjs/microservices`' Kafka transport
+//! (<https://docs.nestjs.com/microservices/kafka>); Kafka itself has no
+//! request-reply protocol.
 
 mod client;
 mod error;

@@ -3,6 +3,10 @@
 //! Field docs say which versions carry each field. Fields a version lacks
 //! keep their default on decode; encoding a non-default value there is an
 //! error unless the spec marks the field ignorable.
+//!
+//! Spec: <https://kafka.apache.org/protocol#protocol_messages>; the field
+//! layouts follow the upstream JSON message definitions; KIP-482 (flexible
+//! versions, tagged fields).
 
 pub mod any;
 pub mod api_versions;

@@ -82,7 +82,7 @@ impl Default for CreatableTopicResult {
     }
 }
 
-/// The controller's answer to a [`CreateTopicsRequest`].
+/// The controller's answer to a [`CreateTopicsRequest`](super::CreateTopicsRequest).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[cfg_attr(test, derive(proptest_derive::Arbitrary))]
 pub struct CreateTopicsResponse {
