@@ -5,6 +5,7 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod admin;
 pub mod cluster;
 pub mod config;
 pub mod connection;
@@ -14,6 +15,7 @@ pub mod group;
 pub mod producer;
 pub mod protocol;
 
+pub use admin::Admin;
 pub use cluster::Client;
 pub use config::ClientConfig;
 pub use error::{Error, Result};
