@@ -94,12 +94,15 @@ impl Admin {
         Instant::now() + self.timeout
     }
 
-    /// A connection to the active controller (any broker when the metadata
-    /// names none, as before Metadata v1).
+    /// A connection to the active controller; any broker when the metadata
+    /// names none (before Metadata v1) or names one that is not among its
+    /// brokers (the librdkafka mock always says 0). A broker that is not the
+    /// controller answers `NOT_CONTROLLER`, which the callers retry.
     async fn controller(&self) -> Result<BrokerConnection> {
-        match self.client.metadata().controller_id {
-            Some(id) => self.client.broker(id).await,
-            None => self.client.pool().any().await,
+        let metadata = self.client.metadata();
+        match metadata.controller_id {
+            Some(id) if metadata.brokers.contains_key(&id) => self.client.broker(id).await,
+            _ => self.client.pool().any().await,
         }
     }
 }
