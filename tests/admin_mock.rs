@@ -172,7 +172,9 @@ async fn group_lag_uses_the_coordinator_and_the_high_watermark() {
         .topic_offsets("lagging", Some("lag-group"))
         .await
         .expect("offsets");
-    let table: Vec<(i32, i64, i64, Option<i64>, Option<i64>)> = rows
+    // partition, earliest, latest, committed, lag
+    type Row = (i32, i64, i64, Option<i64>, Option<i64>);
+    let table: Vec<Row> = rows
         .iter()
         .map(|r| {
             let committed = r

@@ -1,0 +1,411 @@
+//! Where the admin client sends its requests, against a scripted two-broker
+//! cluster built from kafkit's own codecs (`messages::any`), whose controller
+//! and group coordinator move: CreateTopics/DeleteTopics must reach the
+//! controller after a `NOT_CONTROLLER`, group requests the coordinator after
+//! a `NOT_COORDINATOR`, ListGroups every broker; per-item errors stay per item.
+//!
+//! The librdkafka mock cannot play this: it lacks the admin and group APIs.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::BytesMut;
+use kafkit::admin::{Admin, NewTopic, TopicPartition};
+use kafkit::protocol::messages::any::{AnyRequest, AnyResponse, APIS};
+use kafkit::protocol::messages::api_versions::{ApiVersion, ApiVersionsResponse};
+use kafkit::protocol::messages::create_topics::{CreatableTopicResult, CreateTopicsResponse};
+use kafkit::protocol::messages::delete_groups::{DeletableGroupResult, DeleteGroupsResponse};
+use kafkit::protocol::messages::delete_topics::{DeletableTopicResult, DeleteTopicsResponse};
+use kafkit::protocol::messages::describe_groups::{DescribeGroupsResponse, DescribedGroup};
+use kafkit::protocol::messages::find_coordinator::{Coordinator, FindCoordinatorResponse};
+use kafkit::protocol::messages::list_groups::{ListGroupsResponse, ListedGroup};
+use kafkit::protocol::messages::metadata::{
+    MetadataResponse, MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
+};
+use kafkit::protocol::messages::offset_delete::{
+    OffsetDeleteResponse, OffsetDeleteResponsePartition, OffsetDeleteResponseTopic,
+};
+use kafkit::protocol::{try_parse_frame, ErrorCode};
+use kafkit::ClientConfig;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+/// What the scripted cluster knows and what it was asked.
+#[derive(Debug, Default)]
+struct State {
+    ports: BTreeMap<i32, u16>,
+    /// The controller Metadata names (stale until a NOT_CONTROLLER was sent).
+    advertised_controller: i32,
+    /// The broker that really is the controller.
+    controller: i32,
+    /// FindCoordinator answers: stale first, then the real coordinator.
+    coordinator_answers: Vec<i32>,
+    coordinator: i32,
+    topics: BTreeSet<String>,
+    /// (node, API name) of every request received, in order.
+    log: Vec<(i32, &'static str)>,
+}
+
+type Shared = Arc<Mutex<State>>;
+
+async fn cluster() -> (Shared, String) {
+    let state = Shared::default();
+    let mut addrs = Vec::new();
+    for node in [1, 2] {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        state.lock().unwrap().ports.insert(node, port);
+        addrs.push(format!("127.0.0.1:{port}"));
+        let state = state.clone();
+        tokio::spawn(async move {
+            while let Ok((socket, _)) = listener.accept().await {
+                tokio::spawn(serve(node, socket, state.clone()));
+            }
+        });
+    }
+    {
+        let mut s = state.lock().unwrap();
+        s.advertised_controller = 1;
+        s.controller = 2;
+        s.coordinator_answers = vec![1];
+        s.coordinator = 2;
+        s.topics.insert("existing".into());
+    }
+    (state, addrs.join(","))
+}
+
+async fn serve(node: i32, mut socket: TcpStream, state: Shared) {
+    let mut buf = BytesMut::new();
+    loop {
+        while let Ok(Some(frame)) = try_parse_frame(&mut buf, 1 << 20) {
+            let (header, request) = AnyRequest::decode_frame(frame).expect("request decodes");
+            let response = answer(node, &request, &state);
+            let mut out = BytesMut::new();
+            response
+                .encode_frame(header.api_version, header.correlation_id, &mut out)
+                .expect("response encodes");
+            if socket.write_all(&out).await.is_err() {
+                return;
+            }
+        }
+        match socket.read_buf(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+    }
+}
+
+fn answer(node: i32, request: &AnyRequest, state: &Shared) -> AnyResponse {
+    let mut s = state.lock().unwrap();
+    let name = request.api_key().name().unwrap_or("?");
+    s.log.push((node, name));
+    match request {
+        AnyRequest::ApiVersions(_) => AnyResponse::ApiVersions(ApiVersionsResponse {
+            api_keys: APIS
+                .iter()
+                .map(|a| ApiVersion {
+                    api_key: a.api_key.0,
+                    min_version: a.request_versions.min,
+                    max_version: a.request_versions.max,
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        }),
+        AnyRequest::Metadata(_) => AnyResponse::Metadata(metadata(&s)),
+        AnyRequest::CreateTopics(r) => {
+            let topics = r.topics.iter().map(|t| {
+                let (code, message) = if node != s.controller {
+                    s.advertised_controller = s.controller;
+                    (ErrorCode::NOT_CONTROLLER, None)
+                } else if s.topics.contains(&t.name) {
+                    (
+                        ErrorCode::TOPIC_ALREADY_EXISTS,
+                        Some("it exists".to_owned()),
+                    )
+                } else {
+                    if !r.validate_only {
+                        s.topics.insert(t.name.clone());
+                    }
+                    (ErrorCode::NONE, None)
+                };
+                CreatableTopicResult {
+                    name: t.name.clone(),
+                    error_code: code,
+                    error_message: message,
+                    ..Default::default()
+                }
+            });
+            let topics = topics.collect();
+            AnyResponse::CreateTopics(CreateTopicsResponse {
+                topics,
+                ..Default::default()
+            })
+        }
+        AnyRequest::DeleteTopics(r) => {
+            let names = r.topics.iter().filter_map(|t| t.name.clone());
+            let responses = names.map(|name| {
+                let code = if node != s.controller {
+                    ErrorCode::NOT_CONTROLLER
+                } else if s.topics.remove(&name) {
+                    ErrorCode::NONE
+                } else {
+                    ErrorCode::UNKNOWN_TOPIC_OR_PARTITION
+                };
+                DeletableTopicResult {
+                    name: Some(name),
+                    error_code: code,
+                    ..Default::default()
+                }
+            });
+            let responses = responses.collect();
+            AnyResponse::DeleteTopics(DeleteTopicsResponse {
+                responses,
+                ..Default::default()
+            })
+        }
+        AnyRequest::FindCoordinator(r) => {
+            let id = if s.coordinator_answers.is_empty() {
+                s.coordinator
+            } else {
+                s.coordinator_answers.remove(0)
+            };
+            let coordinators = r.coordinator_keys.iter().map(|key| Coordinator {
+                key: key.clone(),
+                node_id: id,
+                host: "127.0.0.1".into(),
+                port: i32::from(s.ports[&id]),
+                ..Default::default()
+            });
+            AnyResponse::FindCoordinator(FindCoordinatorResponse {
+                coordinators: coordinators.collect(),
+                ..Default::default()
+            })
+        }
+        AnyRequest::DescribeGroups(r) => {
+            let groups = r.groups.iter().map(|g| DescribedGroup {
+                error_code: if node == s.coordinator {
+                    ErrorCode::NONE
+                } else {
+                    ErrorCode::NOT_COORDINATOR
+                },
+                group_id: g.clone(),
+                group_state: "Empty".into(),
+                protocol_type: "consumer".into(),
+                ..Default::default()
+            });
+            AnyResponse::DescribeGroups(DescribeGroupsResponse {
+                groups: groups.collect(),
+                ..Default::default()
+            })
+        }
+        AnyRequest::ListGroups(_) => AnyResponse::ListGroups(ListGroupsResponse {
+            groups: vec![ListedGroup {
+                group_id: format!("group-of-{node}"),
+                protocol_type: "consumer".into(),
+                group_state: "Stable".into(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }),
+        AnyRequest::DeleteGroups(r) => {
+            let results = r.groups_names.iter().map(|g| DeletableGroupResult {
+                group_id: g.clone(),
+                error_code: match g.as_str() {
+                    _ if node != s.coordinator => ErrorCode::NOT_COORDINATOR,
+                    "busy" => ErrorCode::NON_EMPTY_GROUP,
+                    _ => ErrorCode::NONE,
+                },
+                ..Default::default()
+            });
+            AnyResponse::DeleteGroups(DeleteGroupsResponse {
+                results: results.collect(),
+                ..Default::default()
+            })
+        }
+        AnyRequest::OffsetDelete(r) => {
+            let topics = r.topics.iter().map(|t| OffsetDeleteResponseTopic {
+                name: t.name.clone(),
+                partitions: t
+                    .partitions
+                    .iter()
+                    .map(|&p| OffsetDeleteResponsePartition {
+                        partition_index: p,
+                        error_code: if p == 1 {
+                            ErrorCode::GROUP_SUBSCRIBED_TO_TOPIC
+                        } else {
+                            ErrorCode::NONE
+                        },
+                    })
+                    .collect(),
+            });
+            AnyResponse::OffsetDelete(OffsetDeleteResponse {
+                error_code: if node == s.coordinator {
+                    ErrorCode::NONE
+                } else {
+                    ErrorCode::NOT_COORDINATOR
+                },
+                topics: topics.collect(),
+                ..Default::default()
+            })
+        }
+        other => panic!("the scripted cluster does not serve {:?}", other.api_key()),
+    }
+}
+
+fn metadata(s: &State) -> MetadataResponse {
+    MetadataResponse {
+        brokers: s
+            .ports
+            .iter()
+            .map(|(&node_id, &port)| MetadataResponseBroker {
+                node_id,
+                host: "127.0.0.1".into(),
+                port: i32::from(port),
+                ..Default::default()
+            })
+            .collect(),
+        cluster_id: Some("scripted".into()),
+        controller_id: s.advertised_controller,
+        topics: s
+            .topics
+            .iter()
+            .map(|t| MetadataResponseTopic {
+                name: Some(t.clone()),
+                partitions: vec![MetadataResponsePartition {
+                    leader_id: 1,
+                    replica_nodes: vec![1, 2],
+                    isr_nodes: vec![1, 2],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            })
+            .collect(),
+        ..Default::default()
+    }
+}
+
+async fn admin(bootstrap: &str) -> Admin {
+    Admin::connect(ClientConfig::new([bootstrap]))
+        .await
+        .expect("connect")
+        .with_timeout(Duration::from_secs(5))
+}
+
+fn sent(state: &Shared, api: &str) -> Vec<i32> {
+    let s = state.lock().unwrap();
+    s.log
+        .iter()
+        .filter(|(_, a)| *a == api)
+        .map(|(n, _)| *n)
+        .collect()
+}
+
+#[tokio::test]
+async fn topic_admin_follows_the_controller_and_reports_per_topic() {
+    let (state, bootstrap) = cluster().await;
+    let admin = admin(&bootstrap).await;
+    let results = admin
+        .create_topics(
+            &[
+                NewTopic::new("fresh", 3, 2).with_config("cleanup.policy", "compact"),
+                NewTopic::new("existing", 1, 1),
+            ],
+            false,
+        )
+        .await
+        .expect("create");
+    // Broker 1 (the advertised controller) refused; after a refresh broker 2 answered.
+    assert_eq!(sent(&state, "CreateTopics"), [1, 2]);
+    assert_eq!(results[0].0, "fresh");
+    assert!(results[0].1.is_ok(), "{results:?}");
+    assert_eq!(results[1].0, "existing");
+    let err = results[1].1.as_ref().expect_err("exists");
+    assert_eq!(err.code(), Some(ErrorCode::TOPIC_ALREADY_EXISTS));
+    assert!(err.to_string().contains("it exists"), "{err}");
+
+    let validated = admin
+        .create_topics(&[NewTopic::new("dry", 1, 1)], true)
+        .await
+        .expect("validate");
+    assert!(validated[0].1.is_ok());
+    assert!(
+        !state.lock().unwrap().topics.contains("dry"),
+        "validate_only created it"
+    );
+
+    let listed: Vec<String> = admin
+        .list_topics(false)
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|t| t.name)
+        .collect();
+    assert_eq!(listed, ["existing", "fresh"]);
+
+    let deleted = admin
+        .delete_topics(&["fresh".to_owned(), "never".to_owned()])
+        .await
+        .expect("delete");
+    assert!(deleted[0].1.is_ok());
+    let err = deleted[1].1.as_ref().expect_err("unknown");
+    assert_eq!(err.code(), Some(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION));
+    assert_eq!(
+        sent(&state, "DeleteTopics"),
+        [2],
+        "straight to the new controller"
+    );
+    admin.close();
+}
+
+#[tokio::test]
+async fn group_admin_follows_the_coordinator_and_lists_every_broker() {
+    let (state, bootstrap) = cluster().await;
+    let admin = admin(&bootstrap).await;
+    let described = admin
+        .describe_groups(&["g".to_owned()])
+        .await
+        .expect("describe");
+    let g = described[0].1.as_ref().expect("described");
+    assert_eq!((g.state.as_str(), g.coordinator), ("Empty", 2));
+    // FindCoordinator named broker 1 first, which refused; the second lookup found 2.
+    assert_eq!(sent(&state, "DescribeGroups"), [1, 2]);
+    assert_eq!(sent(&state, "FindCoordinator").len(), 2);
+
+    let listed = admin.list_groups().await.expect("list");
+    let ids: Vec<(&str, i32)> = listed
+        .groups
+        .iter()
+        .map(|g| (g.group_id.as_str(), g.coordinator))
+        .collect();
+    assert_eq!(ids, [("group-of-1", 1), ("group-of-2", 2)]);
+    assert!(listed
+        .groups
+        .iter()
+        .all(|g| g.state.as_deref() == Some("Stable")));
+    assert!(listed.errors.is_empty());
+
+    let deleted = admin
+        .delete_groups(&["idle".to_owned(), "busy".to_owned()])
+        .await
+        .expect("delete groups");
+    assert!(deleted[0].1.is_ok());
+    let err = deleted[1].1.as_ref().expect_err("busy");
+    assert_eq!(err.code(), Some(ErrorCode::NON_EMPTY_GROUP));
+
+    let tp = |partition| TopicPartition {
+        topic: "t".into(),
+        partition,
+    };
+    let offsets = admin
+        .delete_committed_offsets("g", &[tp(1), tp(0)])
+        .await
+        .expect("offset delete");
+    assert_eq!(offsets[0].0, tp(1));
+    let err = offsets[0].1.as_ref().expect_err("subscribed");
+    assert_eq!(err.code(), Some(ErrorCode::GROUP_SUBSCRIBED_TO_TOPIC));
+    assert!(offsets[1].1.is_ok());
+    assert!(sent(&state, "OffsetDelete").iter().all(|&n| n == 2));
+    admin.close();
+}
