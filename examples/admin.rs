@@ -50,7 +50,10 @@ async fn main() -> Result<(), BoxError> {
     // Create the topic: a dry run first, then for real. Each topic has its own result.
     let topic = NewTopic::new(TOPIC, 3, 1).with_config("retention.ms", "3600000");
     for validate_only in [true, false] {
-        match admin.create_topics(&[topic.clone()], validate_only).await {
+        match admin
+            .create_topics(std::slice::from_ref(&topic), validate_only)
+            .await
+        {
             Ok(results) => {
                 for (name, result) in results {
                     println!("create {name} (validate_only={validate_only}): {result:?}");
@@ -146,12 +149,13 @@ async fn main() -> Result<(), BoxError> {
     for (group, result) in admin.delete_groups(&[GROUP.to_owned()]).await? {
         println!("delete group {group}: {result:?}");
     }
-    for (topic, result) in admin
-        .delete_topics(&[TOPIC.to_owned()])
-        .await
-        .unwrap_or_default()
-    {
-        println!("delete topic {topic}: {result:?}");
+    match admin.delete_topics(&[TOPIC.to_owned()]).await {
+        Ok(results) => {
+            for (topic, result) in results {
+                println!("delete topic {topic}: {result:?}");
+            }
+        }
+        Err(e) => println!("delete topics: {e}"),
     }
     admin.close();
     Ok(())
