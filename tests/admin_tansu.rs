@@ -224,3 +224,88 @@ async fn produces_and_fetches_at_the_newest_common_versions() {
     );
     admin.close();
 }
+
+/// Group administration on a group that only has committed offsets (an
+/// "admin" commit: generation -1, no member), which needs no working
+/// membership protocol: listing, describing, committed offsets and lag,
+/// deleting offsets and the group.
+#[tokio::test]
+async fn administers_a_group_with_committed_offsets() {
+    use kafkit::protocol::messages::offset_commit::{
+        OffsetCommitRequest, OffsetCommitRequestPartition, OffsetCommitRequestTopic,
+    };
+    let Some(tansu) = Tansu::start() else { return };
+    let admin = admin(&tansu).await;
+    let created = admin
+        .create_topics(&[NewTopic::new("grouped", 2, 1)], false)
+        .await
+        .expect("create");
+    assert!(created[0].1.is_ok(), "{created:?}");
+    let producer = Producer::connect(
+        ClientConfig::new([tansu.bootstrap.as_str()]),
+        ProducerConfig::default(),
+    )
+    .await
+    .expect("producer");
+    let records = (0..10).map(|i| ProducerRecord::new("grouped").partition(i % 2).value("x"));
+    producer.send_all(records).await.expect("produce");
+    producer.close(Duration::from_secs(5)).await.expect("close");
+
+    // Commit offset 2 for partition 0 only (tansu is its own coordinator).
+    let conn = admin.client().pool().any().await.expect("connection");
+    let commit = OffsetCommitRequest {
+        group_id: "admin-group".into(),
+        generation_id_or_member_epoch: -1,
+        topics: vec![OffsetCommitRequestTopic {
+            name: "grouped".into(),
+            partitions: vec![OffsetCommitRequestPartition {
+                partition_index: 0,
+                committed_offset: 2,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let committed = conn.send(&commit).await.expect("commit");
+    let code = committed.topics[0].partitions[0].error_code;
+    assert!(code.is_ok(), "OffsetCommit: {code}");
+
+    let rows = admin
+        .topic_offsets("grouped", Some("admin-group"))
+        .await
+        .expect("offsets");
+    let lags: Vec<(i32, Option<i64>)> = rows.iter().map(|r| (r.partition, r.lag())).collect();
+    assert_eq!(lags, [(0, Some(3)), (1, None)]);
+
+    let listed = admin.list_groups().await.expect("list groups");
+    assert!(listed.errors.is_empty(), "{:?}", listed.errors);
+    assert!(
+        listed.groups.iter().any(|g| g.group_id == "admin-group"),
+        "{:?}",
+        listed.groups
+    );
+    let described = admin
+        .describe_groups(&["admin-group".to_owned()])
+        .await
+        .expect("describe");
+    let group = described[0].1.as_ref().expect("described");
+    assert!(group.members.is_empty(), "{group:?}");
+
+    let deleted = admin
+        .delete_committed_offsets("admin-group", &[tp("grouped", 0)])
+        .await
+        .expect("offset delete");
+    assert!(deleted[0].1.is_ok(), "{deleted:?}");
+    let after = admin
+        .committed_offsets("admin-group", &[tp("grouped", 0)])
+        .await
+        .expect("committed");
+    assert_eq!(after[0].1.as_ref().ok(), Some(&None), "{after:?}");
+    let deleted = admin
+        .delete_groups(&["admin-group".to_owned()])
+        .await
+        .expect("delete group");
+    assert!(deleted[0].1.is_ok(), "{deleted:?}");
+    admin.close();
+}
