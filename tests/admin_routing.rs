@@ -473,7 +473,7 @@ async fn librdkafka_admin_reads_and_writes_delete_groups_and_offset_delete() {
     state.lock().unwrap().coordinator_answers.clear();
     let client: AdminClient<DefaultClientContext> = rdkafka::ClientConfig::new()
         .set("bootstrap.servers", &bootstrap)
-        .set("client.id", "librdkafka-admin")
+        .set("client.id", "golden-rdkafka-admin")
         .create()
         .expect("librdkafka admin client");
     let options = AdminOptions::new().request_timeout(Some(Duration::from_secs(10)));
@@ -519,12 +519,32 @@ async fn librdkafka_admin_reads_and_writes_delete_groups_and_offset_delete() {
         );
         checked += 1;
     }
+    if std::env::var_os("KAFKIT_WRITE_GOLDEN").is_some_and(|v| v == "1") {
+        write_golden(&frames);
+    }
     let versions: Vec<(i16, i16)> = frames.iter().map(|(k, v, _)| (*k, *v)).collect();
     eprintln!("librdkafka sent (api key, version): {versions:?}");
     assert!(
         checked >= 2,
         "DeleteGroups/OffsetDelete missing: {versions:?}"
     );
+}
+
+/// Writes librdkafka's first DeleteGroups and OffsetDelete request frames as
+/// golden frames (protocol-specs/golden/README.md) and prints their INDEX lines.
+fn write_golden(frames: &[(i16, i16, bytes::Bytes)]) {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("protocol-specs/golden");
+    for (number, key, name) in [(142, 42, "DeleteGroups"), (143, 47, "OffsetDelete")] {
+        let (_, version, frame) = frames
+            .iter()
+            .find(|(k, _, _)| *k == key)
+            .expect("frame to record");
+        let file = format!("frames/{number:04}-librdkafka-{name}-v{version}-req.bin");
+        let len = u32::try_from(frame.len()).expect("frame size");
+        let bytes = [&len.to_be_bytes()[..], &frame[..]].concat();
+        std::fs::write(dir.join(&file), bytes).expect("write golden frame");
+        println!("{file} librdkafka-2.12.1 {key} {name} {version} request golden-rdkafka-admin");
+    }
 }
 
 /// librdkafka's DeleteConsumerGroupOffsets (not wrapped by the rdkafka
