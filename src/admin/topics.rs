@@ -192,6 +192,9 @@ impl Admin {
         F: Fn(BrokerConnection, Vec<String>) -> Fut,
         Fut: Future<Output = Result<Answers>>,
     {
+        if names.is_empty() {
+            return Ok(Vec::new());
+        }
         let mut backoff = Backoff::new(self.deadline());
         let mut pending: Vec<String> = names.to_vec();
         let mut done: PerItem<String> = Vec::new();
