@@ -25,6 +25,10 @@ use kafkit::protocol::messages::delete_topics::{DeletableTopicResult, DeleteTopi
 use kafkit::protocol::messages::describe_groups::{DescribeGroupsResponse, DescribedGroup};
 use kafkit::protocol::messages::find_coordinator::{Coordinator, FindCoordinatorResponse};
 use kafkit::protocol::messages::list_groups::{ListGroupsResponse, ListedGroup};
+use kafkit::protocol::messages::list_offsets::{
+    ListOffsetsPartitionResponse, ListOffsetsResponse, ListOffsetsTopicResponse,
+    EARLIEST_TIMESTAMP, LATEST_TIMESTAMP, MAX_TIMESTAMP,
+};
 use kafkit::protocol::messages::metadata::{
     MetadataResponse, MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
 };
@@ -276,6 +280,44 @@ fn answer(node: i32, request: &AnyRequest, state: &Shared) -> AnyResponse {
                 ..Default::default()
             })
         }
+        AnyRequest::ListOffsets(r) => {
+            // Partition 0 of every topic holds records 0..10 stamped 1000 * (offset + 1).
+            let topics = r.topics.iter().map(|t| ListOffsetsTopicResponse {
+                name: t.name.clone(),
+                partitions: t
+                    .partitions
+                    .iter()
+                    .map(|p| {
+                        let (offset, timestamp) = match p.timestamp {
+                            EARLIEST_TIMESTAMP => (0, -1),
+                            LATEST_TIMESTAMP => (10, -1),
+                            MAX_TIMESTAMP => (9, 10_000),
+                            t if t > 10_000 => (-1, -1),
+                            t => {
+                                let offset = (t + 999) / 1000 - 1;
+                                (offset.max(0), (offset.max(0) + 1) * 1000)
+                            }
+                        };
+                        ListOffsetsPartitionResponse {
+                            partition_index: p.partition_index,
+                            error_code: if node == 1 {
+                                ErrorCode::NONE
+                            } else {
+                                ErrorCode::NOT_LEADER_OR_FOLLOWER
+                            },
+                            offset,
+                            timestamp,
+                            ..Default::default()
+                        }
+                    })
+                    .collect(),
+                ..Default::default()
+            });
+            AnyResponse::ListOffsets(ListOffsetsResponse {
+                topics: topics.collect(),
+                ..Default::default()
+            })
+        }
         other => panic!("the scripted cluster does not serve {:?}", other.api_key()),
     }
 }
@@ -433,6 +475,54 @@ async fn group_admin_follows_the_coordinator_and_lists_every_broker() {
     assert_eq!(err.code(), Some(ErrorCode::GROUP_SUBSCRIBED_TO_TOPIC));
     assert!(offsets[1].1.is_ok());
     assert!(sent(&state, "OffsetDelete").iter().all(|&n| n == 2));
+    admin.close();
+}
+
+/// Lookups by timestamp, which neither the librdkafka mock (always -1) nor
+/// tansu 0.6.0 (always 0) answer: kafkit sends the timestamp to the leader at
+/// the newest version and reads the offset and record timestamp back.
+#[tokio::test]
+async fn offsets_by_timestamp_reach_the_leader() {
+    use kafkit::admin::OffsetSpec;
+    use kafkit::protocol::messages::list_offsets::ListOffsetsRequest;
+    use kafkit::protocol::Message;
+    let (state, bootstrap) = cluster().await;
+    let admin = admin(&bootstrap).await;
+    let tps = [TopicPartition {
+        topic: "existing".into(),
+        partition: 0,
+    }];
+    let at = |spec| {
+        let admin = admin.clone();
+        let tps = tps.clone();
+        async move {
+            let r = admin.list_offsets(&tps, spec).await.expect("lookup");
+            let o = r[0].1.as_ref().expect("offset");
+            (o.offset, o.timestamp)
+        }
+    };
+    assert_eq!(at(OffsetSpec::Timestamp(2500)).await, (2, 3000));
+    assert_eq!(at(OffsetSpec::Timestamp(3000)).await, (2, 3000));
+    assert_eq!(at(OffsetSpec::Timestamp(20_000)).await, (-1, -1));
+    assert_eq!(at(OffsetSpec::MaxTimestamp).await, (9, 10_000));
+    assert_eq!(at(OffsetSpec::Latest).await.0, 10);
+    assert_eq!(
+        sent(&state, "ListOffsets"),
+        [1, 1, 1, 1, 1],
+        "only the leader"
+    );
+    let frames = state.lock().unwrap().frames.clone();
+    let versions: Vec<i16> = frames
+        .iter()
+        .filter(|(k, _, _)| *k == 2)
+        .map(|(_, v, _)| *v)
+        .collect();
+    assert!(
+        versions
+            .iter()
+            .all(|&v| v == ListOffsetsRequest::VERSIONS.max),
+        "{versions:?}"
+    );
     admin.close();
 }
 
