@@ -559,7 +559,7 @@ fn delete_topics() {
     );
 }
 
-/// Recorded by tests/admin_routing.rs (librdkafka's admin client against a
+/// Recorded by tests/admin_librdkafka.rs (librdkafka's admin client against a
 /// scripted broker), not by capture.sh; see the golden README.
 #[test]
 fn delete_groups() {

@@ -3,6 +3,7 @@
 
 pub mod golden;
 pub mod raw;
+pub mod scripted;
 pub mod tansu;
 
 use std::collections::BTreeMap;
