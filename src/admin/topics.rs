@@ -205,23 +205,8 @@ impl Admin {
             };
             let retry = match answers {
                 Ok(answers) => {
-                    let mut retry = Vec::new();
-                    for (name, code, message) in answers {
-                        if !pending.contains(&name) {
-                            continue;
-                        }
-                        if code == ErrorCode::NOT_CONTROLLER {
-                            retry.push(name);
-                        } else if code.is_ok() {
-                            done.push((name, Ok(())));
-                        } else {
-                            let what = format!("topic {name}");
-                            let e = item_error(code, api, &what, message.as_deref());
-                            done.push((name, Err(e)));
-                        }
-                    }
                     // Topics the controller did not answer for are not retried.
-                    pending = retry;
+                    pending = settle(api, answers, &pending, &mut done);
                     None
                 }
                 // Nothing was asked yet: refuse the whole call.
@@ -256,6 +241,32 @@ impl Admin {
             )
         }))
     }
+}
+
+/// Moves the topics of one attempt's answers into `done`, except those
+/// answered `NOT_CONTROLLER`, which are returned to be asked again.
+fn settle(
+    api: ApiKey,
+    answers: Answers,
+    pending: &[String],
+    done: &mut PerItem<String>,
+) -> Vec<String> {
+    let mut retry = Vec::new();
+    for (name, code, message) in answers {
+        if !pending.contains(&name) {
+            continue;
+        }
+        if code == ErrorCode::NOT_CONTROLLER {
+            retry.push(name);
+        } else if code.is_ok() {
+            done.push((name, Ok(())));
+        } else {
+            let what = format!("topic {name}");
+            let e = item_error(code, api, &what, message.as_deref());
+            done.push((name, Err(e)));
+        }
+    }
+    retry
 }
 
 fn unsupported(conn: &BrokerConnection, api: ApiKey, what: &str) -> Error {
