@@ -5,6 +5,7 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod admin;
 pub mod cluster;
 pub mod config;
 pub mod connection;
@@ -18,6 +19,7 @@ pub mod rpc;
 pub mod sasl;
 pub mod security;
 
+pub use admin::Admin;
 pub use cluster::Client;
 pub use config::ClientConfig;
 pub use error::{Error, Result};

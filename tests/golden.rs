@@ -17,6 +17,7 @@ use kafkit::protocol::messages::consumer_protocol::{
     ConsumerProtocolAssignment, ConsumerProtocolSubscription,
 };
 use kafkit::protocol::messages::create_topics::{CreateTopicsRequest, CreateTopicsResponse};
+use kafkit::protocol::messages::delete_groups::{DeleteGroupsRequest, DeleteGroupsResponse};
 use kafkit::protocol::messages::delete_topics::{DeleteTopicsRequest, DeleteTopicsResponse};
 use kafkit::protocol::messages::describe_groups::{DescribeGroupsRequest, DescribeGroupsResponse};
 use kafkit::protocol::messages::fetch::{FetchRequest, FetchResponse};
@@ -31,6 +32,7 @@ use kafkit::protocol::messages::list_groups::{ListGroupsRequest, ListGroupsRespo
 use kafkit::protocol::messages::list_offsets::{ListOffsetsRequest, ListOffsetsResponse};
 use kafkit::protocol::messages::metadata::{MetadataRequest, MetadataResponse};
 use kafkit::protocol::messages::offset_commit::{OffsetCommitRequest, OffsetCommitResponse};
+use kafkit::protocol::messages::offset_delete::{OffsetDeleteRequest, OffsetDeleteResponse};
 use kafkit::protocol::messages::offset_fetch::{OffsetFetchRequest, OffsetFetchResponse};
 use kafkit::protocol::messages::produce::{ProduceRequest, ProduceResponse};
 use kafkit::protocol::messages::sasl_authenticate::{
@@ -50,7 +52,7 @@ const PENDING: &[i16] = &[0 /* Produce */, 1 /* Fetch */];
 
 /// API keys with a test in this file.
 const COVERED: &[i16] = &[
-    2, 3, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 22, 36,
+    2, 3, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 22, 36, 42, 47,
 ];
 
 fn frames_of(key: ApiKey) -> Vec<GoldenFrame> {
@@ -553,6 +555,35 @@ fn delete_topics() {
             );
         },
         |_, _: &DeleteTopicsResponse| {},
+        false,
+    );
+}
+
+/// Recorded by tests/admin_librdkafka.rs (librdkafka's admin client against a
+/// scripted broker), not by capture.sh; see the golden README.
+#[test]
+fn delete_groups() {
+    check_api::<DeleteGroupsRequest, DeleteGroupsResponse>(
+        |g, req| assert_eq!(req.groups_names, ["idle"], "{}", g.file),
+        |_, _: &DeleteGroupsResponse| {},
+        false,
+    );
+}
+
+/// Recorded like `delete_groups`: librdkafka's DeleteConsumerGroupOffsets.
+#[test]
+fn offset_delete() {
+    check_api::<OffsetDeleteRequest, OffsetDeleteResponse>(
+        |g, req| {
+            assert_eq!(req.group_id, "g", "{}", g.file);
+            let topics: Vec<(&str, &[i32])> = req
+                .topics
+                .iter()
+                .map(|t| (t.name.as_str(), &t.partitions[..]))
+                .collect();
+            assert_eq!(topics, [("t", &[0, 1][..])], "{}", g.file);
+        },
+        |_, _: &OffsetDeleteResponse| {},
         false,
     );
 }

@@ -27,6 +27,15 @@ pub enum Command {
     Metadata(MetadataArgs),
     /// Write one record per line of stdin (like `kcat -P`).
     Produce(ProduceArgs),
+    /// Create, delete or list topics.
+    #[command(subcommand)]
+    Topics(TopicsCommand),
+    /// List or describe consumer groups.
+    #[command(subcommand)]
+    Groups(GroupsCommand),
+    /// A topic's earliest and latest offsets per partition, with a group's
+    /// committed offsets and lag.
+    Offsets(OffsetsArgs),
 }
 
 /// Options every subcommand takes.
@@ -117,6 +126,125 @@ pub struct ProduceArgs {
     /// Send empty keys and values as null (a tombstone for an empty value).
     #[arg(short = 'Z')]
     pub null_empty: bool,
+}
+
+/// `kafkit topics ...`.
+#[derive(Debug, Subcommand)]
+pub enum TopicsCommand {
+    /// Create topics (on the controller).
+    Create(TopicsCreateArgs),
+    /// Delete topics (on the controller).
+    Delete(TopicsDeleteArgs),
+    /// List the cluster's topics.
+    List(TopicsListArgs),
+}
+
+/// `kafkit topics create`.
+#[derive(Debug, Args)]
+pub struct TopicsCreateArgs {
+    /// Brokers and properties.
+    #[command(flatten)]
+    pub conn: Connection,
+    /// Topic to create; repeatable.
+    #[arg(short = 't', long = "topic", value_name = "TOPIC", required = true)]
+    pub topics: Vec<String>,
+    /// Partitions (-1: the broker's default).
+    #[arg(
+        short = 'p',
+        long = "partitions",
+        value_name = "N",
+        default_value_t = -1,
+        allow_negative_numbers = true,
+        value_parser = clap::value_parser!(i32).range(-1..)
+    )]
+    pub partitions: i32,
+    /// Replication factor (-1: the broker's default).
+    #[arg(
+        short = 'r',
+        long = "replication-factor",
+        value_name = "N",
+        default_value_t = -1,
+        allow_negative_numbers = true,
+        value_parser = clap::value_parser!(i16).range(-1..)
+    )]
+    pub replication_factor: i16,
+    /// Topic configuration KEY=VALUE; repeatable.
+    #[arg(long = "config", value_name = "KEY=VALUE", value_parser = parse_topic_config)]
+    pub configs: Vec<(String, String)>,
+    /// Only check that the topics could be created.
+    #[arg(long = "validate-only")]
+    pub validate_only: bool,
+}
+
+/// `kafkit topics delete`.
+#[derive(Debug, Args)]
+pub struct TopicsDeleteArgs {
+    /// Brokers and properties.
+    #[command(flatten)]
+    pub conn: Connection,
+    /// Topic to delete; repeatable.
+    #[arg(short = 't', long = "topic", value_name = "TOPIC", required = true)]
+    pub topics: Vec<String>,
+}
+
+/// `kafkit topics list`.
+#[derive(Debug, Args)]
+pub struct TopicsListArgs {
+    /// Brokers and properties.
+    #[command(flatten)]
+    pub conn: Connection,
+    /// Include internal topics (`__consumer_offsets`).
+    #[arg(long = "internal")]
+    pub internal: bool,
+}
+
+/// `kafkit groups ...`.
+#[derive(Debug, Subcommand)]
+pub enum GroupsCommand {
+    /// List the groups of every broker.
+    List(GroupsListArgs),
+    /// Describe a group: state, protocol, members and their partitions.
+    Describe(GroupsDescribeArgs),
+}
+
+/// `kafkit groups list`.
+#[derive(Debug, Args)]
+pub struct GroupsListArgs {
+    /// Brokers and properties.
+    #[command(flatten)]
+    pub conn: Connection,
+}
+
+/// `kafkit groups describe`.
+#[derive(Debug, Args)]
+pub struct GroupsDescribeArgs {
+    /// Brokers and properties.
+    #[command(flatten)]
+    pub conn: Connection,
+    /// Group to describe; repeatable.
+    #[arg(short = 'G', long = "group", value_name = "GROUP", required = true)]
+    pub groups: Vec<String>,
+}
+
+/// `kafkit offsets`.
+#[derive(Debug, Args)]
+pub struct OffsetsArgs {
+    /// Brokers and properties.
+    #[command(flatten)]
+    pub conn: Connection,
+    /// The topic.
+    #[arg(short = 't', long = "topic", value_name = "TOPIC")]
+    pub topic: String,
+    /// Also show this group's committed offsets and lag.
+    #[arg(short = 'G', long = "group", value_name = "GROUP")]
+    pub group: Option<String>,
+}
+
+fn parse_topic_config(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
+        _ => Err(format!("topic config {s:?} is not KEY=VALUE")),
+    }
 }
 
 /// One `-H` header.
@@ -333,6 +461,93 @@ mod tests {
             panic!("metadata")
         };
         assert_eq!((m.conn.brokers, m.topic, m.offsets), (None, None, false));
+    }
+
+    #[test]
+    fn topics_groups_and_offsets_flags() {
+        let Ok(Command::Topics(TopicsCommand::Create(c))) = parse(&[
+            "topics",
+            "create",
+            "-b",
+            "h:1",
+            "-t",
+            "a",
+            "-t",
+            "b",
+            "-p",
+            "3",
+            "-r",
+            "2",
+            "--config",
+            "cleanup.policy=compact",
+            "--config",
+            "retention.ms=1000",
+            "--validate-only",
+        ])
+        .map(|c| c.command) else {
+            panic!("topics create")
+        };
+        assert_eq!(c.topics, ["a", "b"]);
+        assert_eq!(
+            (c.partitions, c.replication_factor, c.validate_only),
+            (3, 2, true)
+        );
+        assert_eq!(
+            c.configs,
+            [
+                ("cleanup.policy".to_owned(), "compact".to_owned()),
+                ("retention.ms".to_owned(), "1000".to_owned())
+            ]
+        );
+        let Ok(Command::Topics(TopicsCommand::Create(c))) =
+            parse(&["topics", "create", "-t", "a"]).map(|c| c.command)
+        else {
+            panic!("topics create")
+        };
+        assert_eq!(
+            (c.partitions, c.replication_factor, c.validate_only),
+            (-1, -1, false)
+        );
+        assert!(matches!(
+            parse(&["topics", "delete", "-t", "x"]).map(|c| c.command),
+            Ok(Command::Topics(TopicsCommand::Delete(d))) if d.topics == ["x"]
+        ));
+        assert!(matches!(
+            parse(&["topics", "list", "--internal"]).map(|c| c.command),
+            Ok(Command::Topics(TopicsCommand::List(l))) if l.internal
+        ));
+        assert!(matches!(
+            parse(&["groups", "list", "-b", "h:1"]).map(|c| c.command),
+            Ok(Command::Groups(GroupsCommand::List(_)))
+        ));
+        assert!(matches!(
+            parse(&["groups", "describe", "-G", "g"]).map(|c| c.command),
+            Ok(Command::Groups(GroupsCommand::Describe(d))) if d.groups == ["g"]
+        ));
+        let Ok(Command::Offsets(o)) = parse(&["offsets", "-t", "t", "-G", "g"]).map(|c| c.command)
+        else {
+            panic!("offsets")
+        };
+        assert_eq!((o.topic.as_str(), o.group.as_deref()), ("t", Some("g")));
+        use clap::error::ErrorKind;
+        let kind = |args: &[&str]| parse(args).map(|_| ()).map_err(|e| e.kind());
+        assert_eq!(
+            kind(&["topics", "create"]),
+            Err(ErrorKind::MissingRequiredArgument)
+        );
+        assert_eq!(
+            kind(&["topics", "create", "-t", "a", "-p", "-2"]),
+            Err(ErrorKind::ValueValidation)
+        );
+        assert_eq!(
+            kind(&["topics", "create", "-t", "a", "--config", "x"]),
+            Err(ErrorKind::ValueValidation)
+        );
+        assert_eq!(
+            kind(&["groups", "describe"]),
+            Err(ErrorKind::MissingRequiredArgument)
+        );
+        assert_eq!(kind(&["offsets"]), Err(ErrorKind::MissingRequiredArgument));
     }
 
     #[test]

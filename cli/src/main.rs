@@ -3,16 +3,21 @@
 //! ```sh
 //! kafkit metadata -b localhost:9092 [-t TOPIC] [-O]
 //! printf 'k1:v1\nk2:v2\n' | kafkit produce -b localhost:9092 -t orders -K : -H src=cli -z lz4
+//! kafkit topics create -b localhost:9092 -t orders -p 6 -r 3 --config cleanup.policy=compact
+//! kafkit topics list|delete ...; kafkit groups list|describe -G GROUP
+//! kafkit offsets -b localhost:9092 -t orders -G billing
 //! ```
 //!
 //! Exit status: 0 on success; 1 when a record failed, the cluster could not
-//! be reached, or (`metadata -t`) the broker reported an error for the topic;
+//! be reached, or (`metadata -t`) the broker reported an error for the topic
+//! (`topics`, `groups describe`: for any topic or group asked about);
 //! 2 for a bad command line (unknown `-X` properties included).
 
 use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser};
 
+mod admin;
 mod args;
 mod metadata;
 mod produce;
@@ -25,6 +30,9 @@ fn main() -> ExitCode {
     let conn = match &cli.command {
         Command::Metadata(args) => &args.conn,
         Command::Produce(args) => &args.conn,
+        Command::Topics(cmd) => admin::topics_connection(cmd),
+        Command::Groups(cmd) => admin::groups_connection(cmd),
+        Command::Offsets(args) => &args.conn,
     };
     let client =
         settings::client_config(conn.brokers.as_deref(), &conn.settings).unwrap_or_else(|e| {
@@ -46,6 +54,9 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Metadata(args) => metadata::run(client, args).await,
             Command::Produce(args) => produce::run(client, args).await.map(|o| o.failed == 0),
+            Command::Topics(cmd) => admin::topics(client, cmd).await,
+            Command::Groups(cmd) => admin::groups(client, cmd).await,
+            Command::Offsets(args) => admin::offsets(client, args).await,
         }
     });
     match result {

@@ -4,6 +4,8 @@
 pub mod golden;
 pub mod listener;
 pub mod raw;
+pub mod scripted;
+pub mod tansu;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};

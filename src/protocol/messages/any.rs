@@ -245,6 +245,8 @@ any_messages! {
     DeleteTopics: delete_topics::{DeleteTopicsRequest, DeleteTopicsResponse},
     InitProducerId: init_producer_id::{InitProducerIdRequest, InitProducerIdResponse},
     SaslAuthenticate: sasl_authenticate::{SaslAuthenticateRequest, SaslAuthenticateResponse},
+    DeleteGroups: delete_groups::{DeleteGroupsRequest, DeleteGroupsResponse},
+    OffsetDelete: offset_delete::{OffsetDeleteRequest, OffsetDeleteResponse},
 }
 
 impl AnyRequest {

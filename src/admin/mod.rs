@@ -1,0 +1,227 @@
+//! Cluster administration: topics, consumer groups, offsets.
+//!
+//! [`Admin`] drives the admin APIs over a shared [`Client`], sending each
+//! request where Kafka requires it:
+//!
+//! | operation | API | sent to |
+//! | --- | --- | --- |
+//! | [`Admin::create_topics`], [`Admin::delete_topics`] | CreateTopics, DeleteTopics | the controller (Metadata's `controller_id`), again after a refresh on `NOT_CONTROLLER` |
+//! | [`Admin::list_topics`] | Metadata | any broker |
+//! | [`Admin::list_groups`] | ListGroups | every broker (each lists the groups it coordinates) |
+//! | [`Admin::describe_groups`], [`Admin::delete_groups`], [`Admin::delete_committed_offsets`], [`Admin::committed_offsets`] | DescribeGroups, DeleteGroups, OffsetDelete, OffsetFetch | the group's coordinator (FindCoordinator), found again on `NOT_COORDINATOR` |
+//! | [`Admin::list_offsets`], [`Admin::topic_offsets`] | ListOffsets | each partition's leader, again after a refresh on stale-metadata errors |
+//!
+//! Operations on several topics, groups or partitions report one result per
+//! item: one topic failing never fails the others. The outer `Result` only
+//! fails when nothing could be asked at all (no broker reachable, a version
+//! that cannot carry the request). Retriable errors are retried with a
+//! backoff until [`Admin::with_timeout`]'s deadline.
+//!
+//! Spec: KIP-4 (admin requests, controller routing), KIP-229 (DeleteGroups),
+//! KIP-496 (OffsetDelete).
+
+mod groups;
+mod offsets;
+mod topics;
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::cluster::Client;
+use crate::config::ClientConfig;
+use crate::connection::BrokerConnection;
+use crate::error::{Error, Result};
+use crate::protocol::{ApiKey, ErrorCode};
+
+pub use crate::producer::TopicPartition;
+pub use groups::{GroupDescription, GroupListing, GroupListings, MemberDescription};
+pub use offsets::{ListedOffset, OffsetSpec, PartitionOffsets};
+pub use topics::{NewTopic, TopicListing};
+
+/// One result per topic, group or partition, in the order they were asked for.
+pub type PerItem<K, T = ()> = Vec<(K, Result<T>)>;
+
+/// The admin client. Cheap to clone; shares the [`Client`]'s connections.
+#[derive(Debug, Clone)]
+pub struct Admin {
+    client: Client,
+    timeout: Duration,
+}
+
+impl Admin {
+    /// An admin client over an existing [`Client`].
+    pub fn new(client: Client) -> Self {
+        Self {
+            client,
+            timeout: Duration::from_secs(30),
+        }
+    }
+
+    /// Connects a new [`Client`] for administration.
+    pub async fn connect(config: ClientConfig) -> Result<Self> {
+        Ok(Self::new(Client::connect(config).await?))
+    }
+
+    /// Sets how long one operation may take, retries included (default 30 s);
+    /// also the `timeout_ms` sent with CreateTopics and DeleteTopics.
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The operation timeout.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// The underlying client.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// Closes the underlying client (every clone of it).
+    pub fn close(&self) {
+        self.client.close();
+    }
+
+    /// The timeout in ms as the wire's `int32`.
+    fn timeout_ms(&self) -> i32 {
+        i32::try_from(self.timeout.as_millis()).unwrap_or(i32::MAX)
+    }
+
+    fn deadline(&self) -> Instant {
+        Instant::now() + self.timeout
+    }
+
+    /// A connection to the active controller; any broker when the metadata
+    /// names none (before Metadata v1) or names one that is not among its
+    /// brokers (the librdkafka mock always says 0). A broker that is not the
+    /// controller answers `NOT_CONTROLLER`, which the callers retry.
+    async fn controller(&self) -> Result<BrokerConnection> {
+        let metadata = self.client.metadata();
+        match metadata.controller_id {
+            Some(id) if metadata.brokers.contains_key(&id) => self.client.broker(id).await,
+            _ => self.client.pool().any().await,
+        }
+    }
+}
+
+/// An error the broker reported, with what it concerns.
+fn broker_error(code: ErrorCode, api: ApiKey, context: String) -> Error {
+    Error::Broker { code, api, context }
+}
+
+/// A per-item error with the broker's message, when it sent one.
+fn item_error(code: ErrorCode, api: ApiKey, what: &str, message: Option<&str>) -> Error {
+    let context = match message.filter(|m| !m.is_empty()) {
+        Some(m) => format!(" for {what}: {m}"),
+        None => format!(" for {what}"),
+    };
+    broker_error(code, api, context)
+}
+
+/// Retry pacing for one operation: doubling pauses, bounded by its deadline.
+#[derive(Debug)]
+struct Backoff {
+    deadline: Instant,
+    delay: Duration,
+}
+
+impl Backoff {
+    fn new(deadline: Instant) -> Self {
+        Self {
+            deadline,
+            delay: Duration::from_millis(50),
+        }
+    }
+
+    /// Waits before the next attempt; `false` when the deadline leaves no room for one.
+    async fn wait(&mut self) -> bool {
+        if Instant::now() + self.delay >= self.deadline {
+            return false;
+        }
+        tokio::time::sleep(self.delay).await;
+        self.delay = (self.delay * 2).min(Duration::from_secs(1));
+        true
+    }
+}
+
+/// Puts per-item results back in the order the items were asked for; an
+/// item without a result gets `missing(item)`.
+fn in_order<K: PartialEq + Clone, T>(
+    asked: &[K],
+    mut done: Vec<(K, Result<T>)>,
+    missing: impl Fn(&K) -> Error,
+) -> PerItem<K, T> {
+    asked
+        .iter()
+        .map(|k| match done.iter().position(|(d, _)| d == k) {
+            Some(i) => done.swap_remove(i),
+            None => (k.clone(), Err(missing(k))),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn results_follow_the_asked_order_and_missing_items_fail() {
+        let asked = ["a".to_owned(), "b".to_owned(), "c".to_owned()];
+        let done = vec![("c".to_owned(), Ok(3)), ("a".to_owned(), Ok(1))];
+        let out = in_order(&asked, done, |k| {
+            broker_error(
+                ErrorCode::UNKNOWN_SERVER_ERROR,
+                ApiKey::METADATA,
+                format!(" {k}"),
+            )
+        });
+        let keys: Vec<&str> = out.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(keys, ["a", "b", "c"]);
+        assert_eq!(out[0].1.as_ref().ok(), Some(&1));
+        assert_eq!(
+            out[1].1.as_ref().err().and_then(Error::code),
+            Some(ErrorCode::UNKNOWN_SERVER_ERROR)
+        );
+        assert_eq!(out[2].1.as_ref().ok(), Some(&3));
+    }
+
+    #[test]
+    fn item_errors_carry_the_broker_message() {
+        let e = item_error(
+            ErrorCode::TOPIC_ALREADY_EXISTS,
+            ApiKey::CREATE_TOPICS,
+            "topic t",
+            Some("exists"),
+        );
+        assert_eq!(
+            e.to_string(),
+            "TOPIC_ALREADY_EXISTS(36) from CreateTopics(19) for topic t: exists"
+        );
+        let e = item_error(
+            ErrorCode::NOT_CONTROLLER,
+            ApiKey::DELETE_TOPICS,
+            "topic t",
+            Some(""),
+        );
+        assert!(e.to_string().ends_with("for topic t"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn backoff_doubles_and_stops_at_the_deadline() {
+        let start = Instant::now();
+        let mut b = Backoff::new(start + Duration::from_millis(400));
+        let mut waits = 0u32;
+        while b.wait().await {
+            waits += 1;
+        }
+        // 50 + 100 + 200 ms fit before the deadline, 400 more would not
+        // (fewer waits fit when the machine oversleeps).
+        assert!((1..=3).contains(&waits), "{waits}");
+        assert_eq!(b.delay, Duration::from_millis(50 << waits));
+        let slept: u64 = (0..waits).map(|i| 50 << i).sum();
+        assert!(Instant::now() - start >= Duration::from_millis(slept));
+    }
+}
