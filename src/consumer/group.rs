@@ -129,7 +129,7 @@ impl GroupDriver {
             }
         }
         self.tasks.abort_all();
-        let _ = self.events.send(ConsumerEvent::Stopped);
+        // `Consumer::close` reports `Stopped` once, group or not.
         for w in self.close_waiters.drain(..) {
             let _ = w.send(());
         }
