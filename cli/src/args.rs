@@ -25,6 +25,8 @@ pub enum Command {
     Metadata(MetadataArgs),
     /// Write one record per line of stdin (like `kcat -P`).
     Produce(ProduceArgs),
+    /// Print records (like `kcat -C`, or `kcat -G` with a group).
+    Consume(crate::consume::ConsumeArgs),
 }
 
 /// Options every subcommand takes.

@@ -3,6 +3,7 @@
 //! ```sh
 //! kafkit metadata -b localhost:9092 [-t TOPIC] [-O]
 //! printf 'k1:v1\nk2:v2\n' | kafkit produce -b localhost:9092 -t orders -K : -H src=cli -z lz4
+//! kafkit consume -b localhost:9092 -t orders [-G GROUP] [-o beginning|end|stored|OFFSET|-N] [-c COUNT] [-e] [-J]
 //! ```
 //!
 //! Exit status: 0 on success; 1 when a record failed, the cluster could not
@@ -14,6 +15,7 @@ use std::process::ExitCode;
 use clap::{CommandFactory, Parser};
 
 mod args;
+mod consume;
 mod metadata;
 mod produce;
 mod settings;
@@ -25,7 +27,15 @@ fn main() -> ExitCode {
     let conn = match &cli.command {
         Command::Metadata(args) => &args.conn,
         Command::Produce(args) => &args.conn,
+        Command::Consume(args) => &args.conn,
     };
+    if let Command::Consume(args) = &cli.command {
+        if let Err(e) = args.check() {
+            Cli::command()
+                .error(clap::error::ErrorKind::ArgumentConflict, e)
+                .exit()
+        }
+    }
     let client =
         settings::client_config(conn.brokers.as_deref(), &conn.settings).unwrap_or_else(|e| {
             Cli::command()
@@ -46,6 +56,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Metadata(args) => metadata::run(client, args).await,
             Command::Produce(args) => produce::run(client, args).await.map(|o| o.failed == 0),
+            Command::Consume(args) => consume::run(client, args).await,
         }
     });
     match result {
