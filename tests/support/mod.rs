@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod golden;
+pub mod members;
 pub mod raw;
 
 use std::collections::BTreeMap;
