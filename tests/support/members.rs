@@ -12,10 +12,11 @@ use kafkit::consumer::{Consumer, ConsumerConfig, ConsumerEvent};
 use kafkit::producer::{Producer, ProducerConfig, ProducerRecord};
 use kafkit::ClientConfig;
 use rdkafka::config::ClientConfig as RdConfig;
-use rdkafka::consumer::{BaseConsumer, Consumer as _};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer as _};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::Message;
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 
 /// One record a member read.
 #[derive(Debug, Clone)]
@@ -53,6 +54,7 @@ pub fn kafkit_config(group: &str) -> ConsumerConfig {
 /// A kafkit consumer running in its own task.
 pub struct KafkitMember {
     stop: watch::Sender<bool>,
+    commits: mpsc::UnboundedSender<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -73,21 +75,29 @@ impl KafkitMember {
         let mut ev = consumer.events().expect("events");
         consumer.subscribe(&[topic]).expect("subscribe");
         let (stop, mut stopped) = watch::channel(false);
+        let (commits, mut commit_rx) = mpsc::unbounded_channel::<oneshot::Sender<()>>();
         let task = tokio::spawn(async move {
             loop {
                 tokio::select! {
                     r = consumer.recv() => match r {
-                        Some(Ok(r)) => log(&reads, Read {
-                            member: id,
-                            partition: r.partition,
-                            offset: r.offset,
-                            value: String::from_utf8_lossy(r.value.as_deref().unwrap_or_default()).into_owned(),
-                            at: Instant::now(),
-                        }),
+                        Some(Ok(r)) => {
+                            log(&reads, Read {
+                                member: id,
+                                partition: r.partition,
+                                offset: r.offset,
+                                value: String::from_utf8_lossy(r.value.as_deref().unwrap_or_default()).into_owned(),
+                                at: Instant::now(),
+                            });
+                            consumer.mark_processed();
+                        }
                         Some(Err(e)) => panic!("member {id}: {e}"),
                         None => break,
                     },
                     Some(e) = ev.recv() => { let _ = events.send((id, e, Instant::now())); }
+                    Some(done) = commit_rx.recv() => {
+                        consumer.commit().await.expect("commit");
+                        let _ = done.send(());
+                    }
                     _ = stopped.changed() => break,
                 }
             }
@@ -96,7 +106,21 @@ impl KafkitMember {
                 let _ = events.send((id, e, Instant::now()));
             }
         });
-        Self { stop, task }
+        Self {
+            stop,
+            commits,
+            task,
+        }
+    }
+
+    /// Commits everything read so far (synchronously).
+    pub async fn commit(&self) {
+        let (tx, rx) = oneshot::channel();
+        self.commits.send(tx).expect("member running");
+        tokio::time::timeout(Duration::from_secs(30), rx)
+            .await
+            .expect("commit in time")
+            .expect("committed");
     }
 
     /// Closes the consumer (commit, LeaveGroup) and waits for it.
@@ -112,6 +136,8 @@ impl KafkitMember {
 /// A librdkafka consumer polling in its own thread.
 pub struct RdMember {
     stop: Arc<AtomicBool>,
+    /// Set to ask the thread for a synchronous commit; cleared when done.
+    commit: Arc<AtomicBool>,
     assignment: Arc<Mutex<BTreeSet<i32>>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -143,9 +169,18 @@ impl RdMember {
         consumer.subscribe(&[topic]).expect("subscribe");
         let stop = Arc::new(AtomicBool::new(false));
         let assignment = Arc::new(Mutex::new(BTreeSet::new()));
-        let (s, a) = (stop.clone(), assignment.clone());
+        let commit = Arc::new(AtomicBool::new(false));
+        let (s, a, c) = (stop.clone(), assignment.clone(), commit.clone());
         let thread = std::thread::spawn(move || {
             while !s.load(Ordering::Acquire) {
+                if c.load(Ordering::Acquire) {
+                    // NoOffset: auto-commit already stored everything read.
+                    match consumer.commit_consumer_state(CommitMode::Sync) {
+                        Ok(()) | Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => {}
+                        Err(e) => panic!("rdkafka commit: {e}"),
+                    }
+                    c.store(false, Ordering::Release);
+                }
                 if let Some(Ok(m)) = consumer.poll(Duration::from_millis(20)) {
                     log(
                         &reads,
@@ -167,8 +202,19 @@ impl RdMember {
         });
         Self {
             stop,
+            commit,
             assignment,
             thread: Some(thread),
+        }
+    }
+
+    /// Commits what it has read (synchronously, from its polling thread).
+    pub async fn commit(&self) {
+        self.commit.store(true, Ordering::Release);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while self.commit.load(Ordering::Acquire) {
+            assert!(Instant::now() < deadline, "librdkafka commit in time");
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
 
@@ -256,8 +302,7 @@ pub async fn settle(
         let gens: BTreeSet<Option<&i32>> = ids.iter().map(|id| view.generation.get(id)).collect();
         let total: usize = all.iter().map(BTreeSet::len).sum();
         let union: BTreeSet<i32> = all.iter().flatten().copied().collect();
-        let ok = gens.len() == 1
-            && !gens.contains(&None)
+        let ok = (ids.is_empty() || (gens.len() == 1 && !gens.contains(&None)))
             && total == union.len()
             && union == (0..partitions).collect();
         settled_since = if ok {
