@@ -14,7 +14,7 @@ use tokio::task::JoinSet;
 use tracing::{debug, warn};
 
 use super::config::{ConsumerConfig, OffsetReset};
-use super::decode::decode_partition;
+use super::decode::{decode_partition, scan_next_position, FetchedPartition};
 use super::offsets::list_offsets;
 use super::record::ConsumerRecord;
 use super::session::{FetchSession, PartitionFetch};
@@ -278,6 +278,8 @@ impl FetcherTask {
             return;
         }
         let meta = self.client.metadata();
+        let mut work = Vec::new();
+        let mut early = true;
         tracing::trace!(node, session = resp.session_id, topics = ?resp.responses.iter().map(|t| (t.topic.clone(), t.topic_id, t.partitions.iter().map(|p| (p.partition_index, p.error_code, p.records.as_ref().map(|r| r.len()))).collect::<Vec<_>>())).collect::<Vec<_>>(), "fetch response");
         for topic in resp.responses {
             let name = if topic.topic.is_empty() {
@@ -300,8 +302,8 @@ impl FetcherTask {
                 let Some(state) = self.parts.get_mut(&tp) else {
                     continue;
                 };
-                if sent_generations.get(&tp) != Some(&state.generation) {
-                    continue; // seeked or reassigned meanwhile
+                if sent_generations.get(&tp) != Some(&state.generation) || state.paused {
+                    continue; // seeked, reassigned or paused meanwhile
                 }
                 let Some(position) = state.position else {
                     continue;
@@ -336,43 +338,68 @@ impl FetcherTask {
                 let Some(records) = p.records.filter(|r| !r.is_empty()) else {
                     continue;
                 };
-                let bytes = records.len();
-                let aborted =
-                    if self.cfg.isolation_level == super::config::IsolationLevel::ReadCommitted {
-                        Some(p.aborted_transactions.as_deref().unwrap_or(&[]))
-                    } else {
-                        None
-                    };
-                match decode_partition(
-                    &state.topic,
-                    tp.partition,
+                match scan_next_position(&records, position) {
+                    Some(next) => state.position = Some(next),
+                    None => early = false,
+                }
+                work.push(FetchedPartition {
+                    tp,
                     position,
                     records,
-                    aborted,
-                    &self.options,
-                ) {
-                    Ok(decoded) => {
-                        tracing::trace!(topic = %tp.topic, partition = tp.partition, position, records = decoded.records.len(), next = decoded.next_position, "fetched");
-                        state.position = Some(decoded.next_position);
-                        if !decoded.records.is_empty() {
-                            self.shared.add_buffered(bytes);
-                            let _ = self.out.send(Delivery::Records {
-                                tp: tp.clone(),
-                                generation: state.generation,
-                                bytes,
-                                records: decoded.records,
-                            });
-                        }
-                    }
-                    Err(source) => {
-                        state.paused = true;
-                        let _ = self.out.send(Delivery::Error(Error::Protocol {
-                            broker: format!("node {node}"),
-                            api: ApiKey::FETCH,
-                            source,
-                        }));
-                    }
+                    aborted: p.aborted_transactions,
+                });
+            }
+        }
+        if early {
+            // The batch headers gave every next position: the next fetch
+            // goes out while these records are decoded.
+            self.tick();
+        }
+        for w in work {
+            self.deliver(node, w);
+        }
+    }
+
+    /// Decodes one fetched partition and hands its records to the application.
+    fn deliver(&mut self, node: i32, w: FetchedPartition) {
+        let Some(state) = self.parts.get_mut(&w.tp) else {
+            return;
+        };
+        let bytes = w.records.len();
+        let read_committed =
+            self.cfg.isolation_level == super::config::IsolationLevel::ReadCommitted;
+        let aborted = read_committed.then(|| w.aborted.as_deref().unwrap_or(&[]));
+        match decode_partition(
+            &state.topic,
+            w.tp.partition,
+            w.position,
+            w.records,
+            aborted,
+            &self.options,
+        ) {
+            Ok(decoded) => {
+                tracing::trace!(topic = %w.tp.topic, partition = w.tp.partition, position = w.position, records = decoded.records.len(), next = decoded.next_position, "fetched");
+                state.position = Some(decoded.next_position);
+                if !decoded.records.is_empty() {
+                    self.shared.add_buffered(bytes);
+                    let _ = self.out.send(Delivery::Records {
+                        tp: w.tp,
+                        generation: state.generation,
+                        bytes,
+                        records: decoded.records,
+                    });
                 }
+            }
+            Err(source) => {
+                // Stay before the bad batch; what a fetch sent meanwhile
+                // brings for this partition is dropped while it is paused.
+                state.paused = true;
+                state.position = Some(w.position);
+                let _ = self.out.send(Delivery::Error(Error::Protocol {
+                    broker: format!("node {node}"),
+                    api: ApiKey::FETCH,
+                    source,
+                }));
             }
         }
     }
