@@ -77,6 +77,8 @@ struct Sample {
     wall: f64,
     cpu: f64,
     rss_kb: u64,
+    /// CPU time the broker process spent meanwhile (0 for `KAFKA_BROKERS`).
+    broker_cpu: f64,
 }
 
 impl Sample {
@@ -88,12 +90,18 @@ impl Sample {
             wall: f.next()?.parse().ok()?,
             cpu: f.next()?.parse().ok()?,
             rss_kb: f.next()?.parse().ok()?,
+            broker_cpu: 0.0,
         })
     }
 }
 
 /// utime+stime of this process, from `/proc/self/stat`.
 fn cpu_seconds() -> f64 {
+    process_cpu_seconds("self")
+}
+
+/// utime+stime of process `pid` (`self` for this one).
+fn process_cpu_seconds(pid: &str) -> f64 {
     let ticks = Command::new("getconf")
         .arg("CLK_TCK")
         .output()
@@ -101,7 +109,7 @@ fn cpu_seconds() -> f64 {
         .and_then(|o| String::from_utf8(o.stdout).ok())
         .and_then(|s| s.trim().parse::<f64>().ok())
         .unwrap_or(100.0);
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     let fields: Vec<&str> = stat
         .rsplit_once(')')
         .map(|(_, rest)| rest.split_whitespace().collect())
@@ -155,6 +163,15 @@ impl Broker {
             bootstrap,
             child: Some(child),
         })
+    }
+}
+
+impl Broker {
+    /// The broker process's CPU seconds so far.
+    fn cpu(&self) -> f64 {
+        self.child
+            .as_ref()
+            .map_or(0.0, |c| process_cpu_seconds(&c.id().to_string()))
     }
 }
 
@@ -416,8 +433,8 @@ fn main() -> Result<(), BoxError> {
         }
     );
     println!(
-        "\n{:<12} {:<8} {:>8} {:>10} {:>8} {:>11} {:>9}",
-        "case", "client", "records", "records/s", "MB/s", "CPU µs/rec", "peak RSS"
+        "\n{:<12} {:<8} {:>8} {:>10} {:>8} {:>11} {:>9} {:>13}",
+        "case", "client", "records", "records/s", "MB/s", "CPU µs/rec", "peak RSS", "broker µs/rec"
     );
     for case in &cases {
         let n = if case.value_bytes >= 1024 {
@@ -444,7 +461,9 @@ fn main() -> Result<(), BoxError> {
                 order.reverse();
             }
             for client in order {
-                let s = run_child(client, &broker.bootstrap, &case.topic(), expected)?;
+                let broker_cpu = broker.cpu();
+                let mut s = run_child(client, &broker.bootstrap, &case.topic(), expected)?;
+                s.broker_cpu = broker.cpu() - broker_cpu;
                 if let Some((_, v)) = results.iter_mut().find(|(c, _)| *c == client) {
                     v.push(s);
                 }
@@ -466,15 +485,22 @@ fn main() -> Result<(), BoxError> {
                     .collect(),
             );
             let rss = median(samples.iter().map(|s| s.rss_kb as f64 / 1024.0).collect());
+            let broker_cpu = median(
+                samples
+                    .iter()
+                    .map(|s| s.broker_cpu * 1e6 / s.records as f64)
+                    .collect(),
+            );
             println!(
-                "{:<12} {:<8} {:>8} {:>10.0} {:>8.1} {:>11.3} {:>6.0} MB",
+                "{:<12} {:<8} {:>8} {:>10.0} {:>8.1} {:>11.3} {:>6.0} MB {:>13.3}",
                 case.name(),
                 client,
                 expected,
                 rps,
                 mbps,
                 cpu,
-                rss
+                rss,
+                broker_cpu
             );
             rows.push((rps, cpu, rss));
         }
