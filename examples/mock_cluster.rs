@@ -11,12 +11,18 @@
 //! partition), replicated on min(3, brokers) brokers. `--racks` puts broker
 //! `n` in rack `rack<n>`. Broker ids are 1..=brokers.
 //!
+//! The group APIs are capped at the versions the mock can parse (JoinGroup
+//! v5, SyncGroup v3, LeaveGroup v2): librdkafka 2.12's mock advertises newer
+//! flexible versions its handlers misread (see `cap_mock_group_versions` in
+//! tests/support), so a kafkit group consumer negotiates these instead.
+//!
 //! Dev-only: this is the one place a program links C (librdkafka); the
 //! library and the `kafkit` CLI never do.
 
 use std::io::{BufRead, Write};
 
 use rdkafka::mocking::MockCluster;
+use rdkafka::types::RDKafkaApiKey;
 
 type BoxError = Box<dyn std::error::Error>;
 
@@ -69,6 +75,13 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Options, BoxError> {
 fn main() -> Result<(), BoxError> {
     let opts = parse_args(std::env::args().skip(1))?;
     let mock = MockCluster::new(opts.brokers)?;
+    for (api, max) in [
+        (RDKafkaApiKey::JoinGroup, 5),
+        (RDKafkaApiKey::SyncGroup, 3),
+        (RDKafkaApiKey::LeaveGroup, 2),
+    ] {
+        mock.apiversion(api, None, Some(max))?;
+    }
     if opts.racks {
         for id in 1..=opts.brokers {
             mock.broker_rack(id, &format!("rack{id}"))?;

@@ -7,7 +7,12 @@
 #     kafkit's delivered/failed count and `metadata -O` offsets agree.
 #  2. kcat -P writes -> `kafkit metadata` lists brokers with racks and every
 #     topic; `-t TOPIC -O` shows its partitions and the record count.
-#  3. failures: a nonexistent partition, an unknown -X property, an unknown
+#  3. kcat -P writes -> `kafkit consume -G` reads every record (values, keys,
+#     headers), stops at the end (-e) and commits: a kcat -G consumer in the
+#     same group then reads only what was written afterwards; `-c` stops early.
+#  4. kafkit produce (the topics of 1.) -> `kafkit consume -e -J` prints the
+#     same JSON as `kcat -C -e -J`, compared field by field (python3 json).
+#  5. failures: a nonexistent partition, an unknown -X property, an unknown
 #     topic each exit non-zero.
 # Exits non-zero on the first mismatch; stops the mock cluster on exit.
 # Usage: scripts/interop_kcat.sh        (N records per codec: KAFKIT_INTEROP_N, default 200)
@@ -49,7 +54,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-topics=(rev:3)
+topics=(rev:3 kc:4)
 for c in "${codecs[@]}"; do topics+=("k-$c:4"); done
 mkfifo "$work/ctl"
 "$mock_bin" --brokers 3 --racks "${topics[@]}" <"$work/ctl" >"$work/mock.out" 2>"$work/mock.err" &
@@ -141,7 +146,71 @@ stored="$(stored_records <"$work/rev.txt")"
 [ "$stored" -eq "$n" ] || fail "metadata -t rev -O counts $stored records, want $n"
 say "rev: kafkit metadata shows the $n records kcat wrote"
 
-# --- 3. failures exit non-zero -------------------------------------------------
+# --- 3. kcat produce -> kafkit consume -G -----------------------------------
+say "kcat -P: $n lines to kc; kafkit consume -G cli-group -o beginning -e"
+seq 1 "$n" | sed 's/^/key-/; s/$/:kcat value/' | kcat -b "$brokers" -P -t kc -K : -H src=kcat -z lz4
+status=0
+timeout 120 "$kafkit" consume -b "$brokers" -G cli-group -t kc -o beginning -e -J \
+  >"$work/kc.json" 2>"$work/kc.err" || status=$?
+cat "$work/kc.err"
+[ "$status" -eq 0 ] || fail "kafkit consume -G exited $status"
+python3 - "$work/kc.json" "$n" <<'PY' || fail "kc: kafkit consume -G did not print what kcat wrote"
+import json, sys
+rows = [json.loads(line) for line in open(sys.argv[1], encoding="utf-8")]
+n = int(sys.argv[2])
+want = {f"key-{i}": "kcat value" for i in range(1, n + 1)}
+got = {r["key"]: r["payload"] for r in rows}
+assert len(rows) == n, f"{len(rows)} records, want {n}"
+assert got == want, "keys or values differ"
+assert all(r["topic"] == "kc" and r["headers"] == ["src", "kcat"] for r in rows), "topic or headers"
+assert len({(r["partition"], r["offset"]) for r in rows}) == n, "a record twice"
+PY
+say "kc: kafkit consume -G printed all $n records kcat wrote"
+# kafkit committed on exit: librdkafka in the same group starts after them.
+# (librdkafka's mock leaves a JoinGroup unanswered when it arrives within the
+# session timeout after the group's last member left, 10 s for kafkit
+# consume; a real broker answers at once. Hence the wait.)
+seq 1 5 | sed 's/^/later-/' | kcat -b "$brokers" -P -t kc
+sleep 11
+timeout 60 kcat -b "$brokers" -G cli-group -X session.timeout.ms=6000 -e -q -f '%s\n' kc \
+  | sort >"$work/kc.after"
+printf 'later-%s\n' 1 2 3 4 5 | diff -u - "$work/kc.after" \
+  || fail "kcat -G did not resume from the offsets kafkit consume -G committed"
+"$kafkit" consume -b "$brokers" -t kc -c 7 -q >"$work/kc.seven"
+[ "$(wc -l <"$work/kc.seven")" -eq 7 ] || fail "consume -c 7 printed $(wc -l <"$work/kc.seven") lines"
+say "kc: kcat -G resumed after kafkit's commits (read only the 5 new records); -c 7 printed 7"
+
+# --- 4. kafkit produce -> kafkit consume -J == kcat -C -J ---------------------
+for codec in "${codecs[@]}"; do
+  topic="k-$codec"
+  timeout 60 "$kafkit" consume -b "$brokers" -t "$topic" -e -J -q >"$work/$topic.kafkit.json" \
+    || fail "kafkit consume -t $topic exited non-zero"
+  timeout 60 kcat -b "$brokers" -C -t "$topic" -o beginning -e -J -q >"$work/$topic.kcat.json"
+  python3 - "$work/$topic.kafkit.json" "$work/$topic.kcat.json" "$n" <<'PY' \
+    || fail "$topic: kafkit consume -J differs from kcat -C -J"
+import json, sys
+def load(path):
+    rows = [json.loads(line) for line in open(path, encoding="utf-8")]
+    return {(r["partition"], r["offset"]): r for r in rows}, len(rows)
+ours, n_ours = load(sys.argv[1])
+theirs, n_theirs = load(sys.argv[2])
+n = int(sys.argv[3])
+assert n_ours == n_theirs == len(ours) == n, f"kafkit {n_ours}, kcat {n_theirs} records, want {n}"
+assert ours.keys() == theirs.keys(), "different (partition, offset) sets"
+for at, mine in ours.items():
+    kcat = theirs[at]
+    assert list(mine) == list(kcat), f"{at}: fields {list(mine)} vs kcat's {list(kcat)}"
+    for field, value in kcat.items():
+        assert type(mine[field]) is type(value), f"{at} {field}: type {type(mine[field])} vs {type(value)}"
+        assert mine[field] == value, f"{at} {field}: {mine[field]!r} vs kcat's {value!r}"
+PY
+  cmp -s "$work/$topic.kafkit.json" "$work/$topic.kcat.json" \
+    || sort "$work/$topic.kafkit.json" | cmp -s - <(sort "$work/$topic.kcat.json") \
+    || fail "$topic: same fields but not the same bytes"
+done
+say "kafkit consume -e -J prints what kcat -C -e -J prints (every field, every codec, byte for byte)"
+
+# --- 5. failures exit non-zero -------------------------------------------------
 status=0
 printf 'a\nb\nc\n' | "$kafkit" produce -b "$brokers" -t k-none -p 99 2>"$work/p99.err" || status=$?
 cat "$work/p99.err"

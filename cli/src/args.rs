@@ -36,6 +36,8 @@ pub enum Command {
     /// A topic's earliest and latest offsets per partition, with a group's
     /// committed offsets and lag.
     Offsets(OffsetsArgs),
+    /// Print records (like `kcat -C`, or `kcat -G` with a group).
+    Consume(crate::consume::ConsumeArgs),
 }
 
 /// Options every subcommand takes.

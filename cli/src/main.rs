@@ -6,6 +6,7 @@
 //! kafkit topics create -b localhost:9092 -t orders -p 6 -r 3 --config cleanup.policy=compact
 //! kafkit topics list|delete ...; kafkit groups list|describe -G GROUP
 //! kafkit offsets -b localhost:9092 -t orders -G billing
+//! kafkit consume -b localhost:9092 -t orders [-G GROUP] [-o beginning|end|stored|OFFSET|-N] [-c COUNT] [-e] [-J]
 //! ```
 //!
 //! Exit status: 0 on success; 1 when a record failed, the cluster could not
@@ -19,6 +20,7 @@ use clap::{CommandFactory, Parser};
 
 mod admin;
 mod args;
+mod consume;
 mod metadata;
 mod produce;
 mod settings;
@@ -33,7 +35,15 @@ fn main() -> ExitCode {
         Command::Topics(cmd) => admin::topics_connection(cmd),
         Command::Groups(cmd) => admin::groups_connection(cmd),
         Command::Offsets(args) => &args.conn,
+        Command::Consume(args) => &args.conn,
     };
+    if let Command::Consume(args) = &cli.command {
+        if let Err(e) = args.check() {
+            Cli::command()
+                .error(clap::error::ErrorKind::ArgumentConflict, e)
+                .exit()
+        }
+    }
     let client =
         settings::client_config(conn.brokers.as_deref(), &conn.settings).unwrap_or_else(|e| {
             Cli::command()
@@ -57,6 +67,7 @@ fn main() -> ExitCode {
             Command::Topics(cmd) => admin::topics(client, cmd).await,
             Command::Groups(cmd) => admin::groups(client, cmd).await,
             Command::Offsets(args) => admin::offsets(client, args).await,
+            Command::Consume(args) => consume::run(client, args).await,
         }
     });
     match result {

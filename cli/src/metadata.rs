@@ -125,7 +125,7 @@ async fn list_offsets(client: &Client, metadata: &ClusterMetadata) -> Offsets {
 type PartitionOffsets = BTreeMap<(String, i32), Result<i64, String>>;
 
 /// One ListOffsets request to `leader` for `topics` at `timestamp`.
-async fn query(
+pub async fn query(
     client: &Client,
     leader: i32,
     topics: &BTreeMap<&str, Vec<i32>>,

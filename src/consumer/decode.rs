@@ -24,6 +24,15 @@ pub(crate) struct DecodedPartition {
     pub next_position: i64,
 }
 
+/// A fetched partition waiting to be decoded.
+pub(crate) struct FetchedPartition {
+    pub tp: crate::producer::TopicPartition,
+    /// The fetch position the data starts at.
+    pub position: i64,
+    pub records: Bytes,
+    pub aborted: Option<Vec<AbortedTransaction>>,
+}
+
 /// Decodes `records` fetched from `position`.
 ///
 /// `aborted` is the response's aborted-transaction list, `Some` only for
@@ -133,6 +142,41 @@ pub(crate) fn decode_partition(
         out.next_position = out.next_position.max(last.offset + 1);
     }
     Ok(out)
+}
+
+/// Where the next fetch of a partition starts, from the v2 batch headers
+/// alone (no decompression, no record decoding): past the last complete
+/// batch, or `position` if there is none. `None` when a complete batch is
+/// not a v2 batch (legacy message sets need the full decode).
+///
+/// Matches [`decode_partition`]'s `next_position` for v2 data, so the next
+/// fetch can be sent before the records are decoded.
+pub(crate) fn scan_next_position(records: &[u8], position: i64) -> Option<i64> {
+    let mut next = position;
+    let mut rest = records;
+    loop {
+        // base offset (8), batch length (4), leader epoch (4), magic (1),
+        // crc (4), attributes (2), last offset delta (4).
+        let Some(header) = rest.get(..27) else {
+            return Some(next);
+        };
+        let be_i64 =
+            |r: std::ops::Range<usize>| header.get(r)?.try_into().ok().map(i64::from_be_bytes);
+        let be_i32 =
+            |r: std::ops::Range<usize>| header.get(r)?.try_into().ok().map(i32::from_be_bytes);
+        let base = be_i64(0..8)?;
+        let length = usize::try_from(be_i32(8..12)?).ok()?;
+        let total = length.checked_add(12)?;
+        if rest.len() < total {
+            return Some(next); // a partial batch at the end of the response
+        }
+        if header.get(16) != Some(&2) {
+            return None;
+        }
+        let last_delta = i64::from(be_i32(23..27)?);
+        next = next.max(base.checked_add(last_delta)?.checked_add(1)?);
+        rest = rest.get(total..)?;
+    }
 }
 
 #[cfg(test)]
@@ -247,5 +291,40 @@ mod tests {
             .expect("decode");
         let v = d.records[0].value.as_ref().expect("value");
         assert!(range.contains(&(v.as_ptr() as usize)), "zero-copy value");
+    }
+
+    #[test]
+    fn header_scan_finds_the_decoders_next_position() {
+        let data = [
+            batch(0, -1, false, &["a", "b", "c"]),
+            abort_marker(3, 7),
+            batch(4, -1, false, &["d", "e"]),
+        ]
+        .concat();
+        let t: Arc<str> = Arc::from("t");
+        for position in [0, 2, 4, 6] {
+            for cut in [data.len(), data.len() - 5, 30, 10, 0] {
+                let slice = data.get(..cut).expect("cut");
+                let decoded = decode_partition(
+                    &t,
+                    0,
+                    position,
+                    Bytes::copy_from_slice(slice),
+                    None,
+                    &DecodeOptions::default(),
+                )
+                .expect("decode");
+                assert_eq!(
+                    scan_next_position(slice, position),
+                    Some(decoded.next_position),
+                    "position {position}, {cut} bytes"
+                );
+            }
+        }
+        // A legacy (magic 1) message set: the scan declines.
+        let mut legacy = vec![0u8; 40];
+        legacy[11] = 28;
+        legacy[16] = 1;
+        assert_eq!(scan_next_position(&legacy, 0), None);
     }
 }

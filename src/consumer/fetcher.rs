@@ -14,7 +14,7 @@ use tokio::task::JoinSet;
 use tracing::{debug, warn};
 
 use super::config::{ConsumerConfig, OffsetReset};
-use super::decode::decode_partition;
+use super::decode::{decode_partition, scan_next_position, FetchedPartition};
 use super::offsets::list_offsets;
 use super::record::ConsumerRecord;
 use super::session::{FetchSession, PartitionFetch};
@@ -307,6 +307,8 @@ impl FetcherTask {
             topics = resp.responses.len(),
             "fetch response"
         );
+        let mut work = Vec::new();
+        let mut early = true;
         for topic in resp.responses {
             let name = if topic.topic.is_empty() {
                 meta.topics
@@ -328,8 +330,12 @@ impl FetcherTask {
                 let Some(state) = self.parts.get_mut(&tp) else {
                     continue;
                 };
-                if sent_generations.get(&tp) != Some(&state.generation) {
-                    continue; // seeked or reassigned meanwhile
+                let retrying = state
+                    .retry_at
+                    .is_some_and(|t| t > tokio::time::Instant::now());
+                if sent_generations.get(&tp) != Some(&state.generation) || state.paused || retrying
+                {
+                    continue; // seeked, reassigned, paused or waiting to reread meanwhile
                 }
                 let Some(position) = state.position else {
                     continue;
@@ -364,58 +370,81 @@ impl FetcherTask {
                 let Some(records) = p.records.filter(|r| !r.is_empty()) else {
                     continue;
                 };
-                let bytes = records.len();
-                let aborted =
-                    if self.cfg.isolation_level == super::config::IsolationLevel::ReadCommitted {
-                        Some(p.aborted_transactions.as_deref().unwrap_or(&[]))
-                    } else {
-                        None
-                    };
-                match decode_partition(
-                    &state.topic,
-                    tp.partition,
+                match scan_next_position(&records, position) {
+                    Some(next) => state.position = Some(next),
+                    None => early = false,
+                }
+                work.push(FetchedPartition {
+                    tp,
                     position,
                     records,
-                    aborted,
-                    &self.options,
-                ) {
-                    Ok(decoded) => {
-                        tracing::trace!(topic = %tp.topic, partition = tp.partition, position, records = decoded.records.len(), next = decoded.next_position, "fetched");
-                        state.position = Some(decoded.next_position);
-                        if !decoded.records.is_empty() {
-                            self.shared.add_buffered(bytes);
-                            let _ = self.out.send(Delivery::Records {
-                                tp: tp.clone(),
-                                generation: state.generation,
-                                bytes,
-                                records: decoded.records,
-                            });
-                        }
-                    }
-                    Err(source) => {
-                        // A corrupt or oversized batch: report it, drop the
-                        // connection it came on and read the same offset again
-                        // a little later (as Java's consumer does on its next poll).
-                        let broker = self.client.pool().broker_addr(node).map_or_else(
-                            || format!("node {node}"),
-                            |addr| format!("{addr} (node {node})"),
-                        );
-                        warn!(broker = %broker, topic = %tp.topic, partition = tp.partition, position, error = %source, "unreadable record batch");
-                        state.retry_at =
-                            Some(tokio::time::Instant::now() + UNREADABLE_BATCH_BACKOFF);
-                        if let Some(conn) = self.conns.remove(&node) {
-                            conn.close();
-                        }
-                        if let Some(s) = self.sessions.get_mut(&node) {
-                            s.reset();
-                        }
-                        let _ = self.out.send(Delivery::Error(Error::BadResponse {
-                            broker,
-                            api: ApiKey::FETCH,
-                            source,
-                        }));
-                    }
+                    aborted: p.aborted_transactions,
+                });
+            }
+        }
+        if early {
+            // The batch headers gave every next position: the next fetch
+            // goes out while these records are decoded.
+            self.tick();
+        }
+        for w in work {
+            self.deliver(node, w);
+        }
+    }
+
+    /// Decodes one fetched partition and hands its records to the application.
+    fn deliver(&mut self, node: i32, w: FetchedPartition) {
+        let Some(state) = self.parts.get_mut(&w.tp) else {
+            return;
+        };
+        let bytes = w.records.len();
+        let read_committed =
+            self.cfg.isolation_level == super::config::IsolationLevel::ReadCommitted;
+        let aborted = read_committed.then(|| w.aborted.as_deref().unwrap_or(&[]));
+        match decode_partition(
+            &state.topic,
+            w.tp.partition,
+            w.position,
+            w.records,
+            aborted,
+            &self.options,
+        ) {
+            Ok(decoded) => {
+                tracing::trace!(topic = %w.tp.topic, partition = w.tp.partition, position = w.position, records = decoded.records.len(), next = decoded.next_position, "fetched");
+                state.position = Some(decoded.next_position);
+                if !decoded.records.is_empty() {
+                    self.shared.add_buffered(bytes);
+                    let _ = self.out.send(Delivery::Records {
+                        tp: w.tp,
+                        generation: state.generation,
+                        bytes,
+                        records: decoded.records,
+                    });
                 }
+            }
+            Err(source) => {
+                // A corrupt or oversized batch: report it, stay before it,
+                // drop the connection it came on (a fetch sent early on it
+                // dies with it) and read the same offset again a little
+                // later (as Java's consumer does on its next poll).
+                let broker = self.client.pool().broker_addr(node).map_or_else(
+                    || format!("node {node}"),
+                    |addr| format!("{addr} (node {node})"),
+                );
+                warn!(broker = %broker, topic = %w.tp.topic, partition = w.tp.partition, position = w.position, error = %source, "unreadable record batch");
+                state.position = Some(w.position);
+                state.retry_at = Some(tokio::time::Instant::now() + UNREADABLE_BATCH_BACKOFF);
+                if let Some(conn) = self.conns.remove(&node) {
+                    conn.close();
+                }
+                if let Some(s) = self.sessions.get_mut(&node) {
+                    s.reset();
+                }
+                let _ = self.out.send(Delivery::Error(Error::BadResponse {
+                    broker,
+                    api: ApiKey::FETCH,
+                    source,
+                }));
             }
         }
     }

@@ -3,6 +3,7 @@
 
 pub mod golden;
 pub mod listener;
+pub mod members;
 pub mod raw;
 pub mod scripted;
 pub mod tansu;

@@ -85,11 +85,14 @@ impl GroupMember {
             )
     }
 
+    /// Whether a JoinGroup is waiting for its answer.
+    pub(super) fn join_in_flight(&self) -> bool {
+        matches!(self.phase, Phase::Joining(_)) && self.membership_in_flight.is_some()
+    }
+
     fn session_deadline(&self) -> Option<Instant> {
-        let join_in_flight =
-            matches!(self.phase, Phase::Joining(_)) && self.membership_in_flight.is_some();
         let alive = self.has_generation()
-            && !join_in_flight
+            && !self.join_in_flight()
             && !matches!(self.phase, Phase::Unjoined | Phase::Leaving { .. });
         alive.then(|| self.last_heartbeat_ok + self.cfg.session_timeout)
     }

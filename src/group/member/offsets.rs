@@ -264,8 +264,11 @@ impl GroupMember {
                     self.rejoin(RejoinReason::RebalanceInProgress, now);
                 }
             }
+            // A JoinGroup in flight settles the generation: a commit sent
+            // with the old one (answered after the coordinator moved on, or
+            // handled before the join's answer) says nothing new.
             _ => {
-                if self.has_generation() {
+                if self.has_generation() && !self.join_in_flight() {
                     self.generation_error(code, now);
                 }
             }

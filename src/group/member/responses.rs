@@ -215,7 +215,7 @@ impl GroupMember {
                 }
             }
             ErrorCode::UNKNOWN_MEMBER_ID | ErrorCode::ILLEGAL_GENERATION => {
-                if same_generation && self.has_generation() {
+                if same_generation && self.has_generation() && !self.join_in_flight() {
                     self.generation_error(code, now);
                 }
             }

@@ -225,3 +225,49 @@ fn lost_generation_during_revocation_loses_instead_of_revoking() {
     let (_, join) = h.expect_join();
     assert_eq!(owned_in(&join), (BTreeSet::new(), -1));
 }
+
+#[test]
+fn commit_fenced_while_rejoining_keeps_partitions() {
+    // The coordinator answers a commit queued behind the JoinGroup only after
+    // the new generation formed (librdkafka's mock blocks the connection
+    // during a join): ILLEGAL_GENERATION for the old generation. The join in
+    // flight settles membership; nothing is lost and no second join starts.
+    let mut h = Harness::new(cooperative_config());
+    h.join_as_follower(1, &[("t", 0), ("t", 1)]);
+    let id = h.m.commit(offsets(&[("t", 0, 5)]), h.now).unwrap();
+    let (commit, req) = h.expect_commit();
+    h.heartbeat_with(ErrorCode::REBALANCE_IN_PROGRESS);
+    let (join, _) = h.expect_join();
+    h.respond(
+        &commit,
+        GroupResponse::OffsetCommit(commit_response(&req, ErrorCode::ILLEGAL_GENERATION)),
+    );
+    let ev = h.events();
+    assert!(
+        !ev.iter()
+            .any(|e| matches!(e, GroupEvent::Lost { .. } | GroupEvent::Revoked { .. })),
+        "{ev:?}"
+    );
+    assert!(ev.contains(&GroupEvent::CommitCompleted {
+        id,
+        result: Err(crate::group::OffsetError::Group(
+            ErrorCode::ILLEGAL_GENERATION
+        ))
+    }));
+    assert!(h.requests().is_empty(), "no second JoinGroup");
+    h.respond(
+        &join,
+        GroupResponse::JoinGroup(join_ok(2, "me", "x", "cooperative-sticky")),
+    );
+    let (out, _) = h.expect_sync();
+    h.respond(
+        &out,
+        GroupResponse::SyncGroup(sync_ok(&[("t", 0), ("t", 1)])),
+    );
+    assert_eq!(h.m.state(), MemberState::Stable);
+    assert_eq!(h.m.assignment(), &parts(&[("t", 0), ("t", 1)]));
+    assert!(!h
+        .events()
+        .iter()
+        .any(|e| matches!(e, GroupEvent::Lost { .. } | GroupEvent::Revoked { .. })));
+}
