@@ -75,6 +75,22 @@ impl Default for ProducerConfig {
 }
 
 impl ProducerConfig {
+    /// Whether batches carry producer id and sequences (idempotence asked
+    /// for and acks=all; the broker may still turn out to lack support).
+    pub(crate) fn is_idempotent(&self) -> bool {
+        self.idempotence && self.acks == Acks::All
+    }
+
+    /// Batches in flight per partition: up to 5 with idempotence (sequences
+    /// keep them in order), else one, so a retry cannot reorder records.
+    pub(crate) fn in_flight_per_partition(&self) -> usize {
+        if self.is_idempotent() {
+            self.max_in_flight.clamp(1, 5)
+        } else {
+            1
+        }
+    }
+
     /// Sets acks.
     pub fn with_acks(mut self, acks: Acks) -> Self {
         self.acks = acks;

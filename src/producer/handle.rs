@@ -8,12 +8,13 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::{mpsc, oneshot, Semaphore};
 use tokio::task::JoinHandle;
 
-use super::accumulator::{Pending, TopicPartition};
+use super::accumulator::NewRecord;
 use super::config::ProducerConfig;
+use super::delivery::{Completion, DeliveryFuture};
 use super::metrics::{Metrics, ProducerMetrics};
 use super::partitioner::{DefaultPartitioner, Partitioner};
 use super::record::{DeliveryReport, ProducerRecord};
-use super::sender::{Command, Completion, SenderTask, ABORT_GRACE};
+use super::sender::{Command, SenderTask, Shared, ABORT_GRACE};
 use crate::cluster::{Client, ClusterMetadata, TopicMetadata};
 use crate::config::ClientConfig;
 use crate::error::{Error, Result};
@@ -46,12 +47,12 @@ struct Inner {
     owns_client: bool,
     config: ProducerConfig,
     commands: mpsc::UnboundedSender<Command>,
+    shared: Arc<Shared>,
     buffer: Arc<Semaphore>,
     partitioner: Arc<dyn Partitioner>,
     metrics: Arc<Metrics>,
     task: Mutex<Option<JoinHandle<()>>>,
     closed: AtomicBool,
-    flush_epoch: std::sync::atomic::AtomicU64,
     routes: Mutex<RouteCache>,
 }
 
@@ -82,25 +83,6 @@ impl Route {
 struct RouteCache {
     snapshot: Option<Arc<ClusterMetadata>>,
     topics: HashMap<String, Route>,
-}
-
-/// Resolves to the delivery report of one record (see [`Producer::enqueue`]).
-#[derive(Debug)]
-pub struct DeliveryFuture {
-    rx: oneshot::Receiver<Result<DeliveryReport>>,
-}
-
-impl std::future::Future for DeliveryFuture {
-    type Output = Result<DeliveryReport>;
-
-    fn poll(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Self::Output> {
-        std::pin::Pin::new(&mut self.rx)
-            .poll(cx)
-            .map(|r| r.unwrap_or(Err(Error::Closed)))
-    }
 }
 
 impl Producer {
@@ -137,12 +119,12 @@ impl Producer {
     ) -> Self {
         let metrics = Arc::new(Metrics::default());
         let (commands, rx) = mpsc::unbounded_channel();
-        let hook = partitioner.clone();
+        let shared = Arc::new(Shared::new(&config));
         let task = SenderTask::new(
             client.clone(),
             config.clone(),
+            shared.clone(),
             metrics.clone(),
-            Box::new(move |tp: &TopicPartition| hook.on_new_batch(&tp.topic, tp.partition)),
         );
         let handle = tokio::spawn(task.run(rx));
         let permits = config.buffer_memory.min(Semaphore::MAX_PERMITS);
@@ -153,11 +135,11 @@ impl Producer {
                 buffer: Arc::new(Semaphore::new(permits)),
                 config,
                 commands,
+                shared,
                 partitioner,
                 metrics,
                 task: Mutex::new(Some(handle)),
                 closed: AtomicBool::new(false),
-                flush_epoch: std::sync::atomic::AtomicU64::new(0),
                 routes: Mutex::new(RouteCache::default()),
             }),
         }
@@ -194,51 +176,72 @@ impl Producer {
     /// Hands a record to the producer and returns once it is buffered
     /// (waiting for buffer space when `buffer_memory` is used up: backpressure);
     /// the returned future resolves to its delivery report.
+    ///
+    /// The record is encoded into its partition's batch right away; the
+    /// future shares the batch's outcome with the batch's other records.
     pub async fn enqueue(&self, mut record: ProducerRecord) -> Result<DeliveryFuture> {
-        if self.inner.closed.load(Ordering::Acquire) {
+        let inner = &self.inner;
+        if inner.closed.load(Ordering::Acquire) || inner.commands.is_closed() {
             return Err(Error::Closed);
         }
         let size = record.size_estimate();
-        if size > self.inner.config.buffer_memory || size > self.inner.config.max_request_size {
+        if size > inner.config.buffer_memory || size > inner.config.max_request_size {
             return Err(Error::Config(format!(
                 "record of {size} bytes exceeds buffer_memory or max_request_size"
             )));
         }
-        let deadline = std::time::Instant::now() + self.inner.config.delivery_timeout;
+        let now = std::time::Instant::now();
+        let deadline = now + inner.config.delivery_timeout;
         let partition = self.partition_for(&record).await?;
         record.partition = Some(partition);
         let permits = u32::try_from(size).unwrap_or(u32::MAX);
-        let permit = tokio::time::timeout_at(
-            deadline.into(),
-            self.inner.buffer.clone().acquire_many_owned(permits),
-        )
-        .await
-        .map_err(|_| {
-            Error::DeadlineExceeded("buffer full for the whole delivery timeout".to_owned())
-        })?
-        .map_err(|_| Error::Closed)?;
+        tokio::time::timeout_at(deadline.into(), inner.buffer.acquire_many(permits))
+            .await
+            .map_err(|_| {
+                Error::DeadlineExceeded("buffer full for the whole delivery timeout".to_owned())
+            })?
+            .map_err(|_| Error::Closed)?
+            .forget();
+        // From here the permits travel with the record's batch.
+        let held = usize::try_from(permits).unwrap_or(size);
         let timestamp = record.timestamp.unwrap_or_else(now_ms);
-        let (reply, rx) = oneshot::channel();
-        let tp = TopicPartition {
-            topic: record.topic.clone(),
+        let new = NewRecord {
+            record: &record,
             partition,
-        };
-        let pending = Pending {
-            record,
             timestamp,
             deadline,
             size,
-            token: Completion {
-                reply,
-                permit,
-                flush_epoch: self.inner.flush_epoch.load(Ordering::Acquire),
-            },
         };
-        self.inner
-            .commands
-            .send(Command::Send(tp, pending))
-            .map_err(|_| Error::Closed)?;
-        Ok(DeliveryFuture { rx })
+        let appended = {
+            let mut acc = inner.shared.acc();
+            acc.append(&new, now, || {
+                Completion::new(inner.buffer.clone(), inner.metrics.clone())
+            })
+            .map(|a| {
+                a.token.add_record(held);
+                (a.token.result().clone(), a.index, a.opened, a.sealed)
+            })
+        };
+        let (result, index, opened, sealed) = match appended {
+            Ok(a) => a,
+            Err(e) => {
+                inner.buffer.add_permits(held);
+                return Err(e);
+            }
+        };
+        if sealed {
+            inner.partitioner.on_new_batch(&record.topic, partition);
+        }
+        if opened || sealed {
+            inner.shared.wake.notify_one();
+        }
+        Ok(DeliveryFuture::new(
+            result,
+            index,
+            partition,
+            timestamp,
+            record.topic,
+        ))
     }
 
     async fn partition_for(&self, record: &ProducerRecord) -> Result<i32> {
@@ -298,11 +301,15 @@ impl Producer {
     /// Sends every buffered record now and waits until all records handed to
     /// the producer before this call have their reports (or errors).
     pub async fn flush(&self) -> Result<()> {
-        let epoch = self.inner.flush_epoch.fetch_add(1, Ordering::AcqRel);
+        let point = {
+            let mut acc = self.inner.shared.acc();
+            acc.seal_all();
+            acc.flush_point()
+        };
         let (done, rx) = oneshot::channel();
         self.inner
             .commands
-            .send(Command::Flush(epoch, done))
+            .send(Command::Flush(point, done))
             .map_err(|_| Error::Closed)?;
         rx.await.map_err(|_| Error::Closed)
     }
@@ -326,6 +333,10 @@ impl Producer {
             handle.abort();
             let _ = tokio::time::timeout(ABORT_GRACE, handle).await;
         }
+        // Whatever the task left (it normally takes everything on abort)
+        // fails with `Closed` as its batches drop, outside the lock.
+        let left = self.inner.shared.acc().close();
+        drop(left);
         self.inner.buffer.close();
         if self.inner.owns_client {
             self.inner.client.close();
