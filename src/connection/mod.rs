@@ -6,6 +6,7 @@
 mod broker;
 mod io_task;
 mod pool;
+mod write_queue;
 
 pub use broker::{BrokerConnection, PendingResponse};
 pub use pool::Pool;
