@@ -232,10 +232,11 @@ impl<T> Accumulator<T> {
         self.cfg.idempotent
     }
 
-    /// Turns sequence numbering off (the broker cannot do idempotence).
-    pub fn disable_idempotence(&mut self) {
+    /// Turns sequence numbering off (the broker cannot do idempotence);
+    /// `max_in_flight` is what a producer without idempotence may keep.
+    pub fn disable_idempotence(&mut self, max_in_flight: usize) {
         self.cfg.idempotent = false;
-        self.cfg.max_in_flight = 1;
+        self.cfg.max_in_flight = max_in_flight;
     }
 
     fn queues(&self) -> impl Iterator<Item = &PartitionQueue<T>> {

@@ -296,7 +296,7 @@ impl SenderTask {
                     Err(Error::UnsupportedApi { .. }) => {
                         warn!("broker has no InitProducerId; idempotence disabled");
                         let mut acc = self.shared.acc();
-                        acc.disable_idempotence();
+                        acc.disable_idempotence(self.cfg.in_flight_without_idempotence());
                         acc.reset_sequences();
                         drop(acc);
                         self.producer = Some(ProducerIdentity::NONE);
