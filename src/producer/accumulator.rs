@@ -26,11 +26,11 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::{Duration, Instant};
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::BytesMut;
 
-use super::record::ProducerRecord;
+use super::batch::BufferPool;
+pub(crate) use super::batch::{Batch, NewRecord};
 use crate::error::{Error, Result};
-use crate::protocol::record::{encode_record, RecordFields, V2_HEADER_LEN};
 
 /// A topic and partition.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -39,19 +39,6 @@ pub struct TopicPartition {
     pub topic: String,
     /// Partition index.
     pub partition: i32,
-}
-
-/// A record to append, with what the producer decided about it.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct NewRecord<'a> {
-    pub record: &'a ProducerRecord,
-    pub partition: i32,
-    /// Create timestamp (ms).
-    pub timestamp: i64,
-    /// When the record must have been delivered or failed.
-    pub deadline: Instant,
-    /// Size counted against batches and the buffer.
-    pub size: usize,
 }
 
 /// Where an appended record went.
@@ -65,100 +52,6 @@ pub(crate) struct Appended<'a, T> {
     pub sealed: bool,
     /// The completion token of the record's batch.
     pub token: &'a mut T,
-}
-
-/// A batch of one partition's records, encoded as they were appended.
-#[derive(Debug)]
-pub(crate) struct Batch<T> {
-    pub tp: TopicPartition,
-    /// Increasing per accumulator (see [`Accumulator::flush_point`]).
-    id: u64,
-    /// A reserved v2 batch header followed by the encoded records.
-    pub(crate) records: BytesMut,
-    /// The whole batch as last handed to a request, kept for retries.
-    pub(crate) wire: Option<Bytes>,
-    count: i32,
-    base_timestamp: i64,
-    max_timestamp: i64,
-    /// Bytes counted against the batch size (record size estimates).
-    pub bytes: usize,
-    created: Instant,
-    /// The earliest record deadline, kept up to date by `push` so the
-    /// per-event expiry and wake-up checks never walk the records.
-    earliest_deadline: Instant,
-    /// Sequence of the first record once sent by an idempotent producer.
-    pub base_sequence: Option<i32>,
-    /// Times the batch was handed out by `drain`.
-    pub attempts: u32,
-    retry_at: Option<Instant>,
-    pub token: T,
-}
-
-impl<T> Batch<T> {
-    fn new(tp: TopicPartition, id: u64, first: &NewRecord<'_>, now: Instant, token: T) -> Self {
-        Self {
-            tp,
-            id,
-            records: BytesMut::new(),
-            wire: None,
-            count: 0,
-            base_timestamp: first.timestamp,
-            max_timestamp: first.timestamp,
-            bytes: 0,
-            created: now,
-            earliest_deadline: first.deadline,
-            base_sequence: None,
-            attempts: 0,
-            retry_at: None,
-            token,
-        }
-    }
-
-    /// Records in the batch.
-    pub fn record_count(&self) -> i32 {
-        self.count
-    }
-
-    /// The first record's timestamp (the batch's base) and the largest one.
-    pub fn timestamps(&self) -> (i64, i64) {
-        (self.base_timestamp, self.max_timestamp)
-    }
-
-    /// Whether some record is past its delivery deadline.
-    pub fn is_expired(&self, now: Instant) -> bool {
-        self.earliest_deadline <= now
-    }
-
-    /// Encodes `rec` behind the records so far; returns its index.
-    fn push(&mut self, rec: &NewRecord<'_>, capacity: usize) -> Result<i32> {
-        let index = self.count;
-        let timestamp_delta = rec
-            .timestamp
-            .checked_sub(self.base_timestamp)
-            .ok_or_else(|| Error::Config(format!("timestamp {} out of range", rec.timestamp)))?;
-        if self.records.is_empty() {
-            self.records.reserve(capacity.max(rec.size) + V2_HEADER_LEN);
-            self.records.put_bytes(0, V2_HEADER_LEN);
-        }
-        let r = rec.record;
-        encode_record(
-            &mut self.records,
-            RecordFields {
-                attributes: 0,
-                timestamp_delta,
-                offset_delta: index,
-                key: r.key.as_deref(),
-                value: r.value.as_deref(),
-            },
-            r.headers.iter().map(|(k, v)| (k.as_str(), v.as_deref())),
-        )
-        .map_err(|e| Error::Config(format!("record cannot be encoded: {e}")))?;
-        self.count = index.saturating_add(1);
-        self.bytes += rec.size;
-        self.max_timestamp = self.max_timestamp.max(rec.timestamp);
-        self.earliest_deadline = self.earliest_deadline.min(rec.deadline);
-        Ok(index)
-    }
 }
 
 #[derive(Debug)]
@@ -199,6 +92,8 @@ pub(crate) struct AccumulatorConfig {
     pub batch_size: usize,
     pub max_in_flight: usize,
     pub idempotent: bool,
+    /// Batch buffers kept for reuse at most.
+    pub pool_buffers: usize,
 }
 
 /// Per-partition batching, ordering and sequence numbering.
@@ -213,6 +108,7 @@ pub(crate) struct Accumulator<T> {
     /// Ids of batches not yet completed or failed.
     unfinished: BTreeSet<u64>,
     closed: bool,
+    pool: BufferPool,
 }
 
 impl<T> Accumulator<T> {
@@ -224,6 +120,7 @@ impl<T> Accumulator<T> {
             next_id: 0,
             unfinished: BTreeSet::new(),
             closed: false,
+            pool: BufferPool::new(cfg.batch_size, cfg.pool_buffers),
         }
     }
 
@@ -290,7 +187,8 @@ impl<T> Accumulator<T> {
                     partition: rec.partition,
                 };
                 self.next_id += 1;
-                Batch::new(tp, self.next_id, rec, now, new_token())
+                let buffer = self.pool.take();
+                Batch::new(tp, self.next_id, rec, now, new_token(), buffer)
             }
         };
         let open = q.open.insert(open);
@@ -317,6 +215,16 @@ impl<T> Accumulator<T> {
             sealed,
             token,
         })
+    }
+
+    /// An empty buffer for a batch's bytes (reused when one is free).
+    pub fn buffer(&mut self) -> BytesMut {
+        self.pool.take()
+    }
+
+    /// Gives a batch's buffer back once nothing refers to it any more.
+    pub fn recycle(&mut self, buf: BytesMut) {
+        self.pool.give(buf);
     }
 
     /// Seals every open batch now (flush).

@@ -1,5 +1,7 @@
 use super::*;
+use crate::producer::ProducerRecord;
 use crate::protocol::record::{BatchHeader, BatchView, DecodeOptions};
+use bytes::Bytes;
 
 fn cfg(idempotent: bool) -> AccumulatorConfig {
     AccumulatorConfig {
@@ -7,6 +9,7 @@ fn cfg(idempotent: bool) -> AccumulatorConfig {
         batch_size: 100,
         max_in_flight: 2,
         idempotent,
+        pool_buffers: 2,
     }
 }
 

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use tokio::sync::{mpsc, oneshot, Semaphore};
+use tokio::sync::{mpsc, oneshot, Semaphore, TryAcquireError};
 use tokio::task::JoinHandle;
 
 use super::accumulator::NewRecord;
@@ -195,13 +195,23 @@ impl Producer {
         let partition = self.partition_for(&record).await?;
         record.partition = Some(partition);
         let permits = u32::try_from(size).unwrap_or(u32::MAX);
-        tokio::time::timeout_at(deadline.into(), inner.buffer.acquire_many(permits))
-            .await
-            .map_err(|_| {
-                Error::DeadlineExceeded("buffer full for the whole delivery timeout".to_owned())
-            })?
-            .map_err(|_| Error::Closed)?
-            .forget();
+        // Without waiters the space is simply taken (no timer); released
+        // space goes to queued waiters first, so this does not jump the queue.
+        match inner.buffer.try_acquire_many(permits) {
+            Ok(permit) => permit.forget(),
+            Err(TryAcquireError::Closed) => return Err(Error::Closed),
+            Err(TryAcquireError::NoPermits) => {
+                tokio::time::timeout_at(deadline.into(), inner.buffer.acquire_many(permits))
+                    .await
+                    .map_err(|_| {
+                        Error::DeadlineExceeded(
+                            "buffer full for the whole delivery timeout".to_owned(),
+                        )
+                    })?
+                    .map_err(|_| Error::Closed)?
+                    .forget();
+            }
+        }
         // From here the permits travel with the record's batch.
         let held = usize::try_from(permits).unwrap_or(size);
         let timestamp = record.timestamp.unwrap_or_else(now_ms);

@@ -11,6 +11,7 @@
 //! KIP-91 (delivery timeout).
 
 pub mod accumulator;
+mod batch;
 mod config;
 mod delivery;
 mod dispatch;

@@ -38,12 +38,14 @@ pub(crate) struct Shared {
 impl Shared {
     pub fn new(cfg: &ProducerConfig) -> Self {
         let idempotent = cfg.is_idempotent();
+        let batch_size = cfg.batch_size.max(1);
         Self {
             acc: Mutex::new(Accumulator::new(AccumulatorConfig {
                 linger: cfg.linger,
                 batch_size: cfg.batch_size,
                 max_in_flight: cfg.in_flight_per_partition(),
                 idempotent,
+                pool_buffers: (cfg.buffer_memory / batch_size).clamp(1, 16),
             })),
             wake: Notify::new(),
         }
@@ -226,7 +228,13 @@ impl SenderTask {
     fn dispatch(&mut self, node: i32, batches: Vec<PBatch>, producer: ProducerIdentity) {
         let mut encoded = Vec::with_capacity(batches.len());
         for mut b in batches {
-            match encode_batch(&mut b, producer, self.cfg.compression) {
+            let buffer = || self.shared.acc().buffer();
+            let result = encode_batch(&mut b, producer, self.cfg.compression, buffer);
+            let raw = std::mem::take(&mut b.records);
+            if raw.capacity() > 0 {
+                self.shared.acc().recycle(raw);
+            }
+            match result {
                 Ok(bytes) => encoded.push((b, bytes)),
                 Err(e) => {
                     let err = Error::Protocol {
@@ -406,8 +414,14 @@ impl SenderTask {
         }
     }
 
-    fn complete(&mut self, batch: PBatch, base_offset: i64, append_time: Option<i64>) {
-        self.shared.acc().complete(&batch);
+    fn complete(&mut self, mut batch: PBatch, base_offset: i64, append_time: Option<i64>) {
+        let mut acc = self.shared.acc();
+        acc.complete(&batch);
+        // The request is gone: the batch's buffer can take the next one.
+        if let Some(Ok(buf)) = batch.wire.take().map(Bytes::try_into_mut) {
+            acc.recycle(buf);
+        }
+        drop(acc);
         let delivered = Delivered {
             base_offset,
             append_time,

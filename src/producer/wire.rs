@@ -28,32 +28,31 @@ impl ProducerIdentity {
 }
 
 /// The batch as a whole v2 record batch: its records were encoded as they
-/// were appended; the first time this compresses them, and every time it
-/// writes the header (producer id and sequence may have changed since the
-/// last attempt). The records are not copied again for a retry when the
-/// previous request is gone.
+/// were appended; the first time this compresses them (into a buffer from
+/// `buffer`, leaving the uncompressed ones in `batch.records` for the caller
+/// to reuse), and every time it writes the header (producer id and sequence
+/// may have changed since the last attempt). The records are not copied
+/// again for a retry when the previous request is gone.
 pub(crate) fn encode_batch<T>(
     batch: &mut Batch<T>,
     producer: ProducerIdentity,
     compression: Compression,
+    buffer: impl FnOnce() -> BytesMut,
 ) -> Result<Bytes, ProtocolError> {
     let mut buf = match batch.wire.take() {
         Some(previous) => previous
             .try_into_mut()
             .unwrap_or_else(|shared| BytesMut::from(&shared[..])),
-        None => {
-            let raw = std::mem::take(&mut batch.records);
-            match compression {
-                Compression::None => raw,
-                codec => {
-                    let records = raw.get(V2_HEADER_LEN..).unwrap_or_default();
-                    let mut out = BytesMut::with_capacity(V2_HEADER_LEN + records.len() / 2 + 64);
-                    out.put_bytes(0, V2_HEADER_LEN);
-                    compress(codec, records, &mut out)?;
-                    out
-                }
+        None => match compression {
+            Compression::None => std::mem::take(&mut batch.records),
+            codec => {
+                let records = batch.records.get(V2_HEADER_LEN..).unwrap_or_default();
+                let mut out = buffer();
+                out.put_bytes(0, V2_HEADER_LEN);
+                compress(codec, records, &mut out)?;
+                out
             }
-        }
+        },
     };
     let (base_timestamp, max_timestamp) = batch.timestamps();
     let count = batch.record_count();
