@@ -19,7 +19,7 @@ use std::ops::Range;
 
 use bytes::{BufMut, Bytes, BytesMut};
 
-use super::cursor::{len_i32, put_uvarint, uvarint_len, zigzag32, zigzag64, Cursor};
+use super::cursor::{len_i32, put_uvarint, uvarint_len, zigzag32, zigzag64, Cursor, Gather};
 use crate::protocol::error::{ProtocolError, Result};
 
 /// The smallest encoded record: seven one-byte fields (length, attributes,
@@ -64,6 +64,16 @@ fn nullable_len(b: Option<&[u8]>, what: &'static str) -> Result<usize> {
         None => Ok(1),
         Some(b) => Ok(uvarint_len(zigzag32(len_i32(b.len(), what)?)) + b.len()),
     }
+}
+
+/// The length varint of a nullable field (-1 for null).
+fn gather_len<const N: usize>(g: &mut Gather<N>, b: Option<&[u8]>) -> Result<()> {
+    let len = match b {
+        None => -1,
+        Some(b) => len_i32(b.len(), "record field")?,
+    };
+    g.uvarint(zigzag32(len));
+    Ok(())
 }
 
 fn put_nullable(buf: &mut BytesMut, b: Option<&[u8]>, what: &'static str) -> Result<()> {
@@ -136,16 +146,29 @@ where
         body += nullable_len(Some(key.as_bytes()), "header key")?;
         body += nullable_len(value, "header value")?;
     }
-    let prefix = zigzag32(len_i32(body, "record")?);
     let start = buf.len();
     buf.reserve(body + 5);
-    put_uvarint(buf, prefix);
-    buf.put_i8(fields.attributes);
-    put_uvarint(buf, zigzag64(fields.timestamp_delta));
-    put_uvarint(buf, zigzag32(fields.offset_delta));
-    put_nullable(buf, fields.key, "record key")?;
-    put_nullable(buf, fields.value, "record value")?;
-    put_uvarint(buf, zigzag32(len_i32(header_count, "header count")?));
+    // Fixed fields go through stack buffers: one copy each instead of one
+    // per byte. Lengths were checked above; the sizes are the worst cases.
+    let mut head = Gather::<32>::new();
+    head.uvarint(zigzag32(len_i32(body, "record")?)); // 5
+    head.u8(fields.attributes.to_be_bytes()[0]); // 1
+    head.uvarint(zigzag64(fields.timestamp_delta)); // 10
+    head.uvarint(zigzag32(fields.offset_delta)); // 5
+    gather_len(&mut head, fields.key)?; // 5
+    buf.put_slice(head.as_slice());
+    if let Some(key) = fields.key {
+        buf.put_slice(key);
+    }
+    let mut mid = Gather::<5>::new();
+    gather_len(&mut mid, fields.value)?;
+    buf.put_slice(mid.as_slice());
+    if let Some(value) = fields.value {
+        buf.put_slice(value);
+    }
+    let mut count = Gather::<5>::new();
+    count.uvarint(zigzag32(len_i32(header_count, "header count")?));
+    buf.put_slice(count.as_slice());
     for (key, value) in headers {
         put_nullable(buf, Some(key.as_bytes()), "header key")?;
         put_nullable(buf, value, "header value")?;
