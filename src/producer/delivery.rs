@@ -26,8 +26,9 @@ pub(crate) struct Delivered {
 }
 
 /// The outcome of one batch, set once, awaited by its records' futures.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct BatchResult {
+    partition: i32,
     outcome: OnceLock<Result<Delivered>>,
     /// Wakers of futures polled before the outcome was set; a future keeps
     /// its slot so polling it again does not add another.
@@ -47,7 +48,7 @@ impl BatchResult {
         }
     }
 
-    fn poll_outcome(&self, slot: &mut Option<usize>, cx: &Context<'_>) -> Poll<&Result<Delivered>> {
+    fn poll_outcome(&self, slot: &mut Option<u32>, cx: &Context<'_>) -> Poll<&Result<Delivered>> {
         if let Some(outcome) = self.outcome.get() {
             return Poll::Ready(outcome);
         }
@@ -55,14 +56,18 @@ impl BatchResult {
         if let Some(outcome) = self.outcome.get() {
             return Poll::Ready(outcome);
         }
-        match slot.and_then(|i| wakers.get_mut(i)) {
+        let known = slot.and_then(|i| usize::try_from(i).ok());
+        match known.and_then(|i| wakers.get_mut(i)) {
             Some(w) => {
                 if !w.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
                     *w = Some(cx.waker().clone());
                 }
             }
             None => {
-                *slot = Some(wakers.len());
+                // More than u32::MAX waiting futures per batch cannot happen
+                // (a batch holds at most i32::MAX records); past it, a future
+                // would just register again on every poll.
+                *slot = u32::try_from(wakers.len()).ok();
                 wakers.push(Some(cx.waker().clone()));
             }
         }
@@ -84,9 +89,14 @@ pub(crate) struct Completion {
 }
 
 impl Completion {
-    pub fn new(buffer: Arc<Semaphore>, metrics: Arc<Metrics>) -> Self {
+    /// The token of a new batch of `partition`.
+    pub fn new(buffer: Arc<Semaphore>, metrics: Arc<Metrics>, partition: i32) -> Self {
         Self {
-            result: Arc::default(),
+            result: Arc::new(BatchResult {
+                partition,
+                outcome: OnceLock::new(),
+                wakers: Mutex::default(),
+            }),
             buffer,
             metrics,
             permits: 0,
@@ -132,27 +142,20 @@ impl Drop for Completion {
 #[derive(Debug)]
 pub struct DeliveryFuture {
     batch: Arc<BatchResult>,
-    index: i32,
-    partition: i32,
-    timestamp: i64,
     topic: String,
-    waker_slot: Option<usize>,
+    timestamp: i64,
+    index: i32,
+    waker_slot: Option<u32>,
 }
 
 impl DeliveryFuture {
-    pub(crate) fn new(
-        batch: Arc<BatchResult>,
-        index: i32,
-        partition: i32,
-        timestamp: i64,
-        topic: String,
-    ) -> Self {
+    /// The future of the record at `index` in `batch`.
+    pub(crate) fn new(batch: Arc<BatchResult>, index: i32, timestamp: i64, topic: String) -> Self {
         Self {
             batch,
-            index,
-            partition,
-            timestamp,
             topic,
+            timestamp,
+            index,
             waker_slot: None,
         }
     }
@@ -170,7 +173,7 @@ impl Future for DeliveryFuture {
         Poll::Ready(match outcome {
             Ok(d) => Ok(DeliveryReport {
                 topic: std::mem::take(&mut this.topic),
-                partition: this.partition,
+                partition: this.batch.partition,
                 offset: if d.base_offset >= 0 {
                     d.base_offset + i64::from(this.index)
                 } else {
@@ -201,11 +204,11 @@ mod tests {
     }
 
     fn completion(permits: &Arc<Semaphore>) -> Completion {
-        Completion::new(permits.clone(), Arc::new(Metrics::default()))
+        Completion::new(permits.clone(), Arc::new(Metrics::default()), 3)
     }
 
     fn future(c: &Completion, index: i32) -> DeliveryFuture {
-        DeliveryFuture::new(c.result().clone(), index, 3, 77, "t".into())
+        DeliveryFuture::new(c.result().clone(), index, 77, "t".into())
     }
 
     #[test]

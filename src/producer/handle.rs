@@ -1,14 +1,16 @@
 //! The public `Producer` handle.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot, Semaphore, TryAcquireError};
 use tokio::task::JoinHandle;
 
 use super::accumulator::NewRecord;
+use super::clock::WallClock;
 use super::config::ProducerConfig;
 use super::delivery::{Completion, DeliveryFuture};
 use super::metrics::{Metrics, ProducerMetrics};
@@ -53,6 +55,7 @@ struct Inner {
     metrics: Arc<Metrics>,
     task: Mutex<Option<JoinHandle<()>>>,
     closed: AtomicBool,
+    clock: WallClock,
     routes: Mutex<RouteCache>,
 }
 
@@ -82,7 +85,30 @@ impl Route {
 #[derive(Debug, Default)]
 struct RouteCache {
     snapshot: Option<Arc<ClusterMetadata>>,
-    topics: HashMap<String, Route>,
+    topics: HashMap<String, Route, BuildHasherDefault<Fnv>>,
+}
+
+/// FNV-1a: topic names are short and come from the application, so the
+/// flood-resistant default hasher only costs time here (hashed per record).
+#[derive(Debug)]
+struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Self {
+        Self(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Hasher for Fnv {
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
 }
 
 impl Producer {
@@ -140,6 +166,7 @@ impl Producer {
                 metrics,
                 task: Mutex::new(Some(handle)),
                 closed: AtomicBool::new(false),
+                clock: WallClock::new(),
                 routes: Mutex::new(RouteCache::default()),
             }),
         }
@@ -214,7 +241,7 @@ impl Producer {
         }
         // From here the permits travel with the record's batch.
         let held = usize::try_from(permits).unwrap_or(size);
-        let timestamp = record.timestamp.unwrap_or_else(now_ms);
+        let timestamp = record.timestamp.unwrap_or_else(|| inner.clock.now_ms(now));
         let new = NewRecord {
             record: &record,
             partition,
@@ -225,7 +252,7 @@ impl Producer {
         let appended = {
             let mut acc = inner.shared.acc();
             acc.append(&new, now, || {
-                Completion::new(inner.buffer.clone(), inner.metrics.clone())
+                Completion::new(inner.buffer.clone(), inner.metrics.clone(), partition)
             })
             .map(|a| {
                 a.token.add_record(held);
@@ -245,51 +272,27 @@ impl Producer {
         if opened || sealed {
             inner.shared.wake.notify_one();
         }
-        Ok(DeliveryFuture::new(
-            result,
-            index,
-            partition,
-            timestamp,
-            record.topic,
-        ))
+        Ok(DeliveryFuture::new(result, index, timestamp, record.topic))
     }
 
     async fn partition_for(&self, record: &ProducerRecord) -> Result<i32> {
-        let route = match self.cached_route(&record.topic) {
-            Some(route) => route,
-            None => {
-                // Unknown or not ready yet: wait for it (this also tracks the
-                // topic in the client's refreshes).
-                let topic = self
-                    .inner
-                    .client
-                    .topic(&record.topic, self.inner.config.delivery_timeout)
-                    .await?;
-                Route::of(&topic)
-            }
-        };
-        let count = route.partition_count;
-        if let Some(p) = record.partition {
-            return if (0..count).contains(&p) {
-                Ok(p)
-            } else {
-                Err(Error::Config(format!(
-                    "partition {p} does not exist in {} ({count} partitions)",
-                    record.topic
-                )))
-            };
+        if let Some(partition) = self.partition_cached(record) {
+            return partition;
         }
-        Ok(self.inner.partitioner.partition(
-            &record.topic,
-            record.key.as_deref(),
-            count,
-            &route.available,
-        ))
+        // Unknown or not ready yet: wait for it (this also tracks the topic
+        // in the client's refreshes).
+        let topic = self
+            .inner
+            .client
+            .topic(&record.topic, self.inner.config.delivery_timeout)
+            .await?;
+        self.choose(record, &Route::of(&topic))
     }
 
-    /// The route of `topic` if the current metadata has it ready (every
-    /// partition led), without cloning the topic's metadata.
-    fn cached_route(&self, topic: &str) -> Option<Route> {
+    /// The partition of `record` if the current metadata has its topic ready
+    /// (every partition led); routes are computed once per metadata snapshot
+    /// and the partitioner runs under the cache's lock, so nothing is cloned.
+    fn partition_cached(&self, record: &ProducerRecord) -> Option<Result<i32>> {
         let snapshot = self.inner.client.metadata();
         let mut cache = lock(&self.inner.routes);
         if !cache
@@ -300,12 +303,29 @@ impl Producer {
             cache.topics.clear();
             cache.snapshot = Some(snapshot.clone());
         }
-        if let Some(route) = cache.topics.get(topic) {
-            return Some(route.clone());
+        let topic = record.topic.as_str();
+        if !cache.topics.contains_key(topic) {
+            let route = Route::of(snapshot.topic(topic).filter(|t| t.is_ready())?);
+            cache.topics.insert(topic.to_owned(), route);
         }
-        let route = Route::of(snapshot.topic(topic).filter(|t| t.is_ready())?);
-        cache.topics.insert(topic.to_owned(), route.clone());
-        Some(route)
+        Some(self.choose(record, cache.topics.get(topic)?))
+    }
+
+    fn choose(&self, record: &ProducerRecord, route: &Route) -> Result<i32> {
+        let count = route.partition_count;
+        match record.partition {
+            Some(p) if (0..count).contains(&p) => Ok(p),
+            Some(p) => Err(Error::Config(format!(
+                "partition {p} does not exist in {} ({count} partitions)",
+                record.topic
+            ))),
+            None => Ok(self.inner.partitioner.partition(
+                &record.topic,
+                record.key.as_deref(),
+                count,
+                &route.available,
+            )),
+        }
     }
 
     /// Sends every buffered record now and waits until all records handed to
@@ -363,13 +383,6 @@ impl Producer {
     pub fn metrics(&self) -> ProducerMetrics {
         self.inner.metrics.snapshot()
     }
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {

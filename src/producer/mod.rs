@@ -12,6 +12,7 @@
 
 pub mod accumulator;
 mod batch;
+mod clock;
 mod config;
 mod delivery;
 mod dispatch;
