@@ -3,7 +3,7 @@
 //! [`Producer`] is the handle: `send` encodes each record straight into its
 //! partition's batch in the sans-IO [`accumulator`] (shared under a mutex)
 //! and returns a future that waits on the batch's result. A background task
-//! ([`sender`]) drains the accumulator, which decides what to send and when,
+//! (`sender`) drains the accumulator, which decides what to send and when,
 //! and one dispatcher task per broker keeps requests in order on its
 //! connection.
 //!
