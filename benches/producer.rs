@@ -17,7 +17,8 @@
 //! clock ticks (10 ms): runs are sized to last about a second.
 //!
 //! Both clients get the same settings: linger 5 ms, the same batch size,
-//! at most 5 requests in flight, the same codec and acks, murmur2 key
+//! at most 5 requests in flight (kafkit without idempotence: with reordering
+//! on retries allowed, as librdkafka's), the same codec and acks, murmur2 key
 //! partitioning, buffers large enough that `send` never waits.
 //!
 //! Environment: `KAFKA_BROKERS` (use that cluster; topics are auto-created),
@@ -380,6 +381,9 @@ impl Harness {
             .with_linger(Duration::from_millis(5))
             .with_batch_size(self.batch_bytes)
             .with_max_in_flight(5)
+            // librdkafka with max.in.flight=5 and no idempotence may reorder
+            // on retries too; kafkit keeps one batch in flight unless told.
+            .with_reordering_allowed(true)
             .with_buffer_memory(1 << 30);
         let producer =
             Producer::connect(ClientConfig::new([&self.broker.bootstrap]), config).await?;

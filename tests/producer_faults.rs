@@ -128,10 +128,15 @@ async fn leader_moves_mid_stream() {
 // already wrote, which Apache Kafka would answer with DUPLICATE_SEQUENCE_NUMBER
 // on retry).
 async fn injected_retriable_errors(max_in_flight: usize, ordered: bool) {
+    injected_retriable_errors_with(config().with_max_in_flight(max_in_flight), ordered).await;
+}
+
+async fn injected_retriable_errors_with(cfg: ProducerConfig, ordered: bool) {
     use RDKafkaRespErr::*;
+    let max_in_flight = cfg.max_in_flight;
     let mock = MockCluster::new(3).expect("mock");
     mock.create_topic("errors", 3, 3).expect("topic");
-    let producer = Producer::connect(client(&mock), config().with_max_in_flight(max_in_flight))
+    let producer = Producer::connect(client(&mock), cfg)
         .await
         .expect("producer");
     let acked = produce_with_faults(&producer, "errors", 10, |round| {
@@ -170,6 +175,17 @@ async fn injected_retriable_errors_keep_order_with_one_in_flight() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn injected_retriable_errors_lose_nothing_with_five_in_flight() {
     injected_retriable_errors(5, false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn injected_retriable_errors_lose_nothing_with_reordering_allowed() {
+    // acks=1 without idempotence, five batches in flight per partition.
+    let cfg = config()
+        .with_acks(Acks::Leader)
+        .with_idempotence(false)
+        .with_max_in_flight(5)
+        .with_reordering_allowed(true);
+    injected_retriable_errors_with(cfg, false).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4,7 +4,6 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
 
-use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{mpsc, oneshot, watch, RwLock};
 use tracing::{debug, Instrument};
@@ -13,7 +12,7 @@ use super::io_task::{run, Outgoing};
 use super::transport::{tcp, Transport};
 use crate::config::ClientConfig;
 use crate::error::{Error, Result};
-use crate::protocol::frame::{decode_response, encode_request};
+use crate::protocol::frame::{decode_response, encode_request_chunks};
 use crate::protocol::messages::api_versions::{ApiVersionsRequest, ApiVersionsResponse};
 use crate::protocol::{ApiKey, ErrorCode, Message, Request, VersionRange};
 
@@ -306,25 +305,20 @@ impl BrokerConnection {
             .next_correlation_id
             .fetch_add(1, Ordering::Relaxed)
             & i32::MAX;
-        let mut frame = BytesMut::new();
-        encode_request(
-            req,
-            version,
-            correlation_id,
-            Some(&self.inner.client_id),
-            &mut frame,
-        )
-        .map_err(|source| Error::Protocol {
-            broker: self.inner.addr.clone(),
-            api: R::API_KEY,
-            source,
-        })?;
+        // Chunks: large record batches are shared with `req`, not copied.
+        let frame =
+            encode_request_chunks(req, version, correlation_id, Some(&self.inner.client_id))
+                .map_err(|source| Error::Protocol {
+                    broker: self.inner.addr.clone(),
+                    api: R::API_KEY,
+                    source,
+                })?;
         self.inner
             .tx
             .send(Outgoing {
                 correlation_id,
                 api: R::API_KEY,
-                frame: frame.freeze(),
+                frame,
                 reply,
             })
             .await

@@ -4,6 +4,8 @@
 //! registered in the correlation-id map and appended to a write buffer,
 //! the write buffer is flushed as the socket accepts bytes, and response
 //! frames are read and handed to whoever waits for their correlation id.
+//! Frames arrive as chunks; the write queue copies small ones together and
+//! writes large ones (record batches) as they are, with vectored writes.
 //! Reads and writes progress independently, so a large request never blocks
 //! the responses the broker is trying to send (which would deadlock a
 //! pipelined connection). Callers only ever await a oneshot, so dropping a
@@ -16,6 +18,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot, watch};
 use tracing::{debug, trace, warn};
 
+use super::write_queue::WriteQueue;
 use crate::error::Error;
 use crate::protocol::frame::{peek_correlation_id, try_parse_frame};
 use crate::protocol::ApiKey;
@@ -27,8 +30,8 @@ const WRITE_HIGH_WATER: usize = 4 * 1024 * 1024;
 pub(crate) struct Outgoing {
     pub correlation_id: i32,
     pub api: ApiKey,
-    /// The whole frame, size prefix included.
-    pub frame: Bytes,
+    /// The whole frame, size prefix included, as chunks to write in order.
+    pub frame: Vec<Bytes>,
     /// Where the response frame goes; `None` when no response is expected (acks=0).
     pub reply: Option<oneshot::Sender<Result<Bytes, Error>>>,
 }
@@ -55,7 +58,7 @@ pub(crate) async fn run<S>(
     // that order, so a broken frame is the answer to the oldest one.
     let mut order: VecDeque<i32> = VecDeque::new();
     let mut rbuf = BytesMut::with_capacity(64 * 1024);
-    let mut wbuf = BytesMut::new();
+    let mut wbuf = WriteQueue::default();
     let mut accepting = true;
     let outcome: Error = loop {
         tokio::select! {
@@ -82,13 +85,16 @@ pub(crate) async fn run<S>(
             }
             cmd = requests.recv(), if accepting && wbuf.len() < WRITE_HIGH_WATER => match cmd {
                 Some(out) => {
-                    trace!(broker = %broker, api = %out.api, correlation_id = out.correlation_id, bytes = out.frame.len(), "queue request");
+                    let bytes: usize = out.frame.iter().map(Bytes::len).sum();
+                    trace!(broker = %broker, api = %out.api, correlation_id = out.correlation_id, bytes, "queue request");
                     if let Some(reply) = out.reply {
                         inflight.insert(out.correlation_id, Pending { api: out.api, reply });
                         order.retain(|id| inflight.contains_key(id));
                         order.push_back(out.correlation_id);
                     }
-                    wbuf.extend_from_slice(&out.frame);
+                    for chunk in out.frame {
+                        wbuf.push(chunk);
+                    }
                 }
                 None => {
                     // Every handle is gone: finish what is in flight, then stop.

@@ -11,6 +11,7 @@ mod pool;
 #[cfg(feature = "tls")]
 mod tls;
 mod transport;
+mod write_queue;
 
 pub use broker::{BrokerConnection, PendingResponse};
 pub use pool::Pool;

@@ -1,27 +1,36 @@
 //! The producer's batching state machine (sans-IO).
 //!
-//! Records are appended to an open batch per partition; a batch is sealed
-//! when it is full, when it has lingered long enough, or on flush. `drain`
-//! hands out sealed batches grouped by leader, keeping at most
-//! `max_in_flight` per partition, and (idempotent producer) gives each batch
-//! its base sequence the first time it is sent. A failed batch goes back in
-//! sequence order and its partition is held until everything in flight has
-//! come back, so a retry can never overtake or be overtaken.
+//! Records are encoded into the open batch of their partition as they are
+//! appended (record format v2, offset delta = index in the batch, behind a
+//! reserved batch header); a batch is sealed when it is full, when it has
+//! lingered long enough, or on flush. `drain` hands out sealed batches
+//! grouped by leader, keeping at most `max_in_flight` per partition, and
+//! (idempotent producer) gives each batch its base sequence the first time
+//! it is sent. A failed batch goes back in sequence order and its partition
+//! is held until everything in flight has come back, so a retry can never
+//! overtake or be overtaken.
 //!
 //! ```text
 //!  append ──► open ──(full | linger | flush)──► ready ──drain──► in flight
 //!                                                 ▲                 │
 //!                                                 └──── retry ◄─────┤
-//!                                   complete / fail (tokens out) ◄──┘
+//!                                   complete / fail (token out) ◄───┘
 //! ```
 //!
 //! Time comes in as `now`; nothing here reads a clock or touches a socket.
-//! `T` is the caller's completion token (a oneshot sender in the producer).
+//! `T` is the caller's completion token, one per batch: every record of a
+//! batch shares its outcome (a record's offset is the batch's base offset
+//! plus the record's index). Batches get increasing ids, so a flush can wait
+//! for every batch that existed when it started.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::{Duration, Instant};
 
-use super::record::ProducerRecord;
+use bytes::BytesMut;
+
+use super::batch::BufferPool;
+pub(crate) use super::batch::{Batch, NewRecord};
+use crate::error::{Error, Result};
 
 /// A topic and partition.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -32,70 +41,17 @@ pub struct TopicPartition {
     pub partition: i32,
 }
 
-/// A record waiting for its delivery report.
+/// Where an appended record went.
 #[derive(Debug)]
-pub(crate) struct Pending<T> {
-    pub record: ProducerRecord,
-    /// Create timestamp (ms).
-    pub timestamp: i64,
-    /// When the record must have been delivered or failed.
-    pub deadline: Instant,
-    /// Size counted against batches and the buffer.
-    pub size: usize,
-    pub token: T,
-}
-
-/// A batch of one partition's records.
-#[derive(Debug)]
-pub(crate) struct Batch<T> {
-    pub tp: TopicPartition,
-    pub records: Vec<Pending<T>>,
-    pub bytes: usize,
-    created: Instant,
-    /// The earliest record deadline, kept up to date by `push` so the
-    /// per-event expiry and wake-up checks never walk the records.
-    earliest_deadline: Option<Instant>,
-    /// Sequence of the first record once sent by an idempotent producer.
-    pub base_sequence: Option<i32>,
-    /// Times the batch was handed out by `drain`.
-    pub attempts: u32,
-    retry_at: Option<Instant>,
-}
-
-impl<T> Batch<T> {
-    fn new(tp: TopicPartition, now: Instant) -> Self {
-        Self {
-            tp,
-            records: Vec::new(),
-            bytes: 0,
-            created: now,
-            earliest_deadline: None,
-            base_sequence: None,
-            attempts: 0,
-            retry_at: None,
-        }
-    }
-
-    fn record_count(&self) -> i32 {
-        i32::try_from(self.records.len()).unwrap_or(i32::MAX)
-    }
-
-    fn push(&mut self, pending: Pending<T>) {
-        self.bytes += pending.size;
-        self.earliest_deadline = Some(
-            self.earliest_deadline
-                .map_or(pending.deadline, |d| d.min(pending.deadline)),
-        );
-        self.records.push(pending);
-    }
-
-    fn earliest_deadline(&self) -> Option<Instant> {
-        self.earliest_deadline
-    }
-
-    fn is_expired(&self, now: Instant) -> bool {
-        self.earliest_deadline.is_some_and(|d| d <= now)
-    }
+pub(crate) struct Appended<'a, T> {
+    /// The record's index in its batch (its offset delta).
+    pub index: i32,
+    /// The record opened a new batch (a linger deadline to watch).
+    pub opened: bool,
+    /// The append sealed a full batch (the sticky partitioner then moves on).
+    pub sealed: bool,
+    /// The completion token of the record's batch.
+    pub token: &'a mut T,
 }
 
 #[derive(Debug)]
@@ -136,15 +92,23 @@ pub(crate) struct AccumulatorConfig {
     pub batch_size: usize,
     pub max_in_flight: usize,
     pub idempotent: bool,
+    /// Batch buffers kept for reuse at most.
+    pub pool_buffers: usize,
 }
 
 /// Per-partition batching, ordering and sequence numbering.
 #[derive(Debug)]
 pub(crate) struct Accumulator<T> {
     cfg: AccumulatorConfig,
-    queues: BTreeMap<TopicPartition, PartitionQueue<T>>,
+    /// Queues by topic, then by partition index.
+    queues: BTreeMap<String, Vec<PartitionQueue<T>>>,
     /// A sequenced batch was given up: sequences must restart under a new epoch.
     epoch_bump_needed: bool,
+    next_id: u64,
+    /// Ids of batches not yet completed or failed.
+    unfinished: BTreeSet<u64>,
+    closed: bool,
+    pool: BufferPool,
 }
 
 impl<T> Accumulator<T> {
@@ -153,6 +117,10 @@ impl<T> Accumulator<T> {
             cfg,
             queues: BTreeMap::new(),
             epoch_bump_needed: false,
+            next_id: 0,
+            unfinished: BTreeSet::new(),
+            closed: false,
+            pool: BufferPool::new(cfg.batch_size, cfg.pool_buffers),
         }
     }
 
@@ -161,51 +129,127 @@ impl<T> Accumulator<T> {
         self.cfg.idempotent
     }
 
-    /// Turns sequence numbering off (the broker cannot do idempotence).
-    pub fn disable_idempotence(&mut self) {
+    /// Turns sequence numbering off (the broker cannot do idempotence);
+    /// `max_in_flight` is what a producer without idempotence may keep.
+    pub fn disable_idempotence(&mut self, max_in_flight: usize) {
         self.cfg.idempotent = false;
-        self.cfg.max_in_flight = 1;
+        self.cfg.max_in_flight = max_in_flight;
     }
 
-    /// Appends a record; returns true when the append sealed a full batch
-    /// (the sticky partitioner then moves on).
-    pub fn append(&mut self, tp: &TopicPartition, pending: Pending<T>, now: Instant) -> bool {
+    fn queues(&self) -> impl Iterator<Item = &PartitionQueue<T>> {
+        self.queues.values().flatten()
+    }
+
+    fn queue_mut(&mut self, tp: &TopicPartition) -> Option<&mut PartitionQueue<T>> {
+        let index = usize::try_from(tp.partition).ok()?;
+        self.queues.get_mut(tp.topic.as_str())?.get_mut(index)
+    }
+
+    /// Encodes a record into its partition's open batch (opening one with
+    /// `new_token` when there is none). Fails once the accumulator is closed,
+    /// or when the record cannot be encoded.
+    pub fn append(
+        &mut self,
+        rec: &NewRecord<'_>,
+        now: Instant,
+        new_token: impl FnOnce() -> T,
+    ) -> Result<Appended<'_, T>> {
+        if self.closed {
+            return Err(Error::Closed);
+        }
+        let topic = rec.record.topic.as_str();
+        let index = usize::try_from(rec.partition)
+            .map_err(|_| Error::Config(format!("partition {} is negative", rec.partition)))?;
+        // Look up before inserting, which needs an owned key (an allocation).
+        if !self.queues.contains_key(topic) {
+            self.queues.insert(topic.to_owned(), Vec::new());
+        }
+        let parts = self.queues.get_mut(topic).ok_or(Error::Closed)?;
+        if parts.len() <= index {
+            parts.resize_with(index + 1, PartitionQueue::default);
+        }
+        let q = parts.get_mut(index).ok_or(Error::Closed)?;
         let batch_size = self.cfg.batch_size;
-        // Look up before `entry`, which would need an owned key (a String
-        // allocation) for every record.
-        if !self.queues.contains_key(tp) {
-            self.queues.insert(tp.clone(), PartitionQueue::default());
-        }
-        let Some(q) = self.queues.get_mut(tp) else {
-            return false;
-        };
         let mut sealed = false;
-        if let Some(open) = &q.open {
-            if !open.records.is_empty() && open.bytes + pending.size > batch_size {
-                if let Some(full) = q.open.take() {
-                    q.ready.push_back(full);
-                    sealed = true;
-                }
-            }
+        if let Some(open) = q
+            .open
+            .take_if(|o| o.count > 0 && o.bytes + rec.size > batch_size)
+        {
+            q.ready.push_back(open);
+            sealed = true;
         }
-        let open = q.open.get_or_insert_with(|| Batch::new(tp.clone(), now));
-        open.push(pending);
-        if open.bytes >= batch_size {
-            if let Some(full) = q.open.take() {
-                q.ready.push_back(full);
+        let opened = q.open.is_none();
+        let open = match q.open.take() {
+            Some(open) => open,
+            None => {
+                let tp = TopicPartition {
+                    topic: topic.to_owned(),
+                    partition: rec.partition,
+                };
+                self.next_id += 1;
+                let buffer = self.pool.take();
+                Batch::new(tp, self.next_id, rec, now, new_token(), buffer)
+            }
+        };
+        let open = q.open.insert(open);
+        let pushed = open.push(rec, batch_size);
+        if open.count == 0 {
+            // Nothing went in: drop the batch rather than ever send it empty.
+            q.open = None;
+        } else if opened {
+            self.unfinished.insert(open.id);
+        }
+        let index = pushed?;
+        let full = q.open.take_if(|o| o.bytes >= batch_size);
+        let token = match full {
+            Some(full) => {
                 sealed = true;
+                q.ready.push_back(full);
+                &mut q.ready.back_mut().ok_or(Error::Closed)?.token
             }
-        }
-        sealed
+            None => &mut q.open.as_mut().ok_or(Error::Closed)?.token,
+        };
+        Ok(Appended {
+            index,
+            opened,
+            sealed,
+            token,
+        })
+    }
+
+    /// An empty buffer for a batch's bytes (reused when one is free).
+    pub fn buffer(&mut self) -> BytesMut {
+        self.pool.take()
+    }
+
+    /// Gives a batch's buffer back once nothing refers to it any more.
+    pub fn recycle(&mut self, buf: BytesMut) {
+        self.pool.give(buf);
     }
 
     /// Seals every open batch now (flush).
     pub fn seal_all(&mut self) {
-        for q in self.queues.values_mut() {
+        for q in self.queues.values_mut().flatten() {
             if let Some(open) = q.open.take() {
                 q.ready.push_back(open);
             }
         }
+    }
+
+    /// Everything appended so far is in a batch with an id below the point
+    /// returned; see [`Accumulator::is_flushed`].
+    pub fn flush_point(&self) -> u64 {
+        self.next_id + 1
+    }
+
+    /// Whether every batch below `point` is completed or failed.
+    pub fn is_flushed(&self, point: u64) -> bool {
+        self.unfinished.first().is_none_or(|&id| id >= point)
+    }
+
+    /// Whether no batch is waiting, open or in flight.
+    pub fn is_idle(&self) -> bool {
+        self.unfinished.is_empty()
     }
 
     /// Hands out the batches that may be sent now, grouped by leader.
@@ -222,14 +266,9 @@ impl<T> Accumulator<T> {
             return out;
         }
         let cfg = self.cfg;
-        for (tp, q) in self.queues.iter_mut() {
-            if q.open
-                .as_ref()
-                .is_some_and(|o| now >= o.created + cfg.linger)
-            {
-                if let Some(open) = q.open.take() {
-                    q.ready.push_back(open);
-                }
+        for q in self.queues.values_mut().flatten() {
+            if let Some(open) = q.open.take_if(|o| now >= o.created + cfg.linger) {
+                q.ready.push_back(open);
             }
             if q.hold {
                 if q.in_flight > 0 {
@@ -242,7 +281,7 @@ impl<T> Accumulator<T> {
                 if front.retry_at.is_some_and(|t| t > now) {
                     break;
                 }
-                let Some(node) = leader(tp) else {
+                let Some(node) = leader(&front.tp) else {
                     out.missing_leader = true;
                     break;
                 };
@@ -251,7 +290,7 @@ impl<T> Accumulator<T> {
                 };
                 if cfg.idempotent && batch.base_sequence.is_none() {
                     batch.base_sequence = Some(q.next_sequence);
-                    q.next_sequence = wrapping_sequence(q.next_sequence, batch.record_count());
+                    q.next_sequence = wrapping_sequence(q.next_sequence, batch.count);
                 }
                 batch.attempts += 1;
                 q.in_flight += 1;
@@ -261,50 +300,50 @@ impl<T> Accumulator<T> {
         out
     }
 
-    /// A batch was written: returns its records for their delivery reports.
-    pub fn complete(&mut self, batch: Batch<T>) -> Vec<Pending<T>> {
-        self.returned(&batch.tp);
-        batch.records
+    /// A batch was written.
+    pub fn complete(&mut self, batch: &Batch<T>) {
+        self.returned(batch);
     }
 
     /// A batch failed retriably: it goes back in sequence order after `backoff`.
     pub fn retry(&mut self, mut batch: Batch<T>, now: Instant, backoff: Duration) {
-        self.returned(&batch.tp);
-        batch.retry_at = Some(now + backoff);
-        let q = self.queues.entry(batch.tp.clone()).or_default();
-        q.hold = true;
-        let pos = match batch.base_sequence {
-            Some(seq) => q
-                .ready
-                .iter()
-                .position(|b| b.base_sequence.is_none_or(|s| s > seq))
-                .unwrap_or(q.ready.len()),
-            None => 0,
-        };
-        q.ready.insert(pos, batch);
+        if let Some(q) = self.queue_mut(&batch.tp) {
+            q.in_flight = q.in_flight.saturating_sub(1);
+            q.hold = true;
+            batch.retry_at = Some(now + backoff);
+            let pos = match batch.base_sequence {
+                Some(seq) => q
+                    .ready
+                    .iter()
+                    .position(|b| b.base_sequence.is_none_or(|s| s > seq))
+                    .unwrap_or(q.ready.len()),
+                None => 0,
+            };
+            q.ready.insert(pos, batch);
+        }
     }
 
-    /// A batch is given up: returns its records to be failed. Giving up a
-    /// batch that was sent with a sequence leaves a gap the broker would
-    /// reject, so sequences must restart under a new producer epoch.
-    pub fn fail(&mut self, batch: Batch<T>) -> Vec<Pending<T>> {
-        self.returned(&batch.tp);
+    /// A batch is given up. Giving up a batch that was sent with a sequence
+    /// leaves a gap the broker would reject, so sequences must restart
+    /// under a new producer epoch.
+    pub fn fail(&mut self, batch: &Batch<T>) {
+        self.returned(batch);
         if batch.base_sequence.is_some() {
             self.epoch_bump_needed = true;
         }
-        batch.records
     }
 
-    fn returned(&mut self, tp: &TopicPartition) {
-        if let Some(q) = self.queues.get_mut(tp) {
+    fn returned(&mut self, batch: &Batch<T>) {
+        self.unfinished.remove(&batch.id);
+        if let Some(q) = self.queue_mut(&batch.tp) {
             q.in_flight = q.in_flight.saturating_sub(1);
         }
     }
 
-    /// Removes batches not in flight whose records are past their deadline.
-    pub fn expire(&mut self, now: Instant) -> Vec<Pending<T>> {
+    /// Removes batches not in flight that hold a record past its deadline.
+    pub fn expire(&mut self, now: Instant) -> Vec<Batch<T>> {
         let mut expired = Vec::new();
-        for q in self.queues.values_mut() {
+        for q in self.queues.values_mut().flatten() {
             if q.ready.iter().any(|b| b.is_expired(now)) {
                 let mut keep = VecDeque::with_capacity(q.ready.len());
                 for b in q.ready.drain(..) {
@@ -312,18 +351,19 @@ impl<T> Accumulator<T> {
                         if b.base_sequence.is_some() {
                             self.epoch_bump_needed = true;
                         }
-                        expired.extend(b.records);
+                        expired.push(b);
                     } else {
                         keep.push_back(b);
                     }
                 }
                 q.ready = keep;
             }
-            if q.open.as_ref().is_some_and(|o| o.is_expired(now)) {
-                if let Some(open) = q.open.take() {
-                    expired.extend(open.records);
-                }
+            if let Some(open) = q.open.take_if(|o| o.is_expired(now)) {
+                expired.push(open);
             }
+        }
+        for b in &expired {
+            self.unfinished.remove(&b.id);
         }
         expired
     }
@@ -331,13 +371,13 @@ impl<T> Accumulator<T> {
     /// Whether sequences must restart (see [`Accumulator::fail`]); true only
     /// once nothing is in flight, so the reset cannot race a response.
     pub fn needs_epoch_bump(&self) -> bool {
-        self.epoch_bump_needed && self.queues.values().all(|q| q.in_flight == 0)
+        self.epoch_bump_needed && self.queues().all(|q| q.in_flight == 0)
     }
 
     /// New producer id/epoch obtained: every partition restarts at sequence 0.
     pub fn reset_sequences(&mut self) {
         self.epoch_bump_needed = false;
-        for q in self.queues.values_mut() {
+        for q in self.queues.values_mut().flatten() {
             q.next_sequence = 0;
             q.hold = false;
             for b in q.ready.iter_mut() {
@@ -350,20 +390,16 @@ impl<T> Accumulator<T> {
     pub fn next_wakeup(&self) -> Option<Instant> {
         let mut at: Option<Instant> = None;
         let mut consider = |t: Instant| at = Some(at.map_or(t, |a| a.min(t)));
-        for q in self.queues.values() {
+        for q in self.queues() {
             if let Some(open) = &q.open {
                 consider(open.created + self.cfg.linger);
-                if let Some(d) = open.earliest_deadline() {
-                    consider(d);
-                }
+                consider(open.earliest_deadline);
             }
             for b in &q.ready {
                 if let Some(t) = b.retry_at {
                     consider(t);
                 }
-                if let Some(d) = b.earliest_deadline() {
-                    consider(d);
-                }
+                consider(b.earliest_deadline);
             }
         }
         at
@@ -371,31 +407,31 @@ impl<T> Accumulator<T> {
 
     /// Batches not in flight, and records in them.
     pub fn queued(&self) -> (usize, usize) {
-        self.queues.values().fold((0, 0), |(b, r), q| {
-            let open = q.open.as_ref().map_or(0, |o| o.records.len());
-            let ready: usize = q.ready.iter().map(|b| b.records.len()).sum();
+        self.queues().fold((0, 0), |(b, r), q| {
+            let records = q.open.iter().chain(&q.ready).map(|b| b.count);
+            let records: usize = records.map(|n| usize::try_from(n).unwrap_or(0)).sum();
             (
                 b + q.ready.len() + usize::from(q.open.is_some()),
-                r + open + ready,
+                r + records,
             )
         })
     }
 
     /// Batches in flight.
     pub fn in_flight(&self) -> usize {
-        self.queues.values().map(|q| q.in_flight).sum()
+        self.queues().map(|q| q.in_flight).sum()
     }
 
-    /// Takes every record not in flight (close).
-    pub fn take_all(&mut self) -> Vec<Pending<T>> {
+    /// Takes every batch not in flight and refuses further appends (close).
+    pub fn close(&mut self) -> Vec<Batch<T>> {
+        self.closed = true;
         let mut all = Vec::new();
-        for q in self.queues.values_mut() {
-            if let Some(open) = q.open.take() {
-                all.extend(open.records);
-            }
-            for b in q.ready.drain(..) {
-                all.extend(b.records);
-            }
+        for q in self.queues.values_mut().flatten() {
+            all.extend(q.open.take());
+            all.extend(q.ready.drain(..));
+        }
+        for b in &all {
+            self.unfinished.remove(&b.id);
         }
         all
     }

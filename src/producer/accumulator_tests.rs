@@ -1,4 +1,7 @@
 use super::*;
+use crate::producer::ProducerRecord;
+use crate::protocol::record::{BatchHeader, BatchView, DecodeOptions};
+use bytes::Bytes;
 
 fn cfg(idempotent: bool) -> AccumulatorConfig {
     AccumulatorConfig {
@@ -6,40 +9,43 @@ fn cfg(idempotent: bool) -> AccumulatorConfig {
         batch_size: 100,
         max_in_flight: 2,
         idempotent,
+        pool_buffers: 2,
     }
 }
 
-fn tp(p: i32) -> TopicPartition {
-    TopicPartition {
-        topic: "t".into(),
+/// Appends a record of `size` to partition `p`; a batch it opens gets token
+/// `id`. Returns (index in the batch, sealed).
+fn add(acc: &mut Accumulator<u32>, p: i32, id: u32, size: usize, now: Instant) -> (i32, bool) {
+    let record = ProducerRecord::new("t").value(format!("v{id}"));
+    let rec = NewRecord {
+        record: &record,
         partition: p,
-    }
-}
-
-fn rec(id: u32, size: usize, now: Instant) -> Pending<u32> {
-    Pending {
-        record: ProducerRecord::new("t"),
-        timestamp: 0,
+        timestamp: 1_000 + i64::from(id),
         deadline: now + Duration::from_secs(1),
         size,
-        token: id,
-    }
+    };
+    let a = acc.append(&rec, now, || id).expect("append");
+    (a.index, a.sealed)
 }
 
-fn tokens(b: &Batch<u32>) -> Vec<u32> {
-    b.records.iter().map(|p| p.token).collect()
+/// (token, record count) of each batch.
+fn shape(batches: &[Batch<u32>]) -> Vec<(u32, i32)> {
+    batches
+        .iter()
+        .map(|b| (b.token, b.record_count()))
+        .collect()
 }
 
 #[test]
 fn lingers_then_drains_to_the_leader() {
     let t0 = Instant::now();
     let mut acc = Accumulator::new(cfg(false));
-    acc.append(&tp(0), rec(1, 10, t0), t0);
+    add(&mut acc, 0, 1, 10, t0);
     assert!(acc.drain(t0, |_| Some(7)).by_leader.is_empty());
     assert_eq!(acc.next_wakeup(), Some(t0 + Duration::from_millis(10)));
     let d = acc.drain(t0 + Duration::from_millis(10), |_| Some(7));
     let batches = d.by_leader.get(&7).expect("batch for leader 7");
-    assert_eq!(tokens(&batches[0]), vec![1]);
+    assert_eq!(shape(batches), vec![(1, 1)]);
     assert_eq!(acc.in_flight(), 1);
 }
 
@@ -47,21 +53,57 @@ fn lingers_then_drains_to_the_leader() {
 fn full_batches_are_sealed_and_sent_without_linger() {
     let t0 = Instant::now();
     let mut acc = Accumulator::new(cfg(false));
-    assert!(!acc.append(&tp(0), rec(1, 60, t0), t0));
-    assert!(
-        acc.append(&tp(0), rec(2, 60, t0), t0),
-        "second record does not fit"
+    assert_eq!(add(&mut acc, 0, 1, 60, t0), (0, false));
+    assert_eq!(
+        add(&mut acc, 0, 2, 60, t0),
+        (0, true),
+        "second record does not fit: it starts a new batch"
     );
+    assert_eq!(add(&mut acc, 0, 3, 40, t0), (1, true), "fills the batch");
     let d = acc.drain(t0, |_| Some(1));
-    let got: Vec<Vec<u32>> = d.by_leader[&1].iter().map(tokens).collect();
-    assert_eq!(got, vec![vec![1]]);
+    assert_eq!(shape(&d.by_leader[&1]), vec![(1, 1), (2, 2)]);
+}
+
+#[test]
+fn records_are_encoded_as_appended() {
+    let t0 = Instant::now();
+    let mut acc = Accumulator::new(cfg(false));
+    for id in 0..3 {
+        add(&mut acc, 0, id, 10, t0);
+    }
+    acc.seal_all();
+    let mut batch = acc
+        .drain(t0, |_| Some(1))
+        .by_leader
+        .remove(&1)
+        .expect("sent");
+    let mut bytes = std::mem::take(&mut batch[0].records);
+    let (base, max) = batch[0].timestamps();
+    assert_eq!((base, max), (1_000, 1_002));
+    let header = BatchHeader {
+        base_timestamp: base,
+        max_timestamp: max,
+        last_offset_delta: 2,
+        ..BatchHeader::default()
+    };
+    header.write_v2(&mut bytes, 3).expect("header");
+    let view = BatchView::decode(bytes.freeze(), &DecodeOptions::default()).expect("decode");
+    let got: Vec<(i64, i64, Option<Bytes>)> = view
+        .records()
+        .map(|r| r.expect("record"))
+        .map(|r| (r.offset, r.timestamp, r.value))
+        .collect();
+    let want: Vec<(i64, i64, Option<Bytes>)> = (0..3)
+        .map(|i| (i, 1_000 + i, Some(Bytes::from(format!("v{i}")))))
+        .collect();
+    assert_eq!(got, want);
 }
 
 #[test]
 fn missing_leader_keeps_the_batch_and_asks_for_metadata() {
     let t0 = Instant::now();
     let mut acc = Accumulator::new(cfg(false));
-    acc.append(&tp(0), rec(1, 200, t0), t0);
+    add(&mut acc, 0, 1, 200, t0);
     let d = acc.drain(t0, |_| None);
     assert!(d.missing_leader && d.by_leader.is_empty());
     assert_eq!(acc.drain(t0, |_| Some(2)).by_leader[&2].len(), 1);
@@ -73,10 +115,10 @@ fn sequences_follow_records_and_in_flight_is_bounded() {
     let mut acc = Accumulator::new(cfg(true));
     // [0 1 2] fill one batch (90 bytes), 3 seals it, then [3] [4] [5] alone.
     for i in 0..3 {
-        acc.append(&tp(0), rec(i, 30, t0), t0);
+        add(&mut acc, 0, i, 30, t0);
     }
     for i in 3..6 {
-        acc.append(&tp(0), rec(i, 80, t0), t0);
+        add(&mut acc, 0, i, 80, t0);
     }
     acc.seal_all();
     let first = acc
@@ -91,9 +133,9 @@ fn sequences_follow_records_and_in_flight_is_bounded() {
         vec![Some(0), Some(3)],
         "a batch of 3 records uses sequences 0..=2"
     );
-    assert_eq!(tokens(&first[0]), vec![0, 1, 2]);
+    assert_eq!(shape(&first), vec![(0, 3), (3, 1)]);
     assert!(acc.drain(t0, |_| Some(1)).by_leader.is_empty());
-    for b in first {
+    for b in &first {
         acc.complete(b);
     }
     let rest = acc
@@ -112,7 +154,7 @@ fn retries_go_back_in_sequence_order_and_hold_the_partition() {
     let t0 = Instant::now();
     let mut acc = Accumulator::new(cfg(true));
     for i in 0..3 {
-        acc.append(&tp(0), rec(i, 100, t0), t0);
+        add(&mut acc, 0, i, 100, t0);
     }
     let mut sent = acc
         .drain(t0, |_| Some(1))
@@ -146,8 +188,8 @@ fn retries_go_back_in_sequence_order_and_hold_the_partition() {
 fn expiry_of_a_sequenced_batch_requires_an_epoch_bump() {
     let t0 = Instant::now();
     let mut acc = Accumulator::new(cfg(true));
-    acc.append(&tp(0), rec(1, 100, t0), t0);
-    acc.append(&tp(0), rec(2, 100, t0), t0);
+    add(&mut acc, 0, 1, 100, t0);
+    add(&mut acc, 0, 2, 100, t0);
     let mut sent = acc
         .drain(t0, |_| Some(1))
         .by_leader
@@ -158,16 +200,16 @@ fn expiry_of_a_sequenced_batch_requires_an_epoch_bump() {
     acc.retry(b1, t0, Duration::from_millis(1));
     let late = t0 + Duration::from_secs(2);
     let expired = acc.expire(late);
-    assert_eq!(expired.iter().map(|p| p.token).collect::<Vec<_>>(), vec![1]);
+    assert_eq!(shape(&expired), vec![(1, 1)]);
     assert!(!acc.needs_epoch_bump(), "b2 still in flight");
-    acc.fail(b2);
+    acc.fail(&b2);
     assert!(acc.needs_epoch_bump());
     assert!(
         acc.drain(late, |_| Some(1)).by_leader.is_empty(),
         "nothing is sent before the bump"
     );
     acc.reset_sequences();
-    acc.append(&tp(0), rec(3, 100, late), late);
+    add(&mut acc, 0, 3, 100, late);
     let after = acc
         .drain(late, |_| Some(1))
         .by_leader
@@ -184,15 +226,84 @@ fn sequence_numbers_wrap() {
 }
 
 #[test]
-fn take_all_returns_everything_not_in_flight() {
+fn flush_point_waits_for_older_batches_only() {
     let t0 = Instant::now();
     let mut acc = Accumulator::new(cfg(false));
-    acc.append(&tp(0), rec(1, 100, t0), t0);
-    acc.append(&tp(1), rec(2, 10, t0), t0);
+    add(&mut acc, 0, 1, 10, t0);
+    add(&mut acc, 1, 2, 10, t0);
+    acc.seal_all();
+    let point = acc.flush_point();
+    assert!(!acc.is_flushed(point));
+    add(&mut acc, 0, 3, 10, t0);
+    let mut sent = acc
+        .drain(t0, |_| Some(1))
+        .by_leader
+        .remove(&1)
+        .expect("sent");
+    assert_eq!(shape(&sent), vec![(1, 1), (2, 1)]);
+    acc.complete(&sent.remove(0));
+    assert!(!acc.is_flushed(point));
+    acc.fail(&sent.remove(0));
+    assert!(
+        acc.is_flushed(point),
+        "the batch opened after the flush does not count"
+    );
+    assert!(!acc.is_idle());
+}
+
+#[test]
+fn close_returns_everything_not_in_flight_and_refuses_appends() {
+    let t0 = Instant::now();
+    let mut acc = Accumulator::new(cfg(false));
+    add(&mut acc, 0, 1, 100, t0);
+    add(&mut acc, 1, 2, 10, t0);
     let sent = acc.drain(t0, |_| Some(1));
     assert_eq!(sent.by_leader[&1].len(), 1);
-    let mut left: Vec<u32> = acc.take_all().iter().map(|p| p.token).collect();
-    left.sort_unstable();
-    assert_eq!(left, vec![2]);
+    assert_eq!(shape(&acc.close()), vec![(2, 1)]);
+    assert_eq!(acc.queued(), (0, 0));
+    let record = ProducerRecord::new("t");
+    let rec = NewRecord {
+        record: &record,
+        partition: 0,
+        timestamp: 0,
+        deadline: t0,
+        size: 1,
+    };
+    assert!(matches!(acc.append(&rec, t0, || 9), Err(Error::Closed)));
+}
+
+#[test]
+fn a_record_that_cannot_be_encoded_leaves_no_empty_batch() {
+    let t0 = Instant::now();
+    let mut acc = Accumulator::new(cfg(false));
+    add(&mut acc, 0, 1, 10, t0);
+    let record = ProducerRecord::new("t");
+    let rec = NewRecord {
+        record: &record,
+        partition: 1,
+        timestamp: i64::MIN,
+        deadline: t0,
+        size: 1,
+    };
+    // Opens partition 1's batch with base i64::MIN, fine; the next record's
+    // delta overflows and is refused, leaving partition 1's batch as it was.
+    acc.append(&rec, t0, || 2).expect("first record");
+    let late = NewRecord {
+        timestamp: i64::MAX,
+        ..rec
+    };
+    assert!(matches!(acc.append(&late, t0, || 3), Err(Error::Config(_))));
+    acc.seal_all();
+    let sent = acc
+        .drain(t0, |_| Some(1))
+        .by_leader
+        .remove(&1)
+        .expect("sent");
+    assert_eq!(shape(&sent), vec![(1, 1), (2, 1)]);
+    let bad = NewRecord {
+        partition: -1,
+        ..rec
+    };
+    assert!(acc.append(&bad, t0, || 4).is_err());
     assert_eq!(acc.queued(), (0, 0));
 }

@@ -50,8 +50,14 @@ pub struct ProducerConfig {
     /// Idempotent producer (default on; used when the broker supports it and acks is `All`).
     pub idempotence: bool,
     /// Requests in flight per partition (`max.in.flight.requests.per.connection`, default 5;
-    /// without idempotence kafkit keeps one per partition so retries cannot reorder records).
+    /// without idempotence kafkit keeps one per partition so retries cannot reorder records,
+    /// unless `allow_reordering` is set).
     pub max_in_flight: usize,
+    /// Without idempotence, keep up to `max_in_flight` batches of a partition in flight
+    /// instead of one (default false). Faster, but a retried batch may then land after a
+    /// later one, as with the Java client when idempotence is off. No effect on an
+    /// idempotent producer, whose sequences keep order.
+    pub allow_reordering: bool,
     /// How long the broker may wait for replicas (`timeout_ms` of the request, default 30 s).
     pub ack_timeout: Duration,
 }
@@ -69,12 +75,38 @@ impl Default for ProducerConfig {
             max_request_size: 1024 * 1024,
             idempotence: true,
             max_in_flight: 5,
+            allow_reordering: false,
             ack_timeout: Duration::from_secs(30),
         }
     }
 }
 
 impl ProducerConfig {
+    /// Whether batches carry producer id and sequences (idempotence asked
+    /// for and acks=all; the broker may still turn out to lack support).
+    pub(crate) fn is_idempotent(&self) -> bool {
+        self.idempotence && self.acks == Acks::All
+    }
+
+    /// Batches in flight per partition: up to 5 with idempotence (sequences
+    /// keep them in order), else [`ProducerConfig::in_flight_without_idempotence`].
+    pub(crate) fn in_flight_per_partition(&self) -> usize {
+        if self.is_idempotent() {
+            self.max_in_flight.clamp(1, 5)
+        } else {
+            self.in_flight_without_idempotence()
+        }
+    }
+
+    /// One, so a retry cannot reorder records, unless reordering is allowed.
+    pub(crate) fn in_flight_without_idempotence(&self) -> usize {
+        if self.allow_reordering {
+            self.max_in_flight.clamp(1, 5)
+        } else {
+            1
+        }
+    }
+
     /// Sets acks.
     pub fn with_acks(mut self, acks: Acks) -> Self {
         self.acks = acks;
@@ -123,9 +155,17 @@ impl ProducerConfig {
         self
     }
 
-    /// Sets the requests in flight per partition (1 to 5).
+    /// Sets the requests in flight per partition (1 to 5; see `allow_reordering`
+    /// for a producer without idempotence).
     pub fn with_max_in_flight(mut self, n: usize) -> Self {
         self.max_in_flight = n.clamp(1, 5);
+        self
+    }
+
+    /// Lets a producer without idempotence keep `max_in_flight` batches of a
+    /// partition in flight, at the risk of reordering on retries.
+    pub fn with_reordering_allowed(mut self, allow: bool) -> Self {
+        self.allow_reordering = allow;
         self
     }
 
@@ -133,5 +173,29 @@ impl ProducerConfig {
     pub fn with_max_request_size(mut self, bytes: usize) -> Self {
         self.max_request_size = bytes;
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_batch_in_flight_without_idempotence_unless_reordering_is_allowed() {
+        let leader = ProducerConfig::default().with_acks(Acks::Leader);
+        assert_eq!(
+            leader.in_flight_per_partition(),
+            1,
+            "the default keeps order"
+        );
+        let opted_in = leader
+            .clone()
+            .with_reordering_allowed(true)
+            .with_max_in_flight(4);
+        assert_eq!(opted_in.in_flight_per_partition(), 4);
+        let idempotent = ProducerConfig::default().with_max_in_flight(3);
+        assert_eq!(idempotent.in_flight_per_partition(), 3);
+        let no_idempotence = idempotent.with_idempotence(false);
+        assert_eq!(no_idempotence.in_flight_per_partition(), 1);
     }
 }

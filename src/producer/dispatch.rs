@@ -69,7 +69,7 @@ pub(crate) async fn run_dispatcher(
 fn delivery_deadline(batches: &[super::sender::PBatch]) -> tokio::time::Instant {
     batches
         .iter()
-        .flat_map(|b| b.records.iter().map(|p| p.deadline))
+        .map(|b| b.earliest_deadline)
         .min()
         .map_or_else(
             || tokio::time::Instant::now() + std::time::Duration::from_secs(3600),

@@ -1,19 +1,22 @@
 //! The public `Producer` handle.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot, Semaphore};
+use tokio::sync::{mpsc, oneshot, Semaphore, TryAcquireError};
 use tokio::task::JoinHandle;
 
-use super::accumulator::{Pending, TopicPartition};
+use super::accumulator::NewRecord;
+use super::clock::WallClock;
 use super::config::ProducerConfig;
+use super::delivery::{Completion, DeliveryFuture};
 use super::metrics::{Metrics, ProducerMetrics};
 use super::partitioner::{DefaultPartitioner, Partitioner};
 use super::record::{DeliveryReport, ProducerRecord};
-use super::sender::{Command, Completion, SenderTask, ABORT_GRACE};
+use super::sender::{Command, SenderTask, Shared, ABORT_GRACE};
 use crate::cluster::{Client, ClusterMetadata, TopicMetadata};
 use crate::config::ClientConfig;
 use crate::error::{Error, Result};
@@ -46,12 +49,13 @@ struct Inner {
     owns_client: bool,
     config: ProducerConfig,
     commands: mpsc::UnboundedSender<Command>,
+    shared: Arc<Shared>,
     buffer: Arc<Semaphore>,
     partitioner: Arc<dyn Partitioner>,
     metrics: Arc<Metrics>,
     task: Mutex<Option<JoinHandle<()>>>,
     closed: AtomicBool,
-    flush_epoch: std::sync::atomic::AtomicU64,
+    clock: WallClock,
     routes: Mutex<RouteCache>,
 }
 
@@ -81,25 +85,29 @@ impl Route {
 #[derive(Debug, Default)]
 struct RouteCache {
     snapshot: Option<Arc<ClusterMetadata>>,
-    topics: HashMap<String, Route>,
+    topics: HashMap<String, Route, BuildHasherDefault<Fnv>>,
 }
 
-/// Resolves to the delivery report of one record (see [`Producer::enqueue`]).
+/// FNV-1a: topic names are short and come from the application, so the
+/// flood-resistant default hasher only costs time here (hashed per record).
 #[derive(Debug)]
-pub struct DeliveryFuture {
-    rx: oneshot::Receiver<Result<DeliveryReport>>,
+struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Self {
+        Self(0xcbf2_9ce4_8422_2325)
+    }
 }
 
-impl std::future::Future for DeliveryFuture {
-    type Output = Result<DeliveryReport>;
+impl Hasher for Fnv {
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
 
-    fn poll(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Self::Output> {
-        std::pin::Pin::new(&mut self.rx)
-            .poll(cx)
-            .map(|r| r.unwrap_or(Err(Error::Closed)))
+    fn finish(&self) -> u64 {
+        self.0
     }
 }
 
@@ -137,12 +145,12 @@ impl Producer {
     ) -> Self {
         let metrics = Arc::new(Metrics::default());
         let (commands, rx) = mpsc::unbounded_channel();
-        let hook = partitioner.clone();
+        let shared = Arc::new(Shared::new(&config));
         let task = SenderTask::new(
             client.clone(),
             config.clone(),
+            shared.clone(),
             metrics.clone(),
-            Box::new(move |tp: &TopicPartition| hook.on_new_batch(&tp.topic, tp.partition)),
         );
         let handle = tokio::spawn(task.run(rx));
         let permits = config.buffer_memory.min(Semaphore::MAX_PERMITS);
@@ -153,11 +161,12 @@ impl Producer {
                 buffer: Arc::new(Semaphore::new(permits)),
                 config,
                 commands,
+                shared,
                 partitioner,
                 metrics,
                 task: Mutex::new(Some(handle)),
                 closed: AtomicBool::new(false),
-                flush_epoch: std::sync::atomic::AtomicU64::new(0),
+                clock: WallClock::new(),
                 routes: Mutex::new(RouteCache::default()),
             }),
         }
@@ -194,89 +203,96 @@ impl Producer {
     /// Hands a record to the producer and returns once it is buffered
     /// (waiting for buffer space when `buffer_memory` is used up: backpressure);
     /// the returned future resolves to its delivery report.
+    ///
+    /// The record is encoded into its partition's batch right away; the
+    /// future shares the batch's outcome with the batch's other records.
     pub async fn enqueue(&self, mut record: ProducerRecord) -> Result<DeliveryFuture> {
-        if self.inner.closed.load(Ordering::Acquire) {
+        let inner = &self.inner;
+        if inner.closed.load(Ordering::Acquire) || inner.commands.is_closed() {
             return Err(Error::Closed);
         }
         let size = record.size_estimate();
-        if size > self.inner.config.buffer_memory || size > self.inner.config.max_request_size {
+        if size > inner.config.buffer_memory || size > inner.config.max_request_size {
             return Err(Error::Config(format!(
                 "record of {size} bytes exceeds buffer_memory or max_request_size"
             )));
         }
-        let deadline = std::time::Instant::now() + self.inner.config.delivery_timeout;
+        let now = std::time::Instant::now();
+        let deadline = now + inner.config.delivery_timeout;
         let partition = self.partition_for(&record).await?;
         record.partition = Some(partition);
         let permits = u32::try_from(size).unwrap_or(u32::MAX);
-        let permit = tokio::time::timeout_at(
-            deadline.into(),
-            self.inner.buffer.clone().acquire_many_owned(permits),
-        )
-        .await
-        .map_err(|_| {
-            Error::DeadlineExceeded("buffer full for the whole delivery timeout".to_owned())
-        })?
-        .map_err(|_| Error::Closed)?;
-        let timestamp = record.timestamp.unwrap_or_else(now_ms);
-        let (reply, rx) = oneshot::channel();
-        let tp = TopicPartition {
-            topic: record.topic.clone(),
+        // Without waiters the space is simply taken (no timer); released
+        // space goes to queued waiters first, so this does not jump the queue.
+        match inner.buffer.try_acquire_many(permits) {
+            Ok(permit) => permit.forget(),
+            Err(TryAcquireError::Closed) => return Err(Error::Closed),
+            Err(TryAcquireError::NoPermits) => {
+                tokio::time::timeout_at(deadline.into(), inner.buffer.acquire_many(permits))
+                    .await
+                    .map_err(|_| {
+                        Error::DeadlineExceeded(
+                            "buffer full for the whole delivery timeout".to_owned(),
+                        )
+                    })?
+                    .map_err(|_| Error::Closed)?
+                    .forget();
+            }
+        }
+        // From here the permits travel with the record's batch.
+        let held = usize::try_from(permits).unwrap_or(size);
+        let timestamp = record.timestamp.unwrap_or_else(|| inner.clock.now_ms(now));
+        let new = NewRecord {
+            record: &record,
             partition,
-        };
-        let pending = Pending {
-            record,
             timestamp,
             deadline,
             size,
-            token: Completion {
-                reply,
-                permit,
-                flush_epoch: self.inner.flush_epoch.load(Ordering::Acquire),
-            },
         };
-        self.inner
-            .commands
-            .send(Command::Send(tp, pending))
-            .map_err(|_| Error::Closed)?;
-        Ok(DeliveryFuture { rx })
+        let appended = {
+            let mut acc = inner.shared.acc();
+            acc.append(&new, now, || {
+                Completion::new(inner.buffer.clone(), inner.metrics.clone(), partition)
+            })
+            .map(|a| {
+                a.token.add_record(held);
+                (a.token.result().clone(), a.index, a.opened, a.sealed)
+            })
+        };
+        let (result, index, opened, sealed) = match appended {
+            Ok(a) => a,
+            Err(e) => {
+                inner.buffer.add_permits(held);
+                return Err(e);
+            }
+        };
+        if sealed {
+            inner.partitioner.on_new_batch(&record.topic, partition);
+        }
+        if opened || sealed {
+            inner.shared.wake.notify_one();
+        }
+        Ok(DeliveryFuture::new(result, index, timestamp, record.topic))
     }
 
     async fn partition_for(&self, record: &ProducerRecord) -> Result<i32> {
-        let route = match self.cached_route(&record.topic) {
-            Some(route) => route,
-            None => {
-                // Unknown or not ready yet: wait for it (this also tracks the
-                // topic in the client's refreshes).
-                let topic = self
-                    .inner
-                    .client
-                    .topic(&record.topic, self.inner.config.delivery_timeout)
-                    .await?;
-                Route::of(&topic)
-            }
-        };
-        let count = route.partition_count;
-        if let Some(p) = record.partition {
-            return if (0..count).contains(&p) {
-                Ok(p)
-            } else {
-                Err(Error::Config(format!(
-                    "partition {p} does not exist in {} ({count} partitions)",
-                    record.topic
-                )))
-            };
+        if let Some(partition) = self.partition_cached(record) {
+            return partition;
         }
-        Ok(self.inner.partitioner.partition(
-            &record.topic,
-            record.key.as_deref(),
-            count,
-            &route.available,
-        ))
+        // Unknown or not ready yet: wait for it (this also tracks the topic
+        // in the client's refreshes).
+        let topic = self
+            .inner
+            .client
+            .topic(&record.topic, self.inner.config.delivery_timeout)
+            .await?;
+        self.choose(record, &Route::of(&topic))
     }
 
-    /// The route of `topic` if the current metadata has it ready (every
-    /// partition led), without cloning the topic's metadata.
-    fn cached_route(&self, topic: &str) -> Option<Route> {
+    /// The partition of `record` if the current metadata has its topic ready
+    /// (every partition led); routes are computed once per metadata snapshot
+    /// and the partitioner runs under the cache's lock, so nothing is cloned.
+    fn partition_cached(&self, record: &ProducerRecord) -> Option<Result<i32>> {
         let snapshot = self.inner.client.metadata();
         let mut cache = lock(&self.inner.routes);
         if !cache
@@ -287,22 +303,43 @@ impl Producer {
             cache.topics.clear();
             cache.snapshot = Some(snapshot.clone());
         }
-        if let Some(route) = cache.topics.get(topic) {
-            return Some(route.clone());
+        let topic = record.topic.as_str();
+        if !cache.topics.contains_key(topic) {
+            let route = Route::of(snapshot.topic(topic).filter(|t| t.is_ready())?);
+            cache.topics.insert(topic.to_owned(), route);
         }
-        let route = Route::of(snapshot.topic(topic).filter(|t| t.is_ready())?);
-        cache.topics.insert(topic.to_owned(), route.clone());
-        Some(route)
+        Some(self.choose(record, cache.topics.get(topic)?))
+    }
+
+    fn choose(&self, record: &ProducerRecord, route: &Route) -> Result<i32> {
+        let count = route.partition_count;
+        match record.partition {
+            Some(p) if (0..count).contains(&p) => Ok(p),
+            Some(p) => Err(Error::Config(format!(
+                "partition {p} does not exist in {} ({count} partitions)",
+                record.topic
+            ))),
+            None => Ok(self.inner.partitioner.partition(
+                &record.topic,
+                record.key.as_deref(),
+                count,
+                &route.available,
+            )),
+        }
     }
 
     /// Sends every buffered record now and waits until all records handed to
     /// the producer before this call have their reports (or errors).
     pub async fn flush(&self) -> Result<()> {
-        let epoch = self.inner.flush_epoch.fetch_add(1, Ordering::AcqRel);
+        let point = {
+            let mut acc = self.inner.shared.acc();
+            acc.seal_all();
+            acc.flush_point()
+        };
         let (done, rx) = oneshot::channel();
         self.inner
             .commands
-            .send(Command::Flush(epoch, done))
+            .send(Command::Flush(point, done))
             .map_err(|_| Error::Closed)?;
         rx.await.map_err(|_| Error::Closed)
     }
@@ -326,6 +363,10 @@ impl Producer {
             handle.abort();
             let _ = tokio::time::timeout(ABORT_GRACE, handle).await;
         }
+        // Whatever the task left (it normally takes everything on abort)
+        // fails with `Closed` as its batches drop, outside the lock.
+        let left = self.inner.shared.acc().close();
+        drop(left);
         self.inner.buffer.close();
         if self.inner.owns_client {
             self.inner.client.close();
@@ -342,13 +383,6 @@ impl Producer {
     pub fn metrics(&self) -> ProducerMetrics {
         self.inner.metrics.snapshot()
     }
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {

@@ -31,8 +31,8 @@ pub(crate) struct Metrics {
 }
 
 impl Metrics {
-    pub fn add_record(&self) {
-        self.records_sent.fetch_add(1, Ordering::Relaxed);
+    pub fn add_records(&self, n: u64) {
+        self.records_sent.fetch_add(n, Ordering::Relaxed);
     }
 
     pub fn add_bytes(&self, n: usize) {
@@ -43,8 +43,8 @@ impl Metrics {
         self.retries.fetch_add(1, Ordering::Relaxed);
     }
 
-    pub fn add_error(&self) {
-        self.errors.fetch_add(1, Ordering::Relaxed);
+    pub fn add_errors(&self, n: u64) {
+        self.errors.fetch_add(n, Ordering::Relaxed);
     }
 
     pub fn set_in_flight(&self, batches: usize, queued_records: usize) {

@@ -1,14 +1,20 @@
 //! The producer: batching, partitioning, retries and idempotence.
 //!
-//! [`Producer`] is the handle; a background task (`sender`) drives the
-//! sans-IO [`accumulator`], which decides what to send and when, and one
-//! dispatcher task per broker keeps requests in order on its connection.
+//! [`Producer`] is the handle: `send` encodes each record straight into its
+//! partition's batch in the sans-IO [`accumulator`] (shared under a mutex)
+//! and returns a future that waits on the batch's result. A background task
+//! (`sender`) drains the accumulator, which decides what to send and when,
+//! and one dispatcher task per broker keeps requests in order on its
+//! connection.
 //!
 //! Spec: KIP-98 (idempotent producer), KIP-480 (sticky partitioner),
 //! KIP-91 (delivery timeout).
 
 pub mod accumulator;
+mod batch;
+mod clock;
 mod config;
+mod delivery;
 mod dispatch;
 mod handle;
 mod metrics;
@@ -19,6 +25,7 @@ mod wire;
 
 pub use accumulator::TopicPartition;
 pub use config::{Acks, ProducerConfig};
-pub use handle::{DeliveryFuture, Producer};
+pub use delivery::DeliveryFuture;
+pub use handle::Producer;
 pub use metrics::ProducerMetrics;
 pub use record::{DeliveryReport, ProducerRecord};

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use bytes::{Bytes, BytesMut};
+use bytes::{BufMut, Bytes, BytesMut};
 
 use super::accumulator::{Batch, TopicPartition};
 use crate::protocol::messages::produce::{
@@ -11,7 +11,7 @@ use crate::protocol::messages::produce::{
     TopicProduceData,
 };
 use crate::protocol::record::{
-    BatchAttributes, BatchHeader, Compression, Record, RecordBatch, RecordHeader, TimestampType,
+    compress, BatchAttributes, BatchHeader, Compression, TimestampType, V2_HEADER_LEN,
 };
 use crate::protocol::{ErrorCode, ProtocolError};
 
@@ -27,35 +27,35 @@ impl ProducerIdentity {
     pub const NONE: ProducerIdentity = ProducerIdentity { id: -1, epoch: -1 };
 }
 
-/// Encodes one batch as a v2 record batch.
+/// The batch as a whole v2 record batch: its records were encoded as they
+/// were appended; the first time this compresses them (into a buffer from
+/// `buffer`, leaving the uncompressed ones in `batch.records` for the caller
+/// to reuse), and every time it writes the header (producer id and sequence
+/// may have changed since the last attempt). The records are not copied
+/// again for a retry when the previous request is gone.
 pub(crate) fn encode_batch<T>(
-    batch: &Batch<T>,
+    batch: &mut Batch<T>,
     producer: ProducerIdentity,
     compression: Compression,
+    buffer: impl FnOnce() -> BytesMut,
 ) -> Result<Bytes, ProtocolError> {
-    let base_timestamp = batch.records.iter().map(|p| p.timestamp).min().unwrap_or(0);
-    let max_timestamp = batch.records.iter().map(|p| p.timestamp).max().unwrap_or(0);
-    let records: Vec<Record> = batch
-        .records
-        .iter()
-        .enumerate()
-        .map(|(i, p)| Record {
-            attributes: 0,
-            timestamp_delta: p.timestamp - base_timestamp,
-            offset_delta: i32::try_from(i).unwrap_or(i32::MAX),
-            key: p.record.key.clone(),
-            value: p.record.value.clone(),
-            headers: p
-                .record
-                .headers
-                .iter()
-                .map(|(k, v)| RecordHeader {
-                    key: k.clone(),
-                    value: v.clone(),
-                })
-                .collect(),
-        })
-        .collect();
+    let mut buf = match batch.wire.take() {
+        Some(previous) => previous
+            .try_into_mut()
+            .unwrap_or_else(|shared| BytesMut::from(&shared[..])),
+        None => match compression {
+            Compression::None => std::mem::take(&mut batch.records),
+            codec => {
+                let records = batch.records.get(V2_HEADER_LEN..).unwrap_or_default();
+                let mut out = buffer();
+                out.put_bytes(0, V2_HEADER_LEN);
+                compress(codec, records, &mut out)?;
+                out
+            }
+        },
+    };
+    let (base_timestamp, max_timestamp) = batch.timestamps();
+    let count = batch.record_count();
     let header = BatchHeader {
         base_offset: 0,
         partition_leader_epoch: -1,
@@ -64,16 +64,17 @@ pub(crate) fn encode_batch<T>(
             timestamp_type: TimestampType::CreateTime,
             ..BatchAttributes::default()
         },
-        last_offset_delta: i32::try_from(records.len().saturating_sub(1)).unwrap_or(i32::MAX),
+        last_offset_delta: count.saturating_sub(1),
         base_timestamp,
         max_timestamp,
         producer_id: producer.id,
         producer_epoch: producer.epoch,
         base_sequence: batch.base_sequence.unwrap_or(-1),
     };
-    let mut buf = BytesMut::with_capacity(batch.bytes + 128);
-    RecordBatch { header, records }.encode(&mut buf)?;
-    Ok(buf.freeze())
+    header.write_v2(&mut buf, usize::try_from(count).unwrap_or(0))?;
+    let bytes = buf.freeze();
+    batch.wire = Some(bytes.clone());
+    Ok(bytes)
 }
 
 /// Builds one Produce request from encoded batches (one per partition).

@@ -50,8 +50,57 @@ pub fn encode_request<R: Request>(
     client_id: Option<&str>,
     out: &mut BytesMut,
 ) -> Result<()> {
-    R::check_version(version)?;
     let start = out.len();
+    encode_request_parts(req, version, correlation_id, client_id, out, None)?;
+    patch_size(out, start, 0)
+}
+
+/// Encodes a whole request frame as chunks to write one after the other:
+/// the encoded fields, and between them the large record data of `req`
+/// (see [`Writer::records`]), shared by reference count instead of copied.
+/// Concatenated, the chunks are what [`encode_request`] writes.
+pub fn encode_request_chunks<R: Request>(
+    req: &R,
+    version: i16,
+    correlation_id: i32,
+    client_id: Option<&str>,
+) -> Result<Vec<Bytes>> {
+    let mut out = BytesMut::with_capacity(256);
+    let mut shared = Vec::new();
+    encode_request_parts(
+        req,
+        version,
+        correlation_id,
+        client_id,
+        &mut out,
+        Some(&mut shared),
+    )?;
+    patch_size(&mut out, 0, shared.iter().map(|(_, b)| b.len()).sum())?;
+    let mut chunks = Vec::with_capacity(2 * shared.len() + 1);
+    let mut taken = 0;
+    for (at, data) in shared {
+        let head = out.split_to(at.saturating_sub(taken)).freeze();
+        taken = at;
+        if !head.is_empty() {
+            chunks.push(head);
+        }
+        chunks.push(data);
+    }
+    if !out.is_empty() {
+        chunks.push(out.freeze());
+    }
+    Ok(chunks)
+}
+
+fn encode_request_parts<R: Request>(
+    req: &R,
+    version: i16,
+    correlation_id: i32,
+    client_id: Option<&str>,
+    out: &mut BytesMut,
+    shared: Option<&mut Vec<(usize, Bytes)>>,
+) -> Result<()> {
+    R::check_version(version)?;
     out.put_i32(0);
     let flexible = R::is_flexible(version);
     let header = RequestHeader {
@@ -61,11 +110,13 @@ pub fn encode_request<R: Request>(
         client_id: client_id.map(str::to_owned),
         unknown_tagged_fields: Default::default(),
     };
-    let mut w = Writer::new(out, false, version);
+    let mut w = match shared {
+        Some(shared) => Writer::sharing(out, false, version, shared),
+        None => Writer::new(out, false, version),
+    };
     header.encode(&mut w, flexible)?;
     w.set_flexible(flexible);
-    req.encode_body(&mut w)?;
-    patch_size(out, start)
+    req.encode_body(&mut w)
 }
 
 /// Appends a whole response frame (size, header, body) to `out`; used by tests and mock peers.
@@ -87,11 +138,13 @@ pub fn encode_response<M: Message>(
     header.encode(&mut w, response_header_is_flexible(M::API_KEY, flexible))?;
     w.set_flexible(flexible);
     resp.encode_body(&mut w)?;
-    patch_size(out, start)
+    patch_size(out, start, 0)
 }
 
-fn patch_size(out: &mut BytesMut, start: usize) -> Result<()> {
-    let size = out.len() - start - 4;
+/// Writes the size of the frame at `start`: the bytes after its size field,
+/// plus `shared` bytes that are not in `out`.
+fn patch_size(out: &mut BytesMut, start: usize, shared: usize) -> Result<()> {
+    let size = out.len() - start - 4 + shared;
     let size = i32::try_from(size).map_err(|_| ProtocolError::ValueTooLarge("frame"))?;
     if let Some(slot) = out.get_mut(start..start + 4) {
         slot.copy_from_slice(&size.to_be_bytes());
@@ -182,6 +235,42 @@ pub fn decode_request<M: Message>(frame: Bytes) -> Result<(RequestHeader, M)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::messages::produce::{
+        PartitionProduceData, ProduceRequest, TopicProduceData,
+    };
+
+    #[test]
+    fn chunks_share_large_records_and_concatenate_to_the_frame() {
+        let big = Bytes::from(vec![7u8; 5000]);
+        let small = Bytes::from_static(b"tiny");
+        let partition = |index, records: &Bytes| PartitionProduceData {
+            index,
+            records: Some(records.clone()),
+            ..Default::default()
+        };
+        let req = ProduceRequest {
+            acks: -1,
+            timeout_ms: 100,
+            topic_data: vec![TopicProduceData {
+                name: "t".into(),
+                partition_data: vec![partition(0, &big), partition(1, &small), partition(2, &big)],
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        for version in [3, 9, 11] {
+            let mut whole = BytesMut::new();
+            encode_request(&req, version, 42, Some("c"), &mut whole).expect("encode");
+            let chunks = encode_request_chunks(&req, version, 42, Some("c")).expect("chunks");
+            assert_eq!(chunks.concat(), whole.to_vec(), "v{version}");
+            let shared: Vec<&Bytes> = chunks
+                .iter()
+                .filter(|c| c.as_ptr() == big.as_ptr())
+                .collect();
+            assert_eq!(shared.len(), 2, "both large batches are shared, not copied");
+            assert!(chunks.iter().all(|c| !c.is_empty()));
+        }
+    }
 
     #[test]
     fn frame_needs_more_then_splits() {

@@ -6,11 +6,15 @@
 //!
 //! Spec: <https://kafka.apache.org/protocol#protocol_types>
 
-use bytes::{BufMut, BytesMut};
+use bytes::{BufMut, Bytes, BytesMut};
 
 use super::error::{ProtocolError, Result};
 use super::tagged::TaggedFields;
 use super::uuid::Uuid;
+
+/// Record data at least this long is shared, not copied, by a
+/// [`Writer::sharing`] writer.
+pub const SHARE_MIN: usize = 1024;
 
 /// Appends wire values to a buffer.
 #[derive(Debug)]
@@ -20,6 +24,7 @@ pub struct Writer<'a> {
     version: i16,
     strict: bool,
     dropped: bool,
+    shared: Option<&'a mut Vec<(usize, Bytes)>>,
 }
 
 impl<'a> Writer<'a> {
@@ -31,6 +36,23 @@ impl<'a> Writer<'a> {
             version,
             strict: true,
             dropped: false,
+            shared: None,
+        }
+    }
+
+    /// A writer that leaves record data of [`SHARE_MIN`] bytes or more out
+    /// of `buf` (see [`Writer::records`]): each such field is pushed on
+    /// `shared` with the length of `buf` where it belongs, so a frame can go
+    /// out as a list of chunks without copying the records.
+    pub fn sharing(
+        buf: &'a mut BytesMut,
+        flexible: bool,
+        version: i16,
+        shared: &'a mut Vec<(usize, Bytes)>,
+    ) -> Self {
+        Self {
+            shared: Some(shared),
+            ..Self::new(buf, flexible, version)
         }
     }
 
@@ -263,6 +285,23 @@ impl<'a> Writer<'a> {
         match b {
             Some(b) => self.bytes(b),
             None => self.i32_len(None, "bytes"),
+        }
+    }
+
+    /// Writes a (compact) `nullable_bytes` holding record data: like
+    /// [`Writer::nullable_bytes`], except that a [`Writer::sharing`] writer
+    /// writes only the length of large data and keeps a reference to it.
+    pub fn records(&mut self, b: Option<&Bytes>) -> Result<()> {
+        match b {
+            Some(b) if b.len() >= SHARE_MIN && self.shared.is_some() => {
+                self.i32_len(Some(b.len()), "bytes")?;
+                let at = self.buf.len();
+                if let Some(shared) = self.shared.as_deref_mut() {
+                    shared.push((at, b.clone()));
+                }
+                Ok(())
+            }
+            _ => self.nullable_bytes(b.map(|b| &b[..])),
         }
     }
 

@@ -30,7 +30,6 @@ pub const V2_HEADER_LEN: usize = 61;
 pub const LOG_OVERHEAD: usize = 12;
 /// Where the CRC-covered part of a v2 batch starts.
 const ATTRIBUTES_AT: usize = 21;
-const LENGTH_AT: usize = 8;
 const CRC_AT: usize = 17;
 /// "No timestamp", Java's `RecordBatch.NO_TIMESTAMP`.
 pub const NO_TIMESTAMP: i64 = -1;
@@ -154,6 +153,43 @@ impl BatchHeader {
     pub fn next_offset(&self) -> i64 {
         self.last_offset().wrapping_add(1)
     }
+
+    /// Writes this header over the first [`V2_HEADER_LEN`] bytes of `batch`,
+    /// a whole v2 batch whose records section (compressed as the attributes
+    /// say) follows the header: batch length and CRC-32C are computed from
+    /// `batch`, the record count is `record_count`.
+    ///
+    /// A producer encodes its records behind a reserved header and fills the
+    /// header in with this once the batch is closed (again on a retry, when
+    /// producer id or sequence changed), without copying the records.
+    pub fn write_v2(&self, batch: &mut [u8], record_count: usize) -> Result<()> {
+        let count = len_i32(record_count, "record count")?;
+        let length = len_i32(
+            batch
+                .len()
+                .checked_sub(LOG_OVERHEAD)
+                .ok_or(ProtocolError::CorruptRecords(
+                    "batch shorter than its header",
+                ))?,
+            "record batch",
+        )?;
+        let (mut header, _) = split_header(batch)?;
+        header.put_i64(self.base_offset);
+        header.put_i32(length);
+        header.put_i32(self.partition_leader_epoch);
+        header.put_i8(MAGIC_V2);
+        header.put_u32(0); // crc, patched below
+        header.put_i16(self.attributes.bits());
+        header.put_i32(self.last_offset_delta);
+        header.put_i64(self.base_timestamp);
+        header.put_i64(self.max_timestamp);
+        header.put_i64(self.producer_id);
+        header.put_i16(self.producer_epoch);
+        header.put_i32(self.base_sequence);
+        header.put_i32(count);
+        let crc = crc32c::crc32c(covered(batch, ATTRIBUTES_AT)?);
+        patch(batch, CRC_AT, crc.to_be_bytes())
+    }
 }
 
 /// A v2 record batch with its records decoded into owned structs.
@@ -180,23 +216,8 @@ impl RecordBatch {
     }
 
     fn encode_unchecked(&self, buf: &mut BytesMut, start: usize) -> Result<()> {
-        let h = &self.header;
-        let count = len_i32(self.records.len(), "record count")?;
-        buf.reserve(V2_HEADER_LEN);
-        buf.put_i64(h.base_offset);
-        buf.put_i32(0); // length, patched below
-        buf.put_i32(h.partition_leader_epoch);
-        buf.put_i8(MAGIC_V2);
-        buf.put_u32(0); // crc, patched below
-        buf.put_i16(h.attributes.bits());
-        buf.put_i32(h.last_offset_delta);
-        buf.put_i64(h.base_timestamp);
-        buf.put_i64(h.max_timestamp);
-        buf.put_i64(h.producer_id);
-        buf.put_i16(h.producer_epoch);
-        buf.put_i32(h.base_sequence);
-        buf.put_i32(count);
-        match h.attributes.compression {
+        buf.put_bytes(0, V2_HEADER_LEN); // written last, once length and CRC are known
+        match self.header.attributes.compression {
             Compression::None => {
                 for record in &self.records {
                     record.encode(buf)?;
@@ -210,10 +231,10 @@ impl RecordBatch {
                 compress(codec, &raw, buf)?;
             }
         }
-        let length = len_i32(buf.len() - start - LOG_OVERHEAD, "record batch")?;
-        patch(buf, start + LENGTH_AT, length.to_be_bytes())?;
-        let crc = crc32c::crc32c(covered(buf, start + ATTRIBUTES_AT)?);
-        patch(buf, start + CRC_AT, crc.to_be_bytes())
+        let batch = buf.get_mut(start..).ok_or(ProtocolError::CorruptRecords(
+            "batch shorter than its header",
+        ))?;
+        self.header.write_v2(batch, self.records.len())
     }
 
     /// Decodes one whole batch (base offset to last byte) into owned records.
@@ -222,13 +243,22 @@ impl RecordBatch {
     }
 }
 
-fn covered(buf: &BytesMut, from: usize) -> Result<&[u8]> {
+fn split_header(batch: &mut [u8]) -> Result<(&mut [u8], &mut [u8])> {
+    if batch.len() < V2_HEADER_LEN {
+        return Err(ProtocolError::CorruptRecords(
+            "batch shorter than its header",
+        ));
+    }
+    Ok(batch.split_at_mut(V2_HEADER_LEN))
+}
+
+fn covered(buf: &[u8], from: usize) -> Result<&[u8]> {
     buf.get(from..).ok_or(ProtocolError::CorruptRecords(
         "batch shorter than its header",
     ))
 }
 
-fn patch(buf: &mut BytesMut, at: usize, value: [u8; 4]) -> Result<()> {
+fn patch(buf: &mut [u8], at: usize, value: [u8; 4]) -> Result<()> {
     buf.get_mut(at..at + 4)
         .ok_or(ProtocolError::CorruptRecords(
             "batch shorter than its header",

@@ -218,6 +218,50 @@ pub(crate) fn put_uvarint(buf: &mut impl BufMut, mut v: u64) {
     buf.put_u8(v as u8);
 }
 
+/// Small fields gathered on the stack so they reach a `BytesMut` in one
+/// copy: `put_u8` on a `BytesMut` is a call to `memcpy` per byte.
+/// `N` must hold everything pushed (callers size it for the worst case);
+/// bytes beyond it would be dropped.
+#[derive(Debug)]
+pub(crate) struct Gather<const N: usize> {
+    bytes: [u8; N],
+    len: usize,
+}
+
+impl<const N: usize> Gather<N> {
+    #[inline]
+    pub(crate) fn new() -> Self {
+        Self {
+            bytes: [0; N],
+            len: 0,
+        }
+    }
+
+    #[inline]
+    pub(crate) fn u8(&mut self, b: u8) {
+        debug_assert!(self.len < N, "Gather<{N}> overflow");
+        if let Some(slot) = self.bytes.get_mut(self.len) {
+            *slot = b;
+            self.len += 1;
+        }
+    }
+
+    /// An unsigned varint (at most 10 bytes).
+    #[inline]
+    pub(crate) fn uvarint(&mut self, mut v: u64) {
+        while v >= 0x80 {
+            self.u8((v as u8) | 0x80);
+            v >>= 7;
+        }
+        self.u8(v as u8);
+    }
+
+    #[inline]
+    pub(crate) fn as_slice(&self) -> &[u8] {
+        self.bytes.get(..self.len).unwrap_or_default()
+    }
+}
+
 /// Converts a length to the `i32` a record field carries.
 #[inline]
 pub(crate) fn len_i32(len: usize, what: &'static str) -> Result<i32> {

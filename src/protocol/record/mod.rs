@@ -30,10 +30,14 @@ pub use batch::{
     BatchAttributes, BatchHeader, BatchView, RecordBatch, RecordIter, TimestampType, LOG_OVERHEAD,
     MAGIC_V2, NO_TIMESTAMP, V2_HEADER_LEN,
 };
+pub(crate) use compression::compress;
 pub use compression::Compression;
 pub use control::{end_txn_batch, ControlRecordKey, ControlRecordType, EndTxnMarker};
 pub use legacy::{LegacyEntry, LegacyMessage, MESSAGE_OVERHEAD_V0, MESSAGE_OVERHEAD_V1};
-pub use records::{HeaderBlock, HeaderIter, HeaderView, Record, RecordHeader, RecordView};
+pub use records::{
+    encode_record, HeaderBlock, HeaderIter, HeaderView, Record, RecordFields, RecordHeader,
+    RecordView,
+};
 pub use set::{Batch, BatchRecords, RecordSet, RecordSetReader};
 
 /// Limits and checks applied while decoding record data.

@@ -19,7 +19,7 @@ use std::ops::Range;
 
 use bytes::{BufMut, Bytes, BytesMut};
 
-use super::cursor::{len_i32, put_uvarint, uvarint_len, zigzag32, zigzag64, Cursor};
+use super::cursor::{len_i32, put_uvarint, uvarint_len, zigzag32, zigzag64, Cursor, Gather};
 use crate::protocol::error::{ProtocolError, Result};
 
 /// The smallest encoded record: seven one-byte fields (length, attributes,
@@ -66,6 +66,16 @@ fn nullable_len(b: Option<&[u8]>, what: &'static str) -> Result<usize> {
     }
 }
 
+/// The length varint of a nullable field (-1 for null).
+fn gather_len<const N: usize>(g: &mut Gather<N>, b: Option<&[u8]>) -> Result<()> {
+    let len = match b {
+        None => -1,
+        Some(b) => len_i32(b.len(), "record field")?,
+    };
+    g.uvarint(zigzag32(len));
+    Ok(())
+}
+
 fn put_nullable(buf: &mut BytesMut, b: Option<&[u8]>, what: &'static str) -> Result<()> {
     match b {
         None => put_uvarint(buf, zigzag32(-1)),
@@ -78,39 +88,92 @@ fn put_nullable(buf: &mut BytesMut, b: Option<&[u8]>, what: &'static str) -> Res
 }
 
 impl Record {
-    /// Size of the record after its length prefix.
-    fn body_len(&self) -> Result<usize> {
-        let mut len = 1
-            + uvarint_len(zigzag64(self.timestamp_delta))
-            + uvarint_len(zigzag32(self.offset_delta))
-            + nullable_len(self.key.as_deref(), "record key")?
-            + nullable_len(self.value.as_deref(), "record value")?
-            + uvarint_len(zigzag32(len_i32(self.headers.len(), "header count")?));
-        for header in &self.headers {
-            len += nullable_len(Some(header.key.as_bytes()), "header key")?;
-            len += nullable_len(header.value.as_deref(), "header value")?;
-        }
-        len_i32(len, "record")?;
-        Ok(len)
-    }
-
     /// Appends the record, length prefix included.
     pub(crate) fn encode(&self, buf: &mut BytesMut) -> Result<()> {
-        let body = self.body_len()?;
-        buf.reserve(body + 5);
-        put_uvarint(buf, zigzag32(len_i32(body, "record")?));
-        buf.put_i8(self.attributes);
-        put_uvarint(buf, zigzag64(self.timestamp_delta));
-        put_uvarint(buf, zigzag32(self.offset_delta));
-        put_nullable(buf, self.key.as_deref(), "record key")?;
-        put_nullable(buf, self.value.as_deref(), "record value")?;
-        put_uvarint(buf, zigzag32(len_i32(self.headers.len(), "header count")?));
-        for header in &self.headers {
-            put_nullable(buf, Some(header.key.as_bytes()), "header key")?;
-            put_nullable(buf, header.value.as_deref(), "header value")?;
-        }
-        Ok(())
+        encode_record(
+            buf,
+            RecordFields {
+                attributes: self.attributes,
+                timestamp_delta: self.timestamp_delta,
+                offset_delta: self.offset_delta,
+                key: self.key.as_deref(),
+                value: self.value.as_deref(),
+            },
+            self.headers
+                .iter()
+                .map(|h| (h.key.as_str(), h.value.as_deref())),
+        )
+        .map(|_| ())
     }
+}
+
+/// The fields of one record to encode, borrowed (see [`encode_record`]).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RecordFields<'a> {
+    /// Record attributes; producers write 0.
+    pub attributes: i8,
+    /// Timestamp minus the batch's base timestamp.
+    pub timestamp_delta: i64,
+    /// Offset minus the batch's base offset.
+    pub offset_delta: i32,
+    /// Key; `None` is null.
+    pub key: Option<&'a [u8]>,
+    /// Value; `None` is null.
+    pub value: Option<&'a [u8]>,
+}
+
+/// Appends one v2 record, length prefix included, from borrowed parts, and
+/// returns the bytes written. A producer encodes records straight into its
+/// batch buffer with this, without building an owned [`Record`].
+///
+/// `headers` is iterated twice (size, then bytes). On error nothing is written.
+pub fn encode_record<'h, H>(
+    buf: &mut BytesMut,
+    fields: RecordFields<'_>,
+    headers: H,
+) -> Result<usize>
+where
+    H: Iterator<Item = (&'h str, Option<&'h [u8]>)> + Clone,
+{
+    let header_count = headers.clone().count();
+    let mut body = 1
+        + uvarint_len(zigzag64(fields.timestamp_delta))
+        + uvarint_len(zigzag32(fields.offset_delta))
+        + nullable_len(fields.key, "record key")?
+        + nullable_len(fields.value, "record value")?
+        + uvarint_len(zigzag32(len_i32(header_count, "header count")?));
+    for (key, value) in headers.clone() {
+        body += nullable_len(Some(key.as_bytes()), "header key")?;
+        body += nullable_len(value, "header value")?;
+    }
+    let start = buf.len();
+    buf.reserve(body + 5);
+    // Fixed fields go through stack buffers: one copy each instead of one
+    // per byte. Lengths were checked above; the sizes are the worst cases.
+    let mut head = Gather::<32>::new();
+    head.uvarint(zigzag32(len_i32(body, "record")?)); // 5
+    head.u8(fields.attributes.to_be_bytes()[0]); // 1
+    head.uvarint(zigzag64(fields.timestamp_delta)); // 10
+    head.uvarint(zigzag32(fields.offset_delta)); // 5
+    gather_len(&mut head, fields.key)?; // 5
+    buf.put_slice(head.as_slice());
+    if let Some(key) = fields.key {
+        buf.put_slice(key);
+    }
+    let mut mid = Gather::<5>::new();
+    gather_len(&mut mid, fields.value)?;
+    buf.put_slice(mid.as_slice());
+    if let Some(value) = fields.value {
+        buf.put_slice(value);
+    }
+    let mut count = Gather::<5>::new();
+    count.uvarint(zigzag32(len_i32(header_count, "header count")?));
+    buf.put_slice(count.as_slice());
+    for (key, value) in headers {
+        put_nullable(buf, Some(key.as_bytes()), "header key")?;
+        put_nullable(buf, value, "header value")?;
+    }
+    Ok(buf.len() - start)
 }
 
 /// A decoded record: absolute offset and timestamp, and zero-copy slices.

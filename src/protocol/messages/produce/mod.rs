@@ -174,7 +174,7 @@ impl Message for ProduceRequest {
             w.string(&t.name)?;
             w.array(&t.partition_data, |w, p| {
                 w.i32(p.index);
-                w.nullable_bytes(p.records.as_deref())?;
+                w.records(p.records.as_ref())?;
                 w.unknown_tagged_fields(&p.unknown_tagged_fields)
             })?;
             w.unknown_tagged_fields(&t.unknown_tagged_fields)

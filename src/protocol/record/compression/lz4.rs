@@ -10,11 +10,10 @@
 //!
 //! Spec: <https://github.com/lz4/lz4/blob/dev/doc/lz4_Frame_format.md>, KAFKA-3160.
 
-use std::io::Write;
-
 use bytes::{BufMut, BytesMut};
-use lz4_flex::block::{decompress_into, decompress_into_with_dict};
-use lz4_flex::frame::{BlockMode, BlockSize, FrameEncoder, FrameInfo};
+use lz4_flex::block::{
+    compress_into, decompress_into, decompress_into_with_dict, get_maximum_output_size,
+};
 
 use super::{compression_error, decompression_error, size_hint};
 use crate::protocol::error::{ProtocolError, Result};
@@ -35,15 +34,34 @@ const BLOCK_UNCOMPRESSED: u32 = 0x8000_0000;
 /// How far back a linked block may reach.
 const WINDOW: usize = 64 << 10;
 
+/// Writes one frame of independent 64 KiB blocks, each compressed straight
+/// into `out` (a block that does not shrink is stored raw), then the end mark.
 pub(super) fn compress(input: &[u8], out: &mut BytesMut) -> Result<()> {
-    let info = FrameInfo::new()
-        .block_size(BlockSize::Max64KB)
-        .block_mode(BlockMode::Independent);
-    let mut encoder = FrameEncoder::with_frame_info(info, out.writer());
-    encoder
-        .write_all(input)
-        .map_err(|e| compression_error(CODEC, e))?;
-    encoder.finish().map_err(|e| compression_error(CODEC, e))?;
+    const BD_64K: u8 = 4 << 4;
+    let descriptor = [FLG_VERSION_1 | FLG_INDEPENDENT, BD_64K];
+    out.reserve(get_maximum_output_size(input.len()) + 4 * input.len().div_ceil(WINDOW) + 11);
+    out.put_u32_le(FRAME_MAGIC);
+    out.put_slice(&descriptor);
+    out.put_u8(xxh32(&descriptor).to_le_bytes()[1]);
+    for block in input.chunks(WINDOW) {
+        let start = out.len();
+        out.resize(start + 4 + get_maximum_output_size(block.len()), 0);
+        let room = out.get_mut(start + 4..).unwrap_or_default();
+        let packed = compress_into(block, room).map_err(|e| compression_error(CODEC, e))?;
+        let (size, flag) = if packed < block.len() {
+            out.truncate(start + 4 + packed);
+            (packed, 0)
+        } else {
+            out.truncate(start + 4);
+            out.put_slice(block);
+            (block.len(), BLOCK_UNCOMPRESSED)
+        };
+        let word = u32::try_from(size).map_err(|e| compression_error(CODEC, e))? | flag;
+        if let Some(slot) = out.get_mut(start..start + 4) {
+            slot.copy_from_slice(&word.to_le_bytes());
+        }
+    }
+    out.put_u32_le(0);
     Ok(())
 }
 
@@ -391,6 +409,25 @@ fn xxh32(data: &[u8]) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use lz4_flex::frame::{BlockMode, BlockSize, FrameDecoder, FrameEncoder, FrameInfo};
+    use std::io::{Read, Write};
+
+    #[test]
+    fn frames_written_here_are_read_by_lz4_flex() {
+        let noise: Vec<u8> = (0..70_000u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
+        for input in [Vec::new(), data(10), data(300_000), noise] {
+            let mut packed = BytesMut::new();
+            compress(&input, &mut packed).unwrap();
+            let mut theirs = Vec::new();
+            FrameDecoder::new(&packed[..])
+                .read_to_end(&mut theirs)
+                .unwrap();
+            assert_eq!(theirs, input);
+            assert_eq!(decompress(&packed, 1 << 20, false).unwrap(), input);
+        }
+    }
 
     fn frame(info: FrameInfo, data: &[u8]) -> Vec<u8> {
         let mut out = Vec::new();
