@@ -65,7 +65,11 @@ pub(crate) async fn run<S>(
             biased;
             _ = shutdown.changed() => break Error::Disconnected { broker: broker.clone() },
             read = rd.read_buf(&mut rbuf) => match read {
-                Ok(0) => break Error::Disconnected { broker: broker.clone() },
+                Ok(0) => break Error::Io {
+                    broker: broker.clone(),
+                    kind: std::io::ErrorKind::UnexpectedEof,
+                    message: "connection closed by the broker".to_owned(),
+                },
                 Ok(_) => {
                     if let Err(source) = dispatch_frames(&mut rbuf, max_frame, &mut inflight, &broker) {
                         break broken_frame(&broker, source, &mut inflight, &mut order);
@@ -112,13 +116,30 @@ pub(crate) async fn run<S>(
     debug!(broker = %broker, in_flight = inflight.len(), reason = %outcome, "connection closed");
     let _ = wr.shutdown().await;
     for (_, p) in inflight.drain() {
-        let _ = p.reply.send(Err(outcome.clone()));
+        let _ = p.reply.send(Err(in_flight_error(&outcome, p.api)));
     }
     requests.close();
     while let Ok(out) = requests.try_recv() {
         if let Some(reply) = out.reply {
             let _ = reply.send(Err(outcome.clone()));
         }
+    }
+}
+
+/// The error for a request that was waiting for its response when the
+/// connection ended: a socket error names the request it cut off.
+fn in_flight_error(outcome: &Error, api: ApiKey) -> Error {
+    match outcome {
+        Error::Io {
+            broker,
+            kind,
+            message,
+        } => Error::Io {
+            broker: broker.clone(),
+            kind: *kind,
+            message: format!("{message} while a {api} request waited for its response"),
+        },
+        other => other.clone(),
     }
 }
 
