@@ -14,7 +14,7 @@ use super::events::ConsumerEvent;
 use super::fetcher::{Command, Delivery, FetcherTask};
 use super::group::{GroupCommand, GroupDriver};
 use super::record::ConsumerRecord;
-use super::shared::Shared;
+use super::shared::{ProcessedSlot, Shared};
 use crate::cluster::Client;
 use crate::config::ClientConfig;
 use crate::error::{Error, Result};
@@ -35,8 +35,13 @@ pub struct Consumer {
     deliveries: mpsc::UnboundedReceiver<Delivery>,
     shared: Arc<Shared>,
     current: VecDeque<ConsumerRecord>,
-    current_tp: Option<(TopicPartition, u64)>,
-    last_handed: Option<(TopicPartition, i64)>,
+    /// The partition of `current`, its generation and processed-offset slot.
+    current_tp: Option<(TopicPartition, u64, Arc<ProcessedSlot>)>,
+    /// The partition of the last record handed out, and its slot (kept
+    /// across records, so marking one is a single atomic update).
+    handed_tp: Option<(TopicPartition, Arc<ProcessedSlot>)>,
+    /// The offset of the last record handed out, not marked processed yet.
+    last_handed: Option<i64>,
     seen_invalidations: u64,
     task: Option<JoinHandle<()>>,
     config: ConsumerConfig,
@@ -79,6 +84,7 @@ impl Consumer {
             shared,
             current: VecDeque::new(),
             current_tp: None,
+            handed_tp: None,
             last_handed: None,
             seen_invalidations: 0,
             task: Some(handle),
@@ -236,11 +242,11 @@ impl Consumer {
     /// (also those already queued for this handle), and the last record
     /// handed out of that partition is not marked processed by the next poll.
     pub fn seek(&mut self, tp: TopicPartition, offset: i64) -> Result<()> {
-        if self.current_tp.as_ref().is_some_and(|(t, _)| *t == tp) {
+        if self.current_tp.as_ref().is_some_and(|(t, _, _)| *t == tp) {
             self.current.clear();
             self.current_tp = None;
         }
-        if self.last_handed.as_ref().is_some_and(|(t, _)| *t == tp) {
+        if self.handed_tp.as_ref().is_some_and(|(t, _)| *t == tp) {
             self.last_handed = None;
         }
         // Invalidate at once: deliveries the fetcher queued before it sees
@@ -307,8 +313,10 @@ impl Consumer {
 
     /// Marks the last record handed out as processed now (instead of at the next `recv`).
     pub fn mark_processed(&mut self) {
-        if let Some((tp, offset)) = self.last_handed.take() {
-            self.shared.mark_processed(&tp, offset + 1);
+        if let Some(offset) = self.last_handed.take() {
+            if let Some((_, slot)) = &self.handed_tp {
+                slot.mark(offset + 1);
+            }
         }
     }
 
@@ -336,7 +344,7 @@ impl Consumer {
             self.seen_invalidations = invalidations;
             // Records of a partition revoked, lost or seeked since they were
             // fetched must not reach the application.
-            if let Some((tp, generation)) = &self.current_tp {
+            if let Some((tp, generation, _)) = &self.current_tp {
                 if self.shared.generation(tp) != Some(*generation) {
                     self.current.clear();
                     self.current_tp = None;
@@ -345,9 +353,15 @@ impl Consumer {
         }
         loop {
             if let Some(record) = self.current.pop_front() {
-                let tp = self.current_tp.as_ref().map(|(tp, _)| tp.clone());
-                if let Some(tp) = tp {
-                    self.last_handed = Some((tp, record.offset));
+                if let Some((tp, _, slot)) = &self.current_tp {
+                    let same = self
+                        .handed_tp
+                        .as_ref()
+                        .is_some_and(|(_, s)| Arc::ptr_eq(s, slot));
+                    if !same {
+                        self.handed_tp = Some((tp.clone(), slot.clone()));
+                    }
+                    self.last_handed = Some(record.offset);
                 }
                 return Poll::Ready(Some(Ok(record)));
             }
@@ -365,8 +379,9 @@ impl Consumer {
                     if self.shared.generation(&tp) != Some(generation) {
                         continue; // seeked or revoked since it was fetched
                     }
+                    let slot = self.shared.processed_slot(&tp);
                     self.current = records.into();
-                    self.current_tp = Some((tp, generation));
+                    self.current_tp = Some((tp, generation, slot));
                 }
             }
         }

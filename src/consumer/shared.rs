@@ -1,8 +1,8 @@
 //! State shared between the consumer task and the application's handle.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use crate::producer::TopicPartition;
 
@@ -14,8 +14,10 @@ pub(crate) struct Shared {
     /// Per partition: the generation whose records are current (bumped on
     /// seek and revoke, so records fetched before are dropped).
     pub generations: Mutex<HashMap<TopicPartition, u64>>,
-    /// Per partition: the offset after the last record the application finished.
-    pub processed: Mutex<HashMap<TopicPartition, i64>>,
+    /// Per partition: the offset after the last record the application
+    /// finished. A slot, once made, stays in the map (cleared rather than
+    /// removed), so the handle can keep it and mark records without a lock.
+    processed: Mutex<HashMap<TopicPartition, Arc<ProcessedSlot>>>,
     /// Incremented whenever the application polls (or heartbeats): proof of progress
     /// for the group's `max_poll_interval`.
     pub polls: std::sync::atomic::AtomicU64,
@@ -65,34 +67,116 @@ impl Shared {
         }
     }
 
-    pub fn mark_processed(&self, tp: &TopicPartition, next_offset: i64) {
+    /// The processed-offset slot of `tp` (made, empty, on first use).
+    pub fn processed_slot(&self, tp: &TopicPartition) -> Arc<ProcessedSlot> {
         let mut p = lock(&self.processed);
-        match p.get_mut(tp) {
-            Some(v) => *v = (*v).max(next_offset),
-            None => {
-                p.insert(tp.clone(), next_offset);
-            }
+        if let Some(slot) = p.get(tp) {
+            return slot.clone();
         }
+        let slot = Arc::new(ProcessedSlot::default());
+        p.insert(tp.clone(), slot.clone());
+        slot
+    }
+
+    pub fn mark_processed(&self, tp: &TopicPartition, next_offset: i64) {
+        self.processed_slot(tp).mark(next_offset);
     }
 
     /// Sets a processed offset exactly (seek backwards, redelivery).
     pub fn reset_processed(&self, tp: &TopicPartition, next_offset: Option<i64>) {
         let mut p = lock(&self.processed);
-        match next_offset {
-            Some(v) => {
-                p.insert(tp.clone(), v);
+        match (p.get(tp), next_offset) {
+            (Some(slot), v) => slot.set(v),
+            (None, Some(v)) => {
+                let slot = Arc::new(ProcessedSlot::default());
+                slot.set(Some(v));
+                p.insert(tp.clone(), slot);
             }
-            None => {
-                p.remove(tp);
-            }
+            (None, None) => {}
         }
     }
 
     pub fn processed(&self) -> HashMap<TopicPartition, i64> {
-        lock(&self.processed).clone()
+        lock(&self.processed)
+            .iter()
+            .filter_map(|(tp, slot)| slot.get().map(|v| (tp.clone(), v)))
+            .collect()
+    }
+}
+
+/// One partition's processed offset: the offset after the last record the
+/// application finished, or none.
+#[derive(Debug)]
+pub(crate) struct ProcessedSlot(AtomicI64);
+
+/// The slot's "no processed offset" value (offsets are never negative).
+const NO_OFFSET: i64 = i64::MIN;
+
+impl Default for ProcessedSlot {
+    fn default() -> Self {
+        Self(AtomicI64::new(NO_OFFSET))
+    }
+}
+
+impl ProcessedSlot {
+    /// Raises the processed offset to `next_offset` (never lowers it).
+    pub fn mark(&self, next_offset: i64) {
+        self.0.fetch_max(next_offset, Ordering::AcqRel);
+    }
+
+    fn set(&self, next_offset: Option<i64>) {
+        self.0
+            .store(next_offset.unwrap_or(NO_OFFSET), Ordering::Release);
+    }
+
+    fn get(&self) -> Option<i64> {
+        Some(self.0.load(Ordering::Acquire)).filter(|v| *v != NO_OFFSET)
     }
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tp(p: i32) -> TopicPartition {
+        TopicPartition {
+            topic: "t".to_owned(),
+            partition: p,
+        }
+    }
+
+    #[test]
+    fn processed_offsets_through_a_held_slot_match_the_map() {
+        let shared = Shared::default();
+        let slot = shared.processed_slot(&tp(0));
+        assert!(shared.processed().is_empty(), "an empty slot is no offset");
+        slot.mark(5);
+        slot.mark(3); // never lowered by a mark
+        shared.mark_processed(&tp(1), 7);
+        let expected: HashMap<_, _> = [(tp(0), 5), (tp(1), 7)].into();
+        assert_eq!(shared.processed(), expected);
+
+        // Revoked: cleared, yet the held slot is the map's slot still.
+        shared.reset_processed(&tp(0), None);
+        assert_eq!(shared.processed().get(&tp(0)), None);
+        slot.mark(9);
+        assert_eq!(shared.processed().get(&tp(0)), Some(&9));
+
+        // Seek backwards: set exactly, then raised by marks again.
+        shared.reset_processed(&tp(0), Some(2));
+        assert_eq!(shared.processed().get(&tp(0)), Some(&2));
+        slot.mark(4);
+        assert_eq!(shared.processed().get(&tp(0)), Some(&4));
+        assert!(Arc::ptr_eq(&slot, &shared.processed_slot(&tp(0))));
+
+        // A reset of an unknown partition makes its slot only with an offset.
+        shared.reset_processed(&tp(2), None);
+        shared.reset_processed(&tp(3), Some(11));
+        assert_eq!(shared.processed().get(&tp(2)), None);
+        assert_eq!(shared.processed().get(&tp(3)), Some(&11));
+    }
 }
