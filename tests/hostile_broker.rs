@@ -132,6 +132,7 @@ async fn broken_metadata_responses_name_broker_and_request_and_recover() {
                         e,
                         Error::BadResponse { .. }
                             | Error::Timeout { .. }
+                            | Error::Io { .. }
                             | Error::Disconnected { .. }
                     ),
                     "{name}: {e:?}"

@@ -121,12 +121,12 @@ pub(crate) async fn run<S>(
     requests.close();
     while let Ok(out) = requests.try_recv() {
         if let Some(reply) = out.reply {
-            let _ = reply.send(Err(outcome.clone()));
+            let _ = reply.send(Err(in_flight_error(&outcome, out.api)));
         }
     }
 }
 
-/// The error for a request that was waiting for its response when the
+/// The error for a request that was in flight or queued when the
 /// connection ended: a socket error names the request it cut off.
 fn in_flight_error(outcome: &Error, api: ApiKey) -> Error {
     match outcome {
@@ -137,7 +137,7 @@ fn in_flight_error(outcome: &Error, api: ApiKey) -> Error {
         } => Error::Io {
             broker: broker.clone(),
             kind: *kind,
-            message: format!("{message} while a {api} request waited for its response"),
+            message: format!("{message}; the {api} request got no response"),
         },
         other => other.clone(),
     }
