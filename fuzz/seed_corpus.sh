@@ -1,7 +1,8 @@
 #!/bin/sh
 # Fills fuzz/corpus/<target>/ (not committed) from
 # - the committed seeds in fuzz/seeds/<target>/ (table-built messages, record
-#   sets and consumer-protocol payloads), and
+#   sets and consumer-protocol payloads),
+# - the minimised corpus of the last long campaign, fuzz/corpus-saved/<target>/, and
 # - when present, the golden frames in protocol-specs/golden/: request frames
 #   go to the `request` corpus as they are; response frames get the
 #   `frame_response` selector prefix (api key, version, framed mode) from
@@ -10,7 +11,8 @@
 set -eu
 fuzz=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$fuzz")
-for dir in "$fuzz"/seeds/*/; do
+for dir in "$fuzz"/seeds/*/ "$fuzz"/corpus-saved/*/; do
+    [ -d "$dir" ] || continue
     target=$(basename "$dir")
     mkdir -p "$fuzz/corpus/$target"
     cp "$dir"* "$fuzz/corpus/$target/"

@@ -1,6 +1,8 @@
 //! Replays the fuzz inputs through the fuzz targets' own entry points
-//! (`fuzz/entry.rs`): every crash input kept under `fuzz/regressions/<target>/`
-//! and the committed seed corpus under `fuzz/seeds/<target>/`. None may panic.
+//! (`fuzz/entry.rs`): every crash input kept under `fuzz/regressions/<target>/`,
+//! the committed seed corpus under `fuzz/seeds/<target>/` and the corpus the
+//! last long campaign saved (minimised with `cargo fuzz cmin`) under
+//! `fuzz/corpus-saved/<target>/`. None may panic.
 
 #[path = "../fuzz/entry.rs"]
 mod entry;
@@ -67,6 +69,20 @@ fn seed_corpus_replays_without_panic() {
         n >= 100,
         "only {n} seeds; regenerate with the write_fuzz_seeds test"
     );
+}
+
+#[test]
+fn saved_campaign_corpus_replays_without_panic() {
+    for (target, _) in TARGETS {
+        let dir = fuzz_dir().join("corpus-saved").join(target);
+        assert!(
+            !files(&dir).is_empty(),
+            "no saved corpus for {target} in {}",
+            dir.display()
+        );
+    }
+    let n = replay("corpus-saved");
+    println!("replayed {n} saved corpus inputs");
 }
 
 /// The seeds are valid messages, so the targets start from inputs that
