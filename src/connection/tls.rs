@@ -39,8 +39,8 @@ pub(crate) fn connector(settings: &TlsSettings) -> Result<TlsConnector> {
             tracing::warn!("TLS host name verification is DISABLED (ssl.endpoint.identification.algorithm=none)");
             builder
                 .dangerous()
-                .with_custom_certificate_verifier(Arc::new(ChainOnly {
-                    roots: Arc::new(roots(settings)?),
+                .with_custom_certificate_verifier(Arc::new(Insecure {
+                    roots: Some(Arc::new(roots(settings)?)),
                     provider,
                 }))
         }
@@ -48,7 +48,10 @@ pub(crate) fn connector(settings: &TlsSettings) -> Result<TlsConnector> {
             tracing::warn!("TLS certificate verification is DISABLED (enable.ssl.certificate.verification=false)");
             builder
                 .dangerous()
-                .with_custom_certificate_verifier(Arc::new(AcceptAny { provider }))
+                .with_custom_certificate_verifier(Arc::new(Insecure {
+                    roots: None,
+                    provider,
+                }))
         }
     };
     let config = match (&settings.certificate, &settings.key) {
@@ -151,19 +154,27 @@ fn roots(settings: &TlsSettings) -> Result<RootCertStore> {
     Ok(store)
 }
 
-/// `ssl.endpoint.identification.algorithm=none`: the chain is verified, the name is not.
-struct ChainOnly {
-    roots: Arc<RootCertStore>,
+/// A verifier that skips checks on purpose, for local testing only:
+/// `ssl.endpoint.identification.algorithm=none` (with `roots`: the chain is
+/// verified, the host name is not) or
+/// `enable.ssl.certificate.verification=false` (without: any certificate).
+/// The handshake signatures are always checked (they prove the peer holds
+/// the key of the certificate it sent, whatever that certificate is).
+struct Insecure {
+    roots: Option<Arc<RootCertStore>>,
     provider: Arc<CryptoProvider>,
 }
 
-impl fmt::Debug for ChainOnly {
+impl fmt::Debug for Insecure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("ChainOnly (DANGER: host name not verified)")
+        f.write_str(match self.roots {
+            Some(_) => "ChainOnly (DANGER: host name not verified)",
+            None => "AcceptAny (DANGER: certificates not verified)",
+        })
     }
 }
 
-impl ServerCertVerifier for ChainOnly {
+impl ServerCertVerifier for Insecure {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -172,74 +183,16 @@ impl ServerCertVerifier for ChainOnly {
         _ocsp_response: &[u8],
         now: UnixTime,
     ) -> std::result::Result<ServerCertVerified, rustls::Error> {
-        let cert = ParsedCertificate::try_from(end_entity)?;
-        verify_server_cert_signed_by_trust_anchor(
-            &cert,
-            &self.roots,
-            intermediates,
-            now,
-            self.provider.signature_verification_algorithms.all,
-        )?;
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider
-            .signature_verification_algorithms
-            .supported_schemes()
-    }
-}
-
-/// `enable.ssl.certificate.verification=false`: any certificate. The
-/// handshake signatures are still checked (they prove the peer holds the
-/// key of the certificate it sent, whatever that certificate is).
-struct AcceptAny {
-    provider: Arc<CryptoProvider>,
-}
-
-impl fmt::Debug for AcceptAny {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("AcceptAny (DANGER: certificates not verified)")
-    }
-}
-
-impl ServerCertVerifier for AcceptAny {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> std::result::Result<ServerCertVerified, rustls::Error> {
+        if let Some(roots) = &self.roots {
+            let cert = ParsedCertificate::try_from(end_entity)?;
+            verify_server_cert_signed_by_trust_anchor(
+                &cert,
+                roots,
+                intermediates,
+                now,
+                self.provider.signature_verification_algorithms.all,
+            )?;
+        }
         Ok(ServerCertVerified::assertion())
     }
 
