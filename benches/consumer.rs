@@ -16,9 +16,21 @@
 //! the assignment to the last record, its CPU time (utime+stime from
 //! `/proc/self/stat`, every thread) and its peak RSS (`VmHWM`).
 //!
+//! A third child, `fetch-only`, measures the broker rather than a client: it
+//! sends bare Fetch requests (one in flight per broker, as both clients do)
+//! and reads only batch headers, no decompression, CRC or record parsing
+//! (`common/fetch_only.rs`; its MB/s counts record-batch bytes). It does
+//! almost no work per record, so its throughput is about what this broker
+//! serves on this machine to any client; each case ends with both clients'
+//! throughput as a share of it and where 1.5x rdkafka would lie. It is not a
+//! strict bound: the mock's own cost per record varies by ±30 % from run to
+//! run, and a real client can come out a little above it.
+//!
 //! The mock keeps at most 5 MB of batches per partition, so topics have 48
 //! partitions (room for 240 MB); the bench reads whatever the log holds and
-//! says so if older batches were dropped.
+//! says so if older batches were dropped. (With 96 partitions and twice the
+//! records the runs would be longer, but the mock then spends about 1.5
+//! instead of 0.9 µs per 1 KiB record and every client slows down.)
 //!
 //! Both clients get the same settings: fetch.min.bytes 1, fetch.wait.max.ms
 //! 500, max.partition.fetch.bytes 1 MiB, fetch.max.bytes 50 MiB, 64 MiB
@@ -28,10 +40,10 @@
 //! auto-creation), `BENCH_RECORDS` (records of 100 B per case, default
 //! 1000000; 1 KiB cases use a fifth), `BENCH_REPS` (runs per client and case,
 //! default 3; the median is shown), `BENCH_CASES` (a substring filter on the
-//! case name), `BENCH_CLIENTS` (`kafkit` or `rdkafka` to run only that one).
+//! case name), `BENCH_CLIENTS` (a list such as `kafkit,fetch-only` to run
+//! only those).
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -44,9 +56,15 @@ use rdkafka::consumer::{BaseConsumer, Consumer as _};
 use rdkafka::message::Message;
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 
-type BoxError = Box<dyn std::error::Error>;
+mod common;
+#[path = "common/fetch_only.rs"]
+mod fetch_only;
+
+use common::{cpu_time, median, peak_rss_kb, BoxError, Broker};
 
 const PARTITIONS: i32 = 48;
+/// How long one client may take to read a case.
+const READ_LIMIT: Duration = Duration::from_secs(120);
 
 #[derive(Clone, Copy)]
 struct Case {
@@ -93,113 +111,6 @@ impl Sample {
             broker_cpu: 0.0,
         })
     }
-}
-
-/// utime+stime of this process, from `/proc/self/stat`.
-fn cpu_seconds() -> f64 {
-    process_cpu_seconds("self")
-}
-
-/// utime+stime of process `pid` (`self` for this one).
-fn process_cpu_seconds(pid: &str) -> f64 {
-    let ticks = Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8(o.stdout).ok())
-        .and_then(|s| s.trim().parse::<f64>().ok())
-        .unwrap_or(100.0);
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map(|(_, rest)| rest.split_whitespace().collect())
-        .unwrap_or_default();
-    let field = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok());
-    (field(11).unwrap_or(0.0) + field(12).unwrap_or(0.0)) / ticks
-}
-
-/// Peak resident set size of this process in KiB (`VmHWM`).
-fn peak_rss_kb() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
-}
-
-/// The broker: a `mock_cluster` child process, or `KAFKA_BROKERS`.
-struct Broker {
-    bootstrap: String,
-    child: Option<Child>,
-}
-
-impl Broker {
-    fn start(topics: &[String]) -> Result<Self, BoxError> {
-        if let Ok(bootstrap) = std::env::var("KAFKA_BROKERS") {
-            return Ok(Self {
-                bootstrap,
-                child: None,
-            });
-        }
-        let exe = mock_cluster_exe()?;
-        let mut child = Command::new(&exe)
-            .args(["--brokers", "3"])
-            .args(topics.iter().map(|t| format!("{t}:{PARTITIONS}")))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .map_err(|e| format!("spawning {}: {e}", exe.display()))?;
-        let stdout = child.stdout.take().ok_or("no stdout")?;
-        let mut lines = BufReader::new(stdout);
-        let mut first = String::new();
-        lines.read_line(&mut first)?;
-        std::thread::spawn(move || for _ in lines.lines() {});
-        let bootstrap = first.trim().to_owned();
-        if bootstrap.is_empty() {
-            return Err("mock_cluster printed no bootstrap servers".into());
-        }
-        Ok(Self {
-            bootstrap,
-            child: Some(child),
-        })
-    }
-}
-
-impl Broker {
-    /// The broker process's CPU seconds so far.
-    fn cpu(&self) -> f64 {
-        self.child
-            .as_ref()
-            .map_or(0.0, |c| process_cpu_seconds(&c.id().to_string()))
-    }
-}
-
-impl Drop for Broker {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            drop(child.stdin.take());
-            let _ = child.wait();
-        }
-    }
-}
-
-/// The `mock_cluster` example next to this bench binary, built first.
-fn mock_cluster_exe() -> Result<std::path::PathBuf, BoxError> {
-    let exe = std::env::current_exe()?;
-    let profile_dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .ok_or("cannot locate the target directory")?;
-    let mut build = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()));
-    build.args(["build", "--quiet", "--example", "mock_cluster"]);
-    if profile_dir.file_name().is_some_and(|n| n != "debug") {
-        build.arg("--release");
-    }
-    if !build.status()?.success() {
-        return Err("cargo build --example mock_cluster failed".into());
-    }
-    Ok(profile_dir.join("examples").join("mock_cluster"))
 }
 
 /// Writes `n` records of the case to its topic with kafkit's producer.
@@ -269,6 +180,7 @@ fn child(args: &[String]) -> Result<(), BoxError> {
     let (records, bytes, wall, cpu) = match client.as_str() {
         "kafkit" => kafkit_read(bootstrap, topic, expected)?,
         "rdkafka" => rdkafka_read(bootstrap, topic, expected)?,
+        "fetch-only" => fetch_only_read(bootstrap, topic, expected)?,
         other => return Err(format!("unknown client {other}").into()),
     };
     println!(
@@ -300,19 +212,50 @@ fn kafkit_read(bootstrap: &str, topic: &str, expected: u64) -> Result<Measured, 
         let (start, cpu0) = (Instant::now(), cpu_seconds());
         consumer.assign_topic(topic).await?;
         let (mut records, mut bytes) = (0u64, 0u64);
-        while records < expected {
-            let r = tokio::time::timeout(Duration::from_secs(30), consumer.recv())
-                .await
-                .map_err(|_| format!("kafkit: stalled after {records} of {expected}"))?
-                .ok_or("consumer closed")??;
-            records += 1;
-            bytes += (r.key.as_ref().map_or(0, |k| k.len())
-                + r.value.as_ref().map_or(0, |v| v.len())) as u64;
-        }
+        // One deadline for the whole read (a per-record timeout would cost a
+        // timer and a clock read per record, which rdkafka's loop does not pay
+        // as its `poll` returns straight from its queue).
+        let read = async {
+            while records < expected {
+                let r = consumer.recv().await.ok_or("consumer closed")??;
+                records += 1;
+                bytes += (r.key.as_ref().map_or(0, |k| k.len())
+                    + r.value.as_ref().map_or(0, |v| v.len())) as u64;
+            }
+            Ok::<(), BoxError>(())
+        };
+        tokio::time::timeout(READ_LIMIT, read)
+            .await
+            .map_err(|_| format!("kafkit: stalled after {records} of {expected}"))??;
         let (wall, cpu) = (start.elapsed().as_secs_f64(), cpu_seconds() - cpu0);
         consumer.close().await?;
         Ok((records, bytes, wall, cpu))
     })
+}
+
+/// What the broker serves: bare Fetch requests, batch headers only
+/// (`fetch_only`); bytes are record-batch bytes on the wire.
+fn fetch_only_read(bootstrap: &str, topic: &str, expected: u64) -> Result<Measured, BoxError> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let client = kafkit::Client::connect(ClientConfig::new([bootstrap])).await?;
+        let (start, cpu0) = (Instant::now(), cpu_seconds());
+        let (records, bytes, last) =
+            tokio::time::timeout(READ_LIMIT, fetch_only::read(&client, topic, expected))
+                .await
+                .map_err(|_| format!("fetch-only: stalled before {expected} records"))??;
+        let (wall, cpu) = ((last - start).as_secs_f64(), cpu_seconds() - cpu0);
+        client.close();
+        Ok((records, bytes, wall, cpu))
+    })
+}
+
+/// This process's CPU time in seconds.
+fn cpu_seconds() -> f64 {
+    cpu_time("self").map_or(0.0, |d| d.as_secs_f64())
 }
 
 fn rdkafka_read(bootstrap: &str, topic: &str, expected: u64) -> Result<Measured, BoxError> {
@@ -378,11 +321,6 @@ fn run_child(
         .ok_or_else(|| format!("{client} child printed no result: {text}").into())
 }
 
-fn median(mut xs: Vec<f64>) -> f64 {
-    xs.sort_by(f64::total_cmp);
-    xs.get(xs.len() / 2).copied().unwrap_or(f64::NAN)
-}
-
 fn main() -> Result<(), BoxError> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if let Some(i) = args.iter().position(|a| a == "--child") {
@@ -417,23 +355,23 @@ fn main() -> Result<(), BoxError> {
     if !full {
         cases.truncate(1);
     }
-    let mut clients = vec!["kafkit", "rdkafka"];
+    let mut clients = vec!["kafkit", "rdkafka", "fetch-only"];
     clients.retain(|c| only.is_empty() || only.contains(c));
 
     let topics: Vec<String> = cases.iter().map(Case::topic).collect();
-    let broker = Broker::start(&topics)?;
+    let broker = Broker::start(&topics, PARTITIONS)?;
     let rt = tokio::runtime::Runtime::new()?;
     println!(
         "broker {} ({}), {PARTITIONS} partitions, {reps} run(s) per client and case, medians shown",
         broker.bootstrap,
-        if broker.child.is_some() {
+        if broker.is_mock() {
             "mock_cluster process"
         } else {
             "KAFKA_BROKERS"
         }
     );
     println!(
-        "\n{:<12} {:<8} {:>8} {:>10} {:>8} {:>11} {:>9} {:>13}",
+        "\n{:<12} {:<10} {:>8} {:>10} {:>8} {:>11} {:>9} {:>13}",
         "case", "client", "records", "records/s", "MB/s", "CPU µs/rec", "peak RSS", "broker µs/rec"
     );
     for case in &cases {
@@ -463,7 +401,10 @@ fn main() -> Result<(), BoxError> {
             for client in order {
                 let broker_cpu = broker.cpu();
                 let mut s = run_child(client, &broker.bootstrap, &case.topic(), expected)?;
-                s.broker_cpu = broker.cpu() - broker_cpu;
+                s.broker_cpu = match (broker_cpu, broker.cpu()) {
+                    (Some(before), Some(after)) => after.saturating_sub(before).as_secs_f64(),
+                    _ => 0.0,
+                };
                 if let Some((_, v)) = results.iter_mut().find(|(c, _)| *c == client) {
                     v.push(s);
                 }
@@ -492,7 +433,7 @@ fn main() -> Result<(), BoxError> {
                     .collect(),
             );
             println!(
-                "{:<12} {:<8} {:>8} {:>10.0} {:>8.1} {:>11.3} {:>6.0} MB {:>13.3}",
+                "{:<12} {:<10} {:>8} {:>10.0} {:>8.1} {:>11.3} {:>6.0} MB {:>13.3}",
                 case.name(),
                 client,
                 expected,
@@ -502,11 +443,14 @@ fn main() -> Result<(), BoxError> {
                 rss,
                 broker_cpu
             );
-            rows.push((rps, cpu, rss));
+            rows.push((*client, rps, cpu, rss));
         }
-        if let [(k_rps, k_cpu, k_rss), (r_rps, r_cpu, r_rss)] = rows[..] {
+        let row = |name: &str| rows.iter().find(|r| r.0 == name).copied();
+        if let (Some((_, k_rps, k_cpu, k_rss)), Some((_, r_rps, r_cpu, r_rss))) =
+            (row("kafkit"), row("rdkafka"))
+        {
             println!(
-                "{:<12} {:<8} {:>8} {:>9.2}x {:>8} {:>10.2}x {:>8.2}x",
+                "{:<12} {:<10} {:>8} {:>9.2}x {:>8} {:>10.2}x {:>8.2}x",
                 "",
                 "k/r",
                 "",
@@ -515,6 +459,18 @@ fn main() -> Result<(), BoxError> {
                 k_cpu / r_cpu,
                 k_rss / r_rss
             );
+            if let Some((_, c_rps, _, _)) = row("fetch-only") {
+                println!(
+                    "{:<12} {:<10} {:>8} kafkit at {:.0}% and rdkafka at {:.0}% of fetch-only; \
+                     1.5x rdkafka would be {:.0}% of it",
+                    "",
+                    "",
+                    "",
+                    100.0 * k_rps / c_rps,
+                    100.0 * r_rps / c_rps,
+                    150.0 * r_rps / c_rps
+                );
+            }
         }
     }
     Ok(())

@@ -28,8 +28,6 @@
 //! substring filter on the case name), `BENCH_CLIENTS` (`kafkit` or
 //! `rdkafka` to run only that one, e.g. under a profiler).
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -39,7 +37,9 @@ use kafkit::ClientConfig;
 use rdkafka::config::ClientConfig as RdConfig;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 
-type BoxError = Box<dyn std::error::Error>;
+mod common;
+
+use common::{cpu_time, median, BoxError, Broker};
 
 const PARTITIONS: i32 = 6;
 const WARMUP: usize = 2_000;
@@ -212,105 +212,9 @@ impl Sample {
     }
 }
 
-/// utime+stime of a process, from `/proc/<pid>/stat`.
-fn cpu_time(pid: &str, ticks_per_s: u64) -> Option<Duration> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Fields after the parenthesised command name start at field 3 (state).
-    let rest = stat.rsplit_once(')')?.1;
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let utime: u64 = fields.get(11)?.parse().ok()?;
-    let stime: u64 = fields.get(12)?.parse().ok()?;
-    Some(Duration::from_secs_f64(
-        (utime + stime) as f64 / ticks_per_s as f64,
-    ))
-}
-
-fn clock_ticks() -> u64 {
-    Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8(o.stdout).ok())
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(100)
-}
-
-/// The broker: a `mock_cluster` child process, or `KAFKA_BROKERS`.
-struct Broker {
-    bootstrap: String,
-    child: Option<Child>,
-}
-
-impl Broker {
-    fn start(topics: &[String]) -> Result<Self, BoxError> {
-        if let Ok(bootstrap) = std::env::var("KAFKA_BROKERS") {
-            return Ok(Self {
-                bootstrap,
-                child: None,
-            });
-        }
-        let exe = mock_cluster_exe()?;
-        let mut child = Command::new(&exe)
-            .args(["--brokers", "3"])
-            .args(topics.iter().map(|t| format!("{t}:{PARTITIONS}")))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .map_err(|e| format!("spawning {}: {e}", exe.display()))?;
-        let stdout = child.stdout.take().ok_or("no stdout")?;
-        let mut first = String::new();
-        let mut lines = BufReader::new(stdout);
-        lines.read_line(&mut first)?;
-        // Keep draining whatever else it prints so it never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines.lines() {});
-        let bootstrap = first.trim().to_owned();
-        if bootstrap.is_empty() {
-            return Err("mock_cluster printed no bootstrap servers".into());
-        }
-        Ok(Self {
-            bootstrap,
-            child: Some(child),
-        })
-    }
-
-    fn cpu(&self, ticks: u64) -> Option<Duration> {
-        let child = self.child.as_ref()?;
-        cpu_time(&child.id().to_string(), ticks)
-    }
-}
-
-impl Drop for Broker {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            drop(child.stdin.take()); // end of file: the mock cluster exits
-            let _ = child.wait();
-        }
-    }
-}
-
-/// Path of the `mock_cluster` example next to this bench binary, built first.
-fn mock_cluster_exe() -> Result<std::path::PathBuf, BoxError> {
-    let exe = std::env::current_exe()?;
-    let profile_dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .ok_or("cannot locate the target directory")?;
-    let mut build = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()));
-    build.args(["build", "--quiet", "--example", "mock_cluster"]);
-    if profile_dir.file_name().is_some_and(|n| n != "debug") {
-        build.arg("--release");
-    }
-    let status = build.status()?;
-    if !status.success() {
-        return Err("cargo build --example mock_cluster failed".into());
-    }
-    Ok(profile_dir.join("examples").join("mock_cluster"))
-}
-
 struct Harness {
     rt: tokio::runtime::Runtime,
     broker: Broker,
-    ticks: u64,
     batch_bytes: usize,
 }
 
@@ -331,11 +235,7 @@ impl Harness {
     }
 
     fn measure_start(&self) -> (Instant, Option<Duration>, Option<Duration>) {
-        (
-            Instant::now(),
-            cpu_time("self", self.ticks),
-            self.broker.cpu(self.ticks),
-        )
+        (Instant::now(), cpu_time("self"), self.broker.cpu())
     }
 
     fn measure_end(
@@ -345,13 +245,13 @@ impl Harness {
         bytes: usize,
     ) -> Sample {
         let wall = start.0.elapsed();
-        let cpu = cpu_time("self", self.ticks)
+        let cpu = cpu_time("self")
             .zip(start.1)
             .map(|(b, a)| b.saturating_sub(a))
             .unwrap_or_default();
         let broker_cpu = self
             .broker
-            .cpu(self.ticks)
+            .cpu()
             .zip(start.2)
             .map(|(b, a)| b.saturating_sub(a));
         Sample {
@@ -460,11 +360,6 @@ impl Harness {
     }
 }
 
-fn median(mut xs: Vec<f64>) -> f64 {
-    xs.sort_by(f64::total_cmp);
-    xs.get(xs.len() / 2).copied().unwrap_or(f64::NAN)
-}
-
 /// Medians of (records/s, MB/s, CPU µs/record, broker µs/record).
 fn summarize(samples: &[Sample]) -> (f64, f64, f64, Option<f64>) {
     let broker: Option<Vec<f64>> = samples.iter().map(Sample::broker_us_per_record).collect();
@@ -495,14 +390,13 @@ fn main() -> Result<(), BoxError> {
             .worker_threads(2)
             .enable_all()
             .build()?,
-        broker: Broker::start(&topics)?,
-        ticks: clock_ticks(),
+        broker: Broker::start(&topics, PARTITIONS)?,
         batch_bytes: plan.batch_bytes,
     };
     println!(
         "broker {} ({}), batch size {} B, linger 5 ms, {} run(s) per client and case, medians shown",
         harness.broker.bootstrap,
-        if harness.broker.child.is_some() {
+        if harness.broker.is_mock() {
             "mock_cluster process"
         } else {
             "KAFKA_BROKERS"
