@@ -1,6 +1,7 @@
 //! Memory bounds and shutdown, measured in this test binary's own process
 //! (its tests run one at a time so they do not disturb each other's figures):
-//! - a slow consumer with a small fetch budget over a large backlog keeps its
+//! - a slow consumer with a small fetch budget over a large backlog (plain
+//!   and lz4-compressed) keeps its
 //!   resident memory within the budget plus a fixed overhead;
 //! - a producer whose brokers are unreachable applies backpressure on a full
 //!   buffer and fails records within the delivery timeout, memory bounded;
@@ -20,6 +21,7 @@ use std::time::{Duration, Instant};
 
 use kafkit::consumer::{Consumer, ConsumerConfig, OffsetReset};
 use kafkit::producer::{Producer, ProducerConfig, ProducerRecord};
+use kafkit::protocol::record::Compression;
 use kafkit::ClientConfig;
 use mock::Mock;
 
@@ -69,6 +71,17 @@ fn client(bootstrap: &str) -> ClientConfig {
 
 #[test]
 fn slow_consumer_with_a_small_budget_stays_within_it() {
+    slow_consumer_within_budget(Compression::None);
+}
+
+/// The same backlog lz4-compressed about 250 to 1: the budget counts what
+/// the batches decompress to, not the few bytes fetched.
+#[test]
+fn slow_consumer_of_compressed_records_stays_within_the_budget() {
+    slow_consumer_within_budget(Compression::Lz4);
+}
+
+fn slow_consumer_within_budget(compression: Compression) {
     let _serial = serial();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -85,7 +98,9 @@ fn slow_consumer_with_a_small_budget_stays_within_it() {
         const SIZE: usize = 64 * 1024;
         let producer = Producer::connect(
             client(&bootstrap),
-            ProducerConfig::default().with_buffer_memory(16 * MIB),
+            ProducerConfig::default()
+                .with_buffer_memory(16 * MIB)
+                .with_compression(compression),
         )
         .await
         .expect("producer");
@@ -135,7 +150,8 @@ fn slow_consumer_with_a_small_budget_stays_within_it() {
         // overhead for the decoder, allocator and runtime.
         let bound = BUDGET + 2 * MIB + 24 * MIB;
         eprintln!(
-            "slow consumer: backlog {} MiB, budget {} MiB: RSS {} MiB before, peak {} MiB, grew {:.1} MiB (bound {} MiB)",
+            "slow consumer ({}): backlog {} MiB, budget {} MiB: RSS {} MiB before, peak {} MiB, grew {:.1} MiB (bound {} MiB)",
+            compression.name(),
             RECORDS * SIZE / MIB,
             BUDGET / MIB,
             base / MIB,

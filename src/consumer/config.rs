@@ -56,7 +56,8 @@ pub struct ConsumerConfig {
     pub fetch_max_wait: Duration,
     /// Transaction isolation (default read uncommitted).
     pub isolation_level: IsolationLevel,
-    /// Fetched bytes buffered ahead of the application before fetching pauses (default 64 MiB).
+    /// Fetched bytes buffered ahead of the application before fetching pauses
+    /// (default 64 MiB); compressed batches count what they decompressed to.
     pub max_buffered_bytes: usize,
     /// Group session timeout (default 45 s).
     pub session_timeout: Duration,

@@ -12,7 +12,8 @@ use bytes::Bytes;
 use super::record::ConsumerRecord;
 use crate::protocol::messages::fetch::AbortedTransaction;
 use crate::protocol::record::{
-    Batch, ControlRecordKey, ControlRecordType, DecodeOptions, RecordSetReader, TimestampType,
+    Batch, Compression, ControlRecordKey, ControlRecordType, DecodeOptions, RecordSetReader,
+    TimestampType,
 };
 use crate::protocol::ProtocolError;
 
@@ -22,6 +23,10 @@ pub(crate) struct DecodedPartition {
     pub records: Vec<ConsumerRecord>,
     /// Where the next fetch starts (past control and aborted batches too).
     pub next_position: i64,
+    /// Bytes these records keep alive: the fetched data plus what its
+    /// compressed batches decompressed to (the prefetch budget counts this,
+    /// so a 4x-compressed topic does not hold 4x the budget).
+    pub memory: usize,
 }
 
 /// A fetched partition waiting to be decoded.
@@ -48,6 +53,7 @@ pub(crate) fn decode_partition(
     let mut out = DecodedPartition {
         records: Vec::new(),
         next_position: position,
+        memory: records.len(),
     };
     let mut pending_aborts: Vec<&AbortedTransaction> =
         aborted.map(|a| a.iter().collect()).unwrap_or_default();
@@ -91,6 +97,9 @@ pub(crate) fn decode_partition(
                 if view.is_control() {
                     out.next_position = out.next_position.max(next);
                     continue;
+                }
+                if h.attributes.compression != Compression::None {
+                    out.memory = out.memory.saturating_add(view.records_bytes().len());
                 }
                 let timestamp_type = h.attributes.timestamp_type;
                 let leader_epoch = h.partition_leader_epoch;
@@ -279,6 +288,30 @@ mod tests {
             values(&uncommitted),
             vec!["x", "y", "z"],
             "markers are never returned"
+        );
+    }
+
+    #[test]
+    fn memory_counts_what_compressed_batches_decompress_to() {
+        let plain = batch(0, -1, false, &["a"; 200]);
+        let t: Arc<str> = Arc::from("t");
+        let d = decode_partition(&t, 0, 0, plain.clone(), None, &DecodeOptions::default())
+            .expect("decode");
+        assert_eq!(d.memory, plain.len(), "uncompressed: the fetched bytes");
+
+        let mut gz = RecordBatch::decode(plain, &DecodeOptions::default()).expect("decode");
+        gz.header.attributes.compression = Compression::Gzip;
+        let mut buf = BytesMut::new();
+        gz.encode(&mut buf).expect("encode");
+        let fetched = buf.freeze();
+        let d = decode_partition(&t, 0, 0, fetched.clone(), None, &DecodeOptions::default())
+            .expect("decode");
+        assert_eq!(d.records.len(), 200);
+        let decompressed = d.memory - fetched.len();
+        assert!(
+            decompressed > fetched.len(),
+            "200 one-byte records decompress to more than their gzip batch: {decompressed} vs {}",
+            fetched.len()
         );
     }
 

@@ -399,7 +399,6 @@ impl FetcherTask {
         let Some(state) = self.parts.get_mut(&w.tp) else {
             return;
         };
-        let bytes = w.records.len();
         let read_committed =
             self.cfg.isolation_level == super::config::IsolationLevel::ReadCommitted;
         let aborted = read_committed.then(|| w.aborted.as_deref().unwrap_or(&[]));
@@ -415,6 +414,7 @@ impl FetcherTask {
                 tracing::trace!(topic = %w.tp.topic, partition = w.tp.partition, position = w.position, records = decoded.records.len(), next = decoded.next_position, "fetched");
                 state.position = Some(decoded.next_position);
                 if !decoded.records.is_empty() {
+                    let bytes = decoded.memory;
                     self.shared.add_buffered(bytes);
                     let _ = self.out.send(Delivery::Records {
                         tp: w.tp,
