@@ -317,8 +317,21 @@ async fn full_buffer_applies_backpressure() {
         "enqueue waited: {:?}",
         started.elapsed()
     );
+    let mut seen_in_flight = false;
     for f in futures {
+        seen_in_flight |= producer.metrics().in_flight > 0;
         f.await.expect("delivered");
     }
+    assert!(
+        seen_in_flight,
+        "batches were in flight while records waited"
+    );
+    producer.flush().await.expect("flush");
+    let m = producer.metrics();
+    assert_eq!(
+        (m.in_flight, m.queued_records, m.records_sent),
+        (0, 0, 300),
+        "after flush nothing is in flight or queued: {m:?}"
+    );
     producer.close(Duration::from_secs(5)).await.expect("close");
 }

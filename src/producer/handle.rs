@@ -379,9 +379,14 @@ impl Producer {
         }
     }
 
-    /// Current counters.
+    /// Current counters; batches in flight and records queued are read
+    /// from the accumulator at the call.
     pub fn metrics(&self) -> ProducerMetrics {
-        self.inner.metrics.snapshot()
+        let mut m = self.inner.metrics.snapshot();
+        let acc = self.inner.shared.acc();
+        m.in_flight = acc.in_flight() as u64;
+        m.queued_records = acc.queued().1 as u64;
+        m
     }
 }
 

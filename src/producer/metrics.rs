@@ -14,9 +14,9 @@ pub struct ProducerMetrics {
     pub retries: u64,
     /// Records that ended in an error.
     pub errors: u64,
-    /// Batches in flight at the last update.
+    /// Batches sent and not yet answered.
     pub in_flight: u64,
-    /// Records buffered and not yet sent at the last update.
+    /// Records buffered and not yet sent.
     pub queued_records: u64,
 }
 
@@ -26,8 +26,6 @@ pub(crate) struct Metrics {
     bytes_sent: AtomicU64,
     retries: AtomicU64,
     errors: AtomicU64,
-    in_flight: AtomicU64,
-    queued_records: AtomicU64,
 }
 
 impl Metrics {
@@ -47,20 +45,14 @@ impl Metrics {
         self.errors.fetch_add(n, Ordering::Relaxed);
     }
 
-    pub fn set_in_flight(&self, batches: usize, queued_records: usize) {
-        self.in_flight.store(batches as u64, Ordering::Relaxed);
-        self.queued_records
-            .store(queued_records as u64, Ordering::Relaxed);
-    }
-
     pub fn snapshot(&self) -> ProducerMetrics {
         ProducerMetrics {
             records_sent: self.records_sent.load(Ordering::Relaxed),
             bytes_sent: self.bytes_sent.load(Ordering::Relaxed),
             retries: self.retries.load(Ordering::Relaxed),
             errors: self.errors.load(Ordering::Relaxed),
-            in_flight: self.in_flight.load(Ordering::Relaxed),
-            queued_records: self.queued_records.load(Ordering::Relaxed),
+            in_flight: 0,
+            queued_records: 0,
         }
     }
 }

@@ -201,7 +201,6 @@ impl SenderTask {
             let meta = self.client.metadata();
             acc.drain(now, |tp| meta.leader(&tp.topic, tp.partition))
         });
-        self.metrics.set_in_flight(acc.in_flight(), acc.queued().1);
         drop(acc);
         for b in expired {
             let err = Error::DeadlineExceeded(format!(
