@@ -106,8 +106,8 @@ mod wire;
 
 pub use crate::producer::TopicPartition;
 pub use assignor::{
-    Assignor, CooperativeStickyAssignor, GroupAssignment, MemberSubscription, PartitionCounts,
-    RangeAssignor, RoundRobinAssignor,
+    Assignor, CooperativeStickyAssignor, GroupAssignment, KafkajsRoundRobinAssignor,
+    MemberSubscription, PartitionCounts, RangeAssignor, RoundRobinAssignor,
 };
 pub use config::GroupConfig;
 pub use error::GroupError;

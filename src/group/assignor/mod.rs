@@ -17,6 +17,8 @@
 //!   partitions where that stays balanced and, under the cooperative
 //!   protocol, never hands a partition to a new owner in the generation
 //!   that takes it away from the old one (KIP-429).
+//! - [`KafkajsRoundRobinAssignor`] (`"RoundRobinAssigner"`) is kafkajs's
+//!   default strategy, for groups shared with kafkajs consumers.
 //!
 //! Java's rack-aware variants (KIP-881) need each partition's replica racks,
 //! which the partition-count input does not carry; kafkit assigns as Java
@@ -26,6 +28,7 @@
 //! `ConsumerProtocolAssignment.json`), KIP-54 (sticky), KIP-341, KIP-429
 //! (cooperative rebalancing).
 
+mod kafkajs;
 mod range;
 mod roundrobin;
 mod sticky;
@@ -40,6 +43,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
+pub use kafkajs::KafkajsRoundRobinAssignor;
 pub use range::RangeAssignor;
 pub use roundrobin::RoundRobinAssignor;
 pub use sticky::CooperativeStickyAssignor;
