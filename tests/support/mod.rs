@@ -1,6 +1,7 @@
 //! Helpers shared by the broker-facing integration tests.
 #![allow(dead_code)]
 
+pub mod child_member;
 pub mod golden;
 pub mod listener;
 pub mod members;
