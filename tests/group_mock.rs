@@ -125,3 +125,53 @@ async fn commits_survive_a_restart() {
     );
     c.close().await.expect("close");
 }
+
+/// A coordinator may hold a JoinGroup until the group's members have all
+/// (re)joined, up to the rebalance timeout, which is longer than the
+/// request timeout: the member waits for it (it used to time the JoinGroup
+/// out after the connection's request timeout, drop the connection and
+/// start over, and with a request timeout shorter than the hold it never
+/// got in). librdkafka's mock holds the join of a new group for about the
+/// session timeout minus a second.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_join_held_longer_than_the_request_timeout_completes() {
+    let mock = MockCluster::new(1).expect("mock");
+    cap_mock_group_versions(&mock);
+    mock.create_topic("held", 2, 1).expect("topic");
+    let bootstrap = mock.bootstrap_servers();
+    let request_timeout = Duration::from_secs(1);
+    let client = ClientConfig::new([bootstrap.as_str()]).with_request_timeout(request_timeout);
+    let mut consumer = Consumer::connect(client, group_config("held-join"))
+        .await
+        .expect("consumer");
+    let mut events = consumer.events().expect("events");
+    consumer.subscribe(&["held"]).expect("subscribe");
+    let started = std::time::Instant::now();
+    let mut consuming = Box::pin(async move {
+        loop {
+            if consumer.recv().await.is_none() {
+                return;
+            }
+        }
+    });
+    let assigned = tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            tokio::select! {
+                _ = &mut consuming => panic!("consumer stopped"),
+                e = events.recv() => match e.expect("events open") {
+                    kafkit::consumer::ConsumerEvent::Assigned { partitions, .. } => return partitions,
+                    kafkit::consumer::ConsumerEvent::Crashed { error, .. } => panic!("crashed: {error}"),
+                    _ => {}
+                },
+            }
+        }
+    })
+    .await
+    .expect("assigned within 30 s");
+    let waited = started.elapsed();
+    assert_eq!(assigned.len(), 2);
+    assert!(
+        waited > request_timeout,
+        "the mock held the JoinGroup for {waited:?}, longer than the {request_timeout:?} request timeout"
+    );
+}

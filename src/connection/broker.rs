@@ -256,6 +256,22 @@ impl BrokerConnection {
         self.start_at(req, version).await?.response().await
     }
 
+    /// Like [`send_at`](Self::send_at), waiting up to `timeout` instead of
+    /// the configured request timeout: for requests a broker may hold on
+    /// purpose, such as a JoinGroup waiting for the group's other members
+    /// (up to the rebalance timeout).
+    pub async fn send_at_within<R: Request>(
+        &self,
+        req: &R,
+        version: i16,
+        timeout: std::time::Duration,
+    ) -> Result<R::Response> {
+        self.start_at(req, version)
+            .await?
+            .response_within(timeout)
+            .await
+    }
+
     /// Queues `req` at the negotiated version on the socket and returns a
     /// handle for its response. Requests started one after another on the
     /// same connection reach the broker in that order (the producer relies
@@ -347,9 +363,15 @@ impl<R: Request> PendingResponse<R> {
 
     /// Waits (up to the request timeout) for the response and decodes it.
     pub async fn response(self) -> Result<R::Response> {
+        let timeout = self.conn.inner.request_timeout;
+        self.response_within(timeout).await
+    }
+
+    /// Waits up to `timeout` for the response and decodes it; past it the
+    /// connection is presumed stuck and closed.
+    pub async fn response_within(self, timeout: std::time::Duration) -> Result<R::Response> {
         let inner = &self.conn.inner;
         let span = tracing::trace_span!("request", broker = %inner.addr, api = %R::API_KEY, version = self.version, correlation_id = self.correlation_id);
-        let timeout = inner.request_timeout;
         let frame = async {
             match tokio::time::timeout(timeout, self.rx).await {
                 Ok(Ok(result)) => result,

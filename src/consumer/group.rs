@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
@@ -453,7 +453,11 @@ impl GroupDriver {
             let result = match conn {
                 Err(e) => Err(e),
                 Ok(conn) => {
-                    match tokio::time::timeout(out.timeout, exchange_any(&conn, &out.request)).await
+                    match tokio::time::timeout(
+                        out.timeout,
+                        exchange_any(&conn, &out.request, out.timeout),
+                    )
+                    .await
                     {
                         Ok(r) => r,
                         Err(_) => Err(Error::Timeout {
@@ -469,23 +473,36 @@ impl GroupDriver {
     }
 }
 
-async fn exchange<C: GroupCall>(conn: &BrokerConnection, call: &C) -> Result<GroupResponse> {
+/// Sends `call` and waits up to `timeout` (the member's per-request
+/// deadline: a JoinGroup may wait up to the rebalance timeout, longer than
+/// the connection's request timeout).
+async fn exchange<C: GroupCall>(
+    conn: &BrokerConnection,
+    call: &C,
+    timeout: Duration,
+) -> Result<GroupResponse> {
     let version = conn.version_for::<C::Request>()?;
     let request = call
         .to_request(version)
         .map_err(|e| Error::Config(format!("group request at v{version}: {e}")))?;
-    Ok(C::into_response(conn.send_at(&request, version).await?))
+    Ok(C::into_response(
+        conn.send_at_within(&request, version, timeout).await?,
+    ))
 }
 
-async fn exchange_any(conn: &BrokerConnection, request: &GroupRequest) -> Result<GroupResponse> {
+async fn exchange_any(
+    conn: &BrokerConnection,
+    request: &GroupRequest,
+    timeout: Duration,
+) -> Result<GroupResponse> {
     match request {
-        GroupRequest::FindCoordinator(c) => exchange(conn, c).await,
-        GroupRequest::JoinGroup(c) => exchange(conn, c).await,
-        GroupRequest::SyncGroup(c) => exchange(conn, c).await,
-        GroupRequest::Heartbeat(c) => exchange(conn, c).await,
-        GroupRequest::LeaveGroup(c) => exchange(conn, c).await,
-        GroupRequest::OffsetCommit(c) => exchange(conn, c).await,
-        GroupRequest::OffsetFetch(c) => exchange(conn, c).await,
+        GroupRequest::FindCoordinator(c) => exchange(conn, c, timeout).await,
+        GroupRequest::JoinGroup(c) => exchange(conn, c, timeout).await,
+        GroupRequest::SyncGroup(c) => exchange(conn, c, timeout).await,
+        GroupRequest::Heartbeat(c) => exchange(conn, c, timeout).await,
+        GroupRequest::LeaveGroup(c) => exchange(conn, c, timeout).await,
+        GroupRequest::OffsetCommit(c) => exchange(conn, c, timeout).await,
+        GroupRequest::OffsetFetch(c) => exchange(conn, c, timeout).await,
     }
 }
 

@@ -26,10 +26,12 @@
 //! ```text
 //! use kafkit::group::{GroupCall, GroupEvent, GroupMember, GroupRequest, GroupResponse, Target};
 //!
-//! async fn exchange<C: GroupCall>(conn: &BrokerConnection, call: &C) -> kafkit::Result<GroupResponse> {
+//! // `timeout` is the member's deadline for the request: a JoinGroup may be
+//! // held by the coordinator up to the rebalance timeout.
+//! async fn exchange<C: GroupCall>(conn: &BrokerConnection, call: &C, timeout: Duration) -> kafkit::Result<GroupResponse> {
 //!     let version = conn.version_for::<C::Request>()?;
 //!     let request = call.to_request(version)?;
-//!     Ok(C::into_response(conn.send_at(&request, version).await?))
+//!     Ok(C::into_response(conn.send_at_within(&request, version, timeout).await?))
 //! }
 //!
 //! loop {
@@ -45,13 +47,13 @@
 //!                 Err(e) => Err(e),
 //!                 Ok(conn) => tokio::time::timeout(out.timeout, async {
 //!                     match &out.request {
-//!                         GroupRequest::FindCoordinator(c) => exchange(&conn, c).await,
-//!                         GroupRequest::JoinGroup(c) => exchange(&conn, c).await,
-//!                         GroupRequest::SyncGroup(c) => exchange(&conn, c).await,
-//!                         GroupRequest::Heartbeat(c) => exchange(&conn, c).await,
-//!                         GroupRequest::LeaveGroup(c) => exchange(&conn, c).await,
-//!                         GroupRequest::OffsetCommit(c) => exchange(&conn, c).await,
-//!                         GroupRequest::OffsetFetch(c) => exchange(&conn, c).await,
+//!                         GroupRequest::FindCoordinator(c) => exchange(&conn, c, out.timeout).await,
+//!                         GroupRequest::JoinGroup(c) => exchange(&conn, c, out.timeout).await,
+//!                         GroupRequest::SyncGroup(c) => exchange(&conn, c, out.timeout).await,
+//!                         GroupRequest::Heartbeat(c) => exchange(&conn, c, out.timeout).await,
+//!                         GroupRequest::LeaveGroup(c) => exchange(&conn, c, out.timeout).await,
+//!                         GroupRequest::OffsetCommit(c) => exchange(&conn, c, out.timeout).await,
+//!                         GroupRequest::OffsetFetch(c) => exchange(&conn, c, out.timeout).await,
 //!                         _ => Err(kafkit::Error::Config("unknown group request".into())),
 //!                     }
 //!                 })
