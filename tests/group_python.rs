@@ -5,11 +5,12 @@
 //! leaves, kafka-python takes over all partitions and reads on
 //! (`support::child_member::migration_scenario`).
 //!
-//! Not covered: kafka-python leading a kafkit member. On the mock, a kafkit
-//! member joining a group that kafka-python 2.0.2 leads got
-//! REBALANCE_IN_PROGRESS on its SyncGroup, its next JoinGroup was held for
-//! 30 s, and the group did not settle within 90 s (with kafkajs or
-//! librdkafka leading it does); not yet understood.
+//! Not covered: kafka-python leading a kafkit member. On the mock, when a
+//! kafkit member joins a group that kafka-python 2.0.2 leads, kafka-python
+//! rejoins twice, the kafkit member's SyncGroup gets REBALANCE_IN_PROGRESS,
+//! and then both members' JoinGroups stay held with no generation
+//! completing within 90 s (with kafkajs or librdkafka leading, the group
+//! settles); not yet understood.
 //!
 //! The kafka-python side is `tests/interop/python/kafka_python_member.py`,
 //! run by Debian's `/usr/bin/python3` with `python3-kafka` 2.0.2 (installed
