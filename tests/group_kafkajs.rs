@@ -18,10 +18,8 @@ use std::process::Command;
 use std::sync::Arc;
 
 use kafkit::group::KafkajsRoundRobinAssignor;
-use rdkafka::mocking::MockCluster;
 
 mod support;
-use support::cap_mock_group_versions;
 use support::child_member::{migration_scenario, ChildMember, CHILD};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -32,21 +30,15 @@ async fn kafkit_and_kafkajs_share_a_group_both_ways() {
         "kafkajs is not installed for the interop tests: run scripts/nest_deps.sh (needs node and npm)"
     );
     let (topic, group) = ("migrating-js", "g-migrating-js");
-    let mock = MockCluster::new(3).expect("mock");
-    cap_mock_group_versions(&mock);
-    mock.create_topic(topic, 6, 3).expect("topic");
-    let bootstrap = mock.bootstrap_servers();
-    let child_bootstrap = bootstrap.clone();
     migration_scenario(
-        &bootstrap,
         topic,
         group,
         vec![Arc::new(KafkajsRoundRobinAssignor)],
         "RoundRobinAssigner",
         true,
-        move |log| {
+        move |bootstrap, log| {
             let mut node = Command::new("node");
-            node.args(["kafkajs_member.js", &child_bootstrap, topic, group])
+            node.args(["kafkajs_member.js", bootstrap, topic, group])
                 .current_dir(dir);
             ChildMember::spawn(node, CHILD, log)
         },

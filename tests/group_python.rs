@@ -21,10 +21,8 @@ use std::process::Command;
 use std::sync::Arc;
 
 use kafkit::group::RangeAssignor;
-use rdkafka::mocking::MockCluster;
 
 mod support;
-use support::cap_mock_group_versions;
 use support::child_member::{migration_scenario, ChildMember, CHILD};
 
 const PYTHON: &str = "/usr/bin/python3";
@@ -41,28 +39,16 @@ async fn kafka_python_follows_a_kafkit_leader_and_takes_over() {
     );
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/interop/python");
     let (topic, group) = ("migrating-py", "g-migrating-py");
-    let mock = MockCluster::new(3).expect("mock");
-    cap_mock_group_versions(&mock);
-    mock.create_topic(topic, 6, 3).expect("topic");
-    let bootstrap = mock.bootstrap_servers();
-    let child_bootstrap = bootstrap.clone();
     migration_scenario(
-        &bootstrap,
         topic,
         group,
         vec![Arc::new(RangeAssignor)],
         "range",
         false,
-        move |log| {
+        move |bootstrap, log| {
             let mut python = Command::new(PYTHON);
             python
-                .args([
-                    "-u",
-                    "kafka_python_member.py",
-                    &child_bootstrap,
-                    topic,
-                    group,
-                ])
+                .args(["-u", "kafka_python_member.py", bootstrap, topic, group])
                 .current_dir(dir)
                 .env("PYTHONDONTWRITEBYTECODE", "1");
             ChildMember::spawn(python, CHILD, log)

@@ -188,7 +188,8 @@ pub fn read_once_by_owner(
 /// The member id a child member has in the read log.
 pub const CHILD: usize = 100;
 
-/// A service moving between clients, on `topic` (6 partitions) and `group`:
+/// A service moving between clients, on a 3-broker mock cluster with
+/// `topic` (6 partitions) and `group`:
 /// a kafkit member (offering `assignors`) reads alone, then the child member
 /// joins and the kafkit member leads, handing it half the partitions; then
 /// the kafkit member leaves and the child takes everything. With
@@ -197,16 +198,20 @@ pub const CHILD: usize = 100;
 /// read exactly once, by its partition's owner, and both sides run
 /// `protocol`; nothing produced goes unread.
 pub async fn migration_scenario(
-    bootstrap: &str,
     topic: &str,
     group: &str,
     assignors: Vec<std::sync::Arc<dyn kafkit::group::Assignor>>,
     protocol: &str,
     child_leads: bool,
-    spawn_child: impl FnOnce(ReadLog) -> ChildMember,
+    spawn_child: impl FnOnce(&str, ReadLog) -> ChildMember,
 ) {
     use super::members::{await_reads, kafkit_config, produce, KafkitMember};
     const PARTITIONS: i32 = 6;
+    let mock = rdkafka::mocking::MockCluster::new(3).expect("mock");
+    super::cap_mock_group_versions(&mock);
+    mock.create_topic(topic, PARTITIONS, 3).expect("topic");
+    let bootstrap = mock.bootstrap_servers();
+    let bootstrap = bootstrap.as_str();
     let config = || kafkit_config(group).with_assignors(assignors.clone());
     let log = ReadLog::default();
     let (tx, mut events) = mpsc::unbounded_channel();
@@ -215,7 +220,7 @@ pub async fn migration_scenario(
     let first = KafkitMember::spawn(0, bootstrap, topic, config(), log.clone(), tx.clone()).await;
     let early = produce(bootstrap, topic, "early-", 0..60).await;
     await_reads(&log, &early).await;
-    let child = spawn_child(log.clone());
+    let child = spawn_child(bootstrap, log.clone());
     let (join, kafkit) = settle_with(&mut view, &mut events, &[0], &child, PARTITIONS).await;
     assert_eq!(join.protocol, protocol);
     assert!(!join.leader, "the kafkit member leads: {join:?}");
