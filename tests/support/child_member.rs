@@ -114,8 +114,8 @@ impl Drop for ChildMember {
 
 /// Waits until the kafkit members `ids` (each assigned at least once) and
 /// the child member together own every partition exactly once, unchanged
-/// for a second; returns the
-/// child member's latest join and each kafkit member's partitions.
+/// for a second; returns the child member's latest join and each kafkit
+/// member's partitions.
 pub async fn settle_with(
     view: &mut GroupView,
     events: &mut mpsc::UnboundedReceiver<(usize, ConsumerEvent, Instant)>,
