@@ -113,12 +113,14 @@ pub(crate) async fn run<S>(
             break Error::Closed;
         }
     };
+    // Refuse new requests first: a caller that sees its request fail below
+    // and retries must find this connection closed, not queue on it again.
+    requests.close();
     debug!(broker = %broker, in_flight = inflight.len(), reason = %outcome, "connection closed");
     let _ = wr.shutdown().await;
     for (_, p) in inflight.drain() {
         let _ = p.reply.send(Err(in_flight_error(&outcome, p.api)));
     }
-    requests.close();
     while let Ok(out) = requests.try_recv() {
         if let Some(reply) = out.reply {
             let _ = reply.send(Err(in_flight_error(&outcome, out.api)));
