@@ -194,10 +194,7 @@ fn child(args: &[String]) -> Result<(), BoxError> {
 type Measured = (u64, u64, f64, f64);
 
 fn kafkit_read(bootstrap: &str, topic: &str, expected: u64) -> Result<Measured, BoxError> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
+    let rt = child_runtime()?;
     rt.block_on(async {
         let mut config = ConsumerConfig::default().with_offset_reset(OffsetReset::Earliest);
         config.fetch_max_wait = Duration::from_millis(500);
@@ -236,10 +233,7 @@ fn kafkit_read(bootstrap: &str, topic: &str, expected: u64) -> Result<Measured, 
 /// What the broker serves: bare Fetch requests, batch headers only
 /// (`fetch_only`); bytes are record-batch bytes on the wire.
 fn fetch_only_read(bootstrap: &str, topic: &str, expected: u64) -> Result<Measured, BoxError> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
+    let rt = child_runtime()?;
     rt.block_on(async {
         let client = kafkit::Client::connect(ClientConfig::new([bootstrap])).await?;
         let (start, cpu0) = (Instant::now(), cpu_seconds());
@@ -251,6 +245,14 @@ fn fetch_only_read(bootstrap: &str, topic: &str, expected: u64) -> Result<Measur
         client.close();
         Ok((records, bytes, wall, cpu))
     })
+}
+
+/// The runtime a kafkit-side child reads on: two workers, as the machine has.
+fn child_runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
 }
 
 /// This process's CPU time in seconds.

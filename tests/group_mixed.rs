@@ -22,8 +22,8 @@ use tokio::sync::mpsc;
 mod support;
 use support::cap_mock_group_versions;
 use support::members::{
-    await_reads, committed_by_librdkafka, kafkit_config, produce, reads, settle, GroupView,
-    KafkitMember, RdMember, Read, ReadLog,
+    await_reads, check_once_by_owner, committed_by_librdkafka, kafkit_config, produce, reads,
+    settle, GroupView, KafkitMember, RdMember, Read, ReadLog,
 };
 
 const PARTITIONS: i32 = 6;
@@ -48,22 +48,6 @@ fn mock(
     mock.create_topic(topic, PARTITIONS, 3).expect("topic");
     let bootstrap = mock.bootstrap_servers();
     (mock, bootstrap)
-}
-
-/// Each value read exactly once, and only by the member owning its partition.
-fn check_once_by_owner(read: &[Read], owners: &BTreeMap<usize, BTreeSet<i32>>) {
-    let mut seen = BTreeSet::new();
-    for r in read {
-        assert!(seen.insert(r.value.clone()), "{} read twice", r.value);
-        assert!(
-            owners
-                .get(&r.member)
-                .is_some_and(|o| o.contains(&r.partition)),
-            "member {} read partition {} it does not own ({owners:?})",
-            r.member,
-            r.partition
-        );
-    }
 }
 
 async fn mixed_group(strategy: &str, assignor: Arc<dyn Assignor>) {

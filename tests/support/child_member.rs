@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use kafkit::consumer::ConsumerEvent;
 use tokio::sync::mpsc;
 
-use super::members::{reads, GroupView, Read, ReadLog};
+use super::members::{check_once_by_owner, reads, GroupView, Read, ReadLog};
 
 /// One `{"join":...}` line of a child member.
 #[derive(Debug, Clone)]
@@ -170,18 +170,12 @@ pub fn read_once_by_owner(
     values: &BTreeSet<String>,
     owners: &BTreeMap<usize, BTreeSet<i32>>,
 ) {
-    let mut seen = BTreeSet::new();
-    for r in reads(log).iter().filter(|r| values.contains(&r.value)) {
-        assert!(seen.insert(r.value.clone()), "{} read twice", r.value);
-        assert!(
-            owners
-                .get(&r.member)
-                .is_some_and(|o| o.contains(&r.partition)),
-            "member {} read partition {} it does not own ({owners:?})",
-            r.member,
-            r.partition
-        );
-    }
+    let read: Vec<Read> = reads(log)
+        .into_iter()
+        .filter(|r| values.contains(&r.value))
+        .collect();
+    check_once_by_owner(&read, owners);
+    let seen: BTreeSet<&String> = read.iter().map(|r| &r.value).collect();
     assert_eq!(seen.len(), values.len(), "every record read");
 }
 

@@ -327,6 +327,23 @@ pub async fn settle(
     }
 }
 
+/// Each value in `read` read exactly once, and only by the member owning
+/// its partition (`owners`: partitions per member id).
+pub fn check_once_by_owner(read: &[Read], owners: &BTreeMap<usize, BTreeSet<i32>>) {
+    let mut seen = BTreeSet::new();
+    for r in read {
+        assert!(seen.insert(r.value.clone()), "{} read twice", r.value);
+        assert!(
+            owners
+                .get(&r.member)
+                .is_some_and(|o| o.contains(&r.partition)),
+            "member {} read partition {} it does not own ({owners:?})",
+            r.member,
+            r.partition
+        );
+    }
+}
+
 /// Waits until `log` holds a read of every value in `values` (60 s at most).
 pub async fn await_reads(log: &ReadLog, values: &BTreeSet<String>) {
     let deadline = Instant::now() + Duration::from_secs(60);
