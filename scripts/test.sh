@@ -34,6 +34,24 @@ cargo build -p kafkit --lib --no-default-features
 step "NestJS peer for the request-reply interop tests (npm)"
 scripts/nest_deps.sh
 
+step "Apache Kafka for the run: one node and a 3-node cluster (scripts/kafka.sh)"
+# Started once and shared by every test binary (tests/support/kafka.rs reads
+# KAFKIT_KAFKA / KAFKIT_KAFKA_CLUSTER; without them each binary starts its
+# own). Tests that kill nodes start clusters of their own. A user's
+# KAFKA_BROKERS is left alone: the tests then use that cluster.
+kafka_run="$(mktemp -d "${TMPDIR:-/tmp}/kafkit-run.XXXXXX")"
+stop_kafka() {
+  scripts/kafka.sh stop "$kafka_run/single" >/dev/null 2>&1 || true
+  scripts/kafka.sh stop "$kafka_run/cluster" >/dev/null 2>&1 || true
+}
+trap stop_kafka EXIT
+if [ -z "${KAFKA_BROKERS:-}" ] && command -v java >/dev/null && command -v mvn >/dev/null; then
+  KAFKIT_KAFKA="$(scripts/kafka.sh start "$kafka_run/single" --nodes 1 --watch $$)"
+  KAFKIT_KAFKA_CLUSTER="$(scripts/kafka.sh start "$kafka_run/cluster" --nodes 3 --watch $$)"
+  export KAFKIT_KAFKA KAFKIT_KAFKA_CLUSTER
+  echo "single node: $KAFKIT_KAFKA; cluster: $KAFKIT_KAFKA_CLUSTER (logs: $kafka_run)"
+fi
+
 step "cargo test"
 cargo test --all-targets --no-fail-fast
 cargo test --doc
