@@ -9,16 +9,16 @@
 #![allow(dead_code)]
 
 use bytes::{Bytes, BytesMut};
-use kafkit::protocol::messages::any::{api_info, AnyRequest, AnyResponse, ApiInfo, APIS};
-use kafkit::protocol::messages::consumer_protocol::{
+use kafkit_core::protocol::messages::any::{api_info, AnyRequest, AnyResponse, ApiInfo, APIS};
+use kafkit_core::protocol::messages::consumer_protocol::{
     ConsumerProtocolAssignment, ConsumerProtocolSubscription,
 };
-use kafkit::protocol::record::{
+use kafkit_core::protocol::record::{
     Batch, ControlRecordKey, DecodeOptions, EndTxnMarker, RecordBatch, RecordSet, RecordSetReader,
 };
-use kafkit::protocol::{try_parse_frame, ApiKey};
-use kafkit::sasl::scram::{ScramClient, ScramHash, ServerFirst, MIN_ITERATIONS};
-use kafkit::sasl::Secret;
+use kafkit_core::protocol::{try_parse_frame, ApiKey};
+use kafkit_core::sasl::scram::{ScramClient, ScramHash, ServerFirst, MIN_ITERATIONS};
+use kafkit_core::sasl::Secret;
 
 /// Frames larger than this are refused by `try_parse_frame` in the targets.
 const MAX_FRAME: usize = 1 << 20;

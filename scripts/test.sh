@@ -20,7 +20,7 @@ step "cargo clippy (all targets, -D warnings)"
 cargo clippy --all-targets -- -D warnings
 
 step "cargo doc (library; broken or private intra-doc links are errors)"
-RUSTDOCFLAGS="-D warnings" cargo doc --no-deps -p kafkit --quiet
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps -p kafkit -p kafkit-core --quiet
 
 step "no C in the library or the CLI: cargo tree -e normal lists no *-sys crate"
 if cargo tree -e normal --prefix none | grep -E '^[a-z0-9_-]+-sys ' ; then
@@ -28,8 +28,15 @@ if cargo tree -e normal --prefix none | grep -E '^[a-z0-9_-]+-sys ' ; then
   exit 1
 fi
 
+step "sans-IO core: cargo tree -p kafkit-core -e normal has no tokio, rustls or *-sys crate"
+if cargo tree -p kafkit-core -e normal --prefix none | grep -E '^(tokio|tokio-[a-z-]+|rustls|rustls-[a-z-]+|[a-z0-9_-]+-sys) ' ; then
+  echo "kafkit-core depends on an I/O runtime, TLS or a -sys crate" >&2
+  exit 1
+fi
+
 step "build without default features"
 cargo build -p kafkit --lib --no-default-features
+cargo build -p kafkit-core --lib --no-default-features
 
 step "NestJS peer for the request-reply interop tests (npm)"
 scripts/nest_deps.sh

@@ -5,6 +5,8 @@
 
 use std::time::Duration;
 
+use crate::group::{GroupError, RequestFailure};
+use crate::producer::accumulator::AppendError;
 use crate::protocol::{ApiKey, ErrorCode, ProtocolError};
 
 /// An error from kafkit's client layers.
@@ -165,6 +167,47 @@ impl Error {
             kind: e.kind(),
             message: e.to_string(),
         }
+    }
+}
+
+impl From<GroupError> for Error {
+    fn from(e: GroupError) -> Self {
+        match e {
+            GroupError::Broker { api, code } => Error::Broker {
+                code,
+                api,
+                context: String::new(),
+            },
+            GroupError::Closed => Error::Closed,
+            other => Error::Config(other.to_string()),
+        }
+    }
+}
+
+impl From<AppendError> for Error {
+    fn from(e: AppendError) -> Self {
+        match e {
+            AppendError::Closed => Error::Closed,
+            AppendError::TimestampOutOfRange { timestamp, .. } => {
+                Error::Config(format!("timestamp {timestamp} out of range"))
+            }
+            AppendError::Encode { source, .. } => {
+                Error::Config(format!("record cannot be encoded: {source}"))
+            }
+            other => Error::Config(other.to_string()),
+        }
+    }
+}
+
+/// The group member learns from a failed request only whether retrying may
+/// help and the broker's code, both from this type's one table.
+impl RequestFailure for Error {
+    fn is_retriable(&self) -> bool {
+        Error::is_retriable(self)
+    }
+
+    fn code(&self) -> Option<ErrorCode> {
+        Error::code(self)
     }
 }
 

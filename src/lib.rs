@@ -1,7 +1,10 @@
 //! kafkit: a pure-Rust Kafka client.
 //!
-//! The crate is layered; the bottom layer, [`protocol`], is a sans-IO codec
-//! for the Kafka wire protocol that the client layers drive.
+//! The crate is layered; the bottom layers live in the sans-IO
+//! [`kafkit-core`](kafkit_core) crate and are re-exported here: [`protocol`]
+//! (the wire codecs), [`sasl`], [`group`] (the consumer-group member state
+//! machine and assignors), the producer's accumulator and the fetch
+//! session. The client layers here drive them over tokio.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
@@ -11,18 +14,20 @@ pub mod config;
 pub mod connection;
 pub mod consumer;
 pub mod error;
-pub mod group;
 pub mod listener;
 pub mod producer;
-pub mod protocol;
 pub mod rpc;
-pub mod sasl;
 pub mod security;
+
+// The sans-IO half lives in the `kafkit-core` crate; its modules keep their
+// `kafkit::…` paths.
+pub use kafkit_core::{common, group, protocol, sasl};
 
 pub use admin::Admin;
 pub use cluster::Client;
 pub use config::ClientConfig;
 pub use error::{Error, Result};
+pub use kafkit_core::TopicPartition;
 
 /// The README's examples, compiled as doctests.
 #[cfg(doctest)]

@@ -105,6 +105,7 @@ pub(crate) async fn authenticate(
         Mechanism::ScramSha256 => scram(&ex, sasl, ScramHash::Sha256).await?,
         Mechanism::ScramSha512 => scram(&ex, sasl, ScramHash::Sha512).await?,
         Mechanism::OAuthBearer => oauthbearer(&ex, sasl).await?,
+        other => return Err(ex.fail(format!("mechanism {other} is not implemented"))),
     };
     debug!(mechanism = %mechanism, session_lifetime_ms = last.session_lifetime_ms, "authenticated");
     Ok(u64::try_from(last.session_lifetime_ms)

@@ -411,6 +411,7 @@ impl GroupDriver {
                 });
             }
             GroupEvent::Closed => {}
+            other => debug!(?other, "group event not handled"),
         }
     }
 
@@ -503,6 +504,10 @@ async fn exchange_any(
         GroupRequest::LeaveGroup(c) => exchange(conn, c, timeout).await,
         GroupRequest::OffsetCommit(c) => exchange(conn, c, timeout).await,
         GroupRequest::OffsetFetch(c) => exchange(conn, c, timeout).await,
+        other => Err(Error::Config(format!(
+            "group request {:?} has no exchange",
+            other.api_key()
+        ))),
     }
 }
 

@@ -16,7 +16,7 @@ mod group;
 mod handle;
 mod offsets;
 mod record;
-pub mod session;
+pub use kafkit_core::fetch::session;
 mod shared;
 
 pub use config::{ConsumerConfig, IsolationLevel, OffsetReset};

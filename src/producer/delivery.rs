@@ -13,7 +13,7 @@ use std::task::{Context, Poll, Waker};
 use tokio::sync::Semaphore;
 
 use super::metrics::Metrics;
-use super::record::DeliveryReport;
+use super::DeliveryReport;
 use crate::error::{Error, Result};
 
 /// What the broker said about a written batch.
@@ -171,16 +171,16 @@ impl Future for DeliveryFuture {
             Poll::Ready(outcome) => outcome,
         };
         Poll::Ready(match outcome {
-            Ok(d) => Ok(DeliveryReport {
-                topic: std::mem::take(&mut this.topic),
-                partition: this.batch.partition,
-                offset: if d.base_offset >= 0 {
+            Ok(d) => Ok(DeliveryReport::new(
+                std::mem::take(&mut this.topic),
+                this.batch.partition,
+                if d.base_offset >= 0 {
                     d.base_offset + i64::from(this.index)
                 } else {
                     -1
                 },
-                timestamp: d.append_time.unwrap_or(this.timestamp),
-            }),
+                d.append_time.unwrap_or(this.timestamp),
+            )),
             Err(e) => Err(e.clone()),
         })
     }

@@ -15,8 +15,8 @@ use super::config::ProducerConfig;
 use super::delivery::{Completion, DeliveryFuture};
 use super::metrics::{Metrics, ProducerMetrics};
 use super::partitioner::{DefaultPartitioner, Partitioner};
-use super::record::{DeliveryReport, ProducerRecord};
 use super::sender::{Command, SenderTask, Shared, ABORT_GRACE};
+use super::{DeliveryReport, ProducerRecord};
 use crate::cluster::{Client, ClusterMetadata, TopicMetadata};
 use crate::config::ClientConfig;
 use crate::error::{Error, Result};
@@ -263,7 +263,7 @@ impl Producer {
             Ok(a) => a,
             Err(e) => {
                 inner.buffer.add_permits(held);
-                return Err(e);
+                return Err(e.into());
             }
         };
         if sealed {

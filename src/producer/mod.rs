@@ -10,8 +10,7 @@
 //! Spec: KIP-98 (idempotent producer), KIP-480 (sticky partitioner),
 //! KIP-91 (delivery timeout).
 
-pub mod accumulator;
-mod batch;
+pub use kafkit_core::producer::accumulator;
 mod clock;
 mod config;
 mod delivery;
@@ -19,7 +18,6 @@ mod dispatch;
 mod handle;
 mod metrics;
 pub mod partitioner;
-mod record;
 mod sender;
 mod wire;
 
@@ -27,5 +25,5 @@ pub use accumulator::TopicPartition;
 pub use config::{Acks, ProducerConfig};
 pub use delivery::DeliveryFuture;
 pub use handle::Producer;
+pub use kafkit_core::producer::{DeliveryReport, ProducerRecord};
 pub use metrics::ProducerMetrics;
-pub use record::{DeliveryReport, ProducerRecord};

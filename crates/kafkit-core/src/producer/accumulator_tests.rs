@@ -269,7 +269,10 @@ fn close_returns_everything_not_in_flight_and_refuses_appends() {
         deadline: t0,
         size: 1,
     };
-    assert!(matches!(acc.append(&rec, t0, || 9), Err(Error::Closed)));
+    assert!(matches!(
+        acc.append(&rec, t0, || 9),
+        Err(AppendError::Closed)
+    ));
 }
 
 #[test]
@@ -292,7 +295,10 @@ fn a_record_that_cannot_be_encoded_leaves_no_empty_batch() {
         timestamp: i64::MAX,
         ..rec
     };
-    assert!(matches!(acc.append(&late, t0, || 3), Err(Error::Config(_))));
+    assert!(matches!(
+        acc.append(&late, t0, || 3),
+        Err(AppendError::TimestampOutOfRange { .. })
+    ));
     acc.seal_all();
     let sent = acc
         .drain(t0, |_| Some(1))

@@ -5,15 +5,49 @@ use std::time::Instant;
 
 use bytes::{BufMut, Bytes, BytesMut};
 
-use super::accumulator::TopicPartition;
 use super::record::ProducerRecord;
-use crate::error::{Error, Result};
+use crate::common::TopicPartition;
 use crate::protocol::record::{encode_record, RecordFields, V2_HEADER_LEN};
+use crate::protocol::ProtocolError;
+
+/// Why [`Accumulator::append`](super::Accumulator::append) refused a record.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AppendError {
+    /// The accumulator is closed (or the partition was never registered).
+    #[error("closed")]
+    Closed,
+    /// The record names a negative partition.
+    #[error("partition {0} is negative")]
+    NegativePartition(i32),
+    /// The record's timestamp is too far from its batch's first timestamp
+    /// to be written as a delta.
+    #[error("{tp:?}: timestamp {timestamp} out of range")]
+    TimestampOutOfRange {
+        /// The record's partition.
+        tp: TopicPartition,
+        /// The record's timestamp.
+        timestamp: i64,
+    },
+    /// The record cannot be encoded (a field too long for the format).
+    #[error("{tp:?}: record cannot be encoded: {source}")]
+    Encode {
+        /// The record's partition.
+        tp: TopicPartition,
+        /// What the codec said.
+        #[source]
+        source: ProtocolError,
+    },
+}
+
+type Result<T> = std::result::Result<T, AppendError>;
 
 /// A record to append, with what the producer decided about it.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct NewRecord<'a> {
+pub struct NewRecord<'a> {
+    /// The record.
     pub record: &'a ProducerRecord,
+    /// The partition the producer chose for it.
     pub partition: i32,
     /// Create timestamp (ms).
     pub timestamp: i64,
@@ -25,14 +59,15 @@ pub(crate) struct NewRecord<'a> {
 
 /// A batch of one partition's records, encoded as they were appended.
 #[derive(Debug)]
-pub(crate) struct Batch<T> {
+pub struct Batch<T> {
+    /// The batch's partition.
     pub tp: TopicPartition,
     /// Increasing per accumulator (see `Accumulator::flush_point`).
     pub(super) id: u64,
     /// A reserved v2 batch header followed by the encoded records.
-    pub(crate) records: BytesMut,
+    pub records: BytesMut,
     /// The whole batch as last handed to a request, kept for retries.
-    pub(crate) wire: Option<Bytes>,
+    pub wire: Option<Bytes>,
     pub(super) count: i32,
     base_timestamp: i64,
     max_timestamp: i64,
@@ -41,12 +76,13 @@ pub(crate) struct Batch<T> {
     pub(super) created: Instant,
     /// The earliest record deadline, kept up to date by `push` so the
     /// per-event expiry and wake-up checks never walk the records.
-    pub(super) earliest_deadline: Instant,
+    pub earliest_deadline: Instant,
     /// Sequence of the first record once sent by an idempotent producer.
     pub base_sequence: Option<i32>,
     /// Times the batch was handed out by `drain`.
     pub attempts: u32,
     pub(super) retry_at: Option<Instant>,
+    /// The caller's completion token, shared by every record of the batch.
     pub token: T,
 }
 
@@ -99,7 +135,10 @@ impl<T> Batch<T> {
         let timestamp_delta = rec
             .timestamp
             .checked_sub(self.base_timestamp)
-            .ok_or_else(|| Error::Config(format!("timestamp {} out of range", rec.timestamp)))?;
+            .ok_or_else(|| AppendError::TimestampOutOfRange {
+                tp: self.tp.clone(),
+                timestamp: rec.timestamp,
+            })?;
         if self.records.is_empty() {
             self.records.reserve(capacity.max(rec.size) + V2_HEADER_LEN);
             self.records.put_bytes(0, V2_HEADER_LEN);
@@ -116,7 +155,10 @@ impl<T> Batch<T> {
             },
             r.headers.iter().map(|(k, v)| (k.as_str(), v.as_deref())),
         )
-        .map_err(|e| Error::Config(format!("record cannot be encoded: {e}")))?;
+        .map_err(|source| AppendError::Encode {
+            tp: self.tp.clone(),
+            source,
+        })?;
         self.count = index.saturating_add(1);
         self.bytes += rec.size;
         self.max_timestamp = self.max_timestamp.max(rec.timestamp);

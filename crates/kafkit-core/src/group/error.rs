@@ -85,16 +85,15 @@ impl GroupError {
     }
 }
 
-impl From<GroupError> for crate::Error {
-    fn from(e: GroupError) -> Self {
-        match e {
-            GroupError::Broker { api, code } => crate::Error::Broker {
-                code,
-                api,
-                context: String::new(),
-            },
-            GroupError::Closed => crate::Error::Closed,
-            other => crate::Error::Config(other.to_string()),
-        }
-    }
+/// A request that failed without a response (connection lost, timeout, no
+/// usable version), as the driver reports it to
+/// [`GroupMember::handle_error`](super::GroupMember::handle_error).
+///
+/// The member only needs to know whether retrying may help and, if the
+/// broker said so, its error code; the client's error type implements this.
+pub trait RequestFailure: std::fmt::Display {
+    /// Whether the same request may succeed if retried.
+    fn is_retriable(&self) -> bool;
+    /// The broker error code, if the broker reported one.
+    fn code(&self) -> Option<ErrorCode>;
 }

@@ -149,7 +149,7 @@ fn transport_failure_sends_the_member_back_to_find_the_coordinator() {
     h.poll();
     h.find(1);
     let (out, _) = h.expect_join();
-    let err = crate::Error::Disconnected {
+    let err = Disconnected {
         broker: "broker-1".into(),
     };
     h.m.handle_error(out.id, &err, h.now).unwrap();

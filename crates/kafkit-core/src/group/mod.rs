@@ -106,13 +106,13 @@ mod event;
 mod member;
 mod wire;
 
-pub use crate::producer::TopicPartition;
+pub use crate::common::TopicPartition;
 pub use assignor::{
     Assignor, CooperativeStickyAssignor, GroupAssignment, KafkajsRoundRobinAssignor,
     MemberSubscription, PartitionCounts, RangeAssignor, RoundRobinAssignor,
 };
 pub use config::GroupConfig;
-pub use error::GroupError;
+pub use error::{GroupError, RequestFailure};
 pub use event::{
     CommitId, GroupEvent, LostReason, OffsetAndMetadata, OffsetError, OffsetFetchId, Offsets,
     RejoinReason,

@@ -30,7 +30,7 @@ pub use batch::{
     BatchAttributes, BatchHeader, BatchView, RecordBatch, RecordIter, TimestampType, LOG_OVERHEAD,
     MAGIC_V2, NO_TIMESTAMP, V2_HEADER_LEN,
 };
-pub(crate) use compression::compress;
+pub use compression::compress;
 pub use compression::Compression;
 pub use control::{end_txn_batch, ControlRecordKey, ControlRecordType, EndTxnMarker};
 pub use legacy::{LegacyEntry, LegacyMessage, MESSAGE_OVERHEAD_V0, MESSAGE_OVERHEAD_V1};

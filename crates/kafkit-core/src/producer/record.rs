@@ -5,7 +5,7 @@ use bytes::Bytes;
 /// A record to send.
 ///
 /// ```
-/// use kafkit::producer::ProducerRecord;
+/// use kafkit_core::producer::ProducerRecord;
 /// let r = ProducerRecord::new("orders")
 ///     .key("customer-42")
 ///     .value(r#"{"total": 12}"#)
@@ -69,7 +69,7 @@ impl ProducerRecord {
     }
 
     /// Bytes this record takes in a batch, roughly (used for batching and the buffer limit).
-    pub(crate) fn size_estimate(&self) -> usize {
+    pub fn size_estimate(&self) -> usize {
         let kv =
             self.key.as_ref().map_or(0, Bytes::len) + self.value.as_ref().map_or(0, Bytes::len);
         let headers: usize = self
@@ -93,4 +93,17 @@ pub struct DeliveryReport {
     pub offset: i64,
     /// Record timestamp: the broker's log-append time when the topic uses it, else the create time.
     pub timestamp: i64,
+}
+
+impl DeliveryReport {
+    /// A report of `offset` in `topic`/`partition` written at `timestamp`
+    /// (for the client that drives the producer).
+    pub fn new(topic: String, partition: i32, offset: i64, timestamp: i64) -> Self {
+        Self {
+            topic,
+            partition,
+            offset,
+            timestamp,
+        }
+    }
 }

@@ -169,7 +169,7 @@ fn run(cfg: GroupConfig, steps: Vec<Step>) -> Result<(), TestCaseError> {
             }
             Step::Fail => {
                 if let Some(out) = pending.pop_front() {
-                    let e = crate::Error::Disconnected { broker: "b".into() };
+                    let e = Disconnected { broker: "b".into() };
                     h.m.handle_error(out.id, &e, h.now)
                         .map_err(|e| TestCaseError::fail(e.to_string()))?;
                 }

@@ -33,6 +33,28 @@ use crate::protocol::messages::offset_commit::{
 use crate::protocol::messages::sync_group::{SyncGroupRequest, SyncGroupResponse};
 use crate::protocol::ErrorCode;
 
+/// A transport failure as a driver reports it: the connection to `broker`
+/// closed before the response came (retriable, no error code).
+#[derive(Debug)]
+struct Disconnected {
+    broker: String,
+}
+
+impl std::fmt::Display for Disconnected {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "connection to broker {} closed", self.broker)
+    }
+}
+
+impl crate::group::RequestFailure for Disconnected {
+    fn is_retriable(&self) -> bool {
+        true
+    }
+    fn code(&self) -> Option<ErrorCode> {
+        None
+    }
+}
+
 /// A member, a virtual clock and helpers to play the coordinator.
 struct Harness {
     m: GroupMember,

@@ -90,7 +90,7 @@ impl Compression {
 ///
 /// Snappy is written raw (which Java's xerial reader accepts); LZ4 as an LZ4
 /// frame with independent 64 KiB blocks, the shape Kafka's reader requires.
-pub(crate) fn compress(codec: Compression, input: &[u8], out: &mut BytesMut) -> Result<()> {
+pub fn compress(codec: Compression, input: &[u8], out: &mut BytesMut) -> Result<()> {
     match codec {
         Compression::None => {
             out.extend_from_slice(input);

@@ -15,7 +15,7 @@ use crate::protocol::{ApiKey, ErrorCode};
 
 use super::{GroupMember, InFlight, Phase, Slot};
 use crate::group::assignor::{tp, MemberSubscription};
-use crate::group::error::GroupError;
+use crate::group::error::{GroupError, RequestFailure};
 use crate::group::event::{GroupEvent, OffsetError, RejoinReason};
 use crate::group::wire::Coordinator;
 use crate::group::TopicPartition;
@@ -249,10 +249,10 @@ impl GroupMember {
     }
 
     /// A request failed in transport.
-    pub(super) fn on_request_failed(
+    pub(super) fn on_request_failed<E: RequestFailure + ?Sized>(
         &mut self,
         entry: &InFlight,
-        error: &crate::Error,
+        error: &E,
         now: Instant,
     ) {
         let retriable = error.is_retriable();
@@ -310,7 +310,7 @@ impl GroupMember {
     }
 }
 
-fn transport(api: ApiKey, error: &crate::Error) -> GroupError {
+fn transport<E: RequestFailure + ?Sized>(api: ApiKey, error: &E) -> GroupError {
     GroupError::Request {
         api,
         message: error.to_string(),

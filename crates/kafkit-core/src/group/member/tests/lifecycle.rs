@@ -16,7 +16,7 @@ fn session_timeout_loses_partitions_without_committing() {
     // The coordinator becomes unreachable: heartbeat and lookups fail.
     h.advance_to_deadline();
     let hb = h.expect_heartbeat();
-    let down = crate::Error::Disconnected {
+    let down = Disconnected {
         broker: "broker-1".into(),
     };
     h.m.handle_error(hb.id, &down, h.now).unwrap();

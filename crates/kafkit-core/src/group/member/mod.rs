@@ -16,7 +16,7 @@ use crate::protocol::ApiKey;
 
 use super::assignor::{MemberSubscription, PartitionCounts};
 use super::config::GroupConfig;
-use super::error::GroupError;
+use super::error::{GroupError, RequestFailure};
 use super::event::{CommitId, GroupEvent, OffsetFetchId, Offsets, RejoinReason};
 use super::wire::{Coordinator, GroupResponse, Outbound, RequestId};
 use super::TopicPartition;
@@ -393,13 +393,13 @@ impl GroupMember {
     }
 
     /// Request `id` failed without a response (connection lost, timeout,
-    /// no usable version). Retriable errors (per [`crate::Error::is_retriable`])
+    /// no usable version). Retriable errors (per [`RequestFailure::is_retriable`])
     /// send the member back to find the coordinator; others are fatal for
     /// membership requests and fail commits and fetches.
-    pub fn handle_error(
+    pub fn handle_error<E: RequestFailure + ?Sized>(
         &mut self,
         id: RequestId,
-        error: &crate::Error,
+        error: &E,
         now: Instant,
     ) -> Result<(), GroupError> {
         let entry = self.take_in_flight(id, None)?;

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 use criterion::{BenchmarkId, Criterion, Throughput};
 use kafka_protocol::records::RecordBatchDecoder;
-use kafkit::protocol::record::{
+use kafkit_core::protocol::record::{
     BatchAttributes, BatchHeader, BatchView, Compression, DecodeOptions, Record, RecordBatch,
 };
 

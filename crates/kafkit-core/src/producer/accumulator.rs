@@ -29,21 +29,14 @@ use std::time::{Duration, Instant};
 use bytes::BytesMut;
 
 use super::batch::BufferPool;
-pub(crate) use super::batch::{Batch, NewRecord};
-use crate::error::{Error, Result};
+pub use super::batch::{AppendError, Batch, NewRecord};
+pub use crate::common::TopicPartition;
 
-/// A topic and partition.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct TopicPartition {
-    /// Topic name.
-    pub topic: String,
-    /// Partition index.
-    pub partition: i32,
-}
+type Result<T> = std::result::Result<T, AppendError>;
 
 /// Where an appended record went.
 #[derive(Debug)]
-pub(crate) struct Appended<'a, T> {
+pub struct Appended<'a, T> {
     /// The record's index in its batch (its offset delta).
     pub index: i32,
     /// The record opened a new batch (a linger deadline to watch).
@@ -78,7 +71,7 @@ impl<T> Default for PartitionQueue<T> {
 
 /// Batches handed out by [`Accumulator::drain`].
 #[derive(Debug)]
-pub(crate) struct Drained<T> {
+pub struct Drained<T> {
     /// Batches by leader node id.
     pub by_leader: BTreeMap<i32, Vec<Batch<T>>>,
     /// Some ready batch had no known leader: refresh metadata.
@@ -87,10 +80,14 @@ pub(crate) struct Drained<T> {
 
 /// Tunables of the accumulator.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct AccumulatorConfig {
+pub struct AccumulatorConfig {
+    /// How long an open batch waits for more records.
     pub linger: Duration,
+    /// Bytes at which a batch is sealed.
     pub batch_size: usize,
+    /// Batches in flight per partition at most.
     pub max_in_flight: usize,
+    /// Number batches with producer-id sequences (KIP-98).
     pub idempotent: bool,
     /// Batch buffers kept for reuse at most.
     pub pool_buffers: usize,
@@ -98,7 +95,7 @@ pub(crate) struct AccumulatorConfig {
 
 /// Per-partition batching, ordering and sequence numbering.
 #[derive(Debug)]
-pub(crate) struct Accumulator<T> {
+pub struct Accumulator<T> {
     cfg: AccumulatorConfig,
     /// Queues by topic, then by partition index.
     queues: BTreeMap<String, Vec<PartitionQueue<T>>>,
@@ -112,6 +109,7 @@ pub(crate) struct Accumulator<T> {
 }
 
 impl<T> Accumulator<T> {
+    /// An empty accumulator.
     pub fn new(cfg: AccumulatorConfig) -> Self {
         Self {
             cfg,
@@ -155,20 +153,20 @@ impl<T> Accumulator<T> {
         new_token: impl FnOnce() -> T,
     ) -> Result<Appended<'_, T>> {
         if self.closed {
-            return Err(Error::Closed);
+            return Err(AppendError::Closed);
         }
         let topic = rec.record.topic.as_str();
         let index = usize::try_from(rec.partition)
-            .map_err(|_| Error::Config(format!("partition {} is negative", rec.partition)))?;
+            .map_err(|_| AppendError::NegativePartition(rec.partition))?;
         // Look up before inserting, which needs an owned key (an allocation).
         if !self.queues.contains_key(topic) {
             self.queues.insert(topic.to_owned(), Vec::new());
         }
-        let parts = self.queues.get_mut(topic).ok_or(Error::Closed)?;
+        let parts = self.queues.get_mut(topic).ok_or(AppendError::Closed)?;
         if parts.len() <= index {
             parts.resize_with(index + 1, PartitionQueue::default);
         }
-        let q = parts.get_mut(index).ok_or(Error::Closed)?;
+        let q = parts.get_mut(index).ok_or(AppendError::Closed)?;
         let batch_size = self.cfg.batch_size;
         let mut sealed = false;
         if let Some(open) = q
@@ -205,9 +203,9 @@ impl<T> Accumulator<T> {
             Some(full) => {
                 sealed = true;
                 q.ready.push_back(full);
-                &mut q.ready.back_mut().ok_or(Error::Closed)?.token
+                &mut q.ready.back_mut().ok_or(AppendError::Closed)?.token
             }
-            None => &mut q.open.as_mut().ok_or(Error::Closed)?.token,
+            None => &mut q.open.as_mut().ok_or(AppendError::Closed)?.token,
         };
         Ok(Appended {
             index,

@@ -1,0 +1,4 @@
+//! The consumer's fetch bookkeeping, sans-IO: incremental fetch sessions
+//! ([`session`]).
+
+pub mod session;
