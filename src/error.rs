@@ -5,16 +5,20 @@
 
 use std::time::Duration;
 
-use crate::group::{GroupError, RequestFailure};
+use crate::group::{GroupError, OffsetError, RequestFailure};
 use crate::producer::accumulator::AppendError;
 use crate::protocol::{ApiKey, ErrorCode, ProtocolError};
 
 /// An error from kafkit's client layers.
 ///
-/// Every variant names the broker and, where there is one, the API, topic or
-/// partition involved. Whether to retry is decided in one place,
-/// [`Error::is_retriable`], which defers to [`ErrorCode::is_retriable`] for
-/// errors the broker reported.
+/// Variants about an exchange with a broker name the broker's address and
+/// the API; variants about a record or an offset name the topic and
+/// partition; [`Error::Broker`] carries the Kafka error code, the API and
+/// what it concerns. `Config` is only for invalid configuration; misuse of
+/// a handle is [`Error::InvalidState`]. Whether to retry is decided in one
+/// place, [`Error::is_retriable`], which defers to [`ErrorCode::is_retriable`]
+/// for errors the broker reported. The error model (which layer returns
+/// what, what to match on) is a section of DESIGN.md.
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -100,6 +104,54 @@ pub enum Error {
     /// The configuration is invalid.
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// The call is not valid in the handle's current state (subscribing
+    /// twice, committing without a group, ...). Not retriable.
+    #[error("{operation}: {reason}")]
+    InvalidState {
+        /// What was called.
+        operation: &'static str,
+        /// Why it is not valid now.
+        reason: String,
+    },
+    /// The broker's version of an API cannot carry what the call needs.
+    #[error("{api} v{version} at broker {broker} cannot carry {what}")]
+    UnsupportedVersion {
+        /// Broker address.
+        broker: String,
+        /// The API.
+        api: ApiKey,
+        /// The highest version the broker and kafkit share.
+        version: i16,
+        /// What that version lacks.
+        what: String,
+    },
+    /// The producer refused a record before sending it (too large, a
+    /// partition that does not exist, a field the format cannot encode).
+    #[error("record for {topic}{} refused: {reason}", partition.map(|p| format!("[{p}]")).unwrap_or_default())]
+    Record {
+        /// The record's topic.
+        topic: String,
+        /// The record's partition, once chosen.
+        partition: Option<i32>,
+        /// Why.
+        reason: String,
+    },
+    /// The consumer-group state machine refused an input or cannot express
+    /// a request (see [`GroupError`]); errors the coordinator reported are
+    /// [`Error::Broker`] instead.
+    #[error("consumer group: {0}")]
+    Group(#[source] GroupError),
+    /// A commit (`api` = OffsetCommit) or a committed-offset read
+    /// (`api` = OffsetFetch) failed for a reason other than a group-level
+    /// error code (those are [`Error::Broker`] with the same `api`).
+    #[error("{api} failed: {source}")]
+    Offsets {
+        /// OffsetCommit or OffsetFetch.
+        api: ApiKey,
+        /// What failed.
+        #[source]
+        source: OffsetError,
+    },
     /// TLS failed: the broker's certificate was not trusted or does not name
     /// it, the broker refused ours, or a PEM file could not be used.
     #[error("TLS error with broker {broker}: {message}")]
@@ -140,7 +192,12 @@ impl Error {
             | Error::Closed
             | Error::Config(_)
             | Error::Tls { .. }
-            | Error::Authentication { .. } => false,
+            | Error::Authentication { .. }
+            | Error::InvalidState { .. }
+            | Error::UnsupportedVersion { .. }
+            | Error::Record { .. }
+            | Error::Group(_) => false,
+            Error::Offsets { source, .. } => source.is_retriable(),
         }
     }
 
@@ -179,7 +236,7 @@ impl From<GroupError> for Error {
                 context: String::new(),
             },
             GroupError::Closed => Error::Closed,
-            other => Error::Config(other.to_string()),
+            other => Error::Group(other),
         }
     }
 }
@@ -188,13 +245,26 @@ impl From<AppendError> for Error {
     fn from(e: AppendError) -> Self {
         match e {
             AppendError::Closed => Error::Closed,
-            AppendError::TimestampOutOfRange { timestamp, .. } => {
-                Error::Config(format!("timestamp {timestamp} out of range"))
-            }
-            AppendError::Encode { source, .. } => {
-                Error::Config(format!("record cannot be encoded: {source}"))
-            }
-            other => Error::Config(other.to_string()),
+            AppendError::NegativePartition { topic, partition } => Error::Record {
+                topic,
+                partition: Some(partition),
+                reason: "the partition is negative".to_owned(),
+            },
+            AppendError::TimestampOutOfRange { tp, timestamp } => Error::Record {
+                topic: tp.topic,
+                partition: Some(tp.partition),
+                reason: format!("timestamp {timestamp} is out of the batch's range"),
+            },
+            AppendError::Encode { tp, source } => Error::Record {
+                topic: tp.topic,
+                partition: Some(tp.partition),
+                reason: format!("cannot be encoded: {source}"),
+            },
+            other => Error::Record {
+                topic: String::new(),
+                partition: None,
+                reason: other.to_string(),
+            },
         }
     }
 }

@@ -33,3 +33,8 @@ pub use kafkit_core::TopicPartition;
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
+
+/// DESIGN.md's examples (the error model), compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../DESIGN.md")]
+pub struct DesignDoctests;

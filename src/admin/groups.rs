@@ -244,9 +244,7 @@ impl Admin {
             .on_coordinator(group, api, |conn| async move {
                 let version = conn
                     .version_for::<crate::protocol::messages::offset_fetch::OffsetFetchRequest>()?;
-                let request = call
-                    .to_request(version)
-                    .map_err(|e| Error::Config(e.to_string()))?;
+                let request = call.to_request(version).map_err(Error::from)?;
                 let response = conn.send_at(&request, version).await?;
                 Ok(committed(group, response))
             })
@@ -289,30 +287,19 @@ impl Admin {
         let call = FindCoordinatorCall {
             key: group.to_owned(),
         };
-        let request = call
-            .to_request(version)
-            .map_err(|e| Error::Config(e.to_string()))?;
+        let request = call.to_request(version).map_err(Error::from)?;
         let r = conn.send_at(&request, version).await?;
-        // v4+ answers per key; earlier versions at the top level.
-        let (code, message, node, host, port) =
-            match r.coordinators.into_iter().find(|c| c.key == group) {
-                Some(c) => (c.error_code, c.error_message, c.node_id, c.host, c.port),
-                None => (r.error_code, r.error_message, r.node_id, r.host, r.port),
-            };
-        if !code.is_ok() || node < 0 {
-            let code = if code.is_ok() {
-                ErrorCode::COORDINATOR_NOT_AVAILABLE
-            } else {
-                code
-            };
+        let found = r.coordinator_for(group);
+        if !found.error_code.is_ok() {
             let what = format!("group {group}");
             return Err(item_error(
-                code,
+                found.error_code,
                 ApiKey::FIND_COORDINATOR,
                 &what,
-                message.as_deref(),
+                found.error_message.as_deref(),
             ));
         }
+        let (node, host, port) = (found.node_id, found.host, found.port);
         let addr = format!("{host}:{port}");
         if self.client.pool().broker_addr(node).as_deref() == Some(addr.as_str()) {
             self.client.broker(node).await

@@ -34,7 +34,7 @@ use crate::connection::BrokerConnection;
 use crate::error::{Error, Result};
 use crate::protocol::{ApiKey, ErrorCode};
 
-pub use crate::producer::TopicPartition;
+pub use crate::TopicPartition;
 pub use groups::{GroupDescription, GroupListing, GroupListings, MemberDescription};
 pub use offsets::{ListedOffset, OffsetSpec, PartitionOffsets};
 pub use topics::{NewTopic, TopicListing};

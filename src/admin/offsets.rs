@@ -225,10 +225,12 @@ impl Admin {
         let version = match conn.version_for::<ListOffsetsRequest>() {
             Ok(v) if v >= spec.min_version() => v,
             Ok(v) => {
-                return fail_all(Error::Config(format!(
-                    "broker {leader} supports ListOffsets up to v{v}; {spec:?} needs v{}",
-                    spec.min_version()
-                )))
+                return fail_all(Error::UnsupportedVersion {
+                    broker: conn.addr().to_owned(),
+                    api: ApiKey::LIST_OFFSETS,
+                    version: v,
+                    what: format!("{spec:?} (v{}+)", spec.min_version()),
+                })
             }
             Err(e) => return fail_all(e),
         };

@@ -100,6 +100,7 @@ impl Admin {
                 return Err(unsupported(
                     &conn,
                     ApiKey::CREATE_TOPICS,
+                    version,
                     "validate_only (v1+)",
                 ));
             }
@@ -269,9 +270,11 @@ fn settle(
     retry
 }
 
-fn unsupported(conn: &BrokerConnection, api: ApiKey, what: &str) -> Error {
-    Error::Config(format!(
-        "{api} at the version broker {} supports cannot carry {what}",
-        conn.addr()
-    ))
+fn unsupported(conn: &BrokerConnection, api: ApiKey, version: i16, what: &str) -> Error {
+    Error::UnsupportedVersion {
+        broker: conn.addr().to_owned(),
+        api,
+        version,
+        what: what.to_owned(),
+    }
 }

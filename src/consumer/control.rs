@@ -11,7 +11,7 @@ use super::fetcher::Command;
 use super::group::GroupCommand;
 use super::shared::Shared;
 use crate::error::{Error, Result};
-use crate::producer::TopicPartition;
+use crate::TopicPartition;
 
 /// Controls of one [`Consumer`](super::Consumer), usable from other tasks.
 ///
@@ -27,9 +27,10 @@ pub struct ConsumerControl {
 
 impl ConsumerControl {
     fn group(&self) -> Result<&mpsc::UnboundedSender<GroupCommand>> {
-        self.group
-            .as_ref()
-            .ok_or_else(|| Error::Config("not a group member: call subscribe first".to_owned()))
+        self.group.as_ref().ok_or_else(|| Error::InvalidState {
+            operation: "group call",
+            reason: "not a group member: call subscribe first".to_owned(),
+        })
     }
 
     /// Tells the group the application is alive while a slow handler runs

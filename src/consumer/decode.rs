@@ -31,7 +31,7 @@ pub(crate) struct DecodedPartition {
 
 /// A fetched partition waiting to be decoded.
 pub(crate) struct FetchedPartition {
-    pub tp: crate::producer::TopicPartition,
+    pub tp: crate::TopicPartition,
     /// The fetch position the data starts at.
     pub position: i64,
     pub records: Bytes,

@@ -1,6 +1,6 @@
 //! Lifecycle events a consumer reports to the application.
 
-use crate::producer::TopicPartition;
+use crate::TopicPartition;
 
 /// Something that happened to a consumer, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]

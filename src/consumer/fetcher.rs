@@ -24,13 +24,13 @@ use super::shared::Shared;
 use crate::cluster::Client;
 use crate::connection::BrokerConnection;
 use crate::error::{Error, Result};
-use crate::producer::TopicPartition;
 use crate::protocol::messages::fetch::{
     FetchPartition, FetchRequest, FetchResponse, FetchTopic, ForgottenTopic,
 };
 use crate::protocol::messages::list_offsets::{EARLIEST_TIMESTAMP, LATEST_TIMESTAMP};
 use crate::protocol::record::DecodeOptions;
 use crate::protocol::{ApiKey, ErrorCode, Uuid};
+use crate::TopicPartition;
 
 /// How long a partition waits before an unreadable batch is fetched again.
 const UNREADABLE_BATCH_BACKOFF: Duration = Duration::from_millis(500);

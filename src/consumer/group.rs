@@ -23,6 +23,7 @@ use crate::group::{
     GroupCall, GroupEvent, GroupMember, GroupRequest, GroupResponse, OffsetAndMetadata,
     OffsetError, Offsets, Outbound, Target, TopicPartition,
 };
+use crate::protocol::ApiKey;
 
 /// Requests from the consumer handle.
 #[derive(Debug)]
@@ -192,7 +193,7 @@ impl GroupDriver {
                         self.commits.entry(id).or_default().push(reply);
                     }
                     Err(e) => {
-                        let _ = reply.send(Err(Error::Config(format!("commit refused: {e}"))));
+                        let _ = reply.send(Err(Error::from(e)));
                     }
                 }
             }
@@ -202,8 +203,7 @@ impl GroupDriver {
                         self.fetches.insert(id, FetchPurpose::Query(reply));
                     }
                     Err(e) => {
-                        let _ =
-                            reply.send(Err(Error::Config(format!("offset fetch refused: {e}"))));
+                        let _ = reply.send(Err(Error::from(e)));
                     }
                 }
             }
@@ -356,7 +356,11 @@ impl GroupDriver {
                     self.last_committed.clear();
                 }
                 for reply in self.commits.remove(&id).unwrap_or_default() {
-                    let _ = reply.send(result.clone().map_err(offset_error));
+                    let _ = reply.send(
+                        result
+                            .clone()
+                            .map_err(|e| offset_error(ApiKey::OFFSET_COMMIT, e)),
+                    );
                 }
             }
             GroupEvent::OffsetsFetched { id, result } => match self.fetches.remove(&id) {
@@ -392,7 +396,7 @@ impl GroupDriver {
                                     .map(|(tp, o)| (tp, o.map(|o| o.offset)))
                                     .collect()
                             })
-                            .map_err(offset_error),
+                            .map_err(|e| offset_error(ApiKey::OFFSET_FETCH, e)),
                     );
                 }
                 None => {}
@@ -483,9 +487,7 @@ async fn exchange<C: GroupCall>(
     timeout: Duration,
 ) -> Result<GroupResponse> {
     let version = conn.version_for::<C::Request>()?;
-    let request = call
-        .to_request(version)
-        .map_err(|e| Error::Config(format!("group request at v{version}: {e}")))?;
+    let request = call.to_request(version).map_err(Error::from)?;
     Ok(C::into_response(
         conn.send_at_within(&request, version, timeout).await?,
     ))
@@ -504,10 +506,10 @@ async fn exchange_any(
         GroupRequest::LeaveGroup(c) => exchange(conn, c, timeout).await,
         GroupRequest::OffsetCommit(c) => exchange(conn, c, timeout).await,
         GroupRequest::OffsetFetch(c) => exchange(conn, c, timeout).await,
-        other => Err(Error::Config(format!(
-            "group request {:?} has no exchange",
-            other.api_key()
-        ))),
+        other => Err(Error::InvalidState {
+            operation: "group request",
+            reason: format!("{} has no exchange in this driver", other.api_key()),
+        }),
     }
 }
 
@@ -519,14 +521,16 @@ fn offsets_summary(offsets: &Offsets) -> Vec<(i32, i64)> {
         .collect()
 }
 
-fn offset_error(e: OffsetError) -> Error {
+/// A failed commit (`api` = OffsetCommit) or committed-offset read
+/// (`api` = OffsetFetch) as the caller sees it.
+fn offset_error(api: ApiKey, e: OffsetError) -> Error {
     match e {
         OffsetError::Group(code) => Error::Broker {
             code,
-            api: crate::protocol::ApiKey::OFFSET_COMMIT,
+            api,
             context: String::new(),
         },
-        other => Error::DeadlineExceeded(other.to_string()),
+        source => Error::Offsets { api, source },
     }
 }
 

@@ -18,7 +18,7 @@ use super::shared::{ProcessedSlot, Shared};
 use crate::cluster::Client;
 use crate::config::ClientConfig;
 use crate::error::{Error, Result};
-use crate::producer::TopicPartition;
+use crate::TopicPartition;
 
 /// Reads records from assigned partitions.
 ///
@@ -116,7 +116,10 @@ impl Consumer {
             return Err(Error::Config("subscribe needs a group_id".to_owned()));
         };
         if self.group.is_some() {
-            return Err(Error::Config("already subscribed".to_owned()));
+            return Err(Error::InvalidState {
+                operation: "subscribe",
+                reason: "already subscribed".to_owned(),
+            });
         }
         let mut g =
             crate::group::GroupConfig::new(group_id, topics.iter().map(|t| t.as_ref().to_owned()));
@@ -153,9 +156,10 @@ impl Consumer {
     }
 
     fn group(&self) -> Result<&GroupHandle> {
-        self.group
-            .as_ref()
-            .ok_or_else(|| Error::Config("not a group member: call subscribe first".to_owned()))
+        self.group.as_ref().ok_or_else(|| Error::InvalidState {
+            operation: "group call",
+            reason: "not a group member: call subscribe first".to_owned(),
+        })
     }
 
     /// A cloneable handle on this consumer's controls (commit, pause,

@@ -4,11 +4,11 @@ use std::collections::BTreeMap;
 
 use crate::cluster::Client;
 use crate::error::{Error, Result};
-use crate::producer::TopicPartition;
 use crate::protocol::messages::list_offsets::{
     ListOffsetsPartition, ListOffsetsRequest, ListOffsetsTopic,
 };
 use crate::protocol::{ApiKey, ErrorCode};
+use crate::TopicPartition;
 
 /// Looks up the offset at `timestamp` (earliest/latest) for partitions led by `node`.
 pub(crate) async fn list_offsets(

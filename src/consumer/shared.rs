@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use crate::producer::TopicPartition;
+use crate::TopicPartition;
 
 /// Counters and maps both sides touch; every lock is held for a map update only.
 #[derive(Debug, Default)]

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use crate::consumer::ConsumerEvent;
-use crate::producer::TopicPartition;
+use crate::TopicPartition;
 
 /// A lifecycle or processing event of a [`Listener`](super::Listener).
 #[derive(Debug, Clone, PartialEq, Eq)]

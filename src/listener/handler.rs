@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::consumer::{ConsumerControl, ConsumerRecord};
 use crate::error::Result;
-use crate::producer::TopicPartition;
+use crate::TopicPartition;
 
 /// Why a handler failed. Any error converts into it with `?`, and so do
 /// strings (`Err("bad payload".into())`).

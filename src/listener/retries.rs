@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use tokio::time::Instant;
 
-use crate::producer::TopicPartition;
+use crate::TopicPartition;
 
 #[derive(Debug)]
 struct Failing {

@@ -213,9 +213,11 @@ impl Producer {
         }
         let size = record.size_estimate();
         if size > inner.config.buffer_memory || size > inner.config.max_request_size {
-            return Err(Error::Config(format!(
-                "record of {size} bytes exceeds buffer_memory or max_request_size"
-            )));
+            return Err(Error::Record {
+                topic: record.topic.clone(),
+                partition: record.partition,
+                reason: format!("{size} bytes exceed buffer_memory or max_request_size"),
+            });
         }
         let now = std::time::Instant::now();
         let deadline = now + inner.config.delivery_timeout;
@@ -315,10 +317,11 @@ impl Producer {
         let count = route.partition_count;
         match record.partition {
             Some(p) if (0..count).contains(&p) => Ok(p),
-            Some(p) => Err(Error::Config(format!(
-                "partition {p} does not exist in {} ({count} partitions)",
-                record.topic
-            ))),
+            Some(p) => Err(Error::Record {
+                topic: record.topic.clone(),
+                partition: Some(p),
+                reason: format!("the topic has {count} partitions"),
+            }),
             None => Ok(self.inner.partitioner.partition(
                 &record.topic,
                 record.key.as_deref(),

@@ -75,6 +75,25 @@ impl fmt::Display for OffsetError {
     }
 }
 
+impl std::error::Error for OffsetError {}
+
+impl OffsetError {
+    /// Whether the same commit or fetch may succeed if tried again: a
+    /// retriable group or partition code, or a timeout. Not for a lost
+    /// membership (`NotMember`, `Aborted`) or a transport error that retrying
+    /// could not fix.
+    pub fn is_retriable(&self) -> bool {
+        match self {
+            OffsetError::Partitions(codes) => {
+                !codes.is_empty() && codes.values().all(|c| c.is_retriable())
+            }
+            OffsetError::Group(code) => code.is_retriable(),
+            OffsetError::TimedOut => true,
+            OffsetError::NotMember | OffsetError::Transport(_) | OffsetError::Aborted => false,
+        }
+    }
+}
+
 /// Why the member (re)joins the group; sent as the JoinGroup reason (v8+).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]

@@ -156,8 +156,10 @@ impl<T> Accumulator<T> {
             return Err(AppendError::Closed);
         }
         let topic = rec.record.topic.as_str();
-        let index = usize::try_from(rec.partition)
-            .map_err(|_| AppendError::NegativePartition(rec.partition))?;
+        let index = usize::try_from(rec.partition).map_err(|_| AppendError::NegativePartition {
+            topic: rec.record.topic.clone(),
+            partition: rec.partition,
+        })?;
         // Look up before inserting, which needs an owned key (an allocation).
         if !self.queues.contains_key(topic) {
             self.queues.insert(topic.to_owned(), Vec::new());

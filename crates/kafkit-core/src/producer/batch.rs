@@ -18,8 +18,13 @@ pub enum AppendError {
     #[error("closed")]
     Closed,
     /// The record names a negative partition.
-    #[error("partition {0} is negative")]
-    NegativePartition(i32),
+    #[error("{topic}: partition {partition} is negative")]
+    NegativePartition {
+        /// The record's topic.
+        topic: String,
+        /// The partition it names.
+        partition: i32,
+    },
     /// The record's timestamp is too far from its batch's first timestamp
     /// to be written as a delta.
     #[error("{tp:?}: timestamp {timestamp} out of range")]

@@ -26,23 +26,16 @@ fn fatal(api: ApiKey, code: ErrorCode) -> GroupError {
 
 impl GroupMember {
     pub(super) fn on_find_response(&mut self, r: &FindCoordinatorResponse, now: Instant) {
-        // v4+ answers per key; earlier versions at the top level.
-        let found = match r.coordinators.iter().find(|c| c.key == self.cfg.group_id) {
-            Some(c) => (c.error_code, c.node_id, c.host.clone(), c.port),
-            None if !r.coordinators.is_empty() => {
-                (ErrorCode::COORDINATOR_NOT_AVAILABLE, -1, String::new(), 0)
-            }
-            None => (r.error_code, r.node_id, r.host.clone(), r.port),
-        };
-        let (code, node_id, host, port) = found;
-        if code.is_ok() && node_id >= 0 {
+        let found = r.coordinator_for(&self.cfg.group_id);
+        let code = found.error_code;
+        if code.is_ok() {
             self.coordinator = Some(Coordinator {
-                node_id,
-                host,
-                port,
+                node_id: found.node_id,
+                host: found.host,
+                port: found.port,
             });
             self.find_retry_at = None;
-        } else if code.is_ok() || code.is_retriable() {
+        } else if code.is_retriable() {
             self.find_retry_at = Some(now + self.cfg.retry_backoff);
         } else {
             self.fail(fatal(ApiKey::FIND_COORDINATOR, code));

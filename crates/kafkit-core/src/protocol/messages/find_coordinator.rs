@@ -148,7 +148,67 @@ impl Coordinator {
     }
 }
 
+/// One key's coordinator as [`FindCoordinatorResponse::coordinator_for`]
+/// reads it, whatever the version answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyCoordinator {
+    /// `NONE` when the coordinator is known.
+    pub error_code: ErrorCode,
+    /// The broker's message, if any.
+    pub error_message: Option<String>,
+    /// Coordinator broker id (meaningful when `error_code` is `NONE`).
+    pub node_id: i32,
+    /// Coordinator host.
+    pub host: String,
+    /// Coordinator port.
+    pub port: i32,
+}
+
 impl FindCoordinatorResponse {
+    /// The coordinator of `key`: from a batched (v4+) response, the entry for
+    /// `key`; from a single-key (v0-v3) response, the top-level fields. The
+    /// one place that tells the two shapes apart, for every caller.
+    ///
+    /// A batched response with no entry for `key`, and an answer without an
+    /// error that names no usable broker (negative id or empty host), read as
+    /// `COORDINATOR_NOT_AVAILABLE` (retriable): the coordinator is not
+    /// elected yet.
+    pub fn coordinator_for(&self, key: &str) -> KeyCoordinator {
+        let found = if self.coordinators.is_empty() {
+            KeyCoordinator {
+                error_code: self.error_code,
+                error_message: self.error_message.clone(),
+                node_id: self.node_id,
+                host: self.host.clone(),
+                port: self.port,
+            }
+        } else {
+            match self.coordinators.iter().find(|c| c.key == key) {
+                Some(c) => KeyCoordinator {
+                    error_code: c.error_code,
+                    error_message: c.error_message.clone(),
+                    node_id: c.node_id,
+                    host: c.host.clone(),
+                    port: c.port,
+                },
+                None => KeyCoordinator {
+                    error_code: ErrorCode::COORDINATOR_NOT_AVAILABLE,
+                    error_message: None,
+                    node_id: -1,
+                    host: String::new(),
+                    port: 0,
+                },
+            }
+        };
+        if found.error_code.is_ok() && (found.node_id < 0 || found.host.is_empty()) {
+            return KeyCoordinator {
+                error_code: ErrorCode::COORDINATOR_NOT_AVAILABLE,
+                ..found
+            };
+        }
+        found
+    }
+
     fn encode_single(&self, w: &mut Writer<'_>) -> Result<()> {
         let v = w.version();
         if v > 3 {
@@ -222,6 +282,72 @@ mod tests {
     use crate::protocol::ProtocolError;
     use bytes::{Bytes, BytesMut};
     use proptest::prelude::*;
+
+    fn entry(key: &str, node_id: i32, code: ErrorCode) -> Coordinator {
+        Coordinator {
+            key: key.into(),
+            node_id,
+            host: format!("b{node_id}"),
+            port: 9092,
+            error_code: code,
+            error_message: None,
+            unknown_tagged_fields: TaggedFields::default(),
+        }
+    }
+
+    #[test]
+    fn coordinator_for_reads_both_shapes() {
+        let single = FindCoordinatorResponse {
+            node_id: 3,
+            host: "b3".into(),
+            port: 9092,
+            ..Default::default()
+        };
+        let c = single.coordinator_for("g");
+        assert_eq!(
+            (c.error_code, c.node_id, c.host.as_str()),
+            (ErrorCode::NONE, 3, "b3")
+        );
+
+        let batched = FindCoordinatorResponse {
+            coordinators: vec![
+                entry("other", 1, ErrorCode::NONE),
+                entry("g", 2, ErrorCode::NONE),
+            ],
+            ..Default::default()
+        };
+        let c = batched.coordinator_for("g");
+        assert_eq!(
+            (c.error_code, c.node_id, c.port),
+            (ErrorCode::NONE, 2, 9092)
+        );
+        // A batched answer never falls back to the (unset) top-level fields.
+        let c = batched.coordinator_for("missing");
+        assert_eq!(c.error_code, ErrorCode::COORDINATOR_NOT_AVAILABLE);
+    }
+
+    #[test]
+    fn coordinator_for_refuses_unusable_answers() {
+        let failed = FindCoordinatorResponse {
+            coordinators: vec![entry("g", -1, ErrorCode::GROUP_AUTHORIZATION_FAILED)],
+            ..Default::default()
+        };
+        let c = failed.coordinator_for("g");
+        assert_eq!(c.error_code, ErrorCode::GROUP_AUTHORIZATION_FAILED);
+        let no_node = FindCoordinatorResponse {
+            node_id: -1,
+            ..Default::default()
+        };
+        assert_eq!(
+            no_node.coordinator_for("g").error_code,
+            ErrorCode::COORDINATOR_NOT_AVAILABLE
+        );
+        let v4_empty = FindCoordinatorResponse::default();
+        assert_eq!(
+            v4_empty.coordinator_for("g").error_code,
+            ErrorCode::COORDINATOR_NOT_AVAILABLE
+        );
+    }
 
     proptest! {
         #[test]
