@@ -271,65 +271,16 @@ impl GroupDriver {
         let now = Instant::now();
         match event {
             GroupEvent::MetadataNeeded { topics } => {
-                let client = self.client.clone();
-                let done = self.done_tx.clone();
-                self.tasks.spawn(async move {
-                    client.track_topics(topics.iter().cloned());
-                    if let Err(e) = client.refresh_metadata().await {
-                        debug!(error = %e, "metadata refresh before assigning failed");
-                    }
-                    let timeout = client.config().request_timeout;
-                    let mut counts = Vec::new();
-                    for t in topics {
-                        match client.topic(&t, timeout).await {
-                            Ok(m) => counts
-                                .push((t, i32::try_from(m.partitions.len()).unwrap_or(i32::MAX))),
-                            Err(e) => {
-                                warn!(topic = %t, error = %e, "no metadata for a subscribed topic")
-                            }
-                        }
-                    }
-                    let _ = done.send(Done::Metadata(counts));
-                });
+                self.count_partitions(topics);
             }
             GroupEvent::CommitNeeded { partitions, .. } => {
-                // Stop handing out their records before reading what was processed.
-                for tp in &partitions {
-                    self.shared.set_generation(tp.clone(), None);
-                }
-                let _ = self.fetch.send(FetchCommand::Pause(
-                    partitions.iter().cloned().collect(),
-                    true,
-                ));
-                let offsets = self.processed(Some(&partitions));
-                match self.member.commit(offsets.clone(), now) {
-                    Ok(id) => {
-                        debug!(?id, offsets = ?offsets_summary(&offsets), "commit before revoke");
-                        self.remember_commit(&offsets);
-                    }
-                    Err(e) => warn!(error = %e, "commit before revoke refused"),
-                }
+                self.commit_before_revoke(partitions, now);
             }
             GroupEvent::Assigned {
                 partitions,
                 generation_id,
             } => {
-                info!(
-                    count = partitions.len(),
-                    generation_id, "partitions assigned"
-                );
-                let _ = self.events.send(ConsumerEvent::Assigned {
-                    partitions: partitions.iter().cloned().collect(),
-                    generation_id,
-                });
-                if !partitions.is_empty() {
-                    match self.member.fetch_committed(partitions, now) {
-                        Ok(id) => {
-                            self.fetches.insert(id, FetchPurpose::Assign);
-                        }
-                        Err(e) => warn!(error = %e, "offset fetch refused"),
-                    }
-                }
+                self.assigned(partitions, generation_id, now);
             }
             GroupEvent::Revoked { partitions } => {
                 self.drop_partitions(&partitions);
@@ -350,57 +301,9 @@ impl GroupDriver {
                 });
             }
             GroupEvent::CommitCompleted { id, result } => {
-                if let Err(e) = &result {
-                    warn!(error = %e, "commit failed");
-                    // Let a later commit retry these partitions.
-                    self.last_committed.clear();
-                }
-                for reply in self.commits.remove(&id).unwrap_or_default() {
-                    let _ = reply.send(
-                        result
-                            .clone()
-                            .map_err(|e| offset_error(ApiKey::OFFSET_COMMIT, e)),
-                    );
-                }
+                self.commit_completed(id, result);
             }
-            GroupEvent::OffsetsFetched { id, result } => match self.fetches.remove(&id) {
-                Some(FetchPurpose::Assign) => match result {
-                    Ok(map) => {
-                        let owned = self.member.assignment().clone();
-                        let list: Vec<(TopicPartition, Option<i64>)> = map
-                            .into_iter()
-                            .filter(|(tp, _)| owned.contains(tp))
-                            .map(|(tp, o)| {
-                                let offset = o.map(|o| o.offset).filter(|o| *o >= 0);
-                                if let Some(off) = offset {
-                                    self.last_committed.insert(tp.clone(), off);
-                                }
-                                (tp, offset)
-                            })
-                            .collect();
-                        let _ = self.fetch.send(FetchCommand::Assign(list));
-                    }
-                    Err(e) => {
-                        warn!(error = %e, "reading committed offsets failed; retrying");
-                        let owned = self.member.assignment().clone();
-                        if let Ok(id) = self.member.fetch_committed(owned, now) {
-                            self.fetches.insert(id, FetchPurpose::Assign);
-                        }
-                    }
-                },
-                Some(FetchPurpose::Query(reply)) => {
-                    let _ = reply.send(
-                        result
-                            .map(|m| {
-                                m.into_iter()
-                                    .map(|(tp, o)| (tp, o.map(|o| o.offset)))
-                                    .collect()
-                            })
-                            .map_err(|e| offset_error(ApiKey::OFFSET_FETCH, e)),
-                    );
-                }
-                None => {}
-            },
+            GroupEvent::OffsetsFetched { id, result } => self.offsets_fetched(id, result, now),
             GroupEvent::PollTimeoutExpired => {
                 warn!("max poll interval exceeded: leaving the group until the next poll");
                 let _ = self.events.send(ConsumerEvent::PollTimeoutExpired);
@@ -416,6 +319,142 @@ impl GroupDriver {
             }
             GroupEvent::Closed => {}
             other => debug!(?other, "group event not handled"),
+        }
+    }
+
+    /// Partition counts of the subscribed topics, for the assignor (a task: a metadata refresh may take a while).
+    fn count_partitions(&mut self, topics: BTreeSet<String>) {
+        let client = self.client.clone();
+        let done = self.done_tx.clone();
+        self.tasks.spawn(async move {
+            client.track_topics(topics.iter().cloned());
+            if let Err(e) = client.refresh_metadata().await {
+                debug!(error = %e, "metadata refresh before assigning failed");
+            }
+            let timeout = client.config().request_timeout;
+            let mut counts = Vec::new();
+            for t in topics {
+                match client.topic(&t, timeout).await {
+                    Ok(m) => {
+                        counts.push((t, i32::try_from(m.partitions.len()).unwrap_or(i32::MAX)))
+                    }
+                    Err(e) => {
+                        warn!(topic = %t, error = %e, "no metadata for a subscribed topic")
+                    }
+                }
+            }
+            let _ = done.send(Done::Metadata(counts));
+        });
+    }
+
+    /// Pauses the partitions about to be revoked and commits what was processed of them.
+    fn commit_before_revoke(&mut self, partitions: BTreeSet<TopicPartition>, now: Instant) {
+        // Stop handing out their records before reading what was processed.
+        for tp in &partitions {
+            self.shared.set_generation(tp.clone(), None);
+        }
+        let _ = self.fetch.send(FetchCommand::Pause(
+            partitions.iter().cloned().collect(),
+            true,
+        ));
+        let offsets = self.processed(Some(&partitions));
+        match self.member.commit(offsets.clone(), now) {
+            Ok(id) => {
+                debug!(?id, offsets = ?offsets_summary(&offsets), "commit before revoke");
+                self.remember_commit(&offsets);
+            }
+            Err(e) => warn!(error = %e, "commit before revoke refused"),
+        }
+    }
+
+    /// Reports an assignment and reads the committed offsets of its partitions.
+    fn assigned(&mut self, partitions: BTreeSet<TopicPartition>, generation_id: i32, now: Instant) {
+        info!(
+            count = partitions.len(),
+            generation_id, "partitions assigned"
+        );
+        let _ = self.events.send(ConsumerEvent::Assigned {
+            partitions: partitions.iter().cloned().collect(),
+            generation_id,
+        });
+        if !partitions.is_empty() {
+            match self.member.fetch_committed(partitions, now) {
+                Ok(id) => {
+                    self.fetches.insert(id, FetchPurpose::Assign);
+                }
+                Err(e) => warn!(error = %e, "offset fetch refused"),
+            }
+        }
+    }
+
+    /// Answers the callers waiting on commit `id`.
+    fn commit_completed(
+        &mut self,
+        id: crate::group::CommitId,
+        result: std::result::Result<(), OffsetError>,
+    ) {
+        if let Err(e) = &result {
+            warn!(error = %e, "commit failed");
+            // Let a later commit retry these partitions.
+            self.last_committed.clear();
+        }
+        for reply in self.commits.remove(&id).unwrap_or_default() {
+            let _ = reply.send(
+                result
+                    .clone()
+                    .map_err(|e| offset_error(ApiKey::OFFSET_COMMIT, e)),
+            );
+        }
+    }
+
+    /// Hands fetched committed offsets to the fetcher (after an assignment)
+    /// or to the caller that asked.
+    fn offsets_fetched(
+        &mut self,
+        id: crate::group::OffsetFetchId,
+        result: std::result::Result<
+            BTreeMap<TopicPartition, Option<OffsetAndMetadata>>,
+            OffsetError,
+        >,
+        now: Instant,
+    ) {
+        match self.fetches.remove(&id) {
+            Some(FetchPurpose::Assign) => match result {
+                Ok(map) => {
+                    let owned = self.member.assignment().clone();
+                    let list: Vec<(TopicPartition, Option<i64>)> = map
+                        .into_iter()
+                        .filter(|(tp, _)| owned.contains(tp))
+                        .map(|(tp, o)| {
+                            let offset = o.map(|o| o.offset).filter(|o| *o >= 0);
+                            if let Some(off) = offset {
+                                self.last_committed.insert(tp.clone(), off);
+                            }
+                            (tp, offset)
+                        })
+                        .collect();
+                    let _ = self.fetch.send(FetchCommand::Assign(list));
+                }
+                Err(e) => {
+                    warn!(error = %e, "reading committed offsets failed; retrying");
+                    let owned = self.member.assignment().clone();
+                    if let Ok(id) = self.member.fetch_committed(owned, now) {
+                        self.fetches.insert(id, FetchPurpose::Assign);
+                    }
+                }
+            },
+            Some(FetchPurpose::Query(reply)) => {
+                let _ = reply.send(
+                    result
+                        .map(|m| {
+                            m.into_iter()
+                                .map(|(tp, o)| (tp, o.map(|o| o.offset)))
+                                .collect()
+                        })
+                        .map_err(|e| offset_error(ApiKey::OFFSET_FETCH, e)),
+                );
+            }
+            None => {}
         }
     }
 
