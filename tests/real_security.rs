@@ -327,6 +327,26 @@ async fn outlive_session(config: ClientConfig) -> usize {
     requests
 }
 
+/// A producer's connections live through re-authentications as well.
+async fn keep_producing(config: ClientConfig) -> usize {
+    let producer = Producer::connect(config, ProducerConfig::default())
+        .await
+        .expect("producer");
+    let topic = kafka::unique("sec-reauth");
+    let until = Instant::now() + Duration::from_millis(3 * REAUTH_MS);
+    let mut sent = 0;
+    while Instant::now() < until {
+        producer
+            .send(ProducerRecord::new(topic.as_str()).value("still here"))
+            .await
+            .unwrap_or_else(|e| panic!("record {sent} across re-authentications: {e}"));
+        sent += 1;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    producer.close(Duration::from_secs(10)).await.expect("close");
+    sent
+}
+
 #[tokio::test]
 async fn connections_outlive_their_sasl_session_by_reauthenticating() {
     let Some(k) = node() else { return };
@@ -347,25 +367,78 @@ async fn connections_outlive_their_sasl_session_by_reauthenticating() {
         SaslMechanism::ScramSha256,
         PASSWORD,
     );
-    let (a, b) = tokio::join!(outlive_session(plain.clone()), outlive_session(scram));
-    assert!(a >= 10 && b >= 10, "{a} and {b} requests");
-    // A producer's connections live through it as well.
-    let producer = Producer::connect(plain, ProducerConfig::default())
-        .await
-        .expect("producer");
-    let topic = kafka::unique("sec-reauth");
-    let until = Instant::now() + Duration::from_millis(2 * REAUTH_MS);
-    while Instant::now() < until {
-        producer
-            .send(ProducerRecord::new(topic.as_str()).value("still here"))
-            .await
-            .expect("sent across re-authentications");
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-    producer.close(Duration::from_secs(10)).await.expect("close");
+    let (a, b, sent) = tokio::join!(
+        outlive_session(plain.clone()),
+        outlive_session(scram),
+        keep_producing(plain),
+    );
+    assert!(a >= 10 && b >= 10 && sent >= 10, "{a}, {b} requests, {sent} records");
     let text = logs.text();
     let reauths = text.matches("re-authenticated").count();
     assert!(reauths >= 4, "{reauths} re-authentications:\n{text}");
     assert!(!text.contains("re-authentication failed"), "{text}");
     assert!(text.contains(&format!("session_lifetime_ms={REAUTH_MS}")), "{text}");
+}
+
+/// One request on a bare socket (kafkit's codecs, no client logic); `None`
+/// when the broker closed the connection instead of answering.
+async fn bare_call<R: kafkit::protocol::Request>(
+    stream: &mut tokio::net::TcpStream,
+    req: &R,
+    version: i16,
+    correlation_id: i32,
+) -> Option<R::Response> {
+    use kafkit::protocol::frame::{decode_response_strict, DEFAULT_MAX_FRAME_SIZE};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut out = bytes::BytesMut::new();
+    kafkit::protocol::encode_request(req, version, correlation_id, Some("bare"), &mut out)
+        .expect("encode");
+    stream.write_all(&out).await.ok()?;
+    let mut buf = bytes::BytesMut::new();
+    loop {
+        if let Some(frame) = kafkit::protocol::try_parse_frame(&mut buf, DEFAULT_MAX_FRAME_SIZE)
+            .expect("frame")
+        {
+            return Some(decode_response_strict::<R::Response>(frame, version).expect("decode").1);
+        }
+        let read = tokio::time::timeout(Duration::from_secs(10), stream.read_buf(&mut buf))
+            .await
+            .expect("an answer or a close");
+        if !matches!(read, Ok(n) if n > 0) {
+            return None;
+        }
+    }
+}
+
+/// The control for the test above: a connection that does not
+/// re-authenticate is closed by the broker at its first request after the
+/// session lifetime, so surviving it means kafkit re-authenticated.
+#[tokio::test]
+async fn broker_closes_a_session_that_is_not_renewed() {
+    use kafkit::protocol::messages::sasl_authenticate::SaslAuthenticateRequest;
+    use kafkit::protocol::messages::sasl_handshake::SaslHandshakeRequest;
+    let Some(k) = node() else { return };
+    let mut stream = tokio::net::TcpStream::connect(k.listener("REAUTH"))
+        .await
+        .expect("connect");
+    let handshake = SaslHandshakeRequest {
+        mechanism: "PLAIN".to_owned(),
+    };
+    let shake = bare_call(&mut stream, &handshake, 1, 1).await.expect("handshake");
+    assert!(shake.error_code.is_ok(), "{shake:?}");
+    let token = format!("\0{USER}\0{PASSWORD}");
+    let auth = SaslAuthenticateRequest {
+        auth_bytes: bytes::Bytes::from(token.into_bytes()),
+        ..Default::default()
+    };
+    let done = bare_call(&mut stream, &auth, 2, 2).await.expect("authenticate");
+    assert!(done.error_code.is_ok(), "{done:?}");
+    assert_eq!(done.session_lifetime_ms, i64::try_from(REAUTH_MS).unwrap());
+    let versions = ApiVersionsRequest::default();
+    assert!(bare_call(&mut stream, &versions, 0, 3).await.is_some());
+    tokio::time::sleep(Duration::from_millis(REAUTH_MS + 500)).await;
+    assert!(
+        bare_call(&mut stream, &versions, 0, 4).await.is_none(),
+        "the broker answered after the session expired"
+    );
 }
