@@ -257,7 +257,10 @@ start() {
     local fmt=(format -t "$cluster_id" -c "$node/server.properties" --ignore-formatted)
     case "$version" in 4.*) [ -z "$tv" ] || fmt+=(--feature "transaction.version=$tv") ;; esac
     for l in "${scram[@]+"${scram[@]}"}"; do fmt+=(--add-scram "$l"); done
-    if ! "$java_bin" -cp "$libs/*" kafka.tools.StorageTool "${fmt[@]}" >"$node/format.log" 2>&1; then
+    # A UTF-8 locale, so Java reads non-ASCII SCRAM names and passwords from argv intact.
+    local fmt_env=()
+    [ "${#scram[@]}" = 0 ] || fmt_env=(env LC_ALL=C.UTF-8)
+    if ! "${fmt_env[@]+"${fmt_env[@]}"}" "$java_bin" -cp "$libs/*" kafka.tools.StorageTool "${fmt[@]}" >"$node/format.log" 2>&1; then
       cat "$node/format.log" >&2
       die "formatting node $i failed"
     fi

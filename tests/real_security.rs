@@ -24,7 +24,7 @@ use kafkit::protocol::messages::api_versions::ApiVersionsRequest;
 use kafkit::security::{SaslMechanism, SecurityProtocol};
 use kafkit::{Client, ClientConfig, Error};
 
-use secure_kafka::{SecureKafka, PASSWORD, REAUTH_MS, USER};
+use secure_kafka::{SecureKafka, ODD_PASSWORD, ODD_USER, PASSWORD, REAUTH_MS, USER};
 
 /// The node shared by this file's tests; stopped by its watcher when the
 /// test process exits.
@@ -116,6 +116,21 @@ async fn sasl_plaintext_scram_sha512_round_trip() {
     let m = SaslMechanism::ScramSha512;
     let config = sasl(k.listener("SASL"), SecurityProtocol::SaslPlaintext, m, PASSWORD);
     round_trip(config, "sec-scram512").await;
+}
+
+#[tokio::test]
+async fn scram_name_escapes_and_non_ascii_passwords_match_the_broker() {
+    let Some(k) = node() else { return };
+    let m = SaslMechanism::ScramSha256;
+    let config = base(k.listener("SASL"), SecurityProtocol::SaslPlaintext).with_sasl(
+        m,
+        ODD_USER,
+        ODD_PASSWORD,
+    );
+    let client = Client::connect(config).await.expect("odd user");
+    let metadata = client.refresh_metadata().await.expect("metadata");
+    assert_eq!(metadata.brokers.len(), 1);
+    client.close();
 }
 
 #[tokio::test]

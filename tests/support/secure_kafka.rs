@@ -31,6 +31,11 @@ use super::kafka::{self, Cluster};
 pub const USER: &str = "alice";
 /// Its password.
 pub const PASSWORD: &str = "alice-secret";
+/// A SCRAM-SHA-256 user whose name needs SCRAM's `=3D` escape, with a
+/// non-ASCII password (neither side applies SASLprep: the UTF-8 bytes count).
+pub const ODD_USER: &str = "we=ird";
+/// Its password.
+pub const ODD_PASSWORD: &str = "pässwörd ß";
 /// The session lifetime on the `REAUTH` listener (`connections.max.reauth.ms`).
 pub const REAUTH_MS: u64 = 2_000;
 
@@ -188,6 +193,10 @@ impl SecureKafka {
                 format!("{m}=[name={USER},password={PASSWORD}]"),
             ]);
         }
+        o.extend([
+            "--add-scram".to_owned(),
+            format!("SCRAM-SHA-256=[name=\"{ODD_USER}\",password=\"{ODD_PASSWORD}\"]"),
+        ]);
         o
     }
 
