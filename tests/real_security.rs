@@ -17,6 +17,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use kafkit::admin::TopicPartition;
 use kafkit::connection::{BrokerConnection, Pool};
 use kafkit::consumer::{Consumer, ConsumerConfig, OffsetReset};
 use kafkit::producer::{Producer, ProducerConfig, ProducerRecord};
@@ -50,8 +51,9 @@ fn sasl_ssl(k: &SecureKafka, m: SaslMechanism, password: &str) -> ClientConfig {
 }
 
 /// A kafkit producer writes 10 records through `config`'s listener and a
-/// kafkit consumer reads them back through it.
-async fn round_trip(config: ClientConfig, name: &str) {
+/// kafkit consumer reads them back through it: by assignment, or `in_group`
+/// as a group member that then commits (coordinator and group APIs included).
+async fn round_trip(config: ClientConfig, name: &str, in_group: bool) {
     let topic = kafka::unique(name);
     let producer = Producer::connect(config.clone(), ProducerConfig::default())
         .await
@@ -67,13 +69,19 @@ async fn round_trip(config: ClientConfig, name: &str) {
             .unwrap_or_else(|e| panic!("{name}: send: {e}"));
     }
     producer.close(Duration::from_secs(10)).await.expect("close");
-    let mut consumer = Consumer::connect(
-        config,
-        ConsumerConfig::default().with_offset_reset(OffsetReset::Earliest),
-    )
-    .await
-    .unwrap_or_else(|e| panic!("{name}: consumer: {e}"));
-    consumer.assign_topic(&topic).await.expect("assign");
+    let consumer_config = if in_group {
+        ConsumerConfig::group(kafka::unique(name)).from_beginning()
+    } else {
+        ConsumerConfig::default().with_offset_reset(OffsetReset::Earliest)
+    };
+    let mut consumer = Consumer::connect(config, consumer_config)
+        .await
+        .unwrap_or_else(|e| panic!("{name}: consumer: {e}"));
+    if in_group {
+        consumer.subscribe(&[&topic]).expect("subscribe");
+    } else {
+        consumer.assign_topic(&topic).await.expect("assign");
+    }
     let mut got = Vec::new();
     while got.len() < 10 {
         let record = tokio::time::timeout(Duration::from_secs(20), consumer.recv())
@@ -87,6 +95,19 @@ async fn round_trip(config: ClientConfig, name: &str) {
     let mut want: Vec<String> = (0..10).map(|i| format!("v{i}")).collect();
     want.sort();
     assert_eq!(got, want, "{name}");
+    if in_group {
+        consumer.mark_processed();
+        consumer.commit().await.expect("commit");
+        let partitions = (0..3)
+            .map(|partition| TopicPartition {
+                topic: topic.clone(),
+                partition,
+            })
+            .collect();
+        let committed = consumer.committed(partitions).await.expect("committed");
+        let total: i64 = committed.values().map(|o| o.unwrap_or(0)).sum();
+        assert_eq!(total, 10, "{name}: committed {committed:?}");
+    }
     consumer.close().await.expect("close consumer");
 }
 
@@ -99,7 +120,7 @@ async fn sasl_plaintext_plain_round_trip() {
         SaslMechanism::Plain,
         PASSWORD,
     );
-    round_trip(config, "sec-plain").await;
+    round_trip(config, "sec-plain", false).await;
 }
 
 #[tokio::test]
@@ -107,7 +128,7 @@ async fn sasl_plaintext_scram_sha256_round_trip() {
     let Some(k) = node() else { return };
     let m = SaslMechanism::ScramSha256;
     let config = sasl(k.listener("SASL"), SecurityProtocol::SaslPlaintext, m, PASSWORD);
-    round_trip(config, "sec-scram256").await;
+    round_trip(config, "sec-scram256", true).await;
 }
 
 #[tokio::test]
@@ -115,7 +136,7 @@ async fn sasl_plaintext_scram_sha512_round_trip() {
     let Some(k) = node() else { return };
     let m = SaslMechanism::ScramSha512;
     let config = sasl(k.listener("SASL"), SecurityProtocol::SaslPlaintext, m, PASSWORD);
-    round_trip(config, "sec-scram512").await;
+    round_trip(config, "sec-scram512", false).await;
 }
 
 #[tokio::test]
@@ -141,7 +162,7 @@ async fn ssl_round_trip_with_host_names_checked() {
     let addr = k.listener("TLS");
     let by_name = addr.replace("127.0.0.1", "localhost");
     let config = base(&by_name, SecurityProtocol::Ssl).with_ca_file(&k.pki.ca);
-    round_trip(config, "sec-ssl").await;
+    round_trip(config, "sec-ssl", false).await;
     // The port speaks TLS only.
     let plain = base(addr, SecurityProtocol::Plaintext).with_request_timeout(Duration::from_secs(3));
     assert!(Client::connect(plain).await.is_err());
@@ -153,6 +174,7 @@ async fn sasl_ssl_scram_round_trip() {
     round_trip(
         sasl_ssl(k, SaslMechanism::ScramSha512, PASSWORD),
         "sec-saslssl",
+        true,
     )
     .await;
     for m in [SaslMechanism::ScramSha256, SaslMechanism::Plain] {
@@ -169,7 +191,7 @@ async fn mutual_tls_round_trip_and_refusals() {
     let addr = k.listener("MTLS");
     let tls = || base(addr, SecurityProtocol::Ssl).with_ca_file(&k.pki.ca);
     let with_cert = tls().with_client_certificate(&k.pki.client_cert, &k.pki.client_key);
-    round_trip(with_cert, "sec-mtls").await;
+    round_trip(with_cert, "sec-mtls", true).await;
     // No certificate, or one from a CA the broker does not trust: the
     // broker's alert ends the handshake.
     let stranger = tls().with_client_certificate(&k.pki.stranger_cert, &k.pki.stranger_key);
@@ -382,15 +404,26 @@ async fn connections_outlive_their_sasl_session_by_reauthenticating() {
         SaslMechanism::ScramSha256,
         PASSWORD,
     );
-    let (a, b, sent) = tokio::join!(
+    let over_tls = sasl(
+        k.listener("REAUTHTLS"),
+        SecurityProtocol::SaslSsl,
+        SaslMechanism::ScramSha512,
+        PASSWORD,
+    )
+    .with_ca_file(&k.pki.ca);
+    let (a, b, c, sent) = tokio::join!(
         outlive_session(plain.clone()),
         outlive_session(scram),
+        outlive_session(over_tls),
         keep_producing(plain),
     );
-    assert!(a >= 10 && b >= 10 && sent >= 10, "{a}, {b} requests, {sent} records");
+    assert!(
+        a >= 10 && b >= 10 && c >= 10 && sent >= 10,
+        "{a}, {b}, {c} requests, {sent} records"
+    );
     let text = logs.text();
     let reauths = text.matches("re-authenticated").count();
-    assert!(reauths >= 4, "{reauths} re-authentications:\n{text}");
+    assert!(reauths >= 6, "{reauths} re-authentications:\n{text}");
     assert!(!text.contains("re-authentication failed"), "{text}");
     assert!(text.contains(&format!("session_lifetime_ms={REAUTH_MS}")), "{text}");
 }

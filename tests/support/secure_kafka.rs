@@ -11,6 +11,7 @@
 //! | `SASLTLS` | SASL_SSL         | the same mechanisms, over TLS                 |
 //! | `MTLS`    | SSL              | `ssl.client.auth=required`                    |
 //! | `REAUTH`  | SASL_PLAINTEXT   | PLAIN, SCRAM-SHA-256; sessions of [`REAUTH_MS`] |
+//! | `REAUTHTLS` | SASL_SSL       | SCRAM-SHA-512; sessions of [`REAUTH_MS`]      |
 //!
 //! The CA, the broker's certificate (SAN `localhost` and `127.0.0.1`, so
 //! host name checks pass on the advertised `127.0.0.1`), a client
@@ -135,7 +136,7 @@ pub struct SecureKafka {
 }
 
 impl SecureKafka {
-    /// `host:port` of listener `name` (`SASL`, `TLS`, `SASLTLS`, `MTLS`, `REAUTH`).
+    /// `host:port` of listener `name` (`SASL`, `TLS`, `SASLTLS`, `MTLS`, `REAUTH`, `REAUTHTLS`).
     pub fn listener(&self, name: &str) -> &str {
         self.listeners
             .get(name)
@@ -160,12 +161,20 @@ impl SecureKafka {
             }
         }
         set("listener.name.reauth.sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256".into());
-        for m in ["plain", "scram-sha-256"] {
+        set("listener.name.reauthtls.sasl.enabled.mechanisms=SCRAM-SHA-512".into());
+        set(format!(
+            "listener.name.reauthtls.scram-sha-512.sasl.jaas.config={JAAS}.scram.ScramLoginModule required;"
+        ));
+        for (l, m) in [
+            ("reauth", "plain"),
+            ("reauth", "scram-sha-256"),
+            ("reauthtls", "scram-sha-512"),
+        ] {
             set(format!(
-                "listener.name.reauth.{m}.connections.max.reauth.ms={REAUTH_MS}"
+                "listener.name.{l}.{m}.connections.max.reauth.ms={REAUTH_MS}"
             ));
         }
-        for l in ["tls", "sasltls", "mtls"] {
+        for l in ["tls", "sasltls", "mtls", "reauthtls"] {
             set(format!("listener.name.{l}.ssl.keystore.type=PEM"));
             set(format!(
                 "listener.name.{l}.ssl.keystore.location={}",
@@ -184,6 +193,7 @@ impl SecureKafka {
             "SASLTLS:SASL_SSL",
             "MTLS:SSL",
             "REAUTH:SASL_PLAINTEXT",
+            "REAUTHTLS:SASL_SSL",
         ] {
             o.extend(["--listener".to_owned(), l.to_owned()]);
         }
