@@ -47,7 +47,13 @@ fn sasl(addr: &str, protocol: SecurityProtocol, m: SaslMechanism, password: &str
 }
 
 fn sasl_ssl(k: &SecureKafka, m: SaslMechanism, password: &str) -> ClientConfig {
-    sasl(k.listener("SASLTLS"), SecurityProtocol::SaslSsl, m, password).with_ca_file(&k.pki.ca)
+    sasl(
+        k.listener("SASLTLS"),
+        SecurityProtocol::SaslSsl,
+        m,
+        password,
+    )
+    .with_ca_file(&k.pki.ca)
 }
 
 /// A kafkit producer writes 10 records through `config`'s listener and a
@@ -68,7 +74,10 @@ async fn round_trip(config: ClientConfig, name: &str, in_group: bool) {
             .await
             .unwrap_or_else(|e| panic!("{name}: send: {e}"));
     }
-    producer.close(Duration::from_secs(10)).await.expect("close");
+    producer
+        .close(Duration::from_secs(10))
+        .await
+        .expect("close");
     let consumer_config = if in_group {
         ConsumerConfig::group(kafka::unique(name)).from_beginning()
     } else {
@@ -127,7 +136,12 @@ async fn sasl_plaintext_plain_round_trip() {
 async fn sasl_plaintext_scram_sha256_round_trip() {
     let Some(k) = node() else { return };
     let m = SaslMechanism::ScramSha256;
-    let config = sasl(k.listener("SASL"), SecurityProtocol::SaslPlaintext, m, PASSWORD);
+    let config = sasl(
+        k.listener("SASL"),
+        SecurityProtocol::SaslPlaintext,
+        m,
+        PASSWORD,
+    );
     round_trip(config, "sec-scram256", true).await;
 }
 
@@ -135,7 +149,12 @@ async fn sasl_plaintext_scram_sha256_round_trip() {
 async fn sasl_plaintext_scram_sha512_round_trip() {
     let Some(k) = node() else { return };
     let m = SaslMechanism::ScramSha512;
-    let config = sasl(k.listener("SASL"), SecurityProtocol::SaslPlaintext, m, PASSWORD);
+    let config = sasl(
+        k.listener("SASL"),
+        SecurityProtocol::SaslPlaintext,
+        m,
+        PASSWORD,
+    );
     round_trip(config, "sec-scram512", false).await;
 }
 
@@ -164,7 +183,8 @@ async fn ssl_round_trip_with_host_names_checked() {
     let config = base(&by_name, SecurityProtocol::Ssl).with_ca_file(&k.pki.ca);
     round_trip(config, "sec-ssl", false).await;
     // The port speaks TLS only.
-    let plain = base(addr, SecurityProtocol::Plaintext).with_request_timeout(Duration::from_secs(3));
+    let plain =
+        base(addr, SecurityProtocol::Plaintext).with_request_timeout(Duration::from_secs(3));
     assert!(Client::connect(plain).await.is_err());
 }
 
@@ -196,9 +216,7 @@ async fn mutual_tls_round_trip_and_refusals() {
     // broker's alert ends the handshake.
     let stranger = tls().with_client_certificate(&k.pki.stranger_cert, &k.pki.stranger_key);
     for (what, config) in [("no certificate", tls()), ("a stranger's", stranger)] {
-        let err = Client::connect(config)
-            .await
-            .expect_err("mTLS must refuse");
+        let err = Client::connect(config).await.expect_err("mTLS must refuse");
         assert!(matches!(err, Error::Tls { .. }), "{what}: {err}");
         assert!(!err.is_retriable(), "{what}: {err}");
     }
@@ -302,9 +320,8 @@ async fn wrong_password_fails_promptly_for_every_mechanism() {
     // Over TLS too (the proxy relays the TLS bytes; the name stays 127.0.0.1).
     let m = SaslMechanism::ScramSha512;
     let ca = k.pki.ca.clone();
-    let config = move |addr: &str, pw: &str| {
-        sasl(addr, SecurityProtocol::SaslSsl, m, pw).with_ca_file(&ca)
-    };
+    let config =
+        move |addr: &str, pw: &str| sasl(addr, SecurityProtocol::SaslSsl, m, pw).with_ca_file(&ca);
     refused(config, k.listener("SASLTLS"), m).await;
 }
 
@@ -313,7 +330,12 @@ async fn mechanism_the_listener_does_not_enable_is_named() {
     let Some(k) = node() else { return };
     // REAUTH enables PLAIN and SCRAM-SHA-256 only.
     let m = SaslMechanism::ScramSha512;
-    let config = sasl(k.listener("REAUTH"), SecurityProtocol::SaslPlaintext, m, PASSWORD);
+    let config = sasl(
+        k.listener("REAUTH"),
+        SecurityProtocol::SaslPlaintext,
+        m,
+        PASSWORD,
+    );
     let err = Client::connect(config).await.expect_err("not enabled");
     let shown = err.to_string();
     assert!(matches!(err, Error::Authentication { .. }), "{shown}");
@@ -386,7 +408,10 @@ async fn keep_producing(config: ClientConfig) -> usize {
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    producer.close(Duration::from_secs(10)).await.expect("close");
+    producer
+        .close(Duration::from_secs(10))
+        .await
+        .expect("close");
     sent
 }
 
@@ -403,7 +428,12 @@ async fn connections_outlive_their_sasl_session_by_reauthenticating() {
     // current-thread runtime: every task of this test runs on this thread.
     let _guard = tracing::subscriber::set_default(subscriber);
     let addr = k.listener("REAUTH");
-    let plain = sasl(addr, SecurityProtocol::SaslPlaintext, SaslMechanism::Plain, PASSWORD);
+    let plain = sasl(
+        addr,
+        SecurityProtocol::SaslPlaintext,
+        SaslMechanism::Plain,
+        PASSWORD,
+    );
     let scram = sasl(
         addr,
         SecurityProtocol::SaslPlaintext,
@@ -440,7 +470,10 @@ async fn connections_outlive_their_sasl_session_by_reauthenticating() {
         .count();
     assert_eq!(first, 5, "{text}");
     assert!(!text.contains("re-authentication failed"), "{text}");
-    assert!(text.contains(&format!("session_lifetime_ms={REAUTH_MS}")), "{text}");
+    assert!(
+        text.contains(&format!("session_lifetime_ms={REAUTH_MS}")),
+        "{text}"
+    );
 }
 
 /// One request on a bare socket (kafkit's codecs, no client logic); `None`
@@ -459,10 +492,14 @@ async fn bare_call<R: kafkit::protocol::Request>(
     stream.write_all(&out).await.ok()?;
     let mut buf = bytes::BytesMut::new();
     loop {
-        if let Some(frame) = kafkit::protocol::try_parse_frame(&mut buf, DEFAULT_MAX_FRAME_SIZE)
-            .expect("frame")
+        if let Some(frame) =
+            kafkit::protocol::try_parse_frame(&mut buf, DEFAULT_MAX_FRAME_SIZE).expect("frame")
         {
-            return Some(decode_response_strict::<R::Response>(frame, version).expect("decode").1);
+            return Some(
+                decode_response_strict::<R::Response>(frame, version)
+                    .expect("decode")
+                    .1,
+            );
         }
         let read = tokio::time::timeout(Duration::from_secs(10), stream.read_buf(&mut buf))
             .await
@@ -487,14 +524,18 @@ async fn broker_closes_a_session_that_is_not_renewed() {
     let handshake = SaslHandshakeRequest {
         mechanism: "PLAIN".to_owned(),
     };
-    let shake = bare_call(&mut stream, &handshake, 1, 1).await.expect("handshake");
+    let shake = bare_call(&mut stream, &handshake, 1, 1)
+        .await
+        .expect("handshake");
     assert!(shake.error_code.is_ok(), "{shake:?}");
     let token = format!("\0{USER}\0{PASSWORD}");
     let auth = SaslAuthenticateRequest {
         auth_bytes: bytes::Bytes::from(token.into_bytes()),
         ..Default::default()
     };
-    let done = bare_call(&mut stream, &auth, 2, 2).await.expect("authenticate");
+    let done = bare_call(&mut stream, &auth, 2, 2)
+        .await
+        .expect("authenticate");
     assert!(done.error_code.is_ok(), "{done:?}");
     assert_eq!(done.session_lifetime_ms, i64::try_from(REAUTH_MS).unwrap());
     let versions = ApiVersionsRequest::default();

@@ -68,7 +68,17 @@ fn metadata_produce_and_consume_over_sasl_ssl_and_mutual_tls() {
         b"k1:one\nk2:two\nk3:three\n",
     );
     assert!(out.status.success(), "produce: {}", text(&out.stderr));
-    let consume = ["consume", "-t", &topic, "-e", "-q", "-o", "beginning", "-K", ":"];
+    let consume = [
+        "consume",
+        "-t",
+        &topic,
+        "-e",
+        "-q",
+        "-o",
+        "beginning",
+        "-K",
+        ":",
+    ];
     let out = kafkit(&sasl_ssl(&k, &consume, PASSWORD, ca), b"");
     assert!(out.status.success(), "consume: {}", text(&out.stderr));
     let mut lines: Vec<String> = text(&out.stdout).lines().map(str::to_owned).collect();
@@ -87,8 +97,17 @@ fn metadata_produce_and_consume_over_sasl_ssl_and_mutual_tls() {
         mtls.extend(["-X".into(), x]);
     }
     let out = kafkit(&mtls, b"");
-    assert!(out.status.success(), "consume over mTLS: {}", text(&out.stderr));
-    assert_eq!(text(&out.stdout).lines().count(), 3, "{}", text(&out.stdout));
+    assert!(
+        out.status.success(),
+        "consume over mTLS: {}",
+        text(&out.stderr)
+    );
+    assert_eq!(
+        text(&out.stdout).lines().count(),
+        3,
+        "{}",
+        text(&out.stdout)
+    );
 
     // A wrong password: the mechanism and the broker's verdict, not the password.
     let out = kafkit(&sasl_ssl(&k, &["metadata"], "hunter2-wrong", ca), b"");
@@ -104,5 +123,8 @@ fn metadata_produce_and_consume_over_sasl_ssl_and_mutual_tls() {
     let out = kafkit(&sasl_ssl(&k, &["metadata"], PASSWORD, &k.pki.other_ca), b"");
     let err = text(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(err.contains("TLS") && err.contains("UnknownIssuer"), "{err}");
+    assert!(
+        err.contains("TLS") && err.contains("UnknownIssuer"),
+        "{err}"
+    );
 }

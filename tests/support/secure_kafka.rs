@@ -109,12 +109,8 @@ impl Pki {
             ExtendedKeyUsagePurpose::ClientAuth,
             &test_ca,
         );
-        let (stranger_cert, stranger_key) = leaf(
-            &[],
-            "stranger",
-            ExtendedKeyUsagePurpose::ClientAuth,
-            &other,
-        );
+        let (stranger_cert, stranger_key) =
+            leaf(&[], "stranger", ExtendedKeyUsagePurpose::ClientAuth, &other);
         Pki {
             ca: write("ca.pem", &test_ca.0.pem()),
             other_ca: write("other-ca.pem", &other.0.pem()),
