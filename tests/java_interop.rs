@@ -15,14 +15,15 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use bytes::Bytes;
-use kafkit::admin::{Admin, NewTopic, TopicPartition};
+use kafkit::admin::TopicPartition;
 use kafkit::consumer::{Consumer, ConsumerConfig};
 use kafkit::producer::{Producer, ProducerConfig, ProducerRecord};
 use kafkit::protocol::record::Compression;
 use kafkit::ClientConfig;
 
 mod support;
-use support::{java, kafka};
+use support::java::{self, create_topic};
+use support::kafka;
 
 const CODECS: [(&str, Compression); 5] = [
     ("none", Compression::None),
@@ -31,20 +32,6 @@ const CODECS: [(&str, Compression); 5] = [
     ("lz4", Compression::Lz4),
     ("zstd", Compression::Zstd),
 ];
-
-async fn create_topic(bootstrap: &str, topic: &str, partitions: i32) {
-    let admin = Admin::connect(ClientConfig::new([bootstrap]))
-        .await
-        .expect("admin");
-    let created = admin
-        .create_topics(&[NewTopic::new(topic, partitions, 1)], false)
-        .await
-        .expect("create topics");
-    for (name, result) in created {
-        result.unwrap_or_else(|e| panic!("create {name}: {e}"));
-    }
-    admin.close();
-}
 
 /// One record as both sides describe it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,7 +95,11 @@ async fn java_idempotent_producer_each_codec_to_kafkit_consumer() {
         })
         .collect();
     let total = CODECS.len() * usize::from(PER_CODEC);
-    assert_eq!(sent.len(), total, "Java acknowledged every record: {lines:?}");
+    assert_eq!(
+        sent.len(),
+        total,
+        "Java acknowledged every record: {lines:?}"
+    );
     sent.sort_by_key(|s| (s.partition, s.offset));
 
     let mut consumer = Consumer::connect(
@@ -247,5 +238,9 @@ async fn kafkit_keyed_producer_each_codec_to_java_consumer_on_javas_partitions()
     }
     assert_eq!(read, total, "Java read every record once");
     let used: std::collections::BTreeSet<i32> = sent.keys().map(|(p, _)| *p).collect();
-    assert_eq!(used.len(), PARTITIONS as usize, "keys spread over every partition");
+    assert_eq!(
+        used.len(),
+        PARTITIONS as usize,
+        "keys spread over every partition"
+    );
 }

@@ -6,6 +6,9 @@
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
+use kafkit::admin::{Admin, NewTopic};
+use kafkit::ClientConfig;
+
 use super::kafka;
 
 /// `java … Peer.java <args>`, ready to spawn. The JVM flags only make the
@@ -38,4 +41,19 @@ pub fn run(args: &[&str]) -> Vec<Vec<String>> {
         .lines()
         .map(|l| l.split('\t').map(str::to_owned).collect())
         .collect()
+}
+
+/// Creates `topic` with `partitions` partitions (replication factor 1).
+pub async fn create_topic(bootstrap: &str, topic: &str, partitions: i32) {
+    let admin = Admin::connect(ClientConfig::new([bootstrap]))
+        .await
+        .expect("admin");
+    let created = admin
+        .create_topics(&[NewTopic::new(topic, partitions, 1)], false)
+        .await
+        .expect("create topics");
+    for (name, result) in created {
+        result.unwrap_or_else(|e| panic!("create {name}: {e}"));
+    }
+    admin.close();
 }
