@@ -53,6 +53,22 @@ fn java_headers(codec: &str, i: u8) -> Vec<(String, Option<Vec<u8>>)> {
     ]
 }
 
+/// For every eighth `i`, "|" and 70,000 letters from a small alphabet
+/// (compressible, not trivially), else nothing.
+fn big(i: usize) -> String {
+    if i % 8 != 0 {
+        return String::new();
+    }
+    let mut x = i as u64 + 1;
+    let letters = (0..70_000).map(|_| {
+        x = x
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        char::from(b'a' + (x >> 60) as u8)
+    });
+    std::iter::once('|').chain(letters).collect()
+}
+
 fn dash_is_none(s: &str) -> Option<String> {
     (s != "-").then(|| s.to_owned())
 }
@@ -82,7 +98,9 @@ async fn java_idempotent_producer_each_codec_to_kafkit_consumer() {
         .map(|l| {
             let (codec, value) = (&l[1], &l[5]);
             let i: u8 = value
-                .rsplit_once('-')
+                .split('|')
+                .next()
+                .and_then(|v| v.rsplit_once('-'))
                 .and_then(|(_, i)| i.parse().ok())
                 .expect("value <codec>-<i>");
             Seen {
@@ -166,7 +184,10 @@ async fn kafkit_keyed_producer_each_codec_to_java_consumer_on_javas_partitions()
     for (codec, compression) in CODECS {
         let producer = Producer::connect(
             ClientConfig::new([k.bootstrap.as_str()]),
-            ProducerConfig::default().with_compression(compression),
+            ProducerConfig::default()
+                .with_compression(compression)
+                .with_batch_size(1 << 20)
+                .with_linger(Duration::from_millis(20)),
         )
         .await
         .expect("producer");
@@ -174,7 +195,8 @@ async fn kafkit_keyed_producer_each_codec_to_java_consumer_on_javas_partitions()
             .map(|i| {
                 // Keys of several lengths, so murmur2's tail bytes all count.
                 let key = format!("{codec}-key-{}", "x".repeat(i % 5) + &i.to_string());
-                let value = format!("{codec}-{i}");
+                // Every eighth value spans several of the codecs' blocks.
+                let value = format!("{codec}-{i}") + &big(i);
                 let record = ProducerRecord::new(topic.as_str())
                     .key(key.clone())
                     .value(value.clone())

@@ -9,9 +9,11 @@
 //   produce BROKERS TOPIC COUNT CODEC...
 //       One idempotent producer per codec (none, gzip, snappy, lz4, zstd),
 //       COUNT records each: key "key-<i % 7>" (null for every tenth record),
-//       value "<codec>-<i>", headers codec=<codec>, seq=<i>, bin=00 ff <i>
-//       and a null-valued "none". Java's default partitioner picks the
-//       partition. Prints, for each acknowledged record, in send order:
+//       value "<codec>-<i>" (every eighth followed by "|" and 70,000
+//       letters, so batches span several of the codecs' blocks), headers
+//       codec=<codec>, seq=<i>, bin=00 ff <i> and a null-valued "none".
+//       Batches of up to 1 MiB, 20 ms linger. Java's default partitioner
+//       picks the partition. Prints, for each acknowledged record, in send order:
 //         sent <TAB> codec <TAB> partition <TAB> offset <TAB> key|- <TAB> value
 //   consume BROKERS TOPIC EXPECTED
 //       Reads every partition of TOPIC from the beginning (no group) until
@@ -95,32 +97,47 @@ public class Peer {
             p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, "true");
             p.put(ProducerConfig.ACKS_CONFIG, "all");
             p.put(ProducerConfig.COMPRESSION_TYPE_CONFIG, codec);
-            p.put(ProducerConfig.LINGER_MS_CONFIG, "5");
+            p.put(ProducerConfig.LINGER_MS_CONFIG, "20");
+            p.put(ProducerConfig.BATCH_SIZE_CONFIG, "1048576");
             p.put(ProducerConfig.CLIENT_ID_CONFIG, "java-peer-" + codec);
             List<Future<RecordMetadata>> acks = new ArrayList<>();
             List<String> keys = new ArrayList<>();
+            List<String> values = new ArrayList<>();
             try (KafkaProducer<byte[], byte[]> producer =
                     new KafkaProducer<>(p, new ByteArraySerializer(), new ByteArraySerializer())) {
                 for (int i = 0; i < count; i++) {
                     String key = i % 10 == 9 ? null : "key-" + (i % 7);
+                    String value = codec + "-" + i + (i % 8 == 0 ? "|" + letters(i, 70_000) : "");
                     ProducerRecord<byte[], byte[]> r = new ProducerRecord<>(
-                            topic, key == null ? null : utf8(key), utf8(codec + "-" + i));
+                            topic, key == null ? null : utf8(key), utf8(value));
                     r.headers().add("codec", utf8(codec));
                     r.headers().add("seq", utf8(Integer.toString(i)));
                     r.headers().add("bin", new byte[] {0, (byte) 0xff, (byte) i});
                     r.headers().add("none", null);
                     acks.add(producer.send(r));
                     keys.add(key == null ? "-" : key);
+                    values.add(value);
                 }
                 producer.flush();
                 for (int i = 0; i < count; i++) {
                     RecordMetadata m = acks.get(i).get();
                     System.out.println(String.join("\t", "sent", codec,
                             Integer.toString(m.partition()), Long.toString(m.offset()),
-                            keys.get(i), codec + "-" + i));
+                            keys.get(i), values.get(i)));
                 }
             }
         }
+    }
+
+    /** n pseudo-random letters from a small alphabet (compressible, not trivially). */
+    static String letters(int seed, int n) {
+        StringBuilder b = new StringBuilder(n);
+        long x = seed + 1;
+        for (int i = 0; i < n; i++) {
+            x = x * 6364136223846793005L + 1442695040888963407L;
+            b.append((char) ('a' + (int) ((x >>> 59) & 15)));
+        }
+        return b.toString();
     }
 
     static Properties consumerProps(String brokers) {
