@@ -18,7 +18,7 @@
 //! generations; and where a partition changes hands the new owner's first
 //! offset is the one the old owner committed (kafkit's commits read by Java
 //! and Java's by kafkit, the latter also against the offsets Java reports
-//! after a synchronous commit).
+//! after a synchronous commit, which kafkit's admin client reads back).
 //!
 //! The group machinery (`ChildMember`, `settle_with`, `KafkitMember`) is the
 //! one the kafkajs and kafka-python tests use.
@@ -27,8 +27,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use kafkit::admin::{Admin, TopicPartition};
 use kafkit::consumer::ConsumerEvent;
 use kafkit::group::{Assignor, CooperativeStickyAssignor, RangeAssignor};
+use kafkit::ClientConfig;
 use tokio::sync::mpsc;
 
 mod support;
@@ -74,6 +76,30 @@ fn resumed_where_left(
                 "partition {p}: member {to} resumed at {first}, member {from} had read up to {last}"
             );
             (*p, *first)
+        })
+        .collect()
+}
+
+/// The group's committed offsets as kafkit's admin client reads them.
+async fn committed_by_kafkit(bootstrap: &str, group: &str, topic: &str) -> BTreeMap<i32, i64> {
+    let admin = Admin::connect(ClientConfig::new([bootstrap]))
+        .await
+        .expect("admin");
+    let partitions: Vec<TopicPartition> = (0..PARTITIONS)
+        .map(|partition| TopicPartition {
+            topic: topic.to_owned(),
+            partition,
+        })
+        .collect();
+    let got = admin
+        .committed_offsets(group, &partitions)
+        .await
+        .expect("OffsetFetch");
+    admin.close();
+    got.into_iter()
+        .filter_map(|(tp, r)| {
+            let offset = r.unwrap_or_else(|e| panic!("{tp:?}: {e}"))?;
+            Some((tp.partition, offset))
         })
         .collect()
 }
@@ -185,6 +211,11 @@ async fn kafkit_and_java_share_a_group(strategy: &str, assignor: Arc<dyn Assigno
         .map(|(p, o)| (p.parse().expect("partition"), o.as_i64().expect("offset")))
         .collect();
     assert_eq!(java_committed.len(), PARTITIONS as usize, "{committed}");
+    assert_eq!(
+        committed_by_kafkit(bootstrap, &group, &topic).await,
+        java_committed,
+        "kafkit's OffsetFetch reads what Java committed"
+    );
     let second = KafkitMember::spawn(1, bootstrap, &topic, config(), log.clone(), tx.clone()).await;
     let (join, kafkit) = settle_with(&mut view, &mut events, &[1], &java, PARTITIONS).await;
     let phase3 = started.elapsed();
