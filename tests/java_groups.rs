@@ -1,24 +1,24 @@
 //! kafkit and Apache Kafka's Java client (kafka-clients 4.4.0,
 //! `tests/interop/java/Peer.java member`) in one classic consumer group on
-//! a real broker (`support::kafka::single()`, 6 partitions), once with
-//! `range` and once with `cooperative-sticky` (both sides offer the same
-//! protocol name), as during a service's move between clients:
+//! a real broker (`support::kafka::single()`, 6 partitions), with `range`
+//! and with `cooperative-sticky` (both sides offer the same protocol name),
+//! as during a service's move between clients, in both directions:
 //!
-//! 1. a kafkit member reads alone, the Java member joins and the kafkit
-//!    member leads, handing it half the partitions;
-//! 2. the kafkit member leaves (committing) and the Java member takes over
-//!    every partition, now leading;
-//! 3. the Java member commits, a second kafkit member joins and the Java
-//!    member leads, handing it half.
+//! 1. a member of one client reads alone, a member of the other joins and
+//!    the first leads, handing it half the partitions;
+//! 2. the first leaves (committing) and the other takes over every
+//!    partition, now leading;
+//! 3. the other commits, a new member of the first client joins and the
+//!    other leads, handing it half.
 //!
-//! Checked: each side leads once and both run the protocol; in no
-//! generation do two members own one partition (kafkit's `Assigned` events
-//! and Java's assignments, by generation id); every record produced is read
-//! exactly once over the whole run, by its partition's owner in the shared
-//! generations; and where a partition changes hands the new owner's first
-//! offset is the one the old owner committed (kafkit's commits read by Java
-//! and Java's by kafkit, the latter also against the offsets Java reports
-//! after a synchronous commit, which kafkit's admin client reads back).
+//! Checked: each side leads a shared group once and both run the protocol;
+//! in no generation do two members own one partition (kafkit's `Assigned`
+//! events and Java's assignments, by generation id); every record produced
+//! is read exactly once over the whole run, by its partition's owner in the
+//! shared generations; and wherever a partition changes hands the new
+//! owner's first offset is the one the old owner committed (on revocation,
+//! on close, and after an explicit commit, whose offsets Java reports and
+//! kafkit's admin client reads back).
 //!
 //! The group machinery (`ChildMember`, `settle_with`, `KafkitMember`) is the
 //! one the kafkajs and kafka-python tests use.
@@ -34,11 +34,11 @@ use kafkit::ClientConfig;
 use tokio::sync::mpsc;
 
 mod support;
-use support::child_member::{read_once_by_owner, settle_with, ChildMember, CHILD};
+use support::child_member::{read_once_by_owner, settle_with, ChildJoin, ChildMember, CHILD};
 use support::java::{self, create_topic};
 use support::kafka;
 use support::members::{
-    await_reads, kafkit_config, produce, reads, GroupView, KafkitMember, ReadLog,
+    await_reads, kafkit_config, produce, reads, settle, GroupView, KafkitMember, ReadLog,
 };
 
 const PARTITIONS: i32 = 6;
@@ -105,11 +105,12 @@ async fn committed_by_kafkit(bootstrap: &str, group: &str, topic: &str) -> BTree
 }
 
 /// Per generation id, what each member owned once it had that generation's
-/// assignment: kafkit members from their events, the Java member from its
-/// join lines. Fails if two members own one partition in a generation.
+/// assignment: kafkit members from their events, Java members from their
+/// join lines (`java`: id and joins). Fails if two members own one
+/// partition in a generation.
 fn check_no_partition_owned_twice(
     view: &GroupView,
-    java: &ChildMember,
+    java: &[(usize, Vec<ChildJoin>)],
 ) -> BTreeMap<i32, BTreeMap<usize, BTreeSet<i32>>> {
     let mut by_gen: BTreeMap<i32, BTreeMap<usize, BTreeSet<i32>>> = BTreeMap::new();
     let mut owned: BTreeMap<usize, BTreeSet<i32>> = BTreeMap::new();
@@ -134,12 +135,14 @@ fn check_no_partition_owned_twice(
             _ => {}
         }
     }
-    for join in java.joins() {
-        assert!(join.generation >= 0, "the Java member names its generation");
-        by_gen
-            .entry(join.generation)
-            .or_default()
-            .insert(CHILD, join.partitions);
+    for (id, joins) in java {
+        for join in joins {
+            assert!(join.generation >= 0, "the Java member names its generation");
+            by_gen
+                .entry(join.generation)
+                .or_default()
+                .insert(*id, join.partitions.clone());
+        }
     }
     for (generation, members) in &by_gen {
         let total: usize = members.values().map(BTreeSet::len).sum();
@@ -153,127 +156,236 @@ fn check_no_partition_owned_twice(
     by_gen
 }
 
-async fn kafkit_and_java_share_a_group(strategy: &str, assignor: Arc<dyn Assignor>) {
-    let Some(k) = kafka::single() else { return };
-    let started = Instant::now();
-    let bootstrap = k.bootstrap.as_str();
-    let topic = kafka::unique(&format!("java-group-{strategy}"));
-    let group = kafka::unique(&format!("g-java-{strategy}"));
-    create_topic(bootstrap, &topic, PARTITIONS).await;
-    // Real brokers refuse sessions under group.min.session.timeout.ms (6 s).
-    let config = || {
-        kafkit_config(&group)
+/// One scenario's topic, group, read log and view of the kafkit members.
+struct Rig {
+    bootstrap: &'static str,
+    strategy: &'static str,
+    assignor: Arc<dyn Assignor>,
+    topic: String,
+    group: String,
+    log: ReadLog,
+    tx: mpsc::UnboundedSender<(usize, ConsumerEvent, Instant)>,
+    events: mpsc::UnboundedReceiver<(usize, ConsumerEvent, Instant)>,
+    view: GroupView,
+    started: Instant,
+}
+
+impl Rig {
+    async fn new(strategy: &'static str, assignor: Arc<dyn Assignor>) -> Option<Self> {
+        let k = kafka::single()?;
+        let topic = kafka::unique(&format!("java-group-{strategy}"));
+        let group = kafka::unique(&format!("g-java-{strategy}"));
+        create_topic(&k.bootstrap, &topic, PARTITIONS).await;
+        let (tx, events) = mpsc::unbounded_channel();
+        Some(Self {
+            bootstrap: k.bootstrap.as_str(),
+            strategy,
+            assignor,
+            topic,
+            group,
+            log: ReadLog::default(),
+            tx,
+            events,
+            view: GroupView::default(),
+            started: Instant::now(),
+        })
+    }
+
+    async fn kafkit(&self, id: usize) -> KafkitMember {
+        // Real brokers refuse sessions under group.min.session.timeout.ms (6 s).
+        let config = kafkit_config(&self.group)
             .with_session_timeout(Duration::from_secs(10))
-            .with_assignors(vec![assignor.clone()])
-    };
-    let log = ReadLog::default();
-    let (tx, mut events) = mpsc::unbounded_channel();
-    let mut view = GroupView::default();
+            .with_assignors(vec![self.assignor.clone()]);
+        let (log, tx) = (self.log.clone(), self.tx.clone());
+        KafkitMember::spawn(id, self.bootstrap, &self.topic, config, log, tx).await
+    }
 
-    // 1. kafkit leads, Java follows.
-    let first = KafkitMember::spawn(0, bootstrap, &topic, config(), log.clone(), tx.clone()).await;
-    let early = produce(bootstrap, &topic, "early-", 0..60).await;
-    await_reads(&log, &early).await;
-    let member = java::peer(&["member", bootstrap, &topic, &group, strategy]);
-    let mut java = ChildMember::spawn(member, CHILD, log.clone());
-    let (join, kafkit) = settle_with(&mut view, &mut events, &[0], &java, PARTITIONS).await;
-    let phase1 = started.elapsed();
-    assert!(!join.leader, "the kafkit member leads: {join:?}");
-    assert_eq!(join.protocol, strategy);
-    assert_eq!(join.partitions.len(), 3, "kafkit gives Java half: {join:?}");
-    let mut owners = kafkit;
-    owners.insert(CHILD, join.partitions.clone());
-    let shared = produce(bootstrap, &topic, "shared-", 0..120).await;
-    await_reads(&log, &shared).await;
-    read_once_by_owner(&log, &shared, &owners);
-    // What kafkit committed when it gave these up is where Java started.
-    resumed_where_left(&log, 0, CHILD, &join.partitions);
-    let kafkit_kept = owners.get(&0).cloned().unwrap_or_default();
+    fn java(&self, id: usize) -> ChildMember {
+        let args = [
+            "member",
+            self.bootstrap,
+            &self.topic,
+            &self.group,
+            self.strategy,
+        ];
+        ChildMember::spawn(java::peer(&args), id, self.log.clone())
+    }
 
-    // 2. kafkit leaves; Java takes everything and leads.
-    first.leave().await;
-    view.remove(0);
-    let (join, _) = settle_with(&mut view, &mut events, &[], &java, PARTITIONS).await;
-    let phase2 = started.elapsed();
-    assert!(join.leader, "Java leads once kafkit left: {join:?}");
-    assert_eq!(join.partitions.len(), PARTITIONS as usize, "{join:?}");
-    let alone = produce(bootstrap, &topic, "alone-", 0..60).await;
-    await_reads(&log, &alone).await;
-    resumed_where_left(&log, 0, CHILD, &kafkit_kept);
+    /// Produces values `<prefix><i>` and waits until they were all read.
+    async fn produce(&self, prefix: &str, n: usize) -> BTreeSet<String> {
+        let values = produce(self.bootstrap, &self.topic, prefix, 0..n).await;
+        await_reads(&self.log, &values).await;
+        values
+    }
 
-    // 3. Java commits; a new kafkit member joins and Java leads.
-    java.send("commit");
+    async fn settle(&mut self, kafkit: &[usize], java: &ChildMember) -> Owners {
+        let (join, mut owners) =
+            settle_with(&mut self.view, &mut self.events, kafkit, java, PARTITIONS).await;
+        assert_eq!(join.protocol, self.strategy, "{join:?}");
+        owners.insert(JAVA, join.partitions);
+        owners
+    }
+
+    /// Every record read exactly once over the whole run, and no partition
+    /// owned twice in any generation; returns the generations.
+    fn check_run(&mut self, java: &[(usize, Vec<ChildJoin>)]) -> usize {
+        let mut count: BTreeMap<String, usize> = BTreeMap::new();
+        for r in reads(&self.log) {
+            *count.entry(r.value).or_default() += 1;
+        }
+        let twice: Vec<_> = count.iter().filter(|(_, n)| **n > 1).collect();
+        assert!(twice.is_empty(), "read more than once: {twice:?}");
+        assert_eq!(count.len(), 360, "every record read");
+        while let Ok(e) = self.events.try_recv() {
+            self.view.apply(e);
+        }
+        let generations = check_no_partition_owned_twice(&self.view, java);
+        eprintln!(
+            "{}: {} records read once; {} generations {generations:?}; {:?}",
+            self.strategy,
+            count.len(),
+            generations.len(),
+            self.started.elapsed()
+        );
+        generations.len()
+    }
+}
+
+type Owners = BTreeMap<usize, BTreeSet<i32>>;
+
+/// The Java members' ids in the read log (a second one joins later).
+const JAVA: usize = CHILD;
+const JAVA_2: usize = CHILD + 1;
+
+fn java_committed_line(java: &ChildMember) -> BTreeMap<i32, i64> {
     let committed = tokio::task::block_in_place(|| java.await_line("committed", 0));
-    let java_committed: BTreeMap<i32, i64> = committed
+    committed
         .as_object()
         .expect("committed offsets")
         .iter()
         .map(|(p, o)| (p.parse().expect("partition"), o.as_i64().expect("offset")))
-        .collect();
-    assert_eq!(java_committed.len(), PARTITIONS as usize, "{committed}");
+        .collect()
+}
+
+/// kafkit leads Java, leaves; Java takes over and leads a new kafkit member.
+async fn kafkit_first(strategy: &'static str, assignor: Arc<dyn Assignor>) {
+    let Some(mut rig) = Rig::new(strategy, assignor).await else {
+        return;
+    };
+    // 1. kafkit leads, Java follows.
+    let first = rig.kafkit(0).await;
+    rig.produce("early-", 60).await;
+    let mut java = rig.java(JAVA);
+    let owners = rig.settle(&[0], &java).await;
+    assert!(!java.last_join().unwrap().leader, "the kafkit member leads");
+    assert_eq!(owners[&JAVA].len(), 3, "kafkit gives Java half: {owners:?}");
+    let shared = rig.produce("shared-", 120).await;
+    read_once_by_owner(&rig.log, &shared, &owners);
+    // What kafkit committed when it gave these up is where Java started.
+    resumed_where_left(&rig.log, 0, JAVA, &owners[&JAVA]);
+
+    // 2. kafkit leaves (committing); Java takes everything and leads.
+    first.leave().await;
+    rig.view.remove(0);
+    let all = rig.settle(&[], &java).await;
+    assert!(
+        java.last_join().unwrap().leader,
+        "Java leads once kafkit left"
+    );
+    assert_eq!(all[&JAVA].len(), PARTITIONS as usize, "{all:?}");
+    rig.produce("alone-", 60).await;
+    resumed_where_left(&rig.log, 0, JAVA, &owners[&0]);
+
+    // 3. Java commits; a new kafkit member joins and Java leads.
+    java.send("commit");
+    let java_committed = java_committed_line(&java);
+    assert_eq!(java_committed.len(), PARTITIONS as usize);
     assert_eq!(
-        committed_by_kafkit(bootstrap, &group, &topic).await,
+        committed_by_kafkit(rig.bootstrap, &rig.group, &rig.topic).await,
         java_committed,
         "kafkit's OffsetFetch reads what Java committed"
     );
-    let second = KafkitMember::spawn(1, bootstrap, &topic, config(), log.clone(), tx.clone()).await;
-    let (join, kafkit) = settle_with(&mut view, &mut events, &[1], &java, PARTITIONS).await;
-    let phase3 = started.elapsed();
-    assert!(join.leader, "Java leads: {join:?}");
-    assert_eq!(join.protocol, strategy);
-    let taken = kafkit.get(&1).cloned().unwrap_or_default();
-    assert_eq!(taken.len(), 3, "Java gives kafkit half: {kafkit:?}");
-    let mut owners = kafkit;
-    owners.insert(CHILD, join.partitions.clone());
-    let late = produce(bootstrap, &topic, "late-", 0..120).await;
-    await_reads(&log, &late).await;
-    read_once_by_owner(&log, &late, &owners);
+    let second = rig.kafkit(1).await;
+    let owners = rig.settle(&[1], &java).await;
+    assert!(java.last_join().unwrap().leader, "Java leads");
+    assert_eq!(owners[&1].len(), 3, "Java gives kafkit half: {owners:?}");
+    let late = rig.produce("late-", 120).await;
+    read_once_by_owner(&rig.log, &late, &owners);
     // What Java committed is where kafkit resumed.
-    let resumed = resumed_where_left(&log, CHILD, 1, &taken);
+    let resumed = resumed_where_left(&rig.log, JAVA, 1, &owners[&1]);
     for (p, offset) in &resumed {
-        assert_eq!(
-            java_committed.get(p),
-            Some(offset),
-            "partition {p}: kafkit resumed at {offset}, Java committed {java_committed:?}"
-        );
+        assert_eq!(java_committed.get(p), Some(offset), "partition {p}");
     }
-
-    // Over the whole run every record was read exactly once.
-    let all: BTreeSet<String> = [&early, &shared, &alone, &late]
-        .into_iter()
-        .flatten()
-        .cloned()
-        .collect();
-    let mut count: BTreeMap<String, usize> = BTreeMap::new();
-    for r in reads(&log) {
-        *count.entry(r.value).or_default() += 1;
-    }
-    let twice: Vec<_> = count.iter().filter(|(_, n)| **n > 1).collect();
-    assert!(twice.is_empty(), "read more than once: {twice:?}");
-    assert_eq!(count.keys().cloned().collect::<BTreeSet<_>>(), all);
 
     second.leave().await;
-    while let Ok(e) = events.try_recv() {
-        view.apply(e);
+    rig.check_run(&[(JAVA, java.joins())]);
+    tokio::task::block_in_place(|| java.leave());
+}
+
+/// Java leads kafkit, leaves; kafkit takes over and leads a new Java member.
+async fn java_first(strategy: &'static str, assignor: Arc<dyn Assignor>) {
+    let Some(mut rig) = Rig::new(strategy, assignor).await else {
+        return;
+    };
+    // 1. Java leads, kafkit follows.
+    let java = rig.java(JAVA);
+    rig.produce("early-", 60).await;
+    let member = rig.kafkit(0).await;
+    let owners = rig.settle(&[0], &java).await;
+    assert!(java.last_join().unwrap().leader, "the Java member leads");
+    assert_eq!(owners[&0].len(), 3, "Java gives kafkit half: {owners:?}");
+    let shared = rig.produce("shared-", 120).await;
+    read_once_by_owner(&rig.log, &shared, &owners);
+    // What Java committed when it gave these up is where kafkit started.
+    resumed_where_left(&rig.log, JAVA, 0, &owners[&0]);
+
+    // 2. Java leaves (its close commits); kafkit takes everything and leads.
+    let first_joins = java.joins();
+    tokio::task::block_in_place(|| java.leave());
+    let all = settle(&mut rig.view, &mut rig.events, &[0], &[], PARTITIONS).await;
+    assert_eq!(all[0].len(), PARTITIONS as usize, "{all:?}");
+    rig.produce("alone-", 60).await;
+    resumed_where_left(&rig.log, JAVA, 0, &owners[&JAVA]);
+
+    // 3. kafkit commits; a new Java member joins and kafkit leads.
+    member.commit().await;
+    let kafkit_committed = committed_by_kafkit(rig.bootstrap, &rig.group, &rig.topic).await;
+    assert_eq!(kafkit_committed.len(), PARTITIONS as usize);
+    let java = rig.java(JAVA_2);
+    let mut owners = rig.settle(&[0], &java).await;
+    let joined = owners.remove(&JAVA).unwrap_or_default();
+    owners.insert(JAVA_2, joined.clone());
+    assert!(!java.last_join().unwrap().leader, "the kafkit member leads");
+    assert_eq!(joined.len(), 3, "kafkit gives Java half: {owners:?}");
+    let late = rig.produce("late-", 120).await;
+    read_once_by_owner(&rig.log, &late, &owners);
+    // What kafkit committed is where the new Java member resumed.
+    let resumed = resumed_where_left(&rig.log, 0, JAVA_2, &joined);
+    for (p, offset) in &resumed {
+        assert_eq!(kafkit_committed.get(p), Some(offset), "partition {p}");
     }
-    let generations = check_no_partition_owned_twice(&view, &java);
-    java.leave();
-    eprintln!(
-        "{strategy}: {} records read once; {} generations {:?}; kafkit led by {phase1:?}, \
-         Java alone by {phase2:?}, Java led by {phase3:?}, done in {:?}",
-        all.len(),
-        generations.len(),
-        generations,
-        started.elapsed()
-    );
+
+    member.leave().await;
+    rig.check_run(&[(JAVA, first_joins), (JAVA_2, java.joins())]);
+    tokio::task::block_in_place(|| java.leave());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kafkit_and_java_share_a_range_group_each_leading_once() {
-    kafkit_and_java_share_a_group("range", Arc::new(RangeAssignor)).await;
+async fn range_kafkit_leads_java_then_java_takes_over_and_leads() {
+    kafkit_first("range", Arc::new(RangeAssignor)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kafkit_and_java_share_a_cooperative_sticky_group_each_leading_once() {
-    kafkit_and_java_share_a_group("cooperative-sticky", Arc::new(CooperativeStickyAssignor)).await;
+async fn cooperative_sticky_kafkit_leads_java_then_java_takes_over_and_leads() {
+    kafkit_first("cooperative-sticky", Arc::new(CooperativeStickyAssignor)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn range_java_leads_kafkit_then_kafkit_takes_over_and_leads() {
+    java_first("range", Arc::new(RangeAssignor)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cooperative_sticky_java_leads_kafkit_then_kafkit_takes_over_and_leads() {
+    java_first("cooperative-sticky", Arc::new(CooperativeStickyAssignor)).await;
 }
