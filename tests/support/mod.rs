@@ -3,6 +3,7 @@
 
 pub mod child_member;
 pub mod golden;
+pub mod java;
 pub mod kafka;
 pub mod listener;
 pub mod members;
