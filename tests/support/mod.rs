@@ -4,6 +4,8 @@
 pub mod child_member;
 pub mod golden;
 pub mod kafka;
+pub mod kafka_golden;
+pub mod kafka_scenario;
 pub mod listener;
 pub mod members;
 pub mod raw;
