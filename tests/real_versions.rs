@@ -24,7 +24,7 @@ use kafkit::protocol::VersionRange;
 use kafkit::ClientConfig;
 
 mod support;
-use support::kafka;
+use support::{kafka, kafka_sweep};
 
 /// The committed table, checked row by row.
 const TABLE: &str = include_str!("../protocol-specs/negotiated-versions.md");
@@ -208,10 +208,23 @@ async fn every_api_negotiates_the_highest_common_version_with_the_pinned_broker(
     let Some(k) = kafka::single() else { return };
     let rows = negotiate(&k.bootstrap).await;
     if k.origin == "KAFKA_BROKERS" {
-        // A user's own cluster, of a version the table may not hold.
+        // A user's own cluster, of a version the table may not hold, maybe
+        // with several brokers (the sweep needs one that is its own coordinator).
         return;
     }
     check_table(&pinned_version(), &rows);
+}
+
+#[tokio::test]
+async fn every_common_version_of_every_api_round_trips_with_the_pinned_broker() {
+    let Some(k) = kafka::single() else { return };
+    if k.origin == "KAFKA_BROKERS" {
+        eprintln!("KAFKA_BROKERS is a user's cluster: the sweep runs on the test rig only");
+        return;
+    }
+    let addr = k.bootstrap.split(',').next().expect("a broker");
+    let seen = kafka_sweep::sweep(addr, &kafka::unique).await;
+    assert_eq!(seen.len(), APIS.len());
 }
 
 /// The APIs where the broker offers versions newer than kafkit's, as the
@@ -263,6 +276,8 @@ async fn the_old_line_negotiates_and_serves_records_and_groups() {
         .expect("start 3.9.1");
     let rows = negotiate(&node.bootstrap).await;
     check_table("3.9.1", &rows);
+    let seen = kafka_sweep::sweep(&node.bootstrap, &kafka::unique).await;
+    assert_eq!(seen.len(), APIS.len());
 
     let config = ClientConfig::new([node.bootstrap.as_str()]);
     let topic = kafka::unique("old-line");

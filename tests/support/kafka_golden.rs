@@ -137,18 +137,31 @@ impl Recorder {
         req: &R,
         ready: impl Fn(&R::Response) -> bool,
     ) -> R::Response {
+        let version = self.version::<R>();
+        self.call_until_at(step, req, version, ready).await
+    }
+
+    /// [`call_until`](Self::call_until) at an explicit `version`.
+    pub async fn call_until_at<R: Request>(
+        &mut self,
+        step: &str,
+        req: &R,
+        version: i16,
+        ready: impl Fn(&R::Response) -> bool,
+    ) -> R::Response {
         for _ in 0..50 {
-            let resp = self.call(step, req).await;
+            let resp = self.call_at(step, req, version).await;
             if ready(&resp) {
                 return resp;
             }
             self.exchanges.pop();
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
-        self.call(step, req).await
+        self.call_at(step, req, version).await
     }
 
-    async fn call_at<R: Request>(&mut self, step: &str, req: &R, version: i16) -> R::Response {
+    /// Like [`call`](Self::call) at an explicit `version`.
+    pub async fn call_at<R: Request>(&mut self, step: &str, req: &R, version: i16) -> R::Response {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let correlation_id = self.next_correlation_id;
         self.next_correlation_id += 1;

@@ -92,7 +92,9 @@ pub async fn run(addr: &str, topic: &str, group: &str, broker_version: &str) -> 
     (rec.exchanges, facts)
 }
 
-async fn topic_steps(rec: &mut Recorder, st: &mut State, topic: &str) {
+/// Creates `topic` (2 partitions, `retention.ms` set) and asks Metadata
+/// until both partitions have a leader; returns the topic id.
+pub async fn create_topic(rec: &mut Recorder, topic: &str) -> Uuid {
     let create = CreateTopicsRequest {
         topics: vec![CreatableTopic {
             name: topic.to_string(),
@@ -109,7 +111,6 @@ async fn topic_steps(rec: &mut Recorder, st: &mut State, topic: &str) {
         ..Default::default()
     };
     let created = rec.call("create-topics", &create).await;
-    st.topic_id = created.topics.first().map(|t| t.topic_id).unwrap_or(Uuid::ZERO);
     let md = MetadataRequest {
         topics: Some(vec![MetadataRequestTopic {
             name: Some(topic.to_string()),
@@ -126,6 +127,11 @@ async fn topic_steps(rec: &mut Recorder, st: &mut State, topic: &str) {
         })
     })
     .await;
+    created.topics.first().map_or(Uuid::ZERO, |t| t.topic_id)
+}
+
+async fn topic_steps(rec: &mut Recorder, st: &mut State, topic: &str) {
+    st.topic_id = create_topic(rec, topic).await;
     let init = InitProducerIdRequest {
         transaction_timeout_ms: -1,
         producer_id: -1,
@@ -178,8 +184,8 @@ async fn topic_steps(rec: &mut Recorder, st: &mut State, topic: &str) {
     rec.call("fetch", &fetch).await;
 }
 
-/// One idempotent batch of [`RECORDS`] records to partition 0.
-async fn produce(rec: &mut Recorder, st: &State, topic: &str) {
+/// A v2 batch of [`RECORDS`] records (idempotent when `producer_id` >= 0).
+pub fn record_batch(producer_id: i64, producer_epoch: i16) -> Bytes {
     let base_timestamp = 1_765_000_000_000;
     let records = (0..RECORDS)
         .map(|i| Record {
@@ -200,29 +206,39 @@ async fn produce(rec: &mut Recorder, st: &State, topic: &str) {
             last_offset_delta: i32::try_from(RECORDS - 1).expect("small"),
             base_timestamp,
             max_timestamp: base_timestamp + RECORDS - 1,
-            producer_id: st.producer_id,
-            producer_epoch: st.producer_epoch,
-            base_sequence: 0,
+            producer_id,
+            producer_epoch,
+            base_sequence: if producer_id >= 0 { 0 } else { -1 },
             ..Default::default()
         },
         records,
     };
     let mut bytes = BytesMut::new();
     batch.encode(&mut bytes).expect("encode batch");
-    let produce = ProduceRequest {
+    bytes.freeze()
+}
+
+/// A Produce of `records` to partition 0 of `topic`, acks=all.
+pub fn produce_request(topic: &str, records: Bytes) -> ProduceRequest {
+    ProduceRequest {
         acks: -1,
         timeout_ms: 10_000,
         topic_data: vec![TopicProduceData {
             name: topic.to_string(),
             partition_data: vec![PartitionProduceData {
                 index: 0,
-                records: Some(bytes.freeze()),
+                records: Some(records),
                 ..Default::default()
             }],
             ..Default::default()
         }],
         ..Default::default()
-    };
+    }
+}
+
+/// One idempotent batch to partition 0.
+async fn produce(rec: &mut Recorder, st: &State, topic: &str) {
+    let produce = produce_request(topic, record_batch(st.producer_id, st.producer_epoch));
     rec.call("produce", &produce).await;
 }
 

@@ -6,6 +6,7 @@ pub mod golden;
 pub mod kafka;
 pub mod kafka_golden;
 pub mod kafka_scenario;
+pub mod kafka_sweep;
 pub mod listener;
 pub mod members;
 pub mod raw;
