@@ -78,12 +78,19 @@ impl Frames {
         let body = body_of(step, &x.response);
         let (header, msg) = decode_response_strict::<R::Response>(body.clone(), x.version)
             .unwrap_or_else(|e| {
-                panic!("{step}: decode {:?} v{} response: {e}", R::API_KEY, x.version)
+                panic!(
+                    "{step}: decode {:?} v{} response: {e}",
+                    R::API_KEY,
+                    x.version
+                )
             });
         let request = decode_request::<R>(body_of(step, &x.request))
             .unwrap_or_else(|e| panic!("{step}: request: {e}"))
             .0;
-        assert_eq!(header.correlation_id, request.correlation_id, "{step}: correlation id");
+        assert_eq!(
+            header.correlation_id, request.correlation_id,
+            "{step}: correlation id"
+        );
         let again = encode_response_frame(&header, &msg, x.version);
         assert_bytes_eq(step, &body, &again[4..]);
         msg
@@ -133,7 +140,11 @@ fn check_api_versions(f: &Frames) {
         let theirs = resp
             .range_of(api.api_key)
             .unwrap_or_else(|| panic!("ApiVersions lists no {}", api.name));
-        assert!(theirs.highest_common(&api.request_versions).is_some(), "{}", api.name);
+        assert!(
+            theirs.highest_common(&api.request_versions).is_some(),
+            "{}",
+            api.name
+        );
     }
     // A KRaft broker reports its finalized metadata.version feature.
     assert!(
@@ -153,7 +164,11 @@ fn check_topic(f: &Frames) -> Uuid {
     let t = &created.topics[0];
     assert_eq!((t.name.as_str(), t.error_code), (topic, ErrorCode::NONE));
     assert_eq!((t.num_partitions, t.replication_factor), (2, 1));
-    assert_ne!(t.topic_id, Uuid::ZERO, "CreateTopics v5+ returns the topic id");
+    assert_ne!(
+        t.topic_id,
+        Uuid::ZERO,
+        "CreateTopics v5+ returns the topic id"
+    );
     let retention = t
         .configs
         .iter()
@@ -169,11 +184,17 @@ fn check_topic(f: &Frames) -> Uuid {
     assert_eq!(md.brokers.len(), 1, "{:?}", md.brokers);
     assert_eq!(broker.host, f.facts.get("host"));
     assert_eq!(broker.port.to_string(), f.facts.get("port"));
-    assert_eq!(md.controller_id, broker.node_id, "a combined node is its own controller");
+    assert_eq!(
+        md.controller_id, broker.node_id,
+        "a combined node is its own controller"
+    );
     assert!(md.cluster_id.as_deref().is_some_and(|c| !c.is_empty()));
     let mt = &md.topics[0];
     assert_eq!(mt.name.as_deref(), Some(topic));
-    assert_eq!(mt.topic_id, t.topic_id, "Metadata and CreateTopics agree on the id");
+    assert_eq!(
+        mt.topic_id, t.topic_id,
+        "Metadata and CreateTopics agree on the id"
+    );
     let leaders: Vec<i32> = mt.partitions.iter().map(|p| p.leader_id).collect();
     assert_eq!(leaders, vec![broker.node_id; 2]);
     t.topic_id
@@ -190,7 +211,10 @@ fn check_records(f: &Frames, topic_id: Uuid) {
     let _: produce::ProduceRequest = f.req("produce");
     let produced = f.resp::<produce::ProduceRequest>("produce");
     let p = &produced.responses[0].partition_responses[0];
-    assert_eq!((p.index, p.error_code, p.base_offset), (0, ErrorCode::NONE, 0));
+    assert_eq!(
+        (p.index, p.error_code, p.base_offset),
+        (0, ErrorCode::NONE, 0)
+    );
     assert_eq!(p.log_start_offset, 0);
 
     let _: list_offsets::ListOffsetsRequest = f.req("list-offsets");
@@ -201,18 +225,30 @@ fn check_records(f: &Frames, topic_id: Uuid) {
         .map(|p| (p.partition_index, p.error_code, p.offset))
         .collect();
     offsets.sort_by_key(|o| o.0);
-    assert_eq!(offsets, [(0, ErrorCode::NONE, RECORDS), (1, ErrorCode::NONE, 0)]);
+    assert_eq!(
+        offsets,
+        [(0, ErrorCode::NONE, RECORDS), (1, ErrorCode::NONE, 0)]
+    );
 
     let req: fetch::FetchRequest = f.req("fetch");
-    assert_eq!(req.topics[0].topic_id, topic_id, "Fetch v13+ names the topic by id");
+    assert_eq!(
+        req.topics[0].topic_id, topic_id,
+        "Fetch v13+ names the topic by id"
+    );
     let fetched = f.resp::<fetch::FetchRequest>("fetch");
     assert_eq!(fetched.error_code, ErrorCode::NONE);
     assert_eq!(fetched.responses[0].topic_id, topic_id);
     let part = &fetched.responses[0].partitions[0];
-    assert_eq!((part.error_code, part.high_watermark), (ErrorCode::NONE, RECORDS));
+    assert_eq!(
+        (part.error_code, part.high_watermark),
+        (ErrorCode::NONE, RECORDS)
+    );
     assert_eq!(part.last_stable_offset, RECORDS);
-    let set = RecordSet::decode(part.records.clone().expect("records"), &DecodeOptions::default())
-        .expect("decode the broker's record set");
+    let set = RecordSet::decode(
+        part.records.clone().expect("records"),
+        &DecodeOptions::default(),
+    )
+    .expect("decode the broker's record set");
     assert_eq!(set.batches.len(), 1);
     let kafkit::protocol::record::Batch::V2(view) = &set.batches[0] else {
         panic!("a v2 batch");
@@ -225,7 +261,10 @@ fn check_records(f: &Frames, topic_id: Uuid) {
     assert_eq!(got.len(), 3);
     for (i, r) in (0..RECORDS).zip(&got) {
         assert_eq!(r.offset, i);
-        assert_eq!(r.value.as_deref(), Some(scenario::record_value(i).as_bytes()));
+        assert_eq!(
+            r.value.as_deref(),
+            Some(scenario::record_value(i).as_bytes())
+        );
         let key = (i != 2).then(|| format!("k{i}"));
         assert_eq!(r.key.as_deref(), key.as_deref().map(str::as_bytes));
     }
@@ -238,15 +277,27 @@ fn check_join(f: &Frames) -> String {
     let found = f.resp::<find_coordinator::FindCoordinatorRequest>("find-coordinator");
     let c = &found.coordinators[0];
     assert_eq!((c.key.as_str(), c.error_code), (group, ErrorCode::NONE));
-    assert_eq!((c.host.as_str(), c.port.to_string()), (f.facts.get("host"), f.facts.get("port").to_string()));
+    assert_eq!(
+        (c.host.as_str(), c.port.to_string()),
+        (f.facts.get("host"), f.facts.get("port").to_string())
+    );
 
     let _: join_group::JoinGroupRequest = f.req("join-group-new-member");
     let first = f.resp::<join_group::JoinGroupRequest>("join-group-new-member");
     assert_eq!(first.error_code, ErrorCode::MEMBER_ID_REQUIRED);
-    assert!(first.member_id.starts_with(&format!("{CLIENT_ID_PREFIX}join-group-new-member-")), "{}", first.member_id);
+    assert!(
+        first
+            .member_id
+            .starts_with(&format!("{CLIENT_ID_PREFIX}join-group-new-member-")),
+        "{}",
+        first.member_id
+    );
 
     let req: join_group::JoinGroupRequest = f.req("join-group");
-    assert_eq!(req.member_id, first.member_id, "the rejoin uses the member id given");
+    assert_eq!(
+        req.member_id, first.member_id,
+        "the rejoin uses the member id given"
+    );
     let joined = f.resp::<join_group::JoinGroupRequest>("join-group");
     assert_eq!(joined.error_code, ErrorCode::NONE);
     assert_eq!(joined.member_id, first.member_id);
@@ -275,29 +326,54 @@ fn check_group(f: &Frames, member: &str) {
 
     let beat: heartbeat::HeartbeatRequest = f.req("heartbeat");
     assert_eq!((beat.member_id.as_str(), beat.generation_id), (member, 1));
-    assert_eq!(f.resp::<heartbeat::HeartbeatRequest>("heartbeat").error_code, ErrorCode::NONE);
+    assert_eq!(
+        f.resp::<heartbeat::HeartbeatRequest>("heartbeat")
+            .error_code,
+        ErrorCode::NONE
+    );
 
     let _: describe_groups::DescribeGroupsRequest = f.req("describe-groups");
     let described = f.resp::<describe_groups::DescribeGroupsRequest>("describe-groups");
     let g = &described.groups[0];
-    assert_eq!((g.error_code, g.group_id.as_str()), (ErrorCode::NONE, group));
+    assert_eq!(
+        (g.error_code, g.group_id.as_str()),
+        (ErrorCode::NONE, group)
+    );
     assert_eq!(g.group_state, "Stable");
-    assert_eq!((g.protocol_type.as_str(), g.protocol_data.as_str()), ("consumer", PROTOCOL));
-    assert!(g.authorized_operations > 0, "requested: {}", g.authorized_operations);
+    assert_eq!(
+        (g.protocol_type.as_str(), g.protocol_data.as_str()),
+        ("consumer", PROTOCOL)
+    );
+    assert!(
+        g.authorized_operations > 0,
+        "requested: {}",
+        g.authorized_operations
+    );
     let m = &g.members[0];
     assert_eq!(m.member_id, member);
     assert_eq!(m.client_id, format!("{CLIENT_ID_PREFIX}join-group"));
     assert!(!m.client_host.is_empty());
-    let assigned = ConsumerProtocolAssignment::decode(m.member_assignment.clone()).expect("assignment");
+    let assigned =
+        ConsumerProtocolAssignment::decode(m.member_assignment.clone()).expect("assignment");
     assert_eq!(assigned, got, "DescribeGroups shows what SyncGroup gave");
 
     let _: list_groups::ListGroupsRequest = f.req("list-groups");
     let listed = f.resp::<list_groups::ListGroupsRequest>("list-groups");
     assert_eq!(listed.error_code, ErrorCode::NONE);
-    let ours = listed.groups.iter().find(|l| l.group_id == group).expect("our group listed");
-    assert_eq!((ours.group_state.as_str(), ours.group_type.as_str()), ("Stable", "classic"));
+    let ours = listed
+        .groups
+        .iter()
+        .find(|l| l.group_id == group)
+        .expect("our group listed");
+    assert_eq!(
+        (ours.group_state.as_str(), ours.group_type.as_str()),
+        ("Stable", "classic")
+    );
     assert_eq!(ours.protocol_type, "consumer");
-    assert!(listed.groups.iter().all(|l| l.group_state == "Stable"), "the states filter holds");
+    assert!(
+        listed.groups.iter().all(|l| l.group_state == "Stable"),
+        "the states filter holds"
+    );
 }
 
 /// OffsetCommit and OffsetFetch: the committed offset and metadata come back.
@@ -311,7 +387,10 @@ fn check_offsets(f: &Frames, member: &str) {
     let _: offset_fetch::OffsetFetchRequest = f.req("offset-fetch");
     let fetched = f.resp::<offset_fetch::OffsetFetchRequest>("offset-fetch");
     let g = &fetched.groups[0];
-    assert_eq!((g.group_id.as_str(), g.error_code), (f.facts.get("group"), ErrorCode::NONE));
+    assert_eq!(
+        (g.group_id.as_str(), g.error_code),
+        (f.facts.get("group"), ErrorCode::NONE)
+    );
     let t = &g.topics[0];
     assert_eq!(t.name, f.facts.get("topic"));
     let mut got: Vec<(i32, i64, Option<&str>)> = t
@@ -320,7 +399,10 @@ fn check_offsets(f: &Frames, member: &str) {
         .map(|p| (p.partition_index, p.committed_offset, p.metadata.as_deref()))
         .collect();
     got.sort_by_key(|g| g.0);
-    assert_eq!(got, [(0, COMMITTED, Some(COMMIT_METADATA)), (1, -1, Some(""))]);
+    assert_eq!(
+        got,
+        [(0, COMMITTED, Some(COMMIT_METADATA)), (1, -1, Some(""))]
+    );
 }
 
 /// LeaveGroup, OffsetDelete, DeleteGroups and DeleteTopics all succeed.
@@ -340,7 +422,10 @@ fn check_cleanup(f: &Frames, topic_id: Uuid) {
     let _: delete_groups::DeleteGroupsRequest = f.req("delete-groups");
     let gone = f.resp::<delete_groups::DeleteGroupsRequest>("delete-groups");
     let r = &gone.results[0];
-    assert_eq!((r.group_id.as_str(), r.error_code), (f.facts.get("group"), ErrorCode::NONE));
+    assert_eq!(
+        (r.group_id.as_str(), r.error_code),
+        (f.facts.get("group"), ErrorCode::NONE)
+    );
 
     let _: delete_topics::DeleteTopicsRequest = f.req("delete-topics");
     let dropped = f.resp::<delete_topics::DeleteTopicsRequest>("delete-topics");
@@ -401,7 +486,8 @@ async fn live_scenario_against_the_broker_passes_the_same_checks() {
         return;
     }
     let addr = k.bootstrap.split(',').next().expect("a broker").to_string();
-    let version = std::env::var("KAFKIT_KAFKA_VERSION").unwrap_or_else(|_| kg::RECORDED_BROKER.into());
+    let version =
+        std::env::var("KAFKIT_KAFKA_VERSION").unwrap_or_else(|_| kg::RECORDED_BROKER.into());
     let (list, facts) = scenario::run(
         &addr,
         &kafka::unique("golden-kafka"),
@@ -411,7 +497,11 @@ async fn live_scenario_against_the_broker_passes_the_same_checks() {
     .await;
     if std::env::var_os("KAFKIT_WRITE_GOLDEN").is_some() {
         kg::write_recording(&list, &facts);
-        eprintln!("wrote {} exchanges under protocol-specs/golden/{}", list.len(), kg::RECORDED_DIR);
+        eprintln!(
+            "wrote {} exchanges under protocol-specs/golden/{}",
+            list.len(),
+            kg::RECORDED_DIR
+        );
     }
     let frames = Frames {
         list,
@@ -427,8 +517,11 @@ async fn live_scenario_against_the_broker_passes_the_same_checks() {
             .collect::<std::collections::BTreeMap<_, _>>()
     };
     let negotiated = |key: i16| {
-        let ours = any::api_info(kafkit::protocol::ApiKey(key)).expect("implemented").request_versions;
-        ours.highest_common(&broker[&key]).expect("a common version")
+        let ours = any::api_info(kafkit::protocol::ApiKey(key))
+            .expect("implemented")
+            .request_versions;
+        ours.highest_common(&broker[&key])
+            .expect("a common version")
     };
     check_all(&frames, &negotiated);
 }

@@ -182,13 +182,18 @@ fn check_table(version: &str, rows: &[Row]) {
         let want = row.line();
         match table.get(row.name) {
             Some(have) if *have == want => {}
-            Some(have) => wrong.push(format!("row {}: committed\n  {have}\nbroker says\n  {want}", row.name)),
+            Some(have) => wrong.push(format!(
+                "row {}: committed\n  {have}\nbroker says\n  {want}",
+                row.name
+            )),
             None => wrong.push(format!("row {} missing; broker says\n  {want}", row.name)),
         }
     }
     for name in table.keys() {
         if !rows.iter().any(|r| r.name == name) {
-            wrong.push(format!("row {name} is in the table but kafkit does not implement it"));
+            wrong.push(format!(
+                "row {name} is in the table but kafkit does not implement it"
+            ));
         }
     }
     assert!(
@@ -285,10 +290,17 @@ async fn the_old_line_negotiates_and_serves_records_and_groups() {
         .await
         .expect("producer");
     let report = producer
-        .send(ProducerRecord::new(topic.as_str()).key("k").value("on 3.9.1"))
+        .send(
+            ProducerRecord::new(topic.as_str())
+                .key("k")
+                .value("on 3.9.1"),
+        )
         .await
         .expect("send (auto-created topic)");
-    producer.close(Duration::from_secs(10)).await.expect("close");
+    producer
+        .close(Duration::from_secs(10))
+        .await
+        .expect("close");
 
     // A group member: FindCoordinator, JoinGroup, SyncGroup on 3.9.1's
     // classic coordinator, then Fetch from the assigned partition.
@@ -322,6 +334,9 @@ async fn the_old_line_negotiates_and_serves_records_and_groups() {
         .committed(vec![tp.clone()])
         .await
         .expect("committed offsets");
-    assert_eq!(committed.get(&tp).copied().flatten(), Some(report.offset + 1));
+    assert_eq!(
+        committed.get(&tp).copied().flatten(),
+        Some(report.offset + 1)
+    );
     member.close().await.expect("leave the group");
 }

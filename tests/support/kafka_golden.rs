@@ -61,7 +61,9 @@ impl Facts {
             .lines()
             .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
             .map(|l| {
-                let (k, v) = l.split_once('=').unwrap_or_else(|| panic!("bad fact {l:?}"));
+                let (k, v) = l
+                    .split_once('=')
+                    .unwrap_or_else(|| panic!("bad fact {l:?}"));
                 (k.trim().to_string(), v.trim().to_string())
             })
             .collect();

@@ -36,9 +36,7 @@ use kafkit::protocol::messages::produce::{PartitionProduceData, ProduceRequest, 
 use kafkit::protocol::messages::sasl_authenticate::SaslAuthenticateRequest;
 use kafkit::protocol::messages::sasl_handshake::SaslHandshakeRequest;
 use kafkit::protocol::messages::sync_group::{SyncGroupRequest, SyncGroupRequestAssignment};
-use kafkit::protocol::record::{
-    BatchAttributes, BatchHeader, Record, RecordBatch, RecordHeader,
-};
+use kafkit::protocol::record::{BatchAttributes, BatchHeader, Record, RecordBatch, RecordHeader};
 use kafkit::protocol::{ErrorCode, Uuid};
 
 use super::kafka_golden::{Exchange, Facts, Recorder};
@@ -71,7 +69,12 @@ struct State {
 
 /// Runs the scenario against the broker at `addr` (`host:port`) with a fresh
 /// `topic` and `group`; returns the exchanges and the facts to store.
-pub async fn run(addr: &str, topic: &str, group: &str, broker_version: &str) -> (Vec<Exchange>, Facts) {
+pub async fn run(
+    addr: &str,
+    topic: &str,
+    group: &str,
+    broker_version: &str,
+) -> (Vec<Exchange>, Facts) {
     let mut rec = Recorder::connect(addr).await;
     let mut st = State::default();
     topic_steps(&mut rec, &mut st, topic).await;

@@ -7,6 +7,7 @@ pub mod kafka;
 pub mod kafka_golden;
 pub mod kafka_scenario;
 pub mod kafka_sweep;
+pub mod kafka_sweep_groups;
 pub mod listener;
 pub mod members;
 pub mod raw;
