@@ -163,7 +163,13 @@ async fn topic_steps(rec: &mut Recorder, st: &mut State, topic: &str) {
         timeout_ms: 10_000,
         ..Default::default()
     };
-    rec.call("list-offsets", &list).await;
+    rec.call_until("list-offsets", &list, |r| {
+        r.topics
+            .iter()
+            .flat_map(|t| &t.partitions)
+            .all(|p| !p.error_code.is_retriable())
+    })
+    .await;
     let fetch = FetchRequest {
         replica_id: -1,
         max_wait_ms: 100,
@@ -239,10 +245,19 @@ pub fn produce_request(topic: &str, records: Bytes) -> ProduceRequest {
     }
 }
 
+/// Whether a Produce answer is final (no partition with a retriable error).
+pub fn produce_settled(resp: &kafkit::protocol::messages::produce::ProduceResponse) -> bool {
+    resp.responses
+        .iter()
+        .flat_map(|t| &t.partition_responses)
+        .all(|p| !p.error_code.is_retriable())
+}
+
 /// One idempotent batch to partition 0.
 async fn produce(rec: &mut Recorder, st: &State, topic: &str) {
     let produce = produce_request(topic, record_batch(st.producer_id, st.producer_epoch));
-    rec.call("produce", &produce).await;
+    // Metadata may name the leader a moment before it takes writes.
+    rec.call_until("produce", &produce, produce_settled).await;
 }
 
 fn subscription(topic: &str) -> Bytes {

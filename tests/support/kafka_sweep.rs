@@ -219,7 +219,9 @@ async fn produce_every_version(rec: &mut Recorder, topic: &str) -> i64 {
             continue;
         }
         let req = kafka_scenario::produce_request(topic, kafka_scenario::record_batch(-1, -1));
-        let resp = rec.call_at("sweep-produce", &req, v).await;
+        let resp = rec
+            .call_until_at("sweep-produce", &req, v, kafka_scenario::produce_settled)
+            .await;
         let p = &resp.responses[0].partition_responses[0];
         assert_eq!(
             (p.error_code, p.base_offset),
