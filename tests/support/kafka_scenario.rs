@@ -301,7 +301,6 @@ async fn group_steps(rec: &mut Recorder, st: &mut State, topic: &str, group: &st
         assigned_partitions: vec![TopicPartitions {
             topic: topic.to_string(),
             partitions: vec![0, 1],
-            ..Default::default()
         }],
         ..Default::default()
     }
@@ -398,9 +397,7 @@ async fn cleanup_steps(rec: &mut Recorder, st: &State, topic: &str, group: &str)
         topics: vec![OffsetDeleteRequestTopic {
             name: topic.to_string(),
             partitions: vec![0],
-            ..Default::default()
         }],
-        ..Default::default()
     };
     rec.call("offset-delete", &delete_offsets).await;
     let delete_groups = DeleteGroupsRequest {
@@ -424,7 +421,6 @@ async fn cleanup_steps(rec: &mut Recorder, st: &State, topic: &str, group: &str)
 async fn sasl_steps(rec: &mut Recorder) {
     let handshake = SaslHandshakeRequest {
         mechanism: "PLAIN".into(),
-        ..Default::default()
     };
     rec.call("sasl-handshake", &handshake).await;
     let auth = SaslAuthenticateRequest {

@@ -342,7 +342,6 @@ async fn sasl(rec: &mut Recorder) {
     for v in versions::<SaslHandshakeRequest>(rec) {
         let req = SaslHandshakeRequest {
             mechanism: "PLAIN".into(),
-            ..Default::default()
         };
         let resp = rec.call_at("sweep-sasl-handshake", &req, v).await;
         assert_eq!(

@@ -86,9 +86,7 @@ pub async fn groups(rec: &mut Recorder, topic: &str, unique: &dyn Fn(&str) -> St
             topics: vec![OffsetDeleteRequestTopic {
                 name: topic.to_string(),
                 partitions: vec![0],
-                ..Default::default()
             }],
-            ..Default::default()
         };
         let resp = rec.call_at("sweep-offset-delete", &req, v).await;
         assert_eq!(
@@ -238,7 +236,6 @@ async fn sync_and_beat(
         assigned_partitions: vec![TopicPartitions {
             topic: topic.to_string(),
             partitions: vec![0, 1],
-            ..Default::default()
         }],
         ..Default::default()
     }
