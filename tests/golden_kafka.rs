@@ -91,6 +91,11 @@ impl Frames {
             header.correlation_id, request.correlation_id,
             "{step}: correlation id"
         );
+        let shown = format!("{msg:?}");
+        assert!(
+            !shown.contains("TaggedFields([("),
+            "{step}: a tagged field the codec does not know: {shown}"
+        );
         let again = encode_response_frame(&header, &msg, x.version);
         assert_bytes_eq(step, &body, &again[4..]);
         msg
