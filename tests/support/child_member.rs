@@ -159,9 +159,9 @@ impl Drop for ChildMember {
     }
 }
 
-/// Waits until the kafkit members `ids` (each assigned at least once) and
-/// the child member together own every partition exactly once, unchanged
-/// for a second; returns the child member's latest join and each kafkit
+/// Waits until the kafkit members `ids` (each assigned at least once, on
+/// the child's generation when it reports one) and the child member
+/// together own every partition exactly once, unchanged for a second; returns the child member's latest join and each kafkit
 /// member's partitions.
 pub async fn settle_with(
     view: &mut GroupView,
@@ -186,7 +186,14 @@ pub async fn settle_with(
             .chain(&child_owned)
             .copied()
             .collect();
-        let assigned = ids.iter().all(|id| view.generation.contains_key(id));
+        // On one generation, when the child names it: with cooperative
+        // rebalancing, the newcomer's empty first assignment next to the old
+        // owner's not yet revoked partitions also covers every partition once.
+        let child_generation = child.last_join().map_or(-1, |j| j.generation);
+        let assigned = ids.iter().all(|id| match view.generation.get(id) {
+            Some(g) => child_generation < 0 || *g == child_generation,
+            None => false,
+        });
         let ok = assigned && total == union.len() && union == (0..partitions).collect();
         since = match since {
             Some((t, n)) if ok && n == joins => Some((t, n)),

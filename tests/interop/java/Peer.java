@@ -3,6 +3,8 @@
 //
 // Run as a single-file program, no build tool:
 //   java -cp "<kafka libs>/*" tests/interop/java/Peer.java <command> ...
+// (tests/support/java.rs compiles it once with javac and runs the class,
+// which starts faster; `scripts/kafka.sh classpath` prints the classpath).
 //
 // Commands (one output line per fact, on stdout; Kafka's own logging goes to
 // stderr):
