@@ -67,10 +67,10 @@ async fn create_topic(bootstrap: &str, topic: &str) {
     admin.close();
 }
 
-fn producer_config() -> ProducerConfig {
+fn producer_config(idempotent: bool) -> ProducerConfig {
     ProducerConfig::default()
         .with_acks(Acks::All)
-        .with_idempotence(true)
+        .with_idempotence(idempotent)
         .with_max_in_flight(5)
         .with_linger(Duration::from_millis(2))
         .with_retry_backoff(Duration::from_millis(20))
@@ -93,21 +93,31 @@ async fn enqueue(producer: &Producer, topic: &str, n: &mut u64, count: u64, pend
     *n += count;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn produce_cut_before_and_after_the_broker_wrote_is_written_once_in_order() {
-    let Some((direct, _own)) = one_broker() else {
-        return;
-    };
+/// What one run through the cutting proxy gave.
+struct Run {
+    produced: usize,
+    acknowledged: usize,
+    read_back: usize,
+    cut_before: usize,
+    cut_after: usize,
+    connections: usize,
+    retries: u64,
+    log: audit::LogAudit,
+}
+
+/// Produces through the proxy while it cuts `CUTS` Produce requests
+/// (alternately before the broker and after it wrote), then reads back.
+async fn cut_run(direct: &str, idempotent: bool) -> Run {
     let started = Instant::now();
     let topic = kafka::unique("idem-cut");
-    create_topic(&direct, &topic).await;
-    let proxy = Proxy::start(direct.clone()).await;
+    create_topic(direct, &topic).await;
+    let proxy = Proxy::start(direct.to_owned()).await;
     proxy.advertise_self();
     let via_proxy = format!("127.0.0.1:{}", proxy.port);
     let client = ClientConfig::new([&via_proxy])
         .with_request_timeout(Duration::from_secs(5))
         .with_reconnect_backoff(Duration::from_millis(20), Duration::from_millis(200));
-    let producer = Producer::connect(client, producer_config())
+    let producer = Producer::connect(client, producer_config(idempotent))
         .await
         .expect("producer");
     let produce = ApiKey::PRODUCE.0;
@@ -160,7 +170,7 @@ async fn produce_cut_before_and_after_the_broker_wrote_is_written_once_in_order(
         .filter(|(api, f)| *api == produce && f == "CutMidFrame")
         .count();
     let read = {
-        let (b, t, n) = (direct.clone(), topic.clone(), acked.len());
+        let (b, t, n) = (direct.to_owned(), topic.clone(), acked.len());
         tokio::task::spawn_blocking(move || support::read_back(&b, &t, PARTITIONS, n))
             .await
             .expect("read back")
@@ -168,7 +178,7 @@ async fn produce_cut_before_and_after_the_broker_wrote_is_written_once_in_order(
     let log = audit(&read, &acked);
     let unknown_offset = acked.iter().filter(|k| k.offset < 0).count();
     eprintln!(
-        "idempotence through the proxy: {produced} produced, {} acknowledged \
+        "idempotence {idempotent} through the proxy: {produced} produced, {} acknowledged \
          ({unknown_offset} without offset), {} read back; Produce cut before the \
          broker: {before}, after it wrote: {after}; connections {}; retries {}; \
          lost {}, duplicated {}, rewritten {}, out of order {}, unacknowledged {}; {:?}",
@@ -183,22 +193,38 @@ async fn produce_cut_before_and_after_the_broker_wrote_is_written_once_in_order(
         log.unacknowledged,
         started.elapsed()
     );
-    assert_eq!(before, CUTS / 2, "Produce requests cut before the broker");
+    Run {
+        produced,
+        acknowledged: acked.len(),
+        read_back: read.len(),
+        cut_before: before,
+        cut_after: after,
+        connections: proxy.connections(),
+        retries: metrics.retries,
+        log,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn produce_cut_before_and_after_the_broker_wrote_is_written_once_in_order() {
+    let Some((direct, _own)) = one_broker() else {
+        return;
+    };
+    let run = cut_run(&direct, true).await;
+    let log = &run.log;
     assert_eq!(
-        after,
+        run.cut_before,
+        CUTS / 2,
+        "Produce requests cut before the broker"
+    );
+    assert_eq!(
+        run.cut_after,
         CUTS / 2,
         "Produce responses cut after the broker wrote"
     );
-    assert!(
-        proxy.connections() > CUTS,
-        "each cut forced a new connection"
-    );
-    assert!(
-        metrics.retries >= CUTS as u64,
-        "retries {}",
-        metrics.retries
-    );
-    assert_eq!(acked.len(), produced, "every record acknowledged");
+    assert!(run.connections > CUTS, "each cut forced a new connection");
+    assert!(run.retries >= CUTS as u64, "retries {}", run.retries);
+    assert_eq!(run.acknowledged, run.produced, "every record acknowledged");
     assert!(log.problems.is_empty(), "{:?}", log.problems);
     assert_eq!(log.lost, 0, "acknowledged records missing");
     assert_eq!(log.duplicated, 0, "acknowledged records written twice");
@@ -212,8 +238,28 @@ async fn produce_cut_before_and_after_the_broker_wrote_is_written_once_in_order(
         "records in the log never acknowledged"
     );
     assert_eq!(
-        read.len(),
-        acked.len(),
+        run.read_back, run.acknowledged,
         "each record exactly once in the log"
+    );
+}
+
+/// The control: the same cuts without idempotence write the batches cut
+/// after the broker wrote them a second time. This shows the cuts land
+/// after the write, so the test above proves the broker's de-duplication.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_idempotence_the_same_cuts_write_batches_twice() {
+    let Some((direct, _own)) = one_broker() else {
+        return;
+    };
+    let run = cut_run(&direct, false).await;
+    assert_eq!(run.cut_after, CUTS / 2);
+    assert_eq!(run.acknowledged, run.produced, "every record acknowledged");
+    assert_eq!(run.log.lost, 0, "acknowledged records missing");
+    assert!(
+        run.log.rewritten > 0 && run.read_back > run.acknowledged,
+        "the batches cut after the write are in the log twice: {} rewritten, {} read for {} acknowledged",
+        run.log.rewritten,
+        run.read_back,
+        run.acknowledged
     );
 }
