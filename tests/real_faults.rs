@@ -17,7 +17,7 @@
 mod audit;
 #[path = "support/commits.rs"]
 mod commits;
-#[path = "support/real_scenario.rs"]
+#[path = "support/real_scenario/mod.rs"]
 mod real_scenario;
 mod support;
 

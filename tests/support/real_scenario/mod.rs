@@ -26,23 +26,26 @@
 //!   the worst over the marks. This measures availability, not backlog, so
 //!   a loaded test machine inflates it less than a latency threshold would.
 
-use std::collections::{BTreeSet, HashMap};
+mod group;
+mod report;
+
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use kafkit::admin::{Admin, NewTopic};
-use kafkit::consumer::{Consumer, ConsumerConfig, ConsumerEvent};
 use kafkit::producer::{Acks, Producer, ProducerConfig, ProducerRecord};
 use kafkit::{Client, ClientConfig};
-use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
-use crate::audit::{audit, Acked};
+use crate::audit::Acked;
 use crate::commits::CommitWatch;
 use crate::support::kafka::Cluster;
 use crate::support::read_back;
+use group::{drain_and_close, member, wait_assigned, Observed};
+pub use report::table;
+use report::{judge, Collected};
 
 /// Partitions of each scenario's topic (replication factor 3, min ISR 2).
 pub const PARTITIONS: i32 = 6;
@@ -185,11 +188,11 @@ pub fn active_controller(cluster: &Cluster) -> Option<u8> {
         .and_then(|(_, id)| u8::try_from(id).ok())
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-fn client_config(bootstrap: &str) -> ClientConfig {
+pub(crate) fn client_config(bootstrap: &str) -> ClientConfig {
     ClientConfig::new([bootstrap])
         .with_request_timeout(REQUEST_TIMEOUT)
         .with_reconnect_backoff(Duration::from_millis(50), Duration::from_millis(500))
@@ -221,96 +224,6 @@ pub fn settings() -> String {
          worst disruption",
         RATE * 1000 / u64::try_from(TICK.as_millis()).unwrap_or(50)
     )
-}
-
-#[derive(Debug, Clone)]
-struct Seen {
-    consumer: usize,
-    partition: i32,
-    offset: i64,
-    value: String,
-    at: Instant,
-}
-
-#[derive(Default)]
-struct Observed {
-    seen: Mutex<Vec<Seen>>,
-    events: Mutex<Vec<(usize, ConsumerEvent)>>,
-    errors: Mutex<Vec<String>>,
-}
-
-/// What a consumer is told: commit what it processed, then close.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Stop {
-    Commit,
-    Close,
-}
-
-struct Member {
-    stop: watch::Sender<Option<Stop>>,
-    committed: oneshot::Receiver<()>,
-    task: JoinHandle<()>,
-}
-
-async fn member(i: usize, bootstrap: &str, group: &str, topic: &str, obs: Arc<Observed>) -> Member {
-    let cfg = ConsumerConfig::group(group)
-        .from_beginning()
-        .with_session_timeout(SESSION_TIMEOUT)
-        .with_heartbeat_interval(HEARTBEAT)
-        .with_auto_commit_interval(AUTO_COMMIT)
-        .with_fetch_max_wait(Duration::from_millis(200));
-    let mut consumer = Consumer::connect(client_config(bootstrap), cfg)
-        .await
-        .expect("consumer");
-    consumer.subscribe(&[topic]).expect("subscribe");
-    let mut events = consumer.events().expect("events");
-    let log = obs.clone();
-    tokio::spawn(async move {
-        while let Some(e) = events.recv().await {
-            lock(&log.events).push((i, e));
-        }
-    });
-    let (stop, mut stopped) = watch::channel(None);
-    let (committed_tx, committed) = oneshot::channel();
-    let task = tokio::spawn(async move {
-        loop {
-            tokio::select! {
-                _ = stopped.changed() => break,
-                r = consumer.recv() => match r {
-                    Some(Ok(r)) => lock(&obs.seen).push(Seen {
-                        consumer: i,
-                        partition: r.partition,
-                        offset: r.offset,
-                        value: String::from_utf8_lossy(r.value.as_deref().unwrap_or_default())
-                            .into_owned(),
-                        at: Instant::now(),
-                    }),
-                    Some(Err(e)) => lock(&obs.errors).push(format!("consumer {i}: {e}")),
-                    None => break,
-                },
-            }
-        }
-        // Every member commits before any leaves, so no final commit meets
-        // the rebalance a LeaveGroup starts.
-        consumer.mark_processed();
-        if let Err(e) = consumer.commit().await {
-            lock(&obs.errors).push(format!("consumer {i} final commit: {e}"));
-        }
-        let _ = committed_tx.send(());
-        while *stopped.borrow() != Some(Stop::Close) {
-            if stopped.changed().await.is_err() {
-                break;
-            }
-        }
-        if let Err(e) = tokio::time::timeout(Duration::from_secs(15), consumer.close()).await {
-            lock(&obs.errors).push(format!("consumer {i} close: {e}"));
-        }
-    });
-    Member {
-        stop,
-        committed,
-        task,
-    }
 }
 
 /// A record on its way: value, when enqueued, when acknowledged (or why not).
@@ -395,18 +308,7 @@ where
     }
     // Both members in the group before the first record, so the warm-up
     // shows the healthy cluster.
-    let joined = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < joined {
-        let assigned: BTreeSet<usize> = lock(&obs.events)
-            .iter()
-            .filter(|(_, e)| matches!(e, ConsumerEvent::Assigned { .. }))
-            .map(|(i, _)| *i)
-            .collect();
-        if assigned.len() == members.len() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_assigned(&obs, members.len()).await;
     let producer = Arc::new(
         Producer::connect(client_config(&bootstrap), producer_config())
             .await
@@ -423,8 +325,55 @@ where
     tokio::time::sleep(COOL_DOWN).await;
     stop.store(true, Ordering::Release);
     let sent = producing.await.expect("producer task");
-
     let produced = sent.len();
+    let (acked, latencies) = acknowledgements(sent, &mut failures).await;
+    if let Err(e) = producer.close(Duration::from_secs(5)).await {
+        failures.push(format!("producer close: {e}"));
+    }
+    drain_and_close(members, &obs, &acked).await;
+
+    let read = {
+        let (b, t, n) = (bootstrap.clone(), topic.clone(), acked.len());
+        tokio::task::spawn_blocking(move || read_back(&b, &t, PARTITIONS, n))
+            .await
+            .expect("read back")
+    };
+    let commits =
+        tokio::task::spawn_blocking(move || commits.finish(&bootstrap, &topic, PARTITIONS))
+            .await
+            .expect("commit watcher");
+    client.close();
+    let mut marks = lock(&ctl.marks).clone();
+    if marks.is_empty() {
+        marks.push(fault_at);
+    }
+    let (seen, events, errors) = (
+        lock(&obs.seen).clone(),
+        lock(&obs.events).clone(),
+        lock(&obs.errors).clone(),
+    );
+    judge(Collected {
+        name: name.to_owned(),
+        started,
+        produced,
+        acked,
+        latencies,
+        read,
+        commits,
+        seen,
+        events,
+        errors,
+        marks,
+        failures,
+    })
+}
+
+/// Awaits every delivery report: the acknowledged records and their
+/// `(partition, enqueued, acknowledged)`; a record not acknowledged is a failure.
+async fn acknowledgements(
+    sent: Vec<Sent>,
+    failures: &mut Vec<String>,
+) -> (Vec<Acked>, Vec<(i32, Instant, Instant)>) {
     let mut acked = Vec::new();
     let mut latencies = Vec::new();
     for s in sent {
@@ -441,218 +390,5 @@ where
             Err(e) => failures.push(format!("{value} not acknowledged: {e}")),
         }
     }
-    if let Err(e) = producer.close(Duration::from_secs(5)).await {
-        failures.push(format!("producer close: {e}"));
-    }
-    let sent_at: HashMap<&str, Instant> = acked
-        .iter()
-        .zip(&latencies)
-        .map(|(k, (_, at, _))| (k.value.as_str(), *at))
-        .collect();
-
-    // The group drains, every member commits, then every member closes.
-    let deadline = Instant::now() + Duration::from_secs(40);
-    loop {
-        let got: BTreeSet<String> = lock(&obs.seen).iter().map(|s| s.value.clone()).collect();
-        if acked.iter().all(|k| got.contains(&k.value)) || Instant::now() > deadline {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    for m in &members {
-        let _ = m.stop.send(Some(Stop::Commit));
-    }
-    for m in &mut members {
-        let _ = tokio::time::timeout(Duration::from_secs(15), &mut m.committed).await;
-    }
-    for m in &members {
-        let _ = m.stop.send(Some(Stop::Close));
-    }
-    for m in members {
-        let _ = m.task.await;
-    }
-
-    let read = {
-        let (b, t, n) = (bootstrap.clone(), topic.clone(), acked.len());
-        tokio::task::spawn_blocking(move || read_back(&b, &t, PARTITIONS, n))
-            .await
-            .expect("read back")
-    };
-    let log = audit(&read, &acked);
-    let report = {
-        let (b, t) = (bootstrap.clone(), topic.clone());
-        tokio::task::spawn_blocking(move || commits.finish(&b, &t, PARTITIONS))
-            .await
-            .expect("commit watcher")
-    };
-    client.close();
-
-    let seen = lock(&obs.seen).clone();
-    let events = lock(&obs.events).clone();
-    let errors = lock(&obs.errors).clone();
-    failures.extend(log.problems.iter().map(|p| format!("log: {p}")));
-    failures.extend(check_consumption(&seen, &events));
-    failures.extend(
-        errors
-            .iter()
-            .filter(|e| e.contains("final commit") || e.contains("close"))
-            .cloned(),
-    );
-    let commits_backwards = report
-        .failures
-        .iter()
-        .filter(|f| f.contains("went back"))
-        .count();
-    failures.extend(report.failures.iter().cloned());
-    let consumed_values: BTreeSet<&str> = seen.iter().map(|s| s.value.as_str()).collect();
-    let not_consumed = acked
-        .iter()
-        .filter(|k| !consumed_values.contains(k.value.as_str()))
-        .count();
-    let distinct: BTreeSet<(i32, i64)> = seen.iter().map(|s| (s.partition, s.offset)).collect();
-    let e2e: Vec<(i32, Instant, Instant)> = seen
-        .iter()
-        .filter_map(|s| Some((s.partition, *sent_at.get(s.value.as_str())?, s.at)))
-        .collect();
-    let mut marks = lock(&ctl.marks).clone();
-    if marks.is_empty() {
-        marks.push(fault_at);
-    }
-    let row = Row {
-        scenario: name.to_owned(),
-        produced,
-        acknowledged: acked.len(),
-        consumed: acked.len() - not_consumed,
-        lost: log.lost.max(not_consumed),
-        duplicated: log.duplicated + log.rewritten,
-        redelivered: seen.len() - distinct.len(),
-        commits_backwards,
-        commit_checks: report.observations,
-        producer_recovery: recovery(&marks, &latencies),
-        e2e_recovery: recovery(&marks, &e2e),
-        max_ack: latencies
-            .iter()
-            .map(|(_, a, d)| d.duration_since(*a))
-            .max()
-            .unwrap_or_default(),
-        consumer_errors: errors.len(),
-        wall: started.elapsed(),
-    };
-    for e in errors.iter().take(5) {
-        eprintln!("{name}: {e}");
-    }
-    if log.out_of_order > 0 {
-        failures.push(format!("{} records out of order", log.out_of_order));
-    }
-    if log.unacknowledged > 0 {
-        failures.push(format!(
-            "{} records in the log never acknowledged",
-            log.unacknowledged
-        ));
-    }
-    if row.lost > 0 {
-        failures.push(format!(
-            "{} acknowledged records lost ({} not in the log, {not_consumed} never consumed)",
-            row.lost, log.lost
-        ));
-    }
-    if row.duplicated > 0 {
-        failures.push(format!("{} records duplicated in the log", row.duplicated));
-    }
-    Outcome { row, failures }
-}
-
-/// The worst, over `marks`, of the time from the mark until every
-/// partition completed a `(partition, start, done)` started after it.
-fn recovery(marks: &[Instant], pairs: &[(i32, Instant, Instant)]) -> Duration {
-    let mut worst = Duration::ZERO;
-    for &mark in marks {
-        let mut first: HashMap<i32, Instant> = HashMap::new();
-        for &(p, start, done) in pairs {
-            if start >= mark {
-                let slot = first.entry(p).or_insert(done);
-                *slot = (*slot).min(done);
-            }
-        }
-        for done in first.values() {
-            worst = worst.max(done.saturating_duration_since(mark));
-        }
-    }
-    worst
-}
-
-/// A consumer only goes back in a partition after it was assigned that
-/// partition again; one offset always holds one value.
-fn check_consumption(seen: &[Seen], events: &[(usize, ConsumerEvent)]) -> Vec<String> {
-    let mut failures = Vec::new();
-    let mut assigned: HashMap<(usize, i32), usize> = HashMap::new();
-    for (i, e) in events {
-        if let ConsumerEvent::Assigned { partitions, .. } = e {
-            for tp in partitions {
-                *assigned.entry((*i, tp.partition)).or_default() += 1;
-            }
-        }
-    }
-    let mut last: HashMap<(usize, i32), i64> = HashMap::new();
-    let mut rewinds: HashMap<(usize, i32), usize> = HashMap::new();
-    let mut value_at: HashMap<(i32, i64), &str> = HashMap::new();
-    for s in seen {
-        if let Some(prev) = last.insert((s.consumer, s.partition), s.offset) {
-            if s.offset <= prev {
-                *rewinds.entry((s.consumer, s.partition)).or_default() += 1;
-            }
-        }
-        if let Some(v) = value_at.insert((s.partition, s.offset), &s.value) {
-            if v != s.value {
-                failures.push(format!(
-                    "partition {} offset {} read as {v} and as {}",
-                    s.partition, s.offset, s.value
-                ));
-            }
-        }
-    }
-    for ((consumer, partition), n) in rewinds {
-        let allowed = assigned
-            .get(&(consumer, partition))
-            .copied()
-            .unwrap_or(0)
-            .saturating_sub(1);
-        if n > allowed {
-            failures.push(format!(
-                "consumer {consumer} went back {n} times in partition {partition} \
-                 after {allowed} reassignments"
-            ));
-        }
-    }
-    failures
-}
-
-/// Renders rows as the fault table.
-pub fn table(rows: &[Row]) -> String {
-    let mut out = String::from(
-        "| scenario | produced | acknowledged | consumed | lost | duplicated (log) | \
-         redelivered (consumer) | commits backwards (checks) | producer recovery | \
-         end-to-end recovery | slowest ack | consumer errors | wall |\n\
-         | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n",
-    );
-    for r in rows {
-        out.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} ({}) | {:.1} s | {:.1} s | {:.1} s | {} | {:.0} s |\n",
-            r.scenario,
-            r.produced,
-            r.acknowledged,
-            r.consumed,
-            r.lost,
-            r.duplicated,
-            r.redelivered,
-            r.commits_backwards,
-            r.commit_checks,
-            r.producer_recovery.as_secs_f64(),
-            r.e2e_recovery.as_secs_f64(),
-            r.max_ack.as_secs_f64(),
-            r.consumer_errors,
-            r.wall.as_secs_f64(),
-        ));
-    }
-    out
+    (acked, latencies)
 }
