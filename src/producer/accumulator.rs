@@ -2,8 +2,9 @@
 //!
 //! Records are encoded into the open batch of their partition as they are
 //! appended (record format v2, offset delta = index in the batch, behind a
-//! reserved batch header); a batch is sealed when it is full, when it has
-//! lingered long enough, or on flush. `drain` hands out sealed batches
+//! reserved batch header); a batch is sealed when it is full, on flush, or
+//! when it has lingered long enough and its partition can send it (below
+//! its in-flight limit, nothing queued ahead: until then it keeps filling). `drain` hands out sealed batches
 //! grouped by leader, keeping at most `max_in_flight` per partition, and
 //! (idempotent producer) gives each batch its base sequence the first time
 //! it is sent. A failed batch goes back in sequence order and its partition
@@ -267,9 +268,6 @@ impl<T> Accumulator<T> {
         }
         let cfg = self.cfg;
         for q in self.queues.values_mut().flatten() {
-            if let Some(open) = q.open.take_if(|o| now >= o.created + cfg.linger) {
-                q.ready.push_back(open);
-            }
             if q.hold {
                 if q.in_flight > 0 {
                     continue;
@@ -277,6 +275,17 @@ impl<T> Accumulator<T> {
                 q.hold = false;
             }
             while q.in_flight < cfg.max_in_flight {
+                if q.ready.is_empty() {
+                    // The open batch is sealed by linger only when it can go
+                    // out now; until then it keeps taking records (up to
+                    // `batch_size`), so a partition at its in-flight limit
+                    // sends fewer, fuller batches instead of queueing one
+                    // tiny batch per linger period.
+                    match q.open.take_if(|o| now >= o.created + cfg.linger) {
+                        Some(open) => q.ready.push_back(open),
+                        None => break,
+                    }
+                }
                 let Some(front) = q.ready.front() else { break };
                 if front.retry_at.is_some_and(|t| t > now) {
                     break;
@@ -392,7 +401,14 @@ impl<T> Accumulator<T> {
         let mut consider = |t: Instant| at = Some(at.map_or(t, |a| a.min(t)));
         for q in self.queues() {
             if let Some(open) = &q.open {
-                consider(open.created + self.cfg.linger);
+                // Linger only matters once the batch could be sent (see
+                // `drain`); otherwise a returning batch wakes the task.
+                if q.ready.is_empty()
+                    && q.in_flight < self.cfg.max_in_flight
+                    && (!q.hold || q.in_flight == 0)
+                {
+                    consider(open.created + self.cfg.linger);
+                }
                 consider(open.earliest_deadline);
             }
             for b in &q.ready {

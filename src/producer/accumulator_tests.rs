@@ -307,3 +307,40 @@ fn a_record_that_cannot_be_encoded_leaves_no_empty_batch() {
     assert!(acc.append(&bad, t0, || 4).is_err());
     assert_eq!(acc.queued(), (0, 0));
 }
+
+#[test]
+fn a_partition_at_its_in_flight_limit_keeps_filling_its_open_batch() {
+    let t0 = Instant::now();
+    let linger = Duration::from_millis(10);
+    let mut acc = Accumulator::new(cfg(true));
+    // Two batches go out and fill the partition's two slots.
+    let mut in_flight = Vec::new();
+    for id in 0..2 {
+        add(&mut acc, 0, id, 10, t0 + linger * id);
+        let mut sent = acc.drain(t0 + linger * (id + 1), |_| Some(1));
+        let batches = sent.by_leader.remove(&1).expect("sent");
+        assert_eq!(shape(&batches), vec![(id, 1)]);
+        in_flight.extend(batches);
+    }
+    // Records arriving meanwhile, over several linger periods, share one
+    // batch instead of one tiny batch per period.
+    let later = t0 + linger * 3;
+    for i in 0..5u32 {
+        add(&mut acc, 0, 10 + i, 10, later + linger * i);
+        // The task drains after each event and at each linger deadline.
+        let at = later + linger * (i + 1);
+        assert!(acc.drain(at, |_| Some(1)).by_leader.is_empty());
+    }
+    let blocked = later + linger * 6;
+    assert_eq!(acc.queued(), (1, 5), "one open batch of 5 records");
+    assert!(
+        acc.next_wakeup().is_none_or(|t| t > blocked),
+        "no wake-up for a batch that cannot go out (no busy loop)"
+    );
+    // A slot frees: the lingered batch goes out whole, with the next sequence.
+    acc.complete(&in_flight[0]);
+    let mut sent = acc.drain(blocked, |_| Some(1));
+    let batches = sent.by_leader.remove(&1).expect("sent");
+    assert_eq!(shape(&batches), vec![(10, 5)]);
+    assert_eq!(batches[0].base_sequence, Some(2));
+}
