@@ -48,7 +48,11 @@ struct LogStart {
 }
 
 impl LogStart {
-    async fn connect(bootstrap: &str, topic: &str, delivered: &[Written]) -> Result<Self, BoxError> {
+    async fn connect(
+        bootstrap: &str,
+        topic: &str,
+        delivered: &[Written],
+    ) -> Result<Self, BoxError> {
         let partitions: BTreeSet<i32> = delivered.iter().flatten().map(|(p, _)| *p).collect();
         let admin = Admin::connect(ClientConfig::new([bootstrap]))
             .await?
@@ -89,7 +93,9 @@ impl LogStart {
 
     /// Whether the broker removed the record at `offset` of `partition`.
     fn removed(&self, (partition, offset): (i32, i64)) -> bool {
-        self.start.get(&partition).is_some_and(|start| offset < *start)
+        self.start
+            .get(&partition)
+            .is_some_and(|start| offset < *start)
     }
 }
 
