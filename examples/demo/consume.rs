@@ -308,11 +308,17 @@ impl Member {
                     Some(Err(e)) => eprintln!("consumer {}: {e}", self.id),
                     None => break,
                 },
-                Some(event) = recv_event(&mut events) => {
-                    if matches!(event, ConsumerEvent::Assigned { .. }) {
-                        report.rebalances += 1;
-                    }
-                }
+                Some(event) = recv_event(&mut events) => match event {
+                    ConsumerEvent::Assigned { .. } => report.rebalances += 1,
+                    // What explains a stall or a re-read: said as it happens.
+                    ConsumerEvent::Rebalancing { .. } if report.rebalances == 0 => {}
+                    ConsumerEvent::Rebalancing { .. }
+                    | ConsumerEvent::Lost { .. }
+                    | ConsumerEvent::Disconnected { .. }
+                    | ConsumerEvent::RequestDropped(_)
+                    | ConsumerEvent::Crashed { .. } => eprintln!("consumer {}: {event:?}", self.id),
+                    _ => {}
+                },
                 _ = lag_tick.tick() => {
                     // -1 until the group has assigned this member something.
                     let lags = consumer.lag().await?;
