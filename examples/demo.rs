@@ -9,7 +9,10 @@
 //! Without `KAFKA_BROKERS` it starts librdkafka's mock cluster (3 brokers) in
 //! this process and creates the topic with 6 partitions. Against a real
 //! cluster it creates the topic (6 partitions, the broker's default
-//! replication factor) unless it exists.
+//! replication factor) unless it exists; without `DEMO_TOPIC` the topic is
+//! this run's own (`kafkit-demo-<run>`), deleted again when the run passes,
+//! so every run reads only its own records and takes the same time on a
+//! long-lived cluster (a failed run leaves it for inspection).
 //!
 //! The consume half starts `DEMO_CONSUMERS` consumers in one new group
 //! (auto-commit every second, from the beginning), each in its own task,
@@ -31,7 +34,8 @@
 //! dropping the oldest batches of its fullest partition; the demo then says
 //! how many.
 //!
-//! Settings (environment): `DEMO_TOPIC` (kafkit-demo), `DEMO_RECORDS`
+//! Settings (environment): `DEMO_TOPIC` (kafkit-demo; on a real cluster
+//! kafkit-demo-<run>), `DEMO_RECORDS`
 //! (100000), `DEMO_VALUE_BYTES` (100), `DEMO_COMPRESSION`
 //! (none|gzip|snappy|lz4|zstd), `DEMO_ACKS` (all|1|0), `DEMO_CONSUMERS` (3),
 //! `DEMO_TIMEOUT_S` (120).
@@ -40,7 +44,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use kafkit::admin::{Admin, NewTopic};
+use kafkit::admin::{Admin, NewTopic, OffsetSpec, TopicPartition};
 use kafkit::producer::{Acks, Producer, ProducerConfig, ProducerRecord};
 use kafkit::protocol::record::Compression;
 use kafkit::protocol::ErrorCode;
@@ -83,7 +87,7 @@ impl Settings {
             other => return Err(format!("unknown DEMO_ACKS {other:?}").into()),
         };
         Ok(Self {
-            topic: var("DEMO_TOPIC", "kafkit-demo"),
+            topic: var("DEMO_TOPIC", ""),
             records: var("DEMO_RECORDS", "100000").parse()?,
             value_bytes: var("DEMO_VALUE_BYTES", "100").parse()?,
             compression,
@@ -102,7 +106,17 @@ impl Settings {
 
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
-    let settings = Settings::from_env()?;
+    let mut settings = Settings::from_env()?;
+    let real = std::env::var("KAFKA_BROKERS").is_ok();
+    // A topic of the run's own on a real cluster, unless one was named.
+    let own_topic = settings.topic.is_empty() && real;
+    if settings.topic.is_empty() {
+        settings.topic = if real {
+            format!("kafkit-demo-{}", settings.run)
+        } else {
+            "kafkit-demo".to_owned()
+        };
+    }
 
     // The cluster: KAFKA_BROKERS, or a mock cluster living as long as `main`.
     let mut _mock = None;
@@ -131,7 +145,50 @@ async fn main() -> Result<(), BoxError> {
     };
 
     let delivered = produce(&bootstrap, &settings).await?;
-    consume::run(&bootstrap, &settings, delivered).await
+    consume::run(&bootstrap, &settings, delivered).await?;
+    if own_topic {
+        delete_topic(&bootstrap, &settings.topic).await;
+    }
+    Ok(())
+}
+
+/// Waits (up to 10 s) until every partition of a new topic has a leader
+/// that answers ListOffsets: producing before that starts with
+/// NOT_LEADER_OR_FOLLOWER retries.
+async fn wait_for_leaders(admin: &Admin, topic: &str) {
+    let partitions: Vec<TopicPartition> = (0..6)
+        .map(|partition| TopicPartition {
+            topic: topic.to_owned(),
+            partition,
+        })
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        let ready = admin
+            .list_offsets(&partitions, OffsetSpec::Latest)
+            .await
+            .is_ok_and(|rows| rows.iter().all(|(_, r)| r.is_ok()));
+        if ready {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Deletes the run's own topic; a failure is only reported.
+async fn delete_topic(bootstrap: &str, topic: &str) {
+    let result = match Admin::connect(ClientConfig::new([bootstrap])).await {
+        Ok(admin) => {
+            let r = admin.delete_topics(&[topic.to_owned()]).await;
+            admin.close();
+            r.map(|rows| rows.into_iter().find_map(|(_, r)| r.err()))
+        }
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(None) => println!("deleted topic {topic}"),
+        Ok(Some(e)) | Err(e) => eprintln!("could not delete topic {topic}: {e}"),
+    }
 }
 
 /// Creates `topic` with 6 partitions on a real cluster unless it exists.
@@ -145,6 +202,10 @@ async fn create_topic(bootstrap: &str, topic: &str) -> Result<(), BoxError> {
         .into_iter()
         .next()
         .map(|(_, r)| r);
+    let created = matches!(result, Some(Ok(())));
+    if created {
+        wait_for_leaders(&admin, topic).await;
+    }
     admin.close();
     match result {
         Some(Ok(())) => println!("created topic {topic} (6 partitions)"),
