@@ -38,7 +38,8 @@
 //! records twice: a follower whose SyncGroup reaches the mock after the
 //! group went stable gets INVALID_REQUEST (the mock's classic group state
 //! check, rdkafka_mock_cgrp.c; Apache Kafka answers it), rejoins, and the
-//! mock holds the new rebalance until the session timeout (10 s here). The
+//! mock holds the new rebalance for just under the session timeout (about
+//! 9 s of the 10 s here) unless every member rejoins sooner. The
 //! records read before it and not yet committed are read again; none is lost.
 //!
 //! Settings (environment): `DEMO_TOPIC` (kafkit-demo; on a real cluster
