@@ -107,6 +107,10 @@ pub enum Error {
         /// What went wrong.
         message: String,
     },
+    /// A broker closed the connection again and again while the same
+    /// request was in flight (see [`DroppedRequest`]).
+    #[error(transparent)]
+    RequestDropped(#[from] DroppedRequest),
     /// SASL authentication failed (wrong credentials, mechanism not enabled,
     /// or a server that failed the mechanism's own checks). Never retried:
     /// the pool waits its longest backoff before trying that broker again.
@@ -131,7 +135,8 @@ impl Error {
             | Error::BadResponse { .. }
             | Error::Disconnected { .. }
             | Error::Timeout { .. }
-            | Error::NoBrokers(_) => true,
+            | Error::NoBrokers(_)
+            | Error::RequestDropped(_) => true,
             Error::Protocol { .. }
             | Error::UnsupportedApi { .. }
             | Error::DeadlineExceeded(_)
@@ -164,6 +169,48 @@ impl Error {
             broker: broker.to_owned(),
             kind: e.kind(),
             message: e.to_string(),
+        }
+    }
+}
+
+/// A broker closed the connection `attempts` times in a row while `api` at
+/// `version` was in flight: it accepts the connection but not that request
+/// (librdkafka's mock cluster, for one, advertises JoinGroup v6+ and then
+/// cannot parse it). The group member backs the request off with growing
+/// delays and tries the next lower version at that broker (`next_version`);
+/// see `GroupMember`'s docs and DESIGN.md ("A request the broker keeps
+/// dropping").
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct DroppedRequest {
+    /// Broker address.
+    pub broker: String,
+    /// The API of the request.
+    pub api: ApiKey,
+    /// The version the request was sent at.
+    pub version: i16,
+    /// Consecutive drops at that version.
+    pub attempts: u32,
+    /// The version the next attempt uses at most (`None`: none lower left).
+    pub next_version: Option<i16>,
+}
+
+impl std::fmt::Display for DroppedRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let api = self
+            .api
+            .name()
+            .map_or_else(|| self.api.to_string(), str::to_owned);
+        write!(
+            f,
+            "broker {} closed the connection {} times in a row while {api} v{} was in flight",
+            self.broker, self.attempts, self.version
+        )?;
+        match self.next_version {
+            Some(v) => write!(f, "; trying {api} v{v} at that broker"),
+            None => write!(
+                f,
+                "; no lower {api} version left to try, retrying with backoff"
+            ),
         }
     }
 }

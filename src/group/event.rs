@@ -200,6 +200,11 @@ pub enum GroupEvent {
         /// answer came.
         error: ErrorCode,
     },
+    /// The coordinator closed the connection again and again while the same
+    /// request was in flight; the member keeps retrying with a growing
+    /// backoff, one version lower when there is one (see
+    /// [`DroppedRequest`](crate::error::DroppedRequest)).
+    RequestDropped(crate::error::DroppedRequest),
     /// The member cannot continue (e.g. `FENCED_INSTANCE_ID`, authorization).
     Fatal(GroupError),
     /// Closed: nothing more will happen.

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod child_member;
+pub mod dropping;
 pub mod golden;
 pub mod java;
 pub mod kafka;

@@ -253,13 +253,14 @@ impl GroupMember {
         &mut self,
         entry: &InFlight,
         error: &crate::Error,
+        backoff: std::time::Duration,
         now: Instant,
     ) {
         let retriable = error.is_retriable();
         match entry.slot {
             Slot::Find => {
                 if retriable {
-                    self.find_retry_at = Some(now + self.cfg.retry_backoff);
+                    self.find_retry_at = Some(now + backoff);
                 } else {
                     self.fail(transport(entry.api, error));
                 }
@@ -274,7 +275,7 @@ impl GroupMember {
                 _ if !retriable => self.fail(transport(entry.api, error)),
                 Phase::Joining(_) => {
                     self.mark_coordinator_unknown();
-                    self.membership_retry_at = Some(now + self.cfg.retry_backoff);
+                    self.membership_retry_at = Some(now + backoff);
                 }
                 Phase::Syncing(_) => {
                     self.mark_coordinator_unknown();
@@ -285,7 +286,7 @@ impl GroupMember {
             Slot::Heartbeat => {
                 if retriable {
                     self.mark_coordinator_unknown();
-                    self.next_heartbeat = now + self.cfg.retry_backoff;
+                    self.next_heartbeat = now + backoff;
                 } else {
                     self.fail(transport(entry.api, error));
                 }
