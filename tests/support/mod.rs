@@ -7,6 +7,7 @@ pub mod kafka;
 pub mod listener;
 pub mod members;
 pub mod raw;
+pub mod real;
 pub mod scripted;
 pub mod tansu;
 
