@@ -37,7 +37,9 @@ async fn failing_record_committed_at_its_own_offset_is_delivered_twice() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_example_on_kafka() {
-    let Some(bootstrap) = support::real::broker() else { return };
+    let Some(bootstrap) = support::real::broker() else {
+        return;
+    };
     let topic = support::real::topic(&bootstrap, "manual", 1).await;
     check_example(&bootstrap, &topic, &support::kafka::unique("g-manual")).await;
 }

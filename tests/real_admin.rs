@@ -55,7 +55,10 @@ async fn creates_lists_validates_and_deletes_topics() {
         .await
         .expect("validate");
     assert!(checked[0].1.is_ok(), "{checked:?}");
-    assert_eq!(code_of(&checked[1].1), Some(ErrorCode::TOPIC_ALREADY_EXISTS));
+    assert_eq!(
+        code_of(&checked[1].1),
+        Some(ErrorCode::TOPIC_ALREADY_EXISTS)
+    );
     assert_eq!(
         code_of(&checked[2].1),
         Some(ErrorCode::INVALID_REPLICATION_FACTOR)
@@ -63,7 +66,10 @@ async fn creates_lists_validates_and_deletes_topics() {
     let listed = admin.list_topics(false).await.expect("list");
     let find = |name: &str| listed.iter().find(|t| t.name == name);
     let ta = find(&a).expect("a listed");
-    assert_eq!((ta.partitions, ta.replication_factor, ta.internal), (3, 1, false));
+    assert_eq!(
+        (ta.partitions, ta.replication_factor, ta.internal),
+        (3, 1, false)
+    );
     assert_eq!(find(&b).map(|t| t.partitions), Some(1));
     assert!(find(&c).is_none(), "validate_only created {c}");
     assert!(listed.iter().all(|t| t.name != "__consumer_offsets"));
@@ -84,7 +90,13 @@ async fn creates_lists_validates_and_deletes_topics() {
         Some(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION)
     );
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while admin.list_topics(false).await.expect("list").iter().any(|t| t.name == b) {
+    while admin
+        .list_topics(false)
+        .await
+        .expect("list")
+        .iter()
+        .any(|t| t.name == b)
+    {
         assert!(tokio::time::Instant::now() < deadline, "{b} still listed");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -139,14 +151,21 @@ async fn administers_a_live_group_and_deletes_it() {
         .expect("producer");
     for p in 0..2 {
         producer
-            .send_all((0..5).map(|i| ProducerRecord::new(&topic).partition(p).value(format!("{i}"))))
+            .send_all((0..5).map(|i| {
+                ProducerRecord::new(&topic)
+                    .partition(p)
+                    .value(format!("{i}"))
+            }))
             .await
             .expect("produce");
     }
     producer.close(Duration::from_secs(5)).await.expect("close");
-    let mut consumer = Consumer::connect(client(&bootstrap), group_config(&group).with_auto_commit(false))
-        .await
-        .expect("consumer");
+    let mut consumer = Consumer::connect(
+        client(&bootstrap),
+        group_config(&group).with_auto_commit(false),
+    )
+    .await
+    .expect("consumer");
     consumer.subscribe(&[&topic]).expect("subscribe");
     next_records(&mut consumer, 10).await;
     // Commit 3 of partition 0 and all of partition 1: lag 2 and 0.
@@ -158,17 +177,34 @@ async fn administers_a_live_group_and_deletes_it() {
     let admin = admin(&bootstrap).await;
     let listed = admin.list_groups().await.expect("list groups");
     assert!(listed.errors.is_empty(), "{:?}", listed.errors);
-    let ours = listed.groups.iter().find(|g| g.group_id == group).expect("listed");
+    let ours = listed
+        .groups
+        .iter()
+        .find(|g| g.group_id == group)
+        .expect("listed");
     assert_eq!(ours.protocol_type, "consumer");
     assert_eq!(ours.state.as_deref(), Some("Stable"));
-    let described = admin.describe_groups(&[group.clone()]).await.expect("describe");
+    let described = admin
+        .describe_groups(&[group.clone()])
+        .await
+        .expect("describe");
     let d = described[0].1.as_ref().expect("described");
-    assert_eq!((d.state.as_str(), d.protocol_type.as_str()), ("Stable", "consumer"));
+    assert_eq!(
+        (d.state.as_str(), d.protocol_type.as_str()),
+        ("Stable", "consumer")
+    );
     assert_eq!(d.members.len(), 1);
-    let mut assigned: Vec<i32> = d.members[0].assignment.iter().map(|t| t.partition).collect();
+    let mut assigned: Vec<i32> = d.members[0]
+        .assignment
+        .iter()
+        .map(|t| t.partition)
+        .collect();
     assigned.sort_unstable();
     assert_eq!(assigned, [0, 1]);
-    let offsets = admin.topic_offsets(&topic, Some(&group)).await.expect("offsets");
+    let offsets = admin
+        .topic_offsets(&topic, Some(&group))
+        .await
+        .expect("offsets");
     let lags: Vec<Option<i64>> = offsets.iter().map(|o| o.lag()).collect();
     assert_eq!(lags, [Some(2), Some(0)]);
 
@@ -194,7 +230,10 @@ async fn administers_a_live_group_and_deletes_it() {
         .committed_offsets(&group, &[tp(&topic, 0), tp(&topic, 1)])
         .await
         .expect("committed");
-    let values: Vec<Option<i64>> = committed.into_iter().map(|(_, r)| r.expect("offset")).collect();
+    let values: Vec<Option<i64>> = committed
+        .into_iter()
+        .map(|(_, r)| r.expect("offset"))
+        .collect();
     assert_eq!(values, [None, Some(5)]);
     let deleted = admin.delete_groups(&[group.clone()]).await.expect("delete");
     assert!(deleted[0].1.is_ok(), "{deleted:?}");

@@ -28,7 +28,10 @@ async fn write(bootstrap: &str, topic: &str, partition: i32, prefix: &str, n: us
         }))
         .await
         .expect("produced");
-    producer.close(Duration::from_secs(10)).await.expect("close");
+    producer
+        .close(Duration::from_secs(10))
+        .await
+        .expect("close");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -40,21 +43,33 @@ async fn reads_in_order_seeks_and_reports_positions_and_lag() {
         .await
         .expect("consumer");
     let p0 = tp(&topic, 0);
-    consumer.assign(vec![(p0.clone(), Some(0))]).expect("assign");
+    consumer
+        .assign(vec![(p0.clone(), Some(0))])
+        .expect("assign");
     let read = next_records(&mut consumer, 1000).await;
     for (i, r) in read.iter().enumerate() {
-        assert_eq!((r.offset, text(r.value.as_ref())), (i as i64, i.to_string()));
+        assert_eq!(
+            (r.offset, text(r.value.as_ref())),
+            (i as i64, i.to_string())
+        );
     }
     // Back into the middle of a batch, and forward again.
     for (at, n) in [(990, 10), (3, 5), (500, 500)] {
         consumer.seek(p0.clone(), at).expect("seek");
         let again = next_records(&mut consumer, n).await;
         let offsets: Vec<i64> = again.iter().map(|r| r.offset).collect();
-        assert_eq!(offsets, (at..at + n as i64).collect::<Vec<_>>(), "seek {at}");
+        assert_eq!(
+            offsets,
+            (at..at + n as i64).collect::<Vec<_>>(),
+            "seek {at}"
+        );
     }
     consumer.mark_processed();
     let positions = consumer.positions().await.expect("positions");
-    assert_eq!(positions.get(&p0).map(|(p, end)| (*p, *end)), Some((Some(1000), 1000)));
+    assert_eq!(
+        positions.get(&p0).map(|(p, end)| (*p, *end)),
+        Some((Some(1000), 1000))
+    );
     assert_eq!(consumer.lag().await.expect("lag").get(&p0), Some(&0));
     write(&bootstrap, &topic, 0, "more-", 7).await;
     let more = next_records(&mut consumer, 7).await;
@@ -82,7 +97,10 @@ async fn a_paused_partition_waits_for_resume() {
     consumer.resume(vec![p0.clone()]).expect("resume");
     let rest = next_records(&mut consumer, 10).await;
     let values: Vec<String> = rest.iter().map(|r| text(r.value.as_ref())).collect();
-    assert_eq!(values, (0..10).map(|i| format!("zero-{i}")).collect::<Vec<_>>());
+    assert_eq!(
+        values,
+        (0..10).map(|i| format!("zero-{i}")).collect::<Vec<_>>()
+    );
     consumer.close().await.expect("close");
 }
 
@@ -122,6 +140,9 @@ async fn the_latest_reset_skips_what_was_there() {
     }
     write(&bootstrap, &topic, 0, "new-", 1).await;
     let r = next_records(&mut consumer, 1).await;
-    assert_eq!((r[0].offset, text(r[0].value.as_ref())), (5, "new-0".to_owned()));
+    assert_eq!(
+        (r[0].offset, text(r[0].value.as_ref())),
+        (5, "new-0".to_owned())
+    );
     consumer.close().await.expect("close");
 }

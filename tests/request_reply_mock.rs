@@ -134,7 +134,10 @@ async fn concurrent_requests(bootstrap: &str, topic: &str, group: &str) {
 
     // An error in the handler comes back as an error reply.
     match a.send(topic, "boom").await {
-        Err(RpcError::Remote { message, topic: from }) => {
+        Err(RpcError::Remote {
+            message,
+            topic: from,
+        }) => {
             assert_eq!(message, "boom failed");
             assert_eq!(from, topic);
         }
