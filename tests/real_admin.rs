@@ -146,6 +146,7 @@ async fn administers_a_live_group_and_deletes_it() {
     let Some(bootstrap) = broker() else { return };
     let topic = topic(&bootstrap, "admin-group", 2).await;
     let group = unique("admin-group");
+    let groups = std::slice::from_ref(&group);
     let producer = Producer::connect(client(&bootstrap), ProducerConfig::default())
         .await
         .expect("producer");
@@ -184,10 +185,7 @@ async fn administers_a_live_group_and_deletes_it() {
         .expect("listed");
     assert_eq!(ours.protocol_type, "consumer");
     assert_eq!(ours.state.as_deref(), Some("Stable"));
-    let described = admin
-        .describe_groups(&[group.clone()])
-        .await
-        .expect("describe");
+    let described = admin.describe_groups(groups).await.expect("describe");
     let d = described[0].1.as_ref().expect("described");
     assert_eq!(
         (d.state.as_str(), d.protocol_type.as_str()),
@@ -217,7 +215,7 @@ async fn administers_a_live_group_and_deletes_it() {
         code_of(&refused[0].1),
         Some(ErrorCode::GROUP_SUBSCRIBED_TO_TOPIC)
     );
-    let busy = admin.delete_groups(&[group.clone()]).await.expect("delete");
+    let busy = admin.delete_groups(groups).await.expect("delete");
     assert_eq!(code_of(&busy[0].1), Some(ErrorCode::NON_EMPTY_GROUP));
 
     consumer.close().await.expect("close");
@@ -235,7 +233,7 @@ async fn administers_a_live_group_and_deletes_it() {
         .map(|(_, r)| r.expect("offset"))
         .collect();
     assert_eq!(values, [None, Some(5)]);
-    let deleted = admin.delete_groups(&[group.clone()]).await.expect("delete");
+    let deleted = admin.delete_groups(groups).await.expect("delete");
     assert!(deleted[0].1.is_ok(), "{deleted:?}");
     let listed = admin.list_groups().await.expect("list groups");
     assert!(listed.groups.iter().all(|g| g.group_id != group));
