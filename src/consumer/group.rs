@@ -428,6 +428,11 @@ impl GroupDriver {
                     error: e.to_string(),
                     retriable: false,
                 });
+                // An application that only calls `recv` must learn it too:
+                // Apache Kafka refuses a session timeout outside its
+                // group.{min,max}.session.timeout.ms with a JoinGroup error,
+                // and without this the consumer waited for records forever.
+                let _ = self.fetch.send(FetchCommand::Fail(fatal_error(e)));
             }
             GroupEvent::Closed => {}
         }
@@ -556,6 +561,18 @@ fn offsets_summary(offsets: &Offsets) -> Vec<(i32, i64)> {
         .iter()
         .map(|(tp, o)| (tp.partition, o.offset))
         .collect()
+}
+
+/// The error `recv` returns after the group ended membership for good.
+fn fatal_error(e: crate::group::GroupError) -> Error {
+    match e {
+        crate::group::GroupError::Broker { api, code } => Error::Broker {
+            code,
+            api,
+            context: ": the consumer is out of its group".to_owned(),
+        },
+        other => Error::Config(format!("consumer group: {other}")),
+    }
 }
 
 fn offset_error(e: OffsetError) -> Error {

@@ -13,6 +13,7 @@ pub mod kafka_sweep_groups;
 pub mod listener;
 pub mod members;
 pub mod raw;
+pub mod real;
 pub mod scripted;
 pub mod tansu;
 
