@@ -8,12 +8,15 @@
 //! layouts follow the upstream JSON message definitions; KIP-482 (flexible
 //! versions, tagged fields).
 
+pub mod add_offsets_to_txn;
+pub mod add_partitions_to_txn;
 pub mod any;
 pub mod api_versions;
 pub mod consumer_protocol;
 pub mod create_topics;
 pub mod delete_groups;
 pub mod delete_topics;
+pub mod end_txn;
 pub mod describe_groups;
 pub mod fetch;
 pub mod find_coordinator;
@@ -32,6 +35,7 @@ pub mod produce;
 pub mod sasl_authenticate;
 pub mod sasl_handshake;
 pub mod sync_group;
+pub mod txn_offset_commit;
 
 #[cfg(test)]
 mod interop_kafka_protocol;
