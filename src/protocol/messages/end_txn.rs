@@ -186,7 +186,10 @@ mod tests {
         #[rustfmt::skip]
         let v5: &[u8] = &[0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 0, 5, 0];
         assert_eq!(encoded(&m, 5), v5);
-        assert_eq!(EndTxnResponse::decode(Bytes::from_static(v5), 5), Ok(m.clone()));
+        assert_eq!(
+            EndTxnResponse::decode(Bytes::from_static(v5), 5),
+            Ok(m.clone())
+        );
         // v4 lacks them; they are ignorable, so dropped, and decode to -1.
         let v4: &[u8] = &[0, 0, 0, 0, 0, 0, 0];
         assert_eq!(encoded(&m, 4), v4);
