@@ -354,7 +354,7 @@ impl TransactionManager {
                 .iter()
                 .flat_map(|t| &t.topic_results),
         );
-        let mut worst: Option<(ErrorClass, ErrorCode, Option<(String, i32)>)> = None;
+        let mut worst: Option<Failure> = None;
         let mut added = Vec::new();
         for t in results {
             for p in &t.results_by_partition {
@@ -453,6 +453,9 @@ impl TransactionManager {
         }
     }
 }
+
+/// An error to act on: its class, code and partition.
+type Failure = (ErrorClass, ErrorCode, Option<(String, i32)>);
 
 /// How bad a class is, for picking the one error to act on.
 fn rank(class: ErrorClass) -> u8 {
