@@ -28,6 +28,7 @@ use support::golden::{assert_bytes_eq, encode_request_frame, encode_response_fra
 use support::kafka;
 use support::kafka_golden::{self as kg, Exchange, Facts, CLIENT_ID_PREFIX};
 use support::kafka_scenario::{self as scenario, COMMITTED, COMMIT_METADATA, PROTOCOL, RECORDS};
+use support::kafka_txn as txn;
 
 /// The recorded (or live) exchanges, decoded on demand; remembers which
 /// steps a check looked at so none goes unchecked.
@@ -125,6 +126,7 @@ fn check_all(frames: &Frames, negotiated: &dyn Fn(i16) -> i16) {
     let member = check_join(frames);
     check_group(frames, &member);
     check_offsets(frames, &member);
+    check_txn(frames, &member);
     check_cleanup(frames, topic_id);
     check_sasl(frames);
     let unchecked: Vec<_> = frames
@@ -407,6 +409,99 @@ fn check_offsets(f: &Frames, member: &str) {
     assert_eq!(
         got,
         [(0, COMMITTED, Some(COMMIT_METADATA)), (1, -1, Some(""))]
+    );
+}
+
+/// The transaction: FindCoordinator and InitProducerId for the
+/// transactional id, AddPartitionsToTxn, a transactional Produce,
+/// AddOffsetsToTxn, TxnOffsetCommit with the group's metadata (KIP-447) and
+/// EndTxn commit, all answered without error.
+fn check_txn(f: &Frames, member: &str) {
+    let group = f.facts.get("group");
+    let txn_id = format!("{group}-txn");
+    let find: find_coordinator::FindCoordinatorRequest = f.req("txn-find-coordinator");
+    assert_eq!(find.key_type, find_coordinator::KEY_TYPE_TRANSACTION);
+    let found = f.resp::<find_coordinator::FindCoordinatorRequest>("txn-find-coordinator");
+    assert_eq!(
+        (
+            found.coordinators[0].key.as_str(),
+            found.coordinators[0].error_code
+        ),
+        (txn_id.as_str(), ErrorCode::NONE)
+    );
+    let init: init_producer_id::InitProducerIdRequest = f.req("txn-init-producer-id");
+    assert_eq!(init.transactional_id.as_deref(), Some(txn_id.as_str()));
+    assert_eq!(init.transaction_timeout_ms, txn::TXN_TIMEOUT_MS);
+    let ids = f.resp::<init_producer_id::InitProducerIdRequest>("txn-init-producer-id");
+    assert_eq!(ids.error_code, ErrorCode::NONE);
+    assert!(ids.producer_id >= 0, "{ids:?}");
+
+    let add: add_partitions_to_txn::AddPartitionsToTxnRequest = f.req("txn-add-partitions");
+    let t = &add.transactions[0];
+    assert_eq!(
+        (t.transactional_id.as_str(), t.producer_id),
+        (txn_id.as_str(), ids.producer_id)
+    );
+    assert!(!t.verify_only);
+    let added = f.resp::<add_partitions_to_txn::AddPartitionsToTxnRequest>("txn-add-partitions");
+    assert_eq!(added.error_code, ErrorCode::NONE);
+    assert_eq!(txn::add_partitions_errors(&added), [ErrorCode::NONE]);
+
+    let produce: produce::ProduceRequest = f.req("txn-produce");
+    assert_eq!(produce.transactional_id.as_deref(), Some(txn_id.as_str()));
+    let records = produce.topic_data[0].partition_data[0].records.clone();
+    let set = RecordSet::decode(records.expect("records"), &DecodeOptions::default())
+        .expect("the transactional batch");
+    let kafkit::protocol::record::Batch::V2(view) = &set.batches[0] else {
+        panic!("a v2 batch");
+    };
+    assert!(view.header.attributes.transactional, "{:?}", view.header);
+    assert_eq!(
+        (
+            view.header.producer_id,
+            view.header.producer_epoch,
+            view.header.base_sequence
+        ),
+        (ids.producer_id, ids.producer_epoch, 0)
+    );
+    let written = f.resp::<produce::ProduceRequest>("txn-produce");
+    let p = &written.responses[0].partition_responses[0];
+    assert_eq!(
+        (p.index, p.error_code),
+        (txn::TXN_PARTITION, ErrorCode::NONE)
+    );
+
+    let _: add_offsets_to_txn::AddOffsetsToTxnRequest = f.req("txn-add-offsets");
+    let offsets = f.resp::<add_offsets_to_txn::AddOffsetsToTxnRequest>("txn-add-offsets");
+    assert_eq!(offsets.error_code, ErrorCode::NONE);
+    let commit: txn_offset_commit::TxnOffsetCommitRequest = f.req("txn-offset-commit");
+    assert_eq!(
+        (
+            commit.member_id.as_str(),
+            commit.generation_id_or_member_epoch
+        ),
+        (member, 1),
+        "KIP-447 group metadata"
+    );
+    let committed = f.resp::<txn_offset_commit::TxnOffsetCommitRequest>("txn-offset-commit");
+    let p = &committed.topics[0].partitions[0];
+    assert_eq!(
+        (p.partition_index, p.error_code),
+        (txn::TXN_PARTITION, ErrorCode::NONE)
+    );
+
+    let end: end_txn::EndTxnRequest = f.req("txn-end");
+    assert!(end.committed);
+    let ended = f.resp::<end_txn::EndTxnRequest>("txn-end");
+    assert_eq!(ended.error_code, ErrorCode::NONE, "{ended:?}");
+    assert_eq!(
+        ended.producer_id, ids.producer_id,
+        "EndTxn v5 returns the producer id"
+    );
+    assert_eq!(
+        ended.producer_epoch,
+        ids.producer_epoch + 1,
+        "and bumps the epoch (KIP-890)"
     );
 }
 

@@ -90,6 +90,10 @@ fn negotiated(conn: &BrokerConnection) -> BTreeMap<i16, i16> {
     one::<create_topics::CreateTopicsRequest>(conn, &mut out);
     one::<delete_topics::DeleteTopicsRequest>(conn, &mut out);
     one::<init_producer_id::InitProducerIdRequest>(conn, &mut out);
+    one::<add_partitions_to_txn::AddPartitionsToTxnRequest>(conn, &mut out);
+    one::<add_offsets_to_txn::AddOffsetsToTxnRequest>(conn, &mut out);
+    one::<end_txn::EndTxnRequest>(conn, &mut out);
+    one::<txn_offset_commit::TxnOffsetCommitRequest>(conn, &mut out);
     one::<sasl_authenticate::SaslAuthenticateRequest>(conn, &mut out);
     one::<delete_groups::DeleteGroupsRequest>(conn, &mut out);
     one::<offset_delete::OffsetDeleteRequest>(conn, &mut out);

@@ -21,6 +21,7 @@ mod metrics;
 pub mod partitioner;
 mod record;
 mod sender;
+pub mod transaction;
 mod wire;
 
 pub use accumulator::TopicPartition;

@@ -79,6 +79,12 @@ pub async fn run(
     let mut st = State::default();
     topic_steps(&mut rec, &mut st, topic).await;
     group_steps(&mut rec, &mut st, topic, group).await;
+    let txn_group = super::kafka_txn::TxnGroup {
+        id: group,
+        generation: st.generation,
+        member_id: &st.member_id,
+    };
+    super::kafka_txn::scenario_steps(&mut rec, topic, &txn_group).await;
     cleanup_steps(&mut rec, &st, topic, group).await;
     sasl_steps(&mut rec).await;
     let (host, port) = addr.rsplit_once(':').expect("host:port");

@@ -39,6 +39,7 @@ pub async fn sweep(addr: &str, unique: &dyn Fn(&str) -> String) -> BTreeMap<i16,
     admin(&mut rec, &topic, unique).await;
     reads(&mut rec, &topic).await;
     super::kafka_sweep_groups::groups(&mut rec, &topic, unique).await;
+    super::kafka_txn::sweep(&mut rec, &topic, unique).await;
     sasl(&mut rec).await;
     check_encodings(&rec);
     let mut seen: BTreeMap<i16, Vec<i16>> = BTreeMap::new();

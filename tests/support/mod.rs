@@ -10,6 +10,7 @@ pub mod kafka_golden;
 pub mod kafka_scenario;
 pub mod kafka_sweep;
 pub mod kafka_sweep_groups;
+pub mod kafka_txn;
 pub mod listener;
 pub mod members;
 pub mod raw;

@@ -8,6 +8,8 @@
 //! layouts follow the upstream JSON message definitions; KIP-482 (flexible
 //! versions, tagged fields).
 
+pub mod add_offsets_to_txn;
+pub mod add_partitions_to_txn;
 pub mod any;
 pub mod api_versions;
 pub mod consumer_protocol;
@@ -15,6 +17,7 @@ pub mod create_topics;
 pub mod delete_groups;
 pub mod delete_topics;
 pub mod describe_groups;
+pub mod end_txn;
 pub mod fetch;
 pub mod find_coordinator;
 pub mod heartbeat;
@@ -32,6 +35,7 @@ pub mod produce;
 pub mod sasl_authenticate;
 pub mod sasl_handshake;
 pub mod sync_group;
+pub mod txn_offset_commit;
 
 #[cfg(test)]
 mod interop_kafka_protocol;
