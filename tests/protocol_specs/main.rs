@@ -28,6 +28,7 @@ use wire::{default_struct, encode_struct, random_struct, Rng};
 /// The message modules kafkit implements, each with a table.
 const MODULES: &[&str] = &[
     "api_versions",
+    "consumer_group_heartbeat",
     "consumer_protocol",
     "create_topics",
     "delete_groups",

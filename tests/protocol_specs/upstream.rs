@@ -74,7 +74,8 @@ fn default_text(v: &Value) -> Option<String> {
 }
 
 /// Upstream fields that exist in `lo..=hi`, in the tables' model.
-fn fields(list: &Value, lo: i16, hi: i16) -> Result<Vec<Field>, String> {
+/// A struct type named only by name is one of the message's `commonStructs`.
+fn fields(list: &Value, common: &Value, lo: i16, hi: i16) -> Result<Vec<Field>, String> {
     let mut out = Vec::new();
     for f in list.as_array().ok_or("fields is not an array")? {
         let name = f["name"]
@@ -89,9 +90,14 @@ fn fields(list: &Value, lo: i16, hi: i16) -> Result<Vec<Field>, String> {
             .as_str()
             .ok_or("field without a type")?
             .to_string();
-        let children = match f.get("fields") {
-            Some(list) => fields(list, lo, hi)?,
-            None => Vec::new(),
+        let inner = type_name.trim_start_matches("[]");
+        let shared = common
+            .as_array()
+            .and_then(|c| c.iter().find(|s| s["name"].as_str() == Some(inner)));
+        let children = match (f.get("fields"), shared) {
+            (Some(list), _) => fields(list, common, lo, hi)?,
+            (None, Some(s)) => fields(&s["fields"], common, lo, hi)?,
+            (None, None) => Vec::new(),
         };
         let tagged = versions(f, "taggedVersions")?.filter(|t| *t != in_range);
         out.push(Field {
@@ -176,13 +182,7 @@ fn check_message(dir: &Path, m: &MessageSpec, api_key: Option<i16>, failures: &m
             m.name, m.flexible_from
         ));
     }
-    if json.get("commonStructs").is_some() {
-        failures.push(format!(
-            "{}: upstream commonStructs are not handled",
-            m.name
-        ));
-    }
-    match fields(&json["fields"], lo, hi) {
+    match fields(&json["fields"], &json["commonStructs"], lo, hi) {
         Ok(theirs) => compare(&m.name, &m.fields, &theirs, failures),
         Err(e) => failures.push(format!("{}: {e}", m.name)),
     }

@@ -9,6 +9,7 @@ pub mod kafka_golden;
 pub mod kafka_scenario;
 pub mod kafka_sweep;
 pub mod kafka_sweep_groups;
+pub mod kafka_sweep_kip848;
 pub mod listener;
 pub mod members;
 pub mod raw;
