@@ -65,10 +65,11 @@ fn common(rec: &Recorder, key: ApiKey) -> impl Iterator<Item = i16> {
     let ours = kafkit::protocol::messages::any::api_info(key)
         .map(|a| a.request_versions)
         .expect("implemented");
-    match rec.broker.get(&key.0) {
-        Some(theirs) => ours.min.max(theirs.min)..=ours.max.min(theirs.max),
-        None => 1..=0,
-    }
+    let (lo, hi) = match rec.broker.get(&key.0) {
+        Some(theirs) => (ours.min.max(theirs.min), ours.max.min(theirs.max)),
+        None => (ours.min, ours.min - 1),
+    };
+    lo..=hi
 }
 
 /// The versions of `R` both sides support.

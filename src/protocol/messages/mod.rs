@@ -32,6 +32,7 @@ pub mod offset_fetch;
 pub mod produce;
 pub mod sasl_authenticate;
 pub mod sasl_handshake;
+pub mod share_group_heartbeat;
 pub mod sync_group;
 
 #[cfg(test)]
