@@ -21,6 +21,7 @@ use kafkit::group::consumer_member::{
     ConsumerMemberResponse, ConsumerMemberState, Subscription,
 };
 use kafkit::group::{Coordinator, TopicPartition};
+use kafkit::protocol::messages::consumer_group_describe::ConsumerGroupDescribeRequest;
 use kafkit::protocol::messages::find_coordinator::FindCoordinatorRequest;
 use kafkit::protocol::messages::metadata::{MetadataRequest, MetadataRequestTopic};
 use kafkit::protocol::{ErrorCode, Uuid};
@@ -232,6 +233,44 @@ async fn two_kip848_members_split_a_topic_and_one_takes_all_when_the_other_leave
         b.owned
     );
     assert_ne!(a.member.member_id(), b.member.member_id());
+
+    // ConsumerGroupDescribe shows the same split, by member.
+    let describe = ConsumerGroupDescribeRequest {
+        group_ids: vec![group.clone()],
+        ..Default::default()
+    };
+    assert_eq!(
+        a.conn.version_for::<ConsumerGroupDescribeRequest>().ok(),
+        Some(1)
+    );
+    let described = a.conn.send(&describe).await.expect("describe");
+    let g = &described.groups[0];
+    assert_eq!(
+        (g.error_code, g.group_state.as_str()),
+        (ErrorCode::NONE, "Stable")
+    );
+    assert_eq!(g.members.len(), 2);
+    for peer in [&a, &b] {
+        let m = g
+            .members
+            .iter()
+            .find(|m| m.member_id == peer.member.member_id())
+            .expect("the member is described");
+        assert_eq!(m.member_epoch, peer.member.epoch());
+        assert_eq!(m.member_type, 1, "joined with the consumer protocol");
+        let owned: BTreeSet<TopicPartition> = m
+            .assignment
+            .topic_partitions
+            .iter()
+            .flat_map(|tp| {
+                tp.partitions.iter().map(|&partition| TopicPartition {
+                    topic: tp.topic_name.clone(),
+                    partition,
+                })
+            })
+            .collect();
+        assert_eq!(owned, peer.owned);
+    }
 
     b.member.leave(clock).unwrap();
     run_until(

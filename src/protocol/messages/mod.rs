@@ -10,6 +10,7 @@
 
 pub mod any;
 pub mod api_versions;
+pub mod consumer_group_describe;
 pub mod consumer_group_heartbeat;
 pub mod consumer_protocol;
 pub mod create_topics;
