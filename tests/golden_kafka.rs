@@ -127,6 +127,7 @@ fn check_all(frames: &Frames, negotiated: &dyn Fn(i16) -> i16) {
     check_group(frames, &member);
     check_offsets(frames, &member);
     check_txn(frames, &member);
+    check_kip848(frames, topic_id);
     check_cleanup(frames, topic_id);
     check_sasl(frames);
     let unchecked: Vec<_> = frames
@@ -535,6 +536,31 @@ fn check_cleanup(f: &Frames, topic_id: Uuid) {
 }
 
 /// SASL on the PLAINTEXT listener: refused, with the state error.
+/// ConsumerGroupHeartbeat: a join at epoch 0 with the client's member id
+/// gets both partitions of the topic by id; the leave answers epoch -1.
+fn check_kip848(f: &Frames, topic_id: Uuid) {
+    use consumer_group_heartbeat::ConsumerGroupHeartbeatRequest as Cgh;
+    let join: Cgh = f.req("consumer-group-heartbeat-join");
+    let topic = f.facts.get("topic");
+    assert_eq!(join.member_epoch, 0);
+    assert_eq!(join.subscribed_topic_names, Some(vec![topic.to_string()]));
+    let joined = f.resp::<Cgh>("consumer-group-heartbeat-join");
+    assert_eq!(joined.error_code, ErrorCode::NONE, "{joined:?}");
+    assert_eq!(joined.member_id.as_deref(), Some(join.member_id.as_str()));
+    assert!(joined.member_epoch > 0 && joined.heartbeat_interval_ms > 0);
+    let assigned = joined.assignment.expect("an assignment");
+    let parts: Vec<_> = assigned
+        .topic_partitions
+        .iter()
+        .map(|tp| (tp.topic_id, tp.partitions.clone()))
+        .collect();
+    assert_eq!(parts, [(topic_id, vec![0, 1])]);
+    let leave: Cgh = f.req("consumer-group-heartbeat-leave");
+    assert_eq!((leave.member_id, leave.member_epoch), (join.member_id, -1));
+    let left = f.resp::<Cgh>("consumer-group-heartbeat-leave");
+    assert_eq!((left.error_code, left.member_epoch), (ErrorCode::NONE, -1));
+}
+
 fn check_sasl(f: &Frames) {
     let _: sasl_handshake::SaslHandshakeRequest = f.req("sasl-handshake");
     let hs = f.resp::<sasl_handshake::SaslHandshakeRequest>("sasl-handshake");

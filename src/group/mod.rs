@@ -101,6 +101,7 @@
 
 pub mod assignor;
 mod config;
+pub mod consumer_member;
 mod error;
 mod event;
 mod member;

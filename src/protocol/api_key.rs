@@ -53,6 +53,12 @@ api_keys! {
     SASL_AUTHENTICATE = 36, "SaslAuthenticate";
     DELETE_GROUPS = 42, "DeleteGroups";
     OFFSET_DELETE = 47, "OffsetDelete";
+    CONSUMER_GROUP_HEARTBEAT = 68, "ConsumerGroupHeartbeat";
+    CONSUMER_GROUP_DESCRIBE = 69, "ConsumerGroupDescribe";
+    SHARE_GROUP_HEARTBEAT = 76, "ShareGroupHeartbeat";
+    SHARE_GROUP_DESCRIBE = 77, "ShareGroupDescribe";
+    SHARE_FETCH = 78, "ShareFetch";
+    SHARE_ACKNOWLEDGE = 79, "ShareAcknowledge";
 }
 
 impl fmt::Debug for ApiKey {

@@ -30,6 +30,7 @@ const MODULES: &[&str] = &[
     "add_offsets_to_txn",
     "add_partitions_to_txn",
     "api_versions",
+    "consumer_group_heartbeat",
     "consumer_protocol",
     "create_topics",
     "delete_groups",

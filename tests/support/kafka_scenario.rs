@@ -85,6 +85,7 @@ pub async fn run(
         member_id: &st.member_id,
     };
     super::kafka_txn::scenario_steps(&mut rec, topic, &txn_group).await;
+    kip848_steps(&mut rec, topic, group).await;
     cleanup_steps(&mut rec, &st, topic, group).await;
     sasl_steps(&mut rec).await;
     let (host, port) = addr.rsplit_once(':').expect("host:port");
@@ -385,6 +386,35 @@ async fn commit_and_fetch(rec: &mut Recorder, st: &State, topic: &str, group: &s
         ..Default::default()
     };
     rec.call("offset-fetch", &fetch).await;
+}
+
+/// A KIP-848 consumer group of its own (`{group}-kip848`): a member joins at
+/// epoch 0 with a client-generated id (ConsumerGroupHeartbeat v1), is given
+/// both partitions of the topic by topic id, and leaves at epoch -1.
+async fn kip848_steps(rec: &mut Recorder, topic: &str, group: &str) {
+    use kafkit::protocol::messages::consumer_group_heartbeat::ConsumerGroupHeartbeatRequest;
+    let group = format!("{group}-kip848");
+    let join = ConsumerGroupHeartbeatRequest {
+        group_id: group.clone(),
+        member_id: format!("{group}-member"),
+        member_epoch: 0,
+        rebalance_timeout_ms: 30_000,
+        subscribed_topic_names: Some(vec![topic.to_string()]),
+        topic_partitions: Some(Vec::new()),
+        ..Default::default()
+    };
+    let joined = rec
+        .call_until("consumer-group-heartbeat-join", &join, |r| {
+            !r.error_code.is_retriable()
+        })
+        .await;
+    let leave = ConsumerGroupHeartbeatRequest {
+        group_id: group,
+        member_id: joined.member_id.unwrap_or_default(),
+        member_epoch: -1,
+        ..Default::default()
+    };
+    rec.call("consumer-group-heartbeat-leave", &leave).await;
 }
 
 async fn cleanup_steps(rec: &mut Recorder, st: &State, topic: &str, group: &str) {

@@ -40,6 +40,7 @@ pub async fn sweep(addr: &str, unique: &dyn Fn(&str) -> String) -> BTreeMap<i16,
     reads(&mut rec, &topic).await;
     super::kafka_sweep_groups::groups(&mut rec, &topic, unique).await;
     super::kafka_txn::sweep(&mut rec, &topic, unique).await;
+    super::kafka_sweep_kip848::consumer_groups(&mut rec, &topic, unique).await;
     sasl(&mut rec).await;
     check_encodings(&rec);
     let mut seen: BTreeMap<i16, Vec<i16>> = BTreeMap::new();
@@ -59,17 +60,17 @@ pub async fn sweep(addr: &str, unique: &dyn Fn(&str) -> String) -> BTreeMap<i16,
     seen
 }
 
-/// The versions of `key` both sides support.
+/// The versions of `key` both sides support (none when the broker does not
+/// list the API: 3.9.1 and the KIP-848 APIs).
 fn common(rec: &Recorder, key: ApiKey) -> impl Iterator<Item = i16> {
     let ours = kafkit::protocol::messages::any::api_info(key)
         .map(|a| a.request_versions)
         .expect("implemented");
-    let theirs = rec
-        .broker
-        .get(&key.0)
-        .copied()
-        .expect("listed by the broker");
-    ours.min.max(theirs.min)..=ours.max.min(theirs.max)
+    let (lo, hi) = match rec.broker.get(&key.0) {
+        Some(theirs) => (ours.min.max(theirs.min), ours.max.min(theirs.max)),
+        None => (ours.min, ours.min - 1),
+    };
+    lo..=hi
 }
 
 /// The versions of `R` both sides support.

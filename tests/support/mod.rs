@@ -11,6 +11,7 @@ pub mod kafka_scenario;
 pub mod kafka_sweep;
 pub mod kafka_sweep_groups;
 pub mod kafka_txn;
+pub mod kafka_sweep_kip848;
 pub mod listener;
 pub mod members;
 pub mod raw;

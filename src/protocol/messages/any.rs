@@ -251,6 +251,7 @@ any_messages! {
     SaslAuthenticate: sasl_authenticate::{SaslAuthenticateRequest, SaslAuthenticateResponse},
     DeleteGroups: delete_groups::{DeleteGroupsRequest, DeleteGroupsResponse},
     OffsetDelete: offset_delete::{OffsetDeleteRequest, OffsetDeleteResponse},
+    ConsumerGroupHeartbeat: consumer_group_heartbeat::{ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse},
 }
 
 impl AnyRequest {

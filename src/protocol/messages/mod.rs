@@ -12,6 +12,8 @@ pub mod add_offsets_to_txn;
 pub mod add_partitions_to_txn;
 pub mod any;
 pub mod api_versions;
+pub mod consumer_group_describe;
+pub mod consumer_group_heartbeat;
 pub mod consumer_protocol;
 pub mod create_topics;
 pub mod delete_groups;
@@ -34,6 +36,7 @@ pub mod offset_fetch;
 pub mod produce;
 pub mod sasl_authenticate;
 pub mod sasl_handshake;
+pub mod share_group_heartbeat;
 pub mod sync_group;
 pub mod txn_offset_commit;
 
