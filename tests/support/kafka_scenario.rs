@@ -300,7 +300,13 @@ async fn group_steps(rec: &mut Recorder, st: &mut State, topic: &str, group: &st
         ..Default::default()
     };
     // KIP-394: the first join of an unknown member is refused with a member id.
-    let first = rec.call("join-group-new-member", &join).await;
+    // A fresh node may still be loading the group's offsets partition:
+    // COORDINATOR_LOAD_IN_PROGRESS is asked again, as a client would.
+    let first = rec
+        .call_until("join-group-new-member", &join, |r| {
+            r.error_code != ErrorCode::COORDINATOR_LOAD_IN_PROGRESS
+        })
+        .await;
     join.member_id = first.member_id;
     let joined = rec.call("join-group", &join).await;
     (st.member_id, st.generation) = (joined.member_id, joined.generation_id);
