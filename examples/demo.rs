@@ -162,7 +162,9 @@ async fn main() -> Result<(), BoxError> {
 
 /// Waits (up to 10 s) until every partition of a new topic has a leader
 /// that answers ListOffsets: producing before that starts with
-/// NOT_LEADER_OR_FOLLOWER retries.
+/// NOT_LEADER_OR_FOLLOWER retries (and their backoff). A nicety, not needed
+/// for correctness: the producer retries those batches in order and
+/// delivers every record (tests/real_producer_new_topic.rs).
 async fn wait_for_leaders(admin: &Admin, topic: &str) {
     let partitions: Vec<TopicPartition> = (0..6)
         .map(|partition| TopicPartition {
