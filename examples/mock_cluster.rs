@@ -15,6 +15,9 @@
 //! v5, SyncGroup v3, LeaveGroup v2): librdkafka 2.12's mock advertises newer
 //! flexible versions its handlers misread (see `cap_mock_group_versions` in
 //! tests/support), so a kafkit group consumer negotiates these instead.
+//! `--uncapped` leaves the mock's own ranges: a kafkit group consumer then
+//! sees the mock drop the connection on JoinGroup v6+, reports it and
+//! steps the version down (tests/dropped_request.rs).
 //!
 //! Dev-only: this is the one place a program links C (librdkafka); the
 //! library and the `kafkit` CLI never do.
@@ -26,11 +29,14 @@ use rdkafka::types::RDKafkaApiKey;
 
 type BoxError = Box<dyn std::error::Error>;
 
-const USAGE: &str = "usage: mock_cluster [--brokers N] [--racks] [TOPIC[:PARTITIONS]]...";
+const USAGE: &str =
+    "usage: mock_cluster [--brokers N] [--racks] [--uncapped] [TOPIC[:PARTITIONS]]...";
 
 struct Options {
     brokers: i32,
     racks: bool,
+    /// Keep the mock's advertised group API versions.
+    uncapped: bool,
     topics: Vec<(String, i32)>,
 }
 
@@ -38,6 +44,7 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Options, BoxError> {
     let mut opts = Options {
         brokers: 3,
         racks: false,
+        uncapped: false,
         topics: Vec::new(),
     };
     let mut args = args.peekable();
@@ -45,6 +52,7 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Options, BoxError> {
         match arg.as_str() {
             "-h" | "--help" => return Err(USAGE.into()),
             "--racks" => opts.racks = true,
+            "--uncapped" => opts.uncapped = true,
             "--brokers" | "-n" => {
                 let n = args.next().ok_or(USAGE)?;
                 opts.brokers = n.parse().map_err(|_| format!("bad broker count {n:?}"))?;
@@ -75,11 +83,12 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Options, BoxError> {
 fn main() -> Result<(), BoxError> {
     let opts = parse_args(std::env::args().skip(1))?;
     let mock = MockCluster::new(opts.brokers)?;
-    for (api, max) in [
+    let caps = [
         (RDKafkaApiKey::JoinGroup, 5),
         (RDKafkaApiKey::SyncGroup, 3),
         (RDKafkaApiKey::LeaveGroup, 2),
-    ] {
+    ];
+    for (api, max) in caps.into_iter().filter(|_| !opts.uncapped) {
         mock.apiversion(api, None, Some(max))?;
     }
     if opts.racks {

@@ -6,7 +6,8 @@
 # - when present, the golden frames in protocol-specs/golden/: request frames
 #   go to the `request` corpus as they are; response frames get the
 #   `frame_response` selector prefix (api key, version, framed mode) from
-#   protocol-specs/golden/INDEX.txt.
+#   protocol-specs/golden/INDEX.txt (and the real-broker recordings'
+#   protocol-specs/golden/kafka-*/INDEX.txt, same format).
 # Run from anywhere; existing corpus files are kept.
 set -eu
 fuzz=$(cd "$(dirname "$0")" && pwd)
@@ -20,7 +21,9 @@ done
 golden="$root/protocol-specs/golden"
 if [ -f "$golden/INDEX.txt" ]; then
     mkdir -p "$fuzz/corpus/request" "$fuzz/corpus/frame_response"
-    grep -v '^#' "$golden/INDEX.txt" | while read -r file _peer key _name version direction _rest; do
+    for index in "$golden/INDEX.txt" "$golden"/kafka-*/INDEX.txt; do
+    [ -f "$index" ] || continue
+    grep -v '^#' "$index" | while read -r file _peer key _name version direction _rest; do
         [ -f "$golden/$file" ] || continue
         base=$(basename "$file" .bin)
         case "$direction" in
@@ -31,6 +34,7 @@ if [ -f "$golden/INDEX.txt" ]; then
             cat "$golden/$file" >>"$out"
             ;;
         esac
+    done
     done
 else
     echo "no golden frames at $golden (seeds only)"

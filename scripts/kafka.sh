@@ -14,6 +14,15 @@
 #       --version V              default $KAFKIT_KAFKA_VERSION or 4.4.0
 #       --transaction-version N  transaction.version at format time (1 or 2; 4.x only)
 #       --set key=value          an extra server property (repeatable)
+#       --listener NAME:PROTOCOL an extra listener on a free loopback port of each
+#                                node, advertised as such (repeatable; e.g.
+#                                SASL:SASL_PLAINTEXT, TLS:SSL); its bootstrap list
+#                                is the line `NAME host:port,...` of DIR/listeners.
+#                                Its ssl.*/sasl.* settings go in with --set
+#                                (listener.name.<name>.…). PLAINTEXT stays the
+#                                first listener and the inter-broker one.
+#       --add-scram CREDENTIAL   a SCRAM user created at format time (repeatable;
+#                                'SCRAM-SHA-256=[name=alice,password=alice-secret]')
 #       --watch PID              stop the nodes when process PID exits
 #   scripts/kafka.sh stop DIR               stop every node started under DIR (SIGTERM, then SIGKILL)
 #   scripts/kafka.sh node DIR N kill|stop|cont|restart|pid
@@ -21,7 +30,7 @@
 #   scripts/kafka.sh ready DIR [SECONDS]    wait until every node's port answers and
 #                                           Metadata lists every broker
 #
-# Under DIR: bootstrap (the list), node-N/{server.properties,pid,server.log,data}.
+# Under DIR: bootstrap (the list), listeners (with --listener), node-N/{server.properties,pid,server.log,data}.
 # Logs stay after `stop` so a failed run can be read. Environment:
 #   KAFKIT_KAFKA_VERSION   pinned version (default 4.4.0; the old line tested is 3.9.1)
 #   KAFKIT_KAFKA_CACHE     jar cache (default ~/.cache/kafkit/kafka)
@@ -158,7 +167,7 @@ launch_node() { # DIR N
 }
 
 start() {
-  local dir="" nodes=1 version="$default_version" tv="" watch="" extra=()
+  local dir="" nodes=1 version="$default_version" tv="" watch="" extra=() named=() scram=()
   dir="${1:-}"; [ -n "$dir" ] || die "start needs a directory"; shift
   while [ $# -gt 0 ]; do
     case "$1" in
@@ -167,6 +176,8 @@ start() {
       --transaction-version) tv="$2"; shift 2 ;;
       --set) extra+=("$2"); shift 2 ;;
       --watch) watch="$2"; shift 2 ;;
+      --listener) named+=("$2"); shift 2 ;;
+      --add-scram) scram+=("$2"); shift 2 ;;
       *) die "unknown option $1" ;;
     esac
   done
@@ -178,8 +189,16 @@ start() {
   echo "$libs/*" >"$dir/classpath"
   echo "$version" >"$dir/version"
 
+  local l
+  for l in "${named[@]+"${named[@]}"}"; do
+    [[ "$l" =~ ^[A-Z][A-Z0-9_]*:(PLAINTEXT|SSL|SASL_PLAINTEXT|SASL_SSL)$ ]] ||
+      die "--listener NAME:PROTOCOL (upper-case name; PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL), not $l"
+    case "${l%%:*}" in PLAINTEXT|CONTROLLER) die "--listener: ${l%%:*} is taken" ;; esac
+  done
   local ports=() p
-  while read -r p; do ports+=("$p"); done < <(free_ports $((nodes * 2)))
+  while read -r p; do ports+=("$p"); done < <(free_ports $((nodes * (2 + ${#named[@]}))))
+  # Extra listener j (0-based) of node i (1-based) is on port [nodes*2 + j*nodes + i-1].
+  extra_addr() { echo "127.0.0.1:${ports[$((nodes * 2 + $2 * nodes + $1 - 1))]}"; }
   local voters="" bootstrap="" i
   for i in $(seq 1 "$nodes"); do
     voters+="${voters:+,}$i@127.0.0.1:${ports[$((nodes + i - 1))]}"
@@ -188,19 +207,31 @@ start() {
   local rf=1 isr=1 internal_parts=1
   if [ "$nodes" = 3 ]; then rf=3; isr=2; internal_parts=3; fi
 
+  : >"$dir/listeners"
+  local j
+  for j in "${!named[@]}"; do
+    local list=""
+    for i in $(seq 1 "$nodes"); do list+="${list:+,}$(extra_addr "$i" "$j")"; done
+    echo "${named[$j]%%:*} $list" >>"$dir/listeners"
+  done
   local cluster_id
   cluster_id="$("$java_bin" -cp "$libs/*" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -n 1)"
   for i in $(seq 1 "$nodes"); do
     local node="$dir/node-$i"; mkdir -p "$node"
+    local more_listeners="" more_map=""
+    for j in "${!named[@]}"; do
+      more_listeners+=",${named[$j]%%:*}://$(extra_addr "$i" "$j")"
+      more_map+=",${named[$j]}"
+    done
     {
       echo "process.roles=broker,controller"
       echo "node.id=$i"
       echo "controller.quorum.voters=$voters"
-      echo "listeners=PLAINTEXT://127.0.0.1:${ports[$((i - 1))]},CONTROLLER://127.0.0.1:${ports[$((nodes + i - 1))]}"
-      echo "advertised.listeners=PLAINTEXT://127.0.0.1:${ports[$((i - 1))]}"
+      echo "listeners=PLAINTEXT://127.0.0.1:${ports[$((i - 1))]},CONTROLLER://127.0.0.1:${ports[$((nodes + i - 1))]}$more_listeners"
+      echo "advertised.listeners=PLAINTEXT://127.0.0.1:${ports[$((i - 1))]}$more_listeners"
       echo "controller.listener.names=CONTROLLER"
       echo "inter.broker.listener.name=PLAINTEXT"
-      echo "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"
+      echo "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT$more_map"
       echo "log.dirs=$node/data"
       echo "num.partitions=3"
       echo "default.replication.factor=$rf"
@@ -225,7 +256,11 @@ start() {
     log_config "$node" "$version" >"$node/logopt"
     local fmt=(format -t "$cluster_id" -c "$node/server.properties" --ignore-formatted)
     case "$version" in 4.*) [ -z "$tv" ] || fmt+=(--feature "transaction.version=$tv") ;; esac
-    if ! "$java_bin" -cp "$libs/*" kafka.tools.StorageTool "${fmt[@]}" >"$node/format.log" 2>&1; then
+    for l in "${scram[@]+"${scram[@]}"}"; do fmt+=(--add-scram "$l"); done
+    # A UTF-8 locale, so Java reads non-ASCII SCRAM names and passwords from argv intact.
+    local fmt_env=()
+    [ "${#scram[@]}" = 0 ] || fmt_env=(env LC_ALL=C.UTF-8)
+    if ! "${fmt_env[@]+"${fmt_env[@]}"}" "$java_bin" -cp "$libs/*" kafka.tools.StorageTool "${fmt[@]}" >"$node/format.log" 2>&1; then
       cat "$node/format.log" >&2
       die "formatting node $i failed"
     fi
@@ -320,5 +355,5 @@ case "$cmd" in
   stop) stop "${1:?stop needs a directory}" ;;
   node) node "${1:?}" "${2:?}" "${3:?}" ;;
   ready) ready "${1:?}" "${2:-90}" ;;
-  *) sed -n '2,33p' "$0"; exit 2 ;;
+  *) sed -n '2,38p' "$0"; exit 2 ;;
 esac

@@ -63,7 +63,7 @@ step "cargo test"
 cargo test --all-targets --no-fail-fast
 cargo test --doc
 
-step "every example runs to completion on the mock cluster"
+step "every example runs to completion on the mock cluster and on the run's Kafka node"
 scripts/examples.sh
 
 step "kafkit CLI against kcat on the mock cluster"

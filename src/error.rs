@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+pub use crate::group::DroppedRequest;
 use crate::group::{GroupError, OffsetError, RequestFailure};
 use crate::producer::accumulator::AppendError;
 use crate::protocol::{ApiKey, ErrorCode, ProtocolError};
@@ -161,6 +162,10 @@ pub enum Error {
         /// What went wrong.
         message: String,
     },
+    /// A broker closed the connection again and again while the same
+    /// request was in flight (see [`DroppedRequest`]).
+    #[error(transparent)]
+    RequestDropped(#[from] DroppedRequest),
     /// SASL authentication failed (wrong credentials, mechanism not enabled,
     /// or a server that failed the mechanism's own checks). Never retried:
     /// the pool waits its longest backoff before trying that broker again.
@@ -185,7 +190,8 @@ impl Error {
             | Error::BadResponse { .. }
             | Error::Disconnected { .. }
             | Error::Timeout { .. }
-            | Error::NoBrokers(_) => true,
+            | Error::NoBrokers(_)
+            | Error::RequestDropped(_) => true,
             Error::Protocol { .. }
             | Error::UnsupportedApi { .. }
             | Error::DeadlineExceeded(_)
@@ -278,6 +284,10 @@ impl RequestFailure for Error {
 
     fn code(&self) -> Option<ErrorCode> {
         Error::code(self)
+    }
+
+    fn is_connection_drop(&self) -> bool {
+        matches!(self, Error::Disconnected { .. } | Error::Io { .. })
     }
 }
 

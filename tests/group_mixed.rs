@@ -3,7 +3,10 @@
 //! cooperative-sticky they share the partitions without overlap and read
 //! each record once; offsets one client commits are where the other starts.
 //!
-//! The kafkit members lead (static membership: the mock elects the member
+//! The same scenarios run on the run's real Apache Kafka broker
+//! (`*_on_kafka`), where the first member to join leads.
+//!
+//! On the mock, the kafkit members lead (static membership: the mock elects the member
 //! whose `group.instance.id` sorts first). The mock completes a generation
 //! as soon as the leader's SyncGroup arrives, so a follower must sync
 //! first: an in-process librdkafka leader always beats a kafkit follower,
@@ -12,7 +15,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use kafkit::consumer::ConsumerEvent;
 use kafkit::group::{Assignor, CooperativeStickyAssignor, RangeAssignor, RoundRobinAssignor};
@@ -33,47 +36,78 @@ type Events = (
     mpsc::UnboundedReceiver<(usize, ConsumerEvent, Instant)>,
 );
 
-fn mock(
-    topic: &str,
-) -> (
-    MockCluster<'static, rdkafka::producer::DefaultProducerContext>,
-    String,
-) {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_test_writer()
-        .try_init();
-    let mock = MockCluster::new(3).expect("mock");
-    cap_mock_group_versions(&mock);
-    mock.create_topic(topic, PARTITIONS, 3).expect("topic");
-    let bootstrap = mock.bootstrap_servers();
-    (mock, bootstrap)
+/// Where a scenario runs: its cluster, topic (6 partitions) and group.
+struct Setup {
+    _mock: Option<MockCluster<'static, rdkafka::producer::DefaultProducerContext>>,
+    bootstrap: String,
+    topic: String,
+    group: String,
+    /// Members' session timeout: Apache Kafka refuses less than 6 s
+    /// (`group.min.session.timeout.ms`); the mock starts each generation a
+    /// session timeout minus a second after the first join, so it gets 4 s.
+    session: Duration,
 }
 
-async fn mixed_group(strategy: &str, assignor: Arc<dyn Assignor>) {
-    let topic = format!("mixed-{strategy}");
-    let group = format!("g-{strategy}");
-    let (_mock, bootstrap) = mock(&topic);
+impl Setup {
+    /// A 3-broker mock cluster.
+    fn mock(name: &str) -> Self {
+        support::real::init_tracing();
+        let mock = MockCluster::new(3).expect("mock");
+        cap_mock_group_versions(&mock);
+        let topic = format!("mixed-{name}");
+        mock.create_topic(&topic, PARTITIONS, 3).expect("topic");
+        Self {
+            bootstrap: mock.bootstrap_servers(),
+            _mock: Some(mock),
+            topic,
+            group: format!("g-{name}"),
+            session: Duration::from_secs(4),
+        }
+    }
+
+    /// The run's real Apache Kafka broker (`None`: none here, see
+    /// `support::kafka`).
+    async fn kafka(name: &str) -> Option<Self> {
+        let bootstrap = support::real::broker()?;
+        let topic = support::real::topic(&bootstrap, &format!("mixed-{name}"), PARTITIONS).await;
+        Some(Self {
+            _mock: None,
+            bootstrap,
+            topic,
+            group: support::kafka::unique(&format!("g-{name}")),
+            session: Duration::from_secs(6),
+        })
+    }
+}
+
+async fn mixed_group(setup: Setup, strategy: &str, assignor: Arc<dyn Assignor>) {
+    let Setup {
+        bootstrap,
+        topic,
+        group,
+        session,
+        ..
+    } = &setup;
+    let (bootstrap, topic, group) = (bootstrap.as_str(), topic.as_str(), group.as_str());
     let log = ReadLog::default();
     let (tx, mut events): Events = mpsc::unbounded_channel();
     let mut kafkit = Vec::new();
     for id in 0..2 {
-        let cfg = kafkit_config(&group)
+        let cfg = kafkit_config(group)
+            .with_session_timeout(*session)
             .with_group_instance_id(format!("a-kafkit-{id}"))
             .with_assignors(vec![assignor.clone()]);
-        kafkit
-            .push(KafkitMember::spawn(id, &bootstrap, &topic, cfg, log.clone(), tx.clone()).await);
+        kafkit.push(KafkitMember::spawn(id, bootstrap, topic, cfg, log.clone(), tx.clone()).await);
     }
     let rd: Vec<RdMember> = (2..4)
         .map(|id| {
             let instance = format!("b-rdkafka-{id}");
-            RdMember::spawn(
+            RdMember::spawn_with(
                 id,
-                &bootstrap,
-                &group,
-                &topic,
-                strategy,
+                bootstrap,
+                (group, topic, strategy),
                 Some(&instance),
+                *session,
                 log.clone(),
             )
         })
@@ -92,7 +126,7 @@ async fn mixed_group(strategy: &str, assignor: Arc<dyn Assignor>) {
             assert!(v.windows(2).all(|w| w[1] == w[0] + 1), "range: {owned:?}");
         }
     }
-    let values = produce(&bootstrap, &topic, "v", 0..600).await;
+    let values = produce(bootstrap, topic, "v", 0..600).await;
     await_reads(&log, &values).await;
     let owners: BTreeMap<usize, BTreeSet<i32>> = owned.into_iter().enumerate().collect();
     let read = reads(&log);
@@ -113,17 +147,57 @@ async fn mixed_group(strategy: &str, assignor: Arc<dyn Assignor>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mixed_group_range() {
-    mixed_group("range", Arc::new(RangeAssignor)).await;
+    mixed_group(Setup::mock("range"), "range", Arc::new(RangeAssignor)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mixed_group_range_on_kafka() {
+    let Some(setup) = Setup::kafka("range").await else {
+        return;
+    };
+    mixed_group(setup, "range", Arc::new(RangeAssignor)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mixed_group_roundrobin() {
-    mixed_group("roundrobin", Arc::new(RoundRobinAssignor)).await;
+    mixed_group(
+        Setup::mock("roundrobin"),
+        "roundrobin",
+        Arc::new(RoundRobinAssignor),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mixed_group_roundrobin_on_kafka() {
+    let Some(setup) = Setup::kafka("roundrobin").await else {
+        return;
+    };
+    mixed_group(setup, "roundrobin", Arc::new(RoundRobinAssignor)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mixed_group_cooperative_sticky() {
-    mixed_group("cooperative-sticky", Arc::new(CooperativeStickyAssignor)).await;
+    let setup = Setup::mock("cooperative-sticky");
+    mixed_group(
+        setup,
+        "cooperative-sticky",
+        Arc::new(CooperativeStickyAssignor),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mixed_group_cooperative_sticky_on_kafka() {
+    let Some(setup) = Setup::kafka("cooperative-sticky").await else {
+        return;
+    };
+    mixed_group(
+        setup,
+        "cooperative-sticky",
+        Arc::new(CooperativeStickyAssignor),
+    )
+    .await;
 }
 
 /// The first offset each member read in each partition.
@@ -140,33 +214,38 @@ fn starts(read: &[Read], member: usize) -> BTreeMap<i32, i64> {
 /// (and the group rebalances); phase 2 is written. The newcomer must start
 /// each partition it got at the committed offset (100), never at 0 (its
 /// reset policy), and nothing is read twice.
-async fn commits_cross(first_is_kafkit: bool) {
+async fn commits_cross(setup: Setup, first_is_kafkit: bool) {
     let name = if first_is_kafkit { "k2r" } else { "r2k" };
-    let topic = format!("commits-{name}");
-    let group = format!("g-commits-{name}");
-    let (_mock, bootstrap) = mock(&topic);
+    let Setup {
+        bootstrap,
+        topic,
+        group,
+        session,
+        ..
+    } = &setup;
+    let (bootstrap, topic, group) = (bootstrap.as_str(), topic.as_str(), group.as_str());
     let log = ReadLog::default();
     let (tx, mut events): Events = mpsc::unbounded_channel();
     let mut view = GroupView::default();
     // kafkit is member 0, librdkafka member 1; kafkit leads (instance ids).
-    let kafkit_cfg = kafkit_config(&group)
+    let kafkit_cfg = kafkit_config(group)
+        .with_session_timeout(*session)
         .with_group_instance_id("a-kafkit")
         .with_auto_commit(false);
     let spawn_rd = || {
-        RdMember::spawn(
+        RdMember::spawn_with(
             1,
-            &bootstrap,
-            &group,
-            &topic,
-            "range",
+            bootstrap,
+            (group, topic, "range"),
             Some("b-rdkafka"),
+            *session,
             log.clone(),
         )
     };
-    let phase1 = produce(&bootstrap, &topic, "a", 0..600).await;
+    let phase1 = produce(bootstrap, topic, "a", 0..600).await;
     let (k, r);
     if first_is_kafkit {
-        k = KafkitMember::spawn(0, &bootstrap, &topic, kafkit_cfg, log.clone(), tx.clone()).await;
+        k = KafkitMember::spawn(0, bootstrap, topic, kafkit_cfg, log.clone(), tx.clone()).await;
         settle(&mut view, &mut events, &[0], &[], PARTITIONS).await;
         await_reads(&log, &phase1).await;
         k.commit().await;
@@ -176,10 +255,10 @@ async fn commits_cross(first_is_kafkit: bool) {
         settle(&mut view, &mut events, &[], &[&r], PARTITIONS).await;
         await_reads(&log, &phase1).await;
         r.commit().await;
-        k = KafkitMember::spawn(0, &bootstrap, &topic, kafkit_cfg, log.clone(), tx.clone()).await;
+        k = KafkitMember::spawn(0, bootstrap, topic, kafkit_cfg, log.clone(), tx.clone()).await;
     }
     let committed = tokio::task::spawn_blocking({
-        let (b, g, t) = (bootstrap.clone(), group.clone(), topic.clone());
+        let (b, g, t) = (bootstrap.to_owned(), group.to_owned(), topic.to_owned());
         move || committed_by_librdkafka(&b, &g, &t, PARTITIONS)
     })
     .await
@@ -195,7 +274,7 @@ async fn commits_cross(first_is_kafkit: bool) {
         !owned[newcomer].is_empty(),
         "{name}: the newcomer got nothing: {owned:?}"
     );
-    let phase2 = produce(&bootstrap, &topic, "b", 0..600).await;
+    let phase2 = produce(bootstrap, topic, "&b", 0..600).await;
     await_reads(&log, &phase2).await;
     let read = reads(&log);
     let mut seen = BTreeSet::new();
@@ -220,10 +299,26 @@ async fn commits_cross(first_is_kafkit: bool) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn librdkafka_resumes_from_kafkit_commits() {
-    commits_cross(true).await;
+    commits_cross(Setup::mock("k2r"), true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn librdkafka_resumes_from_kafkit_commits_on_kafka() {
+    let Some(setup) = Setup::kafka("k2r").await else {
+        return;
+    };
+    commits_cross(setup, true).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kafkit_resumes_from_librdkafka_commits() {
-    commits_cross(false).await;
+    commits_cross(Setup::mock("r2k"), false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kafkit_resumes_from_librdkafka_commits_on_kafka() {
+    let Some(setup) = Setup::kafka("r2k").await else {
+        return;
+    };
+    commits_cross(setup, false).await;
 }

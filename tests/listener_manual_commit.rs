@@ -1,5 +1,5 @@
 //! The manual-commit example (examples/manual_commit.rs) against the mock
-//! cluster: a handler that commits the failing record's own offset and
+//! cluster and the run's real Apache Kafka broker: a handler that commits the failing record's own offset and
 //! fails sees that record exactly twice, and processing goes on.
 
 use rdkafka::mocking::MockCluster;
@@ -9,16 +9,9 @@ mod support;
 #[path = "../examples/manual_commit.rs"]
 mod manual_commit;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn failing_record_committed_at_its_own_offset_is_delivered_twice() {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_test_writer()
-        .try_init();
-    let mock = MockCluster::new(1).expect("mock");
-    support::cap_mock_group_versions(&mock);
-    mock.create_topic("manual", 1, 1).expect("topic");
-    let report = manual_commit::run(&mock.bootstrap_servers(), "manual", "g-manual")
+/// Runs the example on `bootstrap` and checks what it reports.
+async fn check_example(bootstrap: &str, topic: &str, group: &str) {
+    let report = manual_commit::run(bootstrap, topic, group)
         .await
         .expect("example ran");
     let expected: std::collections::BTreeMap<i64, u32> = [(0, 1), (1, 1), (2, 2), (3, 1), (4, 1)]
@@ -31,4 +24,22 @@ async fn failing_record_committed_at_its_own_offset_is_delivered_twice() {
         "committing the failing record's offset stores 'read it next'"
     );
     assert_eq!(report.committed_at_end, Some(5), "{report:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failing_record_committed_at_its_own_offset_is_delivered_twice() {
+    support::real::init_tracing();
+    let mock = MockCluster::new(1).expect("mock");
+    support::cap_mock_group_versions(&mock);
+    mock.create_topic("manual", 1, 1).expect("topic");
+    check_example(&mock.bootstrap_servers(), "manual", "g-manual").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_example_on_kafka() {
+    let Some(bootstrap) = support::real::broker() else {
+        return;
+    };
+    let topic = support::real::topic(&bootstrap, "manual", 1).await;
+    check_example(&bootstrap, &topic, &support::kafka::unique("g-manual")).await;
 }

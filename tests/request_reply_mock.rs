@@ -1,6 +1,7 @@
 //! Request-reply (NestJS's Kafka message pattern) against librdkafka's mock
 //! cluster: concurrent requests from several clients, error replies,
-//! timeouts, events, and a server restart in the middle.
+//! timeouts, events, and a server restart in the middle. The concurrent
+//! scenario also runs on the run's real Apache Kafka broker.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -34,8 +35,13 @@ fn init_tracing() {
 
 /// Echo server: replies `<value>!`; a value of `boom` fails.
 async fn echo_server(bootstrap: &str, group: &str) -> ReplyServer {
+    echo_server_on(bootstrap, group, "echo").await
+}
+
+/// [`echo_server`] on `topic`.
+async fn echo_server_on(bootstrap: &str, group: &str, topic: &str) -> ReplyServer {
     ReplyServer::builder(ClientConfig::new([bootstrap]), server_config(group))
-        .handle("echo", |req: kafkit::rpc::Request| async move {
+        .handle(topic, |req: kafkit::rpc::Request| async move {
             let v = req.value().cloned().unwrap_or_default();
             if &v[..] == b"boom" {
                 return Err("boom failed".to_owned());
@@ -63,13 +69,14 @@ async fn client(bootstrap: &str, reply_partition: Option<i32>) -> Arc<RequestCli
 
 /// Sends `n` concurrent requests `"<name>-<i>"` and checks every reply is
 /// the answer to that very request.
-async fn call_many(c: Arc<RequestClient>, name: &'static str, n: usize) -> usize {
+async fn call_many(c: Arc<RequestClient>, topic: &str, name: &'static str, n: usize) -> usize {
     let mut tasks = Vec::new();
     for i in 0..n {
         let c = c.clone();
+        let topic = topic.to_owned();
         tasks.push(tokio::spawn(async move {
             let payload = format!("{name}-{i}");
-            let reply = c.send("echo", payload.clone()).await.expect("reply");
+            let reply = c.send(&topic, payload.clone()).await.expect("reply");
             assert_eq!(
                 reply.value.as_deref(),
                 Some(format!("{payload}!").as_bytes()),
@@ -92,27 +99,47 @@ async fn concurrent_requests_from_several_clients() {
     let bootstrap = mock.bootstrap_servers();
     mock.create_topic("echo", 3, 1).expect("topic");
     mock.create_topic("echo.reply", 4, 1).expect("topic");
-    let server = echo_server(&bootstrap, "rpc-echo").await;
+    concurrent_requests(&bootstrap, "echo", "rpc-echo").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_requests_from_several_clients_on_kafka() {
+    let Some(bootstrap) = support::real::broker() else {
+        return;
+    };
+    let topic = support::kafka::unique("echo");
+    let reply = format!("{topic}.reply");
+    support::real::create_topics(&bootstrap, &[(&topic, 3), (&reply, 4)], 1).await;
+    concurrent_requests(&bootstrap, &topic, &support::kafka::unique("rpc-echo")).await;
+}
+
+/// An echo server on `topic` (3 partitions; `<topic>.reply` has 4) and
+/// four clients calling it at once.
+async fn concurrent_requests(bootstrap: &str, topic: &str, group: &str) {
+    let server = echo_server_on(bootstrap, group, topic).await;
 
     // Two clients on their own partitions, two sharing partition 3.
-    let a = client(&bootstrap, Some(0)).await;
-    let b = client(&bootstrap, Some(1)).await;
-    let c = client(&bootstrap, Some(3)).await;
-    let d = client(&bootstrap, Some(3)).await;
-    assert_eq!(a.listen("echo").await.expect("listen"), 0);
+    let a = client(bootstrap, Some(0)).await;
+    let b = client(bootstrap, Some(1)).await;
+    let c = client(bootstrap, Some(3)).await;
+    let d = client(bootstrap, Some(3)).await;
+    assert_eq!(a.listen(topic).await.expect("listen"), 0);
     let (ra, rb, rc, rd) = tokio::join!(
-        call_many(a.clone(), "a", 40),
-        call_many(b.clone(), "b", 40),
-        call_many(c.clone(), "c", 40),
-        call_many(d.clone(), "d", 40),
+        call_many(a.clone(), topic, "a", 40),
+        call_many(b.clone(), topic, "b", 40),
+        call_many(c.clone(), topic, "c", 40),
+        call_many(d.clone(), topic, "d", 40),
     );
     assert_eq!(ra + rb + rc + rd, 160);
 
     // An error in the handler comes back as an error reply.
-    match a.send("echo", "boom").await {
-        Err(RpcError::Remote { message, topic }) => {
+    match a.send(topic, "boom").await {
+        Err(RpcError::Remote {
+            message,
+            topic: from,
+        }) => {
             assert_eq!(message, "boom failed");
-            assert_eq!(topic, "echo");
+            assert_eq!(from, topic);
         }
         other => panic!("expected an error reply, got {other:?}"),
     }

@@ -1,16 +1,19 @@
 //! The demo's consume half: a group of consumers reading what the producer
-//! sent, with auto-commit, reporting lag and throughput.
+//! sent, with auto-commit, reporting lag and throughput, and accounting for
+//! every acknowledged record: read, removed by the broker's retention (below
+//! its partition's log start offset), or lost.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicI64, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use kafkit::admin::{Admin, OffsetSpec, TopicPartition};
 use kafkit::consumer::{Consumer, ConsumerConfig, ConsumerEvent};
 use kafkit::ClientConfig;
 use tokio::sync::watch;
 
-use super::{BoxError, Settings};
+use super::{BoxError, Settings, Written};
 
 /// What the consumer tasks share with the reporter.
 struct Progress {
@@ -37,10 +40,97 @@ struct Report {
     rebalances: u32,
 }
 
+/// Each partition's log start offset, as ListOffsets (earliest) last said.
+struct LogStart {
+    admin: Admin,
+    partitions: Vec<TopicPartition>,
+    start: BTreeMap<i32, i64>,
+}
+
+impl LogStart {
+    async fn connect(
+        bootstrap: &str,
+        topic: &str,
+        delivered: &[Written],
+    ) -> Result<Self, BoxError> {
+        let partitions: BTreeSet<i32> = delivered.iter().flatten().map(|(p, _)| *p).collect();
+        let admin = Admin::connect(ClientConfig::new([bootstrap]))
+            .await?
+            .with_timeout(Duration::from_secs(5));
+        Ok(Self {
+            admin,
+            partitions: partitions
+                .into_iter()
+                .map(|partition| TopicPartition {
+                    topic: topic.to_owned(),
+                    partition,
+                })
+                .collect(),
+            start: BTreeMap::new(),
+        })
+    }
+
+    /// Asks again; a partition whose lookup fails keeps its last answer.
+    async fn refresh(&mut self) {
+        match self
+            .admin
+            .list_offsets(&self.partitions, OffsetSpec::Earliest)
+            .await
+        {
+            Ok(rows) => {
+                for (tp, r) in rows {
+                    match r {
+                        Ok(o) => {
+                            self.start.insert(tp.partition, o.offset);
+                        }
+                        Err(e) => eprintln!("log start offset of partition {}: {e}", tp.partition),
+                    }
+                }
+            }
+            Err(e) => eprintln!("log start offsets: {e}"),
+        }
+    }
+
+    /// Whether the broker removed the record at `offset` of `partition`.
+    fn removed(&self, (partition, offset): (i32, i64)) -> bool {
+        self.start
+            .get(&partition)
+            .is_some_and(|start| offset < *start)
+    }
+}
+
+/// Where the acknowledged records are: read, removed unread, lost.
+#[derive(Debug, Default, Clone, Copy)]
+struct Tally {
+    read: u64,
+    removed: u64,
+    lost: u64,
+}
+
+impl Tally {
+    fn count(progress: &Progress, delivered: &[Written], log: &LogStart) -> Self {
+        let mut t = Self::default();
+        for (written, seen) in delivered.iter().zip(&progress.seen) {
+            let Some(at) = written else { continue };
+            if seen.load(Ordering::Acquire) > 0 {
+                t.read += 1;
+            } else if log.removed(*at) {
+                t.removed += 1;
+            } else {
+                t.lost += 1;
+            }
+        }
+        t
+    }
+}
+
 /// Reads the topic with `s.consumers` group members until every record in
-/// `delivered` has been read (or the timeout); fails if one is missing.
-pub async fn run(bootstrap: &str, s: &Settings, delivered: Vec<bool>) -> Result<(), BoxError> {
-    let wanted = delivered.iter().filter(|d| **d).count() as u64;
+/// `delivered` has been read or removed by the broker's retention (or the
+/// timeout); fails if one is lost.
+pub async fn run(bootstrap: &str, s: &Settings, delivered: Vec<Written>) -> Result<(), BoxError> {
+    let wanted = delivered.iter().flatten().count() as u64;
+    let mut log = LogStart::connect(bootstrap, &s.topic, &delivered).await?;
+    log.refresh().await;
     let group = format!("kafkit-demo-{}", s.run);
     println!(
         "\nconsuming with {} consumers in group {group} (auto-commit every second)",
@@ -84,13 +174,19 @@ pub async fn run(bootstrap: &str, s: &Settings, delivered: Vec<bool>) -> Result<
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.tick().await;
     let mut last = (Instant::now(), 0u64);
+    // Records removed unread, as of the last look at the log start offsets.
+    let mut removed = Tally::count(&progress, &delivered, &log).removed;
+    let settled = |removed: u64| progress.distinct.load(Ordering::Acquire) + removed >= wanted;
     println!("\n  time   read total   records/s     MB/s   group lag");
-    while progress.distinct.load(Ordering::Acquire) < wanted && Instant::now() < deadline {
+    while !settled(removed) && Instant::now() < deadline {
         tokio::select! {
-            _ = tick.tick() => {}
+            _ = tick.tick() => {
+                log.refresh().await;
+                removed = Tally::count(&progress, &delivered, &log).removed;
+            }
             _ = tokio::time::sleep(Duration::from_millis(20)) => {
                 // Finish promptly once the last record is in.
-                if progress.distinct.load(Ordering::Acquire) < wanted {
+                if !settled(removed) {
                     continue;
                 }
             }
@@ -124,15 +220,18 @@ pub async fn run(bootstrap: &str, s: &Settings, delivered: Vec<bool>) -> Result<
     for task in tasks {
         reports.push(task.await??);
     }
-    summarize(&progress, &delivered, &reports, elapsed, wanted)
+    log.refresh().await;
+    let tally = Tally::count(&progress, &delivered, &log);
+    log.admin.close();
+    summarize(&progress, &reports, elapsed, wanted, tally)
 }
 
 fn summarize(
     progress: &Progress,
-    delivered: &[bool],
     reports: &[Report],
     elapsed: Duration,
     wanted: u64,
+    tally: Tally,
 ) -> Result<(), BoxError> {
     let total = progress.total.load(Ordering::Acquire);
     let bytes = progress.bytes.load(Ordering::Acquire);
@@ -158,18 +257,20 @@ fn summarize(
             parts.join(",")
         );
     }
-    let missing = delivered
-        .iter()
-        .zip(&progress.seen)
-        .filter(|(d, seen)| **d && seen.load(Ordering::Acquire) == 0)
-        .count();
     let duplicates = progress.duplicates.load(Ordering::Acquire);
+    let Tally {
+        read,
+        removed,
+        lost,
+    } = tally;
     println!(
-        "\n{} of {wanted} acknowledged records read, {missing} missing, {duplicates} read twice (redelivered after a rebalance)",
-        progress.distinct.load(Ordering::Acquire)
+        "\n{read} of {wanted} acknowledged records read, {removed} removed by the broker's retention before they were read (below the log start offset), {lost} lost, {duplicates} read twice (redelivered after a rebalance)"
     );
-    if missing > 0 {
-        return Err(format!("{missing} acknowledged records were never read").into());
+    if lost > 0 {
+        return Err(format!(
+            "{lost} acknowledged records at or above their partition's log start offset were never read"
+        )
+        .into());
     }
     Ok(())
 }
@@ -179,7 +280,7 @@ struct Member {
     /// `<run>:`, the prefix of this run's `demo` headers.
     run: String,
     progress: Arc<Progress>,
-    delivered: Arc<Vec<bool>>,
+    delivered: Arc<Vec<Written>>,
 }
 
 impl Member {
@@ -207,11 +308,17 @@ impl Member {
                     Some(Err(e)) => eprintln!("consumer {}: {e}", self.id),
                     None => break,
                 },
-                Some(event) = recv_event(&mut events) => {
-                    if matches!(event, ConsumerEvent::Assigned { .. }) {
-                        report.rebalances += 1;
-                    }
-                }
+                Some(event) = recv_event(&mut events) => match event {
+                    ConsumerEvent::Assigned { .. } => report.rebalances += 1,
+                    // What explains a stall or a re-read: said as it happens.
+                    ConsumerEvent::Rebalancing { .. } if report.rebalances == 0 => {}
+                    ConsumerEvent::Rebalancing { .. }
+                    | ConsumerEvent::Lost { .. }
+                    | ConsumerEvent::Disconnected { .. }
+                    | ConsumerEvent::RequestDropped(_)
+                    | ConsumerEvent::Crashed { .. } => eprintln!("consumer {}: {event:?}", self.id),
+                    _ => {}
+                },
                 _ = lag_tick.tick() => {
                     // -1 until the group has assigned this member something.
                     let lags = consumer.lag().await?;
@@ -242,7 +349,7 @@ impl Member {
         let Some(i) = index else { return };
         let Some(slot) = p.seen.get(i) else { return };
         if slot.fetch_add(1, Ordering::AcqRel) == 0 {
-            if self.delivered.get(i) == Some(&true) {
+            if self.delivered.get(i).is_some_and(Option::is_some) {
                 p.distinct.fetch_add(1, Ordering::AcqRel);
             }
         } else {

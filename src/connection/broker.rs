@@ -8,7 +8,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{mpsc, oneshot, watch, RwLock};
 use tracing::{debug, Instrument};
 
-use super::io_task::{run, Outgoing};
+use super::io_task::{run, Outgoing, Reply};
 use super::transport::{tcp, Transport};
 use crate::config::ClientConfig;
 use crate::error::{Error, Result};
@@ -149,7 +149,9 @@ impl BrokerConnection {
     pub(super) async fn send_ungated<R: Request>(&self, req: &R) -> Result<R::Response> {
         let version = self.version_for::<R>()?;
         let (reply, rx) = oneshot::channel();
-        let correlation_id = self.enqueue_now(req, version, Some(reply)).await?;
+        let correlation_id = self
+            .enqueue_now(req, version, Reply::Response(reply))
+            .await?;
         PendingResponse::<R> {
             conn: self.clone(),
             rx,
@@ -283,7 +285,7 @@ impl BrokerConnection {
 
     async fn start_at<R: Request>(&self, req: &R, version: i16) -> Result<PendingResponse<R>> {
         let (reply, rx) = oneshot::channel();
-        let correlation_id = self.enqueue(req, version, Some(reply)).await?;
+        let correlation_id = self.enqueue(req, version, Reply::Response(reply)).await?;
         Ok(PendingResponse {
             conn: self.clone(),
             rx,
@@ -294,28 +296,24 @@ impl BrokerConnection {
     }
 
     /// Sends `req` at the negotiated version without waiting for a response
-    /// (Produce with acks=0); resolves once the request is queued on the socket.
+    /// (Produce with acks=0); resolves once the whole request was written to
+    /// the socket (not merely queued: a connection closed right after would
+    /// drop a queued one), or fails if the connection ended first.
     pub async fn send_oneway<R: Request>(&self, req: &R) -> Result<()> {
         let version = self.version_for::<R>()?;
-        self.enqueue(req, version, None).await.map(|_| ())
+        let (done, written) = oneshot::channel();
+        self.enqueue(req, version, Reply::Written(done)).await?;
+        written.await.map_err(|_| Error::Disconnected {
+            broker: self.inner.addr.clone(),
+        })?
     }
 
-    async fn enqueue<R: Request>(
-        &self,
-        req: &R,
-        version: i16,
-        reply: Option<oneshot::Sender<Result<bytes::Bytes>>>,
-    ) -> Result<i32> {
+    async fn enqueue<R: Request>(&self, req: &R, version: i16, reply: Reply) -> Result<i32> {
         let _shared = self.inner.gate.read().await;
         self.enqueue_now(req, version, reply).await
     }
 
-    async fn enqueue_now<R: Request>(
-        &self,
-        req: &R,
-        version: i16,
-        reply: Option<oneshot::Sender<Result<bytes::Bytes>>>,
-    ) -> Result<i32> {
+    async fn enqueue_now<R: Request>(&self, req: &R, version: i16, reply: Reply) -> Result<i32> {
         let correlation_id = self
             .inner
             .next_correlation_id

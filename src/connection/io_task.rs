@@ -32,8 +32,19 @@ pub(crate) struct Outgoing {
     pub api: ApiKey,
     /// The whole frame, size prefix included, as chunks to write in order.
     pub frame: Vec<Bytes>,
-    /// Where the response frame goes; `None` when no response is expected (acks=0).
-    pub reply: Option<oneshot::Sender<Result<Bytes, Error>>>,
+    /// Who is told what became of the request.
+    pub reply: Reply,
+}
+
+/// Where a request's outcome goes.
+pub(crate) enum Reply {
+    /// The response frame.
+    Response(oneshot::Sender<Result<Bytes, Error>>),
+    /// No response is expected (Produce with acks=0): told once the whole
+    /// frame was written to the socket, or why it was not. A request only
+    /// queued is not sent: a connection shut down right after (a producer
+    /// closing after its last acks=0 send) drops it.
+    Written(oneshot::Sender<Result<(), Error>>),
 }
 
 struct Pending {
@@ -59,6 +70,10 @@ pub(crate) async fn run<S>(
     let mut order: VecDeque<i32> = VecDeque::new();
     let mut rbuf = BytesMut::with_capacity(64 * 1024);
     let mut wbuf = WriteQueue::default();
+    // Requests without a response, by the stream position where their
+    // frame ends; bytes queued and written so far on this connection.
+    let mut unwritten: VecDeque<(u64, oneshot::Sender<Result<(), Error>>)> = VecDeque::new();
+    let (mut queued_bytes, mut written_bytes) = (0u64, 0u64);
     let mut accepting = true;
     let outcome: Error = loop {
         tokio::select! {
@@ -78,12 +93,18 @@ pub(crate) async fn run<S>(
                 Err(e) => break Error::io(&broker, &e),
             },
             written = wr.write_buf(&mut wbuf), if !wbuf.is_empty() => {
-                if let Err(e) = written {
-                    break Error::io(&broker, &e);
+                match written {
+                    Ok(n) => written_bytes += n as u64,
+                    Err(e) => break Error::io(&broker, &e),
                 }
                 if wbuf.is_empty() {
                     if let Err(e) = wr.flush().await {
                         break Error::io(&broker, &e);
+                    }
+                }
+                while unwritten.front().is_some_and(|(end, _)| *end <= written_bytes) {
+                    if let Some((_, done)) = unwritten.pop_front() {
+                        let _ = done.send(Ok(()));
                     }
                 }
             }
@@ -91,10 +112,14 @@ pub(crate) async fn run<S>(
                 Some(out) => {
                     let bytes: usize = out.frame.iter().map(Bytes::len).sum();
                     trace!(broker = %broker, api = %out.api, correlation_id = out.correlation_id, bytes, "queue request");
-                    if let Some(reply) = out.reply {
-                        inflight.insert(out.correlation_id, Pending { api: out.api, reply });
-                        order.retain(|id| inflight.contains_key(id));
-                        order.push_back(out.correlation_id);
+                    queued_bytes += bytes as u64;
+                    match out.reply {
+                        Reply::Response(reply) => {
+                            inflight.insert(out.correlation_id, Pending { api: out.api, reply });
+                            order.retain(|id| inflight.contains_key(id));
+                            order.push_back(out.correlation_id);
+                        }
+                        Reply::Written(done) => unwritten.push_back((queued_bytes, done)),
                     }
                     for chunk in out.frame {
                         wbuf.push(chunk);
@@ -121,9 +146,17 @@ pub(crate) async fn run<S>(
     for (_, p) in inflight.drain() {
         let _ = p.reply.send(Err(in_flight_error(&outcome, p.api)));
     }
+    for (_, done) in unwritten.drain(..) {
+        let _ = done.send(Err(in_flight_error(&outcome, ApiKey::PRODUCE)));
+    }
     while let Ok(out) = requests.try_recv() {
-        if let Some(reply) = out.reply {
-            let _ = reply.send(Err(in_flight_error(&outcome, out.api)));
+        match out.reply {
+            Reply::Response(reply) => {
+                let _ = reply.send(Err(in_flight_error(&outcome, out.api)));
+            }
+            Reply::Written(done) => {
+                let _ = done.send(Err(in_flight_error(&outcome, out.api)));
+            }
         }
     }
 }

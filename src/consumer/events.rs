@@ -17,6 +17,12 @@ pub enum ConsumerEvent {
         /// What happened.
         error: String,
     },
+    /// The coordinator closed the connection again and again while the same
+    /// group request was in flight (it accepts the connection but not that
+    /// request, e.g. at a version it advertises and cannot parse). The
+    /// consumer keeps retrying with a growing backoff, one version lower at
+    /// that broker when there is one; this names the broker, API and version.
+    RequestDropped(crate::error::DroppedRequest),
     /// A rebalance started.
     Rebalancing {
         /// Why.

@@ -58,6 +58,9 @@ pub(crate) enum Command {
     Pause(Vec<TopicPartition>, bool),
     /// Current positions.
     Positions(oneshot::Sender<HashMap<TopicPartition, (Option<i64>, i64)>>),
+    /// Hands `Error` to the application's next `recv` (the group ended
+    /// membership for good).
+    Fail(Error),
     Close(oneshot::Sender<()>),
 }
 
@@ -206,6 +209,9 @@ impl FetcherTask {
                     .map(|(tp, p)| (tp.clone(), (p.position, p.high_watermark)))
                     .collect();
                 let _ = reply.send(map);
+            }
+            Command::Fail(e) => {
+                let _ = self.out.send(Delivery::Error(e));
             }
             Command::Close(_) => {}
         }

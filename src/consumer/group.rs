@@ -41,6 +41,9 @@ pub(crate) enum GroupCommand {
 
 /// Completions of the driver's background work.
 enum Done {
+    /// A request went out to this broker at this version (before its
+    /// `Response`: both come from the same task, in order).
+    Sent(crate::group::RequestId, String, i16),
     Response(crate::group::RequestId, Result<GroupResponse>),
     /// A new coordinator connection, to reuse for later group requests.
     Coordinator(i32, BrokerConnection),
@@ -140,6 +143,11 @@ impl GroupDriver {
         let now = Instant::now();
         match done {
             Done::Coordinator(id, conn) => self.coordinator = Some((id, conn)),
+            Done::Sent(id, broker, version) => {
+                if let Err(e) = self.member.sent(id, &broker, version) {
+                    debug!(error = %e, "sent: request no longer outstanding");
+                }
+            }
             Done::Metadata(counts) => {
                 if let Err(e) = self.member.set_metadata(counts, now) {
                     debug!(error = %e, "metadata not needed any more");
@@ -311,11 +319,27 @@ impl GroupDriver {
             GroupEvent::LeftGroup { error } => {
                 debug!(%error, "left the group");
             }
+            GroupEvent::RequestDropped(d) => {
+                warn!(
+                    broker = %d.broker,
+                    api = %d.api,
+                    version = d.version,
+                    attempts = d.attempts,
+                    next_version = ?d.next_version,
+                    "{d}"
+                );
+                let _ = self.events.send(ConsumerEvent::RequestDropped(d));
+            }
             GroupEvent::Fatal(e) => {
                 let _ = self.events.send(ConsumerEvent::Crashed {
                     error: e.to_string(),
                     retriable: false,
                 });
+                // An application that only calls `recv` must learn it too:
+                // Apache Kafka refuses a session timeout outside its
+                // group.{min,max}.session.timeout.ms with a JoinGroup error,
+                // and without this the consumer waited for records forever.
+                let _ = self.fetch.send(FetchCommand::Fail(fatal_error(e)));
             }
             GroupEvent::Closed => {}
             other => debug!(?other, "group event not handled"),
@@ -497,12 +521,16 @@ impl GroupDriver {
             let result = match conn {
                 Err(e) => Err(e),
                 Ok(conn) => {
-                    match tokio::time::timeout(
-                        out.timeout,
-                        exchange_any(&conn, &out.request, out.timeout),
-                    )
-                    .await
-                    {
+                    let call = Call {
+                        conn: &conn,
+                        max_version: out.max_version,
+                        timeout: out.timeout,
+                        sent: |version| {
+                            let addr = conn.addr().to_owned();
+                            let _ = done.send(Done::Sent(out.id, addr, version));
+                        },
+                    };
+                    match tokio::time::timeout(out.timeout, call.any(&out.request)).await {
                         Ok(r) => r,
                         Err(_) => Err(Error::Timeout {
                             broker: conn.addr().to_owned(),
@@ -517,38 +545,59 @@ impl GroupDriver {
     }
 }
 
-/// Sends `call` and waits up to `timeout` (the member's per-request
-/// deadline: a JoinGroup may wait up to the rebalance timeout, longer than
-/// the connection's request timeout).
-async fn exchange<C: GroupCall>(
-    conn: &BrokerConnection,
-    call: &C,
+/// One group request on `conn`: at the highest version both sides support,
+/// at most `max_version` (the member's cap for a broker that kept dropping
+/// the connection on a higher one), waiting up to `timeout` (the member's
+/// per-request deadline: a JoinGroup may wait up to the rebalance timeout,
+/// longer than the connection's request timeout). `sent` hears the version
+/// before the request goes out.
+struct Call<'a, F: Fn(i16)> {
+    conn: &'a BrokerConnection,
+    max_version: Option<i16>,
     timeout: Duration,
-) -> Result<GroupResponse> {
-    let version = conn.version_for::<C::Request>()?;
-    let request = call.to_request(version).map_err(Error::from)?;
-    Ok(C::into_response(
-        conn.send_at_within(&request, version, timeout).await?,
-    ))
+    sent: F,
 }
 
-async fn exchange_any(
-    conn: &BrokerConnection,
-    request: &GroupRequest,
-    timeout: Duration,
-) -> Result<GroupResponse> {
-    match request {
-        GroupRequest::FindCoordinator(c) => exchange(conn, c, timeout).await,
-        GroupRequest::JoinGroup(c) => exchange(conn, c, timeout).await,
-        GroupRequest::SyncGroup(c) => exchange(conn, c, timeout).await,
-        GroupRequest::Heartbeat(c) => exchange(conn, c, timeout).await,
-        GroupRequest::LeaveGroup(c) => exchange(conn, c, timeout).await,
-        GroupRequest::OffsetCommit(c) => exchange(conn, c, timeout).await,
-        GroupRequest::OffsetFetch(c) => exchange(conn, c, timeout).await,
-        other => Err(Error::InvalidState {
-            operation: "group request",
-            reason: format!("{} has no exchange in this driver", other.api_key()),
-        }),
+impl<F: Fn(i16)> Call<'_, F> {
+    async fn exchange<C: GroupCall>(&self, call: &C) -> Result<GroupResponse> {
+        let version = self.version::<C::Request>()?;
+        let request = call.to_request(version).map_err(Error::from)?;
+        (self.sent)(version);
+        Ok(C::into_response(
+            self.conn
+                .send_at_within(&request, version, self.timeout)
+                .await?,
+        ))
+    }
+
+    /// The negotiated version, lowered to the cap if the broker has one at
+    /// or below it (else its lowest: the cap is a hint, not a refusal).
+    fn version<R: crate::protocol::Request>(&self) -> Result<i16> {
+        let negotiated = self.conn.version_for::<R>()?;
+        let Some(cap) = self.max_version.filter(|cap| *cap < negotiated) else {
+            return Ok(negotiated);
+        };
+        let theirs = self.conn.broker_versions(R::API_KEY).unwrap_or(R::VERSIONS);
+        let allowed = crate::protocol::VersionRange::new(theirs.min, theirs.max.min(cap));
+        Ok(R::VERSIONS
+            .highest_common(&allowed)
+            .unwrap_or(R::VERSIONS.min.max(theirs.min)))
+    }
+
+    async fn any(&self, request: &GroupRequest) -> Result<GroupResponse> {
+        match request {
+            GroupRequest::FindCoordinator(c) => self.exchange(c).await,
+            GroupRequest::JoinGroup(c) => self.exchange(c).await,
+            GroupRequest::SyncGroup(c) => self.exchange(c).await,
+            GroupRequest::Heartbeat(c) => self.exchange(c).await,
+            GroupRequest::LeaveGroup(c) => self.exchange(c).await,
+            GroupRequest::OffsetCommit(c) => self.exchange(c).await,
+            GroupRequest::OffsetFetch(c) => self.exchange(c).await,
+            other => Err(Error::InvalidState {
+                operation: "group request",
+                reason: format!("{} has no exchange in this driver", other.api_key()),
+            }),
+        }
     }
 }
 
@@ -558,6 +607,18 @@ fn offsets_summary(offsets: &Offsets) -> Vec<(i32, i64)> {
         .iter()
         .map(|(tp, o)| (tp.partition, o.offset))
         .collect()
+}
+
+/// The error `recv` returns after the group ended membership for good.
+fn fatal_error(e: crate::group::GroupError) -> Error {
+    match e {
+        crate::group::GroupError::Broker { api, code } => Error::Broker {
+            code,
+            api,
+            context: ": the consumer is out of its group".to_owned(),
+        },
+        other => Error::Group(other),
+    }
 }
 
 /// A failed commit (`api` = OffsetCommit) or committed-offset read

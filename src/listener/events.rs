@@ -20,6 +20,11 @@ pub enum ListenerEvent {
         /// What happened.
         error: String,
     },
+    /// The coordinator closed the connection again and again while the same
+    /// group request was in flight; the consumer keeps retrying with a
+    /// growing backoff, one version lower when there is one (see
+    /// [`ConsumerEvent::RequestDropped`]).
+    RequestDropped(crate::error::DroppedRequest),
     /// A rebalance started.
     Rebalancing {
         /// Why.
@@ -115,6 +120,7 @@ impl From<ConsumerEvent> for Forward {
             ConsumerEvent::Connected { broker } => ListenerEvent::Connected { broker },
             ConsumerEvent::Disconnected { error } => ListenerEvent::Disconnected { error },
             ConsumerEvent::Rebalancing { reason } => ListenerEvent::Rebalancing { reason },
+            ConsumerEvent::RequestDropped(d) => ListenerEvent::RequestDropped(d),
             ConsumerEvent::Assigned {
                 partitions,
                 generation_id,

@@ -19,6 +19,7 @@ mod handle;
 mod metrics;
 pub mod partitioner;
 mod sender;
+pub mod transaction;
 mod wire;
 
 pub use accumulator::TopicPartition;

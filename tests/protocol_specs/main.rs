@@ -27,12 +27,16 @@ use wire::{default_struct, encode_struct, random_struct, Rng};
 
 /// The message modules kafkit implements, each with a table.
 const MODULES: &[&str] = &[
+    "add_offsets_to_txn",
+    "add_partitions_to_txn",
     "api_versions",
+    "consumer_group_heartbeat",
     "consumer_protocol",
     "create_topics",
     "delete_groups",
     "delete_topics",
     "describe_groups",
+    "end_txn",
     "fetch",
     "find_coordinator",
     "heartbeat",
@@ -49,6 +53,7 @@ const MODULES: &[&str] = &[
     "sasl_authenticate",
     "sasl_handshake",
     "sync_group",
+    "txn_offset_commit",
 ];
 
 /// Random messages generated per message and version.

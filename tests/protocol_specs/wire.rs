@@ -15,6 +15,8 @@ pub enum Val {
     Bytes(Option<Vec<u8>>),
     Struct(StructVal),
     Array(Option<Vec<Val>>),
+    /// A null nullable struct (flexible versions write the marker byte -1).
+    NullStruct,
     /// The default of a field that is nullable at some version and has no
     /// explicit default: upstream's generated code uses empty, kafkit's
     /// `Option` fields use null. Both are accepted.
@@ -95,6 +97,7 @@ pub fn default_of(f: &Field) -> Val {
             Some("null") => Val::Bytes(None),
             _ => Val::Bytes(Some(Vec::new())),
         },
+        Ty::Struct(_) if d == Some("null") => Val::NullStruct,
         Ty::Struct(children) => Val::Struct(default_struct(children)),
         Ty::Array(_) => match d {
             Some("null") => Val::Array(None),
@@ -183,6 +186,7 @@ fn random_val(
         // Record data stays raw bytes in the message codecs.
         Ty::Bytes | Ty::Records if null => Val::Bytes(None),
         Ty::Bytes | Ty::Records => Val::Bytes(Some(rng.bytes(u64::from(non_empty), 8))),
+        Ty::Struct(_) if null => Val::NullStruct,
         Ty::Struct(children) => Val::Struct(random_struct(children, v, flexible, rng, depth + 1)),
         Ty::Array(_) if null => Val::Array(None),
         Ty::Array(inner) => {
@@ -427,7 +431,18 @@ impl Encoder {
                     self.exact(b.unwrap_or(&[]));
                 }
             }
-            (Ty::Struct(children), Val::Struct(s)) => self.strukt(children, s, &format!("{name}.")),
+            // A nullable struct: a marker byte, -1 for null, 1 before the struct.
+            (Ty::Struct(_), Val::NullStruct) if nullable => self.exact(&[0xff]),
+            (Ty::Struct(_), Val::NullStruct) => self.refuse(format!(
+                "{name} is null at v{} where it is not nullable",
+                self.v
+            )),
+            (Ty::Struct(children), Val::Struct(s)) => {
+                if nullable {
+                    self.exact(&[1]);
+                }
+                self.strukt(children, s, &format!("{name}."))
+            }
             (Ty::Array(inner), Val::Array(_) | Val::Unset) => {
                 let items = match x {
                     Val::Array(items) => items.as_deref(),

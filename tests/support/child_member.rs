@@ -1,8 +1,10 @@
 //! Group members in other clients' processes (kafkajs, kafka-python) for
 //! the mixed-group tests: each prints one JSON line per assignment
-//! (`{"join":{"leader":..,"protocol":..,"partitions":[..]}}`) and per record
+//! (`{"join":{"leader":..,"protocol":..,"partitions":[..]}}`, optionally
+//! with the `"generation"`) and per record
 //! (`{"record":{"partition":..,"offset":..,"value":..}}`), and leaves the
-//! group when its stdin closes. Plus the checks both tests make.
+//! group when its stdin closes; other JSON lines are kept as they are. Plus
+//! the checks the tests make.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader};
@@ -20,6 +22,8 @@ use super::members::{check_once_by_owner, reads, GroupView, Read, ReadLog};
 pub struct ChildJoin {
     pub leader: bool,
     pub protocol: String,
+    /// The group generation, when the member says (-1 otherwise).
+    pub generation: i32,
     pub partitions: BTreeSet<i32>,
 }
 
@@ -27,6 +31,7 @@ pub struct ChildJoin {
 pub struct ChildMember {
     child: Child,
     joins: Arc<Mutex<Vec<ChildJoin>>>,
+    others: Arc<Mutex<Vec<serde_json::Value>>>,
 }
 
 impl ChildMember {
@@ -41,7 +46,8 @@ impl ChildMember {
             .expect("the member's program runs");
         let out = child.stdout.take().expect("stdout");
         let joins = Arc::new(Mutex::new(Vec::new()));
-        let seen = joins.clone();
+        let others = Arc::new(Mutex::new(Vec::new()));
+        let (seen, other) = (joins.clone(), others.clone());
         std::thread::spawn(move || {
             for line in BufReader::new(out).lines().map_while(Result::ok) {
                 let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) else {
@@ -64,6 +70,7 @@ impl ChildMember {
                     let join = ChildJoin {
                         leader: j["leader"].as_bool().unwrap_or(false),
                         protocol: j["protocol"].as_str().unwrap_or_default().to_owned(),
+                        generation: j["generation"].as_i64().unwrap_or(-1) as i32,
                         partitions: j["partitions"]
                             .as_array()
                             .map(|a| {
@@ -75,10 +82,50 @@ impl ChildMember {
                             .unwrap_or_default(),
                     };
                     seen.lock().unwrap_or_else(|p| p.into_inner()).push(join);
+                } else {
+                    other.lock().unwrap_or_else(|p| p.into_inner()).push(v);
                 }
             }
         });
-        Self { child, joins }
+        Self {
+            child,
+            joins,
+            others,
+        }
+    }
+
+    /// Every assignment it reported, in order.
+    pub fn joins(&self) -> Vec<ChildJoin> {
+        self.joins.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Writes `line` to its stdin (a command, for members that take them).
+    pub fn send(&mut self, line: &str) {
+        use std::io::Write;
+        let stdin = self.child.stdin.as_mut().expect("stdin open");
+        writeln!(stdin, "{line}").expect("write to the member");
+        stdin.flush().expect("flush to the member");
+    }
+
+    /// Waits up to 30 s for a JSON line other than a join or a record that
+    /// has `key`, beyond the first `skip` such lines; returns its value.
+    pub fn await_line(&self, key: &str, skip: usize) -> serde_json::Value {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let found = self
+                .others
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .iter()
+                .filter_map(|v| v.get(key))
+                .nth(skip)
+                .cloned();
+            if let Some(v) = found {
+                return v;
+            }
+            assert!(Instant::now() < deadline, "no {key:?} line from the member");
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// Its latest assignment.
@@ -112,9 +159,9 @@ impl Drop for ChildMember {
     }
 }
 
-/// Waits until the kafkit members `ids` (each assigned at least once) and
-/// the child member together own every partition exactly once, unchanged
-/// for a second; returns the child member's latest join and each kafkit
+/// Waits until the kafkit members `ids` (each assigned at least once, on
+/// the child's generation when it reports one) and the child member
+/// together own every partition exactly once, unchanged for a second; returns the child member's latest join and each kafkit
 /// member's partitions.
 pub async fn settle_with(
     view: &mut GroupView,
@@ -139,7 +186,14 @@ pub async fn settle_with(
             .chain(&child_owned)
             .copied()
             .collect();
-        let assigned = ids.iter().all(|id| view.generation.contains_key(id));
+        // On one generation, when the child names it: with cooperative
+        // rebalancing, the newcomer's empty first assignment next to the old
+        // owner's not yet revoked partitions also covers every partition once.
+        let child_generation = child.last_join().map_or(-1, |j| j.generation);
+        let assigned = ids.iter().all(|id| match view.generation.get(id) {
+            Some(g) => child_generation < 0 || *g == child_generation,
+            None => false,
+        });
         let ok = assigned && total == union.len() && union == (0..partitions).collect();
         since = match since {
             Some((t, n)) if ok && n == joins => Some((t, n)),

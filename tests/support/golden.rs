@@ -67,7 +67,13 @@ pub fn golden_dir() -> PathBuf {
 
 /// Reads `INDEX.txt`.
 pub fn golden_index() -> Vec<GoldenFrame> {
-    let text = std::fs::read_to_string(golden_dir().join("INDEX.txt")).expect("INDEX.txt");
+    golden_index_at("INDEX.txt")
+}
+
+/// Reads an index in `INDEX.txt`'s format at `rel` (relative to
+/// `protocol-specs/golden/`); its file paths are relative to that folder too.
+pub fn golden_index_at(rel: &str) -> Vec<GoldenFrame> {
+    let text = std::fs::read_to_string(golden_dir().join(rel)).expect(rel);
     text.lines()
         .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
         .map(|line| {

@@ -254,6 +254,15 @@ impl Cluster {
             .expect("node number")
             .to_string()
     }
+    /// The extra listeners asked for with `--listener NAME:PROTOCOL`:
+    /// name to `host:port,...` (one address per node).
+    pub fn listeners(&self) -> std::collections::HashMap<String, String> {
+        let text = std::fs::read_to_string(self.dir.join("listeners")).unwrap_or_default();
+        text.lines()
+            .filter_map(|l| l.split_once(' '))
+            .map(|(name, list)| (name.to_string(), list.trim().to_string()))
+            .collect()
+    }
     /// Node `n`'s broker log.
     pub fn log(&self, n: u8) -> PathBuf {
         self.dir.join(format!("node-{n}/server.log"))

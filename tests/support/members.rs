@@ -153,11 +153,32 @@ impl RdMember {
         instance: Option<&str>,
         reads: ReadLog,
     ) -> Self {
+        let session = Duration::from_secs(4);
+        Self::spawn_with(
+            id,
+            bootstrap,
+            (group, topic, strategy),
+            instance,
+            session,
+            reads,
+        )
+    }
+
+    /// [`RdMember::spawn`] with another session timeout (Apache Kafka
+    /// refuses one under its `group.min.session.timeout.ms`, 6 s).
+    pub fn spawn_with(
+        id: usize,
+        bootstrap: &str,
+        (group, topic, strategy): (&str, &str, &str),
+        instance: Option<&str>,
+        session: Duration,
+        reads: ReadLog,
+    ) -> Self {
         let mut cfg = RdConfig::new();
         cfg.set("bootstrap.servers", bootstrap)
             .set("group.id", group)
             .set("partition.assignment.strategy", strategy)
-            .set("session.timeout.ms", "4000")
+            .set("session.timeout.ms", session.as_millis().to_string())
             .set("heartbeat.interval.ms", "300")
             .set("auto.offset.reset", "earliest")
             .set("auto.commit.interval.ms", "200")

@@ -2,11 +2,20 @@
 #![allow(dead_code)]
 
 pub mod child_member;
+pub mod dropping;
 pub mod golden;
+pub mod java;
 pub mod kafka;
+pub mod kafka_golden;
+pub mod kafka_scenario;
+pub mod kafka_sweep;
+pub mod kafka_sweep_groups;
+pub mod kafka_sweep_kip848;
+pub mod kafka_txn;
 pub mod listener;
 pub mod members;
 pub mod raw;
+pub mod real;
 pub mod scripted;
 pub mod tansu;
 

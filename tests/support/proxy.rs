@@ -6,7 +6,12 @@
 //! once, to a connection whose client id is kafkit's (librdkafka's own
 //! clients go through unharmed). Faults: responses trickled one byte at a
 //! time, a connection cut mid-frame, a forged size prefix, random garbage,
-//! or a rewritten response body.
+//! or a rewritten response body. A request can be cut too: the proxy drops
+//! it and the connection before the broker sees it ([`Proxy::arm_request`]).
+//!
+//! In front of a real broker, which advertises its own address, the proxy
+//! rewrites every Metadata response so each broker listed is the proxy
+//! itself ([`Proxy::advertise_self`]; meant for a one-broker cluster).
 
 #![allow(dead_code)]
 
@@ -56,6 +61,10 @@ impl std::fmt::Debug for Fault {
 #[derive(Default)]
 struct Shared {
     armed: Mutex<Vec<(i16, Fault)>>,
+    /// APIs whose next kafkit request is dropped, with the connection.
+    armed_requests: Mutex<Vec<i16>>,
+    /// Rewrite Metadata responses to list this port for every broker.
+    advertise: Mutex<Option<u16>>,
     applied: Mutex<Vec<(i16, String)>>,
     connections: AtomicUsize,
 }
@@ -94,9 +103,20 @@ impl Proxy {
         lock(&self.shared.armed).push((api, fault));
     }
 
+    /// Drops the next kafkit request of `api` and cuts its connection: the
+    /// broker never sees that request (applied as `(api, "CutRequest")`).
+    pub fn arm_request(&self, api: i16) {
+        lock(&self.shared.armed_requests).push(api);
+    }
+
+    /// From now on every Metadata response lists this proxy as each broker.
+    pub fn advertise_self(&self) {
+        *lock(&self.shared.advertise) = Some(self.port);
+    }
+
     /// Whether every armed fault was applied.
     pub fn all_applied(&self) -> bool {
-        lock(&self.shared.armed).is_empty()
+        lock(&self.shared.armed).is_empty() && lock(&self.shared.armed_requests).is_empty()
     }
 
     /// Faults applied so far, as `(api, fault)`.
@@ -127,14 +147,24 @@ async fn relay(client: TcpStream, server: TcpStream, shared: Arc<Shared>) {
     let (server_rd, server_wr) = server.into_split();
     let requests: Requests = Arc::default();
     let is_kafkit = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let up = tokio::spawn(forward_requests(
+    let mut up = tokio::spawn(forward_requests(
         client_rd,
         server_wr,
         requests.clone(),
         is_kafkit.clone(),
+        shared.clone(),
     ));
-    forward_responses(server_rd, client_wr, requests, is_kafkit, shared).await;
-    up.abort();
+    let down = forward_responses(server_rd, client_wr, requests, is_kafkit, shared);
+    tokio::pin!(down);
+    tokio::select! {
+        () = &mut down => up.abort(),
+        cut = &mut up => {
+            // A cut request: dropping `down` closes the client's side now.
+            if !matches!(cut, Ok(true)) {
+                down.await;
+            }
+        }
+    }
 }
 
 /// Splits one size-prefixed frame (prefix included) off `buf`.
@@ -146,12 +176,15 @@ fn take_frame(buf: &mut BytesMut) -> Option<Bytes> {
     Some(buf.split_to(4 + len).freeze())
 }
 
+/// Forwards requests until either side closes (false) or an armed request
+/// is dropped (true: the caller cuts the connection).
 async fn forward_requests(
     mut rd: OwnedReadHalf,
     mut wr: OwnedWriteHalf,
     requests: Requests,
     is_kafkit: Arc<std::sync::atomic::AtomicBool>,
-) {
+    shared: Arc<Shared>,
+) -> bool {
     let mut buf = BytesMut::new();
     loop {
         match rd.read_buf(&mut buf).await {
@@ -167,13 +200,44 @@ async fn forward_requests(
                     is_kafkit.store(true, Ordering::Release);
                 }
                 lock(&requests).insert(correlation_id, (api, version));
+                if is_kafkit.load(Ordering::Acquire) && take_armed_request(&shared, api) {
+                    lock(&shared.applied).push((api, "CutRequest".to_owned()));
+                    return true;
+                }
             }
             if wr.write_all(&frame).await.is_err() {
-                return;
+                return false;
             }
         }
     }
     let _ = wr.shutdown().await;
+    false
+}
+
+fn take_armed_request(shared: &Shared, api: i16) -> bool {
+    let mut armed = lock(&shared.armed_requests);
+    match armed.iter().position(|a| *a == api) {
+        Some(i) => {
+            armed.remove(i);
+            true
+        }
+        None => false,
+    }
+}
+
+/// A Metadata response (after the size prefix) listing `port` on loopback
+/// for every broker; `None` when it does not decode.
+fn advertise_in(version: i16, frame: Bytes, port: u16) -> Option<Bytes> {
+    use kafkit::protocol::frame::{decode_response_message, encode_response};
+    use kafkit::protocol::messages::metadata::MetadataResponse;
+    let (header, mut resp) = decode_response_message::<MetadataResponse>(frame, version).ok()?;
+    for b in &mut resp.brokers {
+        b.host = "127.0.0.1".to_owned();
+        b.port = i32::from(port);
+    }
+    let mut out = BytesMut::new();
+    encode_response(&resp, version, header.correlation_id, &mut out).ok()?;
+    Some(out.freeze().slice(4..))
 }
 
 async fn forward_responses(
@@ -192,6 +256,18 @@ async fn forward_responses(
         while let Some(frame) = take_frame(&mut buf) {
             let correlation_id = frame.slice(4..).get_i32();
             let (api, version) = lock(&requests).remove(&correlation_id).unwrap_or((-1, -1));
+            let advertise = *lock(&shared.advertise);
+            let frame = match advertise {
+                Some(port) if api == 3 => {
+                    let body = advertise_in(version, frame.slice(4..), port)
+                        .expect("a Metadata response kafkit can decode");
+                    let mut out = BytesMut::with_capacity(body.len() + 4);
+                    out.put_i32(i32::try_from(body.len()).expect("size"));
+                    out.extend_from_slice(&body);
+                    out.freeze()
+                }
+                _ => frame,
+            };
             let fault = if is_kafkit.load(Ordering::Acquire) {
                 let mut armed = lock(&shared.armed);
                 match armed.iter().position(|(a, _)| *a == api) {

@@ -335,6 +335,9 @@ impl Session {
                         self.assigned.remove(p);
                     }
                 }
+                // The broker keeps closing the connection on a group
+                // request: say which, at which version, and what comes next.
+                ConsumerEvent::RequestDropped(dropped) => eprintln!("kafkit: warning: {dropped}"),
                 ConsumerEvent::Crashed { error, .. } => {
                     eprintln!("kafkit: consumer stopped: {error}");
                     return Some(Stop::Failed);

@@ -96,4 +96,52 @@ pub trait RequestFailure: std::fmt::Display {
     fn is_retriable(&self) -> bool;
     /// The broker error code, if the broker reported one.
     fn code(&self) -> Option<ErrorCode>;
+    /// Whether the connection broke while the request was in flight (the
+    /// broker closed it, or an I/O error): counted by the member to detect
+    /// a request a broker keeps dropping.
+    fn is_connection_drop(&self) -> bool {
+        false
+    }
+}
+
+/// A broker closed the connection `attempts` times in a row while `api` at
+/// `version` was in flight: it accepts the connection but not that request
+/// (librdkafka's mock cluster, for one, advertises JoinGroup v6+ and then
+/// cannot parse it). The group member backs the request off with growing
+/// delays and tries the next lower version at that broker (`next_version`);
+/// see `GroupMember`'s docs and DESIGN.md ("A request the broker keeps
+/// dropping").
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct DroppedRequest {
+    /// Broker address.
+    pub broker: String,
+    /// The API of the request.
+    pub api: ApiKey,
+    /// The version the request was sent at.
+    pub version: i16,
+    /// Consecutive drops at that version.
+    pub attempts: u32,
+    /// The version the next attempt uses at most (`None`: none lower left).
+    pub next_version: Option<i16>,
+}
+
+impl std::fmt::Display for DroppedRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let api = self
+            .api
+            .name()
+            .map_or_else(|| self.api.to_string(), str::to_owned);
+        write!(
+            f,
+            "broker {} closed the connection {} times in a row while {api} v{} was in flight",
+            self.broker, self.attempts, self.version
+        )?;
+        match self.next_version {
+            Some(v) => write!(f, "; trying {api} v{v} at that broker"),
+            None => write!(
+                f,
+                "; no lower {api} version left to try, retrying with backoff"
+            ),
+        }
+    }
 }

@@ -219,6 +219,11 @@ pub enum GroupEvent {
         /// answer came.
         error: ErrorCode,
     },
+    /// The coordinator closed the connection again and again while the same
+    /// request was in flight; the member keeps retrying with a growing
+    /// backoff, one version lower when there is one (see
+    /// [`DroppedRequest`](crate::group::error::DroppedRequest)).
+    RequestDropped(crate::group::error::DroppedRequest),
     /// The member cannot continue (e.g. `FENCED_INSTANCE_ID`, authorization).
     Fatal(GroupError),
     /// Closed: nothing more will happen.

@@ -101,6 +101,7 @@
 
 pub mod assignor;
 mod config;
+pub mod consumer_member;
 mod error;
 mod event;
 mod member;
@@ -112,7 +113,7 @@ pub use assignor::{
     MemberSubscription, PartitionCounts, RangeAssignor, RoundRobinAssignor,
 };
 pub use config::GroupConfig;
-pub use error::{GroupError, RequestFailure};
+pub use error::{DroppedRequest, GroupError, RequestFailure};
 pub use event::{
     CommitId, GroupEvent, LostReason, OffsetAndMetadata, OffsetError, OffsetFetchId, Offsets,
     RejoinReason,

@@ -45,6 +45,14 @@ pub struct Coordinator {
     pub port: i32,
 }
 
+impl Coordinator {
+    /// `host:port`, the address drivers connect to and report back in
+    /// [`GroupMember::sent`](super::GroupMember::sent).
+    pub fn addr(&self) -> String {
+        format!("{}:{}", self.host, self.port)
+    }
+}
+
 /// Which broker a request goes to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
@@ -67,6 +75,11 @@ pub struct Outbound {
     pub timeout: Duration,
     /// What to send.
     pub request: GroupRequest,
+    /// Send it at this version at most (the member lowered it after the
+    /// broker kept dropping the connection on a higher one); `None`: the
+    /// highest version both sides support. If the broker supports nothing
+    /// at or below it, its lowest version.
+    pub max_version: Option<i16>,
 }
 
 /// The requests the member sends.

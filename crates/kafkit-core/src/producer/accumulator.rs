@@ -2,13 +2,20 @@
 //!
 //! Records are encoded into the open batch of their partition as they are
 //! appended (record format v2, offset delta = index in the batch, behind a
-//! reserved batch header); a batch is sealed when it is full, when it has
-//! lingered long enough, or on flush. `drain` hands out sealed batches
+//! reserved batch header); a batch is sealed when it is full, on flush, or
+//! when it has lingered long enough and its partition can send it (below
+//! its in-flight limit, nothing queued ahead: until then it keeps filling). `drain` hands out sealed batches
 //! grouped by leader, keeping at most `max_in_flight` per partition, and
 //! (idempotent producer) gives each batch its base sequence the first time
 //! it is sent. A failed batch goes back in sequence order and its partition
 //! is held until everything in flight has come back, so a retry can never
-//! overtake or be overtaken.
+//! overtake or be overtaken. Until the broker has acknowledged a batch of a
+//! partition under the current producer id and epoch, that partition has at
+//! most one batch in flight: a broker that knows nothing of the producer on
+//! a partition takes whatever sequence comes first (KIP-360), so a second
+//! batch written while the first is refused (NOT_LEADER_OR_FOLLOWER on a
+//! topic created a moment ago) would be written ahead of it, and the first
+//! would then be OUT_OF_ORDER_SEQUENCE_NUMBER on every retry.
 //!
 //! ```text
 //!  append ──► open ──(full | linger | flush)──► ready ──drain──► in flight
@@ -55,6 +62,9 @@ struct PartitionQueue<T> {
     next_sequence: i32,
     /// Set after a failure: send nothing until in-flight batches are back.
     hold: bool,
+    /// The broker acknowledged a sequenced batch of this partition under the
+    /// current producer id and epoch (see the module doc): pipelining is safe.
+    confirmed: bool,
 }
 
 impl<T> Default for PartitionQueue<T> {
@@ -65,6 +75,7 @@ impl<T> Default for PartitionQueue<T> {
             in_flight: 0,
             next_sequence: 0,
             hold: false,
+            confirmed: false,
         }
     }
 }
@@ -267,16 +278,24 @@ impl<T> Accumulator<T> {
         }
         let cfg = self.cfg;
         for q in self.queues.values_mut().flatten() {
-            if let Some(open) = q.open.take_if(|o| now >= o.created + cfg.linger) {
-                q.ready.push_back(open);
-            }
             if q.hold {
                 if q.in_flight > 0 {
                     continue;
                 }
                 q.hold = false;
             }
-            while q.in_flight < cfg.max_in_flight {
+            while q.in_flight < in_flight_limit(&cfg, q) {
+                if q.ready.is_empty() {
+                    // The open batch is sealed by linger only when it can go
+                    // out now; until then it keeps taking records (up to
+                    // `batch_size`), so a partition at its in-flight limit
+                    // sends fewer, fuller batches instead of queueing one
+                    // tiny batch per linger period.
+                    match q.open.take_if(|o| now >= o.created + cfg.linger) {
+                        Some(open) => q.ready.push_back(open),
+                        None => break,
+                    }
+                }
                 let Some(front) = q.ready.front() else { break };
                 if front.retry_at.is_some_and(|t| t > now) {
                     break;
@@ -303,6 +322,11 @@ impl<T> Accumulator<T> {
     /// A batch was written.
     pub fn complete(&mut self, batch: &Batch<T>) {
         self.returned(batch);
+        if batch.base_sequence.is_some() {
+            if let Some(q) = self.queue_mut(&batch.tp) {
+                q.confirmed = true;
+            }
+        }
     }
 
     /// A batch failed retriably: it goes back in sequence order after `backoff`.
@@ -380,6 +404,7 @@ impl<T> Accumulator<T> {
         for q in self.queues.values_mut().flatten() {
             q.next_sequence = 0;
             q.hold = false;
+            q.confirmed = false;
             for b in q.ready.iter_mut() {
                 b.base_sequence = None;
             }
@@ -392,7 +417,14 @@ impl<T> Accumulator<T> {
         let mut consider = |t: Instant| at = Some(at.map_or(t, |a| a.min(t)));
         for q in self.queues() {
             if let Some(open) = &q.open {
-                consider(open.created + self.cfg.linger);
+                // Linger only matters once the batch could be sent (see
+                // `drain`); otherwise a returning batch wakes the task.
+                if q.ready.is_empty()
+                    && q.in_flight < in_flight_limit(&self.cfg, q)
+                    && (!q.hold || q.in_flight == 0)
+                {
+                    consider(open.created + self.cfg.linger);
+                }
                 consider(open.earliest_deadline);
             }
             for b in &q.ready {
@@ -434,6 +466,16 @@ impl<T> Accumulator<T> {
             self.unfinished.remove(&b.id);
         }
         all
+    }
+}
+
+/// Batches a partition may have in flight: one until the broker has
+/// acknowledged a sequenced batch of it (see the module doc).
+fn in_flight_limit<T>(cfg: &AccumulatorConfig, q: &PartitionQueue<T>) -> usize {
+    if cfg.idempotent && !q.confirmed {
+        1
+    } else {
+        cfg.max_in_flight
     }
 }
 

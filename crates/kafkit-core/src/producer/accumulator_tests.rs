@@ -28,6 +28,17 @@ fn add(acc: &mut Accumulator<u32>, p: i32, id: u32, size: usize, now: Instant) -
     (a.index, a.sealed)
 }
 
+/// Sends one full batch (token 99, sequence 0) to partition 0 and has the
+/// broker acknowledge it: an idempotent producer pipelines a partition's
+/// batches only from then on.
+fn first_batch_acknowledged(acc: &mut Accumulator<u32>, now: Instant) {
+    add(acc, 0, 99, 100, now);
+    let sent = acc.drain(now, |_| Some(1)).by_leader.remove(&1);
+    let sent = sent.expect("first batch sent");
+    assert_eq!(shape(&sent), vec![(99, 1)]);
+    acc.complete(&sent[0]);
+}
+
 /// (token, record count) of each batch.
 fn shape(batches: &[Batch<u32>]) -> Vec<(u32, i32)> {
     batches
@@ -113,6 +124,7 @@ fn missing_leader_keeps_the_batch_and_asks_for_metadata() {
 fn sequences_follow_records_and_in_flight_is_bounded() {
     let t0 = Instant::now();
     let mut acc = Accumulator::new(cfg(true));
+    first_batch_acknowledged(&mut acc, t0);
     // [0 1 2] fill one batch (90 bytes), 3 seals it, then [3] [4] [5] alone.
     for i in 0..3 {
         add(&mut acc, 0, i, 30, t0);
@@ -130,8 +142,8 @@ fn sequences_follow_records_and_in_flight_is_bounded() {
     let seqs: Vec<Option<i32>> = first.iter().map(|b| b.base_sequence).collect();
     assert_eq!(
         seqs,
-        vec![Some(0), Some(3)],
-        "a batch of 3 records uses sequences 0..=2"
+        vec![Some(1), Some(4)],
+        "a batch of 3 records uses sequences 1..=3"
     );
     assert_eq!(shape(&first), vec![(0, 3), (3, 1)]);
     assert!(acc.drain(t0, |_| Some(1)).by_leader.is_empty());
@@ -145,7 +157,7 @@ fn sequences_follow_records_and_in_flight_is_bounded() {
         .expect("rest");
     assert_eq!(
         rest.iter().map(|b| b.base_sequence).collect::<Vec<_>>(),
-        vec![Some(4), Some(5)]
+        vec![Some(5), Some(6)]
     );
 }
 
@@ -153,6 +165,7 @@ fn sequences_follow_records_and_in_flight_is_bounded() {
 fn retries_go_back_in_sequence_order_and_hold_the_partition() {
     let t0 = Instant::now();
     let mut acc = Accumulator::new(cfg(true));
+    first_batch_acknowledged(&mut acc, t0);
     for i in 0..3 {
         add(&mut acc, 0, i, 100, t0);
     }
@@ -181,13 +194,14 @@ fn retries_go_back_in_sequence_order_and_hold_the_partition() {
         .iter()
         .map(|b| (b.base_sequence, b.attempts))
         .collect();
-    assert_eq!(order, vec![(Some(0), 2), (Some(1), 2)]);
+    assert_eq!(order, vec![(Some(1), 2), (Some(2), 2)]);
 }
 
 #[test]
 fn expiry_of_a_sequenced_batch_requires_an_epoch_bump() {
     let t0 = Instant::now();
     let mut acc = Accumulator::new(cfg(true));
+    first_batch_acknowledged(&mut acc, t0);
     add(&mut acc, 0, 1, 100, t0);
     add(&mut acc, 0, 2, 100, t0);
     let mut sent = acc
@@ -312,4 +326,88 @@ fn a_record_that_cannot_be_encoded_leaves_no_empty_batch() {
     };
     assert!(acc.append(&bad, t0, || 4).is_err());
     assert_eq!(acc.queued(), (0, 0));
+}
+
+#[test]
+fn a_partition_at_its_in_flight_limit_keeps_filling_its_open_batch() {
+    let t0 = Instant::now();
+    let linger = Duration::from_millis(10);
+    let mut acc = Accumulator::new(cfg(true));
+    first_batch_acknowledged(&mut acc, t0);
+    // Two batches go out and fill the partition's two slots.
+    let mut in_flight = Vec::new();
+    for id in 0..2 {
+        add(&mut acc, 0, id, 10, t0 + linger * id);
+        let mut sent = acc.drain(t0 + linger * (id + 1), |_| Some(1));
+        let batches = sent.by_leader.remove(&1).expect("sent");
+        assert_eq!(shape(&batches), vec![(id, 1)]);
+        in_flight.extend(batches);
+    }
+    // Records arriving meanwhile, over several linger periods, share one
+    // batch instead of one tiny batch per period.
+    let later = t0 + linger * 3;
+    for i in 0..5u32 {
+        add(&mut acc, 0, 10 + i, 10, later + linger * i);
+        // The task drains after each event and at each linger deadline.
+        let at = later + linger * (i + 1);
+        assert!(acc.drain(at, |_| Some(1)).by_leader.is_empty());
+    }
+    let blocked = later + linger * 6;
+    assert_eq!(acc.queued(), (1, 5), "one open batch of 5 records");
+    assert!(
+        acc.next_wakeup().is_none_or(|t| t > blocked),
+        "no wake-up for a batch that cannot go out (no busy loop)"
+    );
+    // A slot frees: the lingered batch goes out whole, with the next sequence.
+    acc.complete(&in_flight[0]);
+    let mut sent = acc.drain(blocked, |_| Some(1));
+    let batches = sent.by_leader.remove(&1).expect("sent");
+    assert_eq!(shape(&batches), vec![(10, 5)]);
+    assert_eq!(batches[0].base_sequence, Some(3));
+}
+
+/// A topic created a moment ago: the first batch of a partition (sequence 0)
+/// is refused with NOT_LEADER_OR_FOLLOWER while the partition loads. Had a
+/// second batch been in flight behind it, the broker (which knows nothing
+/// of the producer there yet) would have written it first, and sequence 0
+/// would be OUT_OF_ORDER_SEQUENCE_NUMBER on every retry. So a partition has
+/// one batch in flight until one is acknowledged, then `max_in_flight`; a
+/// new producer id or epoch starts that over.
+#[test]
+fn one_batch_in_flight_until_the_broker_acknowledges_a_sequence() {
+    let t0 = Instant::now();
+    let mut acc = Accumulator::new(cfg(true));
+    for i in 0..4 {
+        add(&mut acc, 0, i, 100, t0);
+    }
+    let sent = acc.drain(t0, |_| Some(1)).by_leader.remove(&1);
+    let mut sent = sent.expect("first batch");
+    assert_eq!(shape(&sent), vec![(0, 1)], "only the first batch");
+    assert_eq!(sent[0].base_sequence, Some(0));
+    assert!(acc.drain(t0, |_| Some(1)).by_leader.is_empty());
+    // Refused while the partition loads: it goes again, still alone.
+    let first = sent.pop().expect("first");
+    acc.retry(first, t0, Duration::from_millis(5));
+    let later = t0 + Duration::from_millis(5);
+    let again = acc.drain(later, |_| Some(1)).by_leader.remove(&1);
+    let again = again.expect("resent");
+    assert_eq!(shape(&again), vec![(0, 1)]);
+    assert_eq!((again[0].base_sequence, again[0].attempts), (Some(0), 2));
+    // Acknowledged: the rest is pipelined up to max_in_flight (2).
+    acc.complete(&again[0]);
+    let rest = acc.drain(later, |_| Some(1)).by_leader.remove(&1);
+    let rest = rest.expect("pipelined");
+    let seqs: Vec<Option<i32>> = rest.iter().map(|b| b.base_sequence).collect();
+    assert_eq!(seqs, vec![Some(1), Some(2)]);
+    // A new epoch: the broker may not know the producer again.
+    for b in &rest {
+        acc.complete(b);
+    }
+    acc.reset_sequences();
+    let after = acc.drain(later, |_| Some(1)).by_leader.remove(&1);
+    let after = after.expect("after the bump");
+    assert_eq!(shape(&after), vec![(3, 1)]);
+    assert_eq!(after[0].base_sequence, Some(0));
+    add(&mut acc, 0, 4, 100, later);
+    assert!(acc.drain(later, |_| Some(1)).by_leader.is_empty());
 }

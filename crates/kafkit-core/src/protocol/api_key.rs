@@ -46,9 +46,19 @@ api_keys! {
     CREATE_TOPICS = 19, "CreateTopics";
     DELETE_TOPICS = 20, "DeleteTopics";
     INIT_PRODUCER_ID = 22, "InitProducerId";
+    ADD_PARTITIONS_TO_TXN = 24, "AddPartitionsToTxn";
+    ADD_OFFSETS_TO_TXN = 25, "AddOffsetsToTxn";
+    END_TXN = 26, "EndTxn";
+    TXN_OFFSET_COMMIT = 28, "TxnOffsetCommit";
     SASL_AUTHENTICATE = 36, "SaslAuthenticate";
     DELETE_GROUPS = 42, "DeleteGroups";
     OFFSET_DELETE = 47, "OffsetDelete";
+    CONSUMER_GROUP_HEARTBEAT = 68, "ConsumerGroupHeartbeat";
+    CONSUMER_GROUP_DESCRIBE = 69, "ConsumerGroupDescribe";
+    SHARE_GROUP_HEARTBEAT = 76, "ShareGroupHeartbeat";
+    SHARE_GROUP_DESCRIBE = 77, "ShareGroupDescribe";
+    SHARE_FETCH = 78, "ShareFetch";
+    SHARE_ACKNOWLEDGE = 79, "ShareAcknowledge";
 }
 
 impl fmt::Debug for ApiKey {

@@ -158,14 +158,20 @@ impl GroupMember {
     ) -> RequestId {
         let id = RequestId(self.next_id);
         self.next_id += 1;
+        let api = request.api_key();
+        let max_version = match &target {
+            Target::Coordinator(c) => self.drops.cap(&c.addr(), api),
+            Target::AnyBroker => None,
+        };
         self.in_flight.insert(
             id,
             InFlight {
-                api: request.api_key(),
+                api,
                 slot,
                 stale: false,
                 generation_id: self.generation_id,
                 member_id: self.member_id.clone(),
+                sent: None,
             },
         );
         self.outbox.push_back(Outbound {
@@ -173,6 +179,7 @@ impl GroupMember {
             target,
             timeout,
             request,
+            max_version,
         });
         id
     }

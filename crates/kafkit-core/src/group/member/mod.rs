@@ -1,6 +1,7 @@
 //! The consumer-group member state machine (classic protocol).
 
 mod drive;
+mod drops;
 mod offsets;
 mod responses;
 mod transitions;
@@ -69,6 +70,13 @@ use offsets::{PendingCommit, PendingFetch};
 ///    out first and the state waits.
 /// ```
 ///
+/// A request the coordinator keeps dropping the connection on (the driver
+/// reports where and at which version it went out with
+/// [`sent`](Self::sent)) is retried with a doubling backoff (up to 1 s),
+/// reported as [`GroupEvent::RequestDropped`] after two drops in a row at
+/// one version, and then sent one version lower to that broker; see
+/// `drops.rs` and DESIGN.md.
+///
 /// Invalid inputs (a response to a request that is not outstanding, a
 /// commit outside a generation, anything after close) return a
 /// [`GroupError`] and change nothing.
@@ -109,6 +117,7 @@ pub struct GroupMember {
     fetches: BTreeMap<OffsetFetchId, PendingFetch>,
 
     in_flight: BTreeMap<RequestId, InFlight>,
+    drops: drops::DropTracker,
     next_id: u64,
     outbox: VecDeque<Outbound>,
     events: VecDeque<GroupEvent>,
@@ -196,6 +205,8 @@ struct InFlight {
     stale: bool,
     generation_id: i32,
     member_id: String,
+    /// The broker address and version it went out at, once the driver said.
+    sent: Option<(String, i16)>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -239,6 +250,7 @@ impl GroupMember {
             commits: BTreeMap::new(),
             fetches: BTreeMap::new(),
             in_flight: BTreeMap::new(),
+            drops: drops::DropTracker::default(),
             next_id: 0,
             outbox: VecDeque::new(),
             events: VecDeque::new(),
@@ -375,6 +387,7 @@ impl GroupMember {
         now: Instant,
     ) -> Result<(), GroupError> {
         let entry = self.take_in_flight(id, Some(response.api_key()))?;
+        self.note_answer(&entry);
         if !entry.stale {
             match response {
                 GroupResponse::FindCoordinator(r) => self.on_find_response(&r, now),
@@ -403,8 +416,9 @@ impl GroupMember {
         now: Instant,
     ) -> Result<(), GroupError> {
         let entry = self.take_in_flight(id, None)?;
+        let backoff = self.note_failure(&entry, error);
         if !entry.stale {
-            self.on_request_failed(&entry, error, now);
+            self.on_request_failed(&entry, error, backoff, now);
         }
         self.drive(now);
         Ok(())

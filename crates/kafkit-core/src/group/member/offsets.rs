@@ -1,6 +1,7 @@
 //! Offset commits and fetches: built by the member (they carry its
 //! generation and member id), retried across coordinator moves, bounded by
-//! `commit_timeout`.
+//! `commit_timeout`. Commits of one partition are sent one at a time, in
+//! the order they were made, so a retry never lands after a newer commit.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
@@ -101,7 +102,7 @@ impl GroupMember {
         let commits: Vec<CommitId> = self
             .commits
             .iter()
-            .filter(|(_, p)| due(p.in_flight, p.retry_at))
+            .filter(|(id, p)| due(p.in_flight, p.retry_at) && !self.behind_older(**id, p))
             .map(|(id, _)| *id)
             .collect();
         for id in commits {
@@ -145,6 +146,16 @@ impl GroupMember {
                 p.retry_at = None;
             }
         }
+    }
+
+    /// Whether an older commit still pending (in flight or waiting for a
+    /// retry) covers a partition of `p`. Commits of one partition go out one
+    /// at a time, in the order they were made: an older one retried after a
+    /// newer one succeeded would move the committed offset backwards.
+    fn behind_older(&self, id: CommitId, p: &PendingCommit) -> bool {
+        self.commits
+            .range(..id)
+            .any(|(_, older)| older.offsets.keys().any(|tp| p.offsets.contains_key(tp)))
     }
 
     fn commit_request(&self, offsets: &Offsets) -> OffsetCommitRequest {

@@ -246,13 +246,14 @@ impl GroupMember {
         &mut self,
         entry: &InFlight,
         error: &E,
+        backoff: std::time::Duration,
         now: Instant,
     ) {
         let retriable = error.is_retriable();
         match entry.slot {
             Slot::Find => {
                 if retriable {
-                    self.find_retry_at = Some(now + self.cfg.retry_backoff);
+                    self.find_retry_at = Some(now + backoff);
                 } else {
                     self.fail(transport(entry.api, error));
                 }
@@ -267,7 +268,7 @@ impl GroupMember {
                 _ if !retriable => self.fail(transport(entry.api, error)),
                 Phase::Joining(_) => {
                     self.mark_coordinator_unknown();
-                    self.membership_retry_at = Some(now + self.cfg.retry_backoff);
+                    self.membership_retry_at = Some(now + backoff);
                 }
                 Phase::Syncing(_) => {
                     self.mark_coordinator_unknown();
@@ -278,7 +279,7 @@ impl GroupMember {
             Slot::Heartbeat => {
                 if retriable {
                     self.mark_coordinator_unknown();
-                    self.next_heartbeat = now + self.cfg.retry_backoff;
+                    self.next_heartbeat = now + backoff;
                 } else {
                     self.fail(transport(entry.api, error));
                 }

@@ -244,9 +244,14 @@ any_messages! {
     CreateTopics: create_topics::{CreateTopicsRequest, CreateTopicsResponse},
     DeleteTopics: delete_topics::{DeleteTopicsRequest, DeleteTopicsResponse},
     InitProducerId: init_producer_id::{InitProducerIdRequest, InitProducerIdResponse},
+    AddPartitionsToTxn: add_partitions_to_txn::{AddPartitionsToTxnRequest, AddPartitionsToTxnResponse},
+    AddOffsetsToTxn: add_offsets_to_txn::{AddOffsetsToTxnRequest, AddOffsetsToTxnResponse},
+    EndTxn: end_txn::{EndTxnRequest, EndTxnResponse},
+    TxnOffsetCommit: txn_offset_commit::{TxnOffsetCommitRequest, TxnOffsetCommitResponse},
     SaslAuthenticate: sasl_authenticate::{SaslAuthenticateRequest, SaslAuthenticateResponse},
     DeleteGroups: delete_groups::{DeleteGroupsRequest, DeleteGroupsResponse},
     OffsetDelete: offset_delete::{OffsetDeleteRequest, OffsetDeleteResponse},
+    ConsumerGroupHeartbeat: consumer_group_heartbeat::{ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse},
 }
 
 impl AnyRequest {

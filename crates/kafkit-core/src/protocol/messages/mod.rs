@@ -8,13 +8,18 @@
 //! layouts follow the upstream JSON message definitions; KIP-482 (flexible
 //! versions, tagged fields).
 
+pub mod add_offsets_to_txn;
+pub mod add_partitions_to_txn;
 pub mod any;
 pub mod api_versions;
+pub mod consumer_group_describe;
+pub mod consumer_group_heartbeat;
 pub mod consumer_protocol;
 pub mod create_topics;
 pub mod delete_groups;
 pub mod delete_topics;
 pub mod describe_groups;
+pub mod end_txn;
 pub mod fetch;
 pub mod find_coordinator;
 pub mod heartbeat;
@@ -31,7 +36,9 @@ pub mod offset_fetch;
 pub mod produce;
 pub mod sasl_authenticate;
 pub mod sasl_handshake;
+pub mod share_group_heartbeat;
 pub mod sync_group;
+pub mod txn_offset_commit;
 
 #[cfg(test)]
 mod interop_kafka_protocol;

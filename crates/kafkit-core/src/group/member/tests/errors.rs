@@ -382,3 +382,63 @@ fn commit_failures_are_reported_and_retried_across_coordinator_moves() {
     );
     assert_eq!(h.m.state(), MemberState::Stable);
 }
+
+/// Seen on a real 3-node cluster during a rolling restart: an auto-commit
+/// answered with a retriable error was retried after a newer commit of the
+/// same partition had succeeded, and the committed offset went backwards.
+#[test]
+fn a_newer_commit_of_a_partition_never_overtakes_an_older_one_being_retried() {
+    let mut h = Harness::new(config());
+    h.join_as_follower(1, &[("t", 0), ("t", 1)]);
+    let first = h.m.commit(offsets(&[("t", 0, 5)]), h.now).unwrap();
+    let (out, req) = h.expect_commit();
+    h.respond(
+        &out,
+        GroupResponse::OffsetCommit(commit_response(
+            &req,
+            ErrorCode::COORDINATOR_LOAD_IN_PROGRESS,
+        )),
+    );
+    // Newer commits while the first waits for its retry: the one of the
+    // same partition waits behind it, the other partition's goes out.
+    let second = h.m.commit(offsets(&[("t", 0, 9)]), h.now).unwrap();
+    let other = h.m.commit(offsets(&[("t", 1, 3)]), h.now).unwrap();
+    let (out, req) = h.expect_commit();
+    assert_eq!(req.topics[0].partitions[0].partition_index, 1);
+    h.respond(
+        &out,
+        GroupResponse::OffsetCommit(commit_response(&req, ErrorCode::NONE)),
+    );
+    let mut sent = Vec::new();
+    for _ in 0..2 {
+        let out = loop {
+            let mut all = h.requests();
+            if let Some(out) = all.pop() {
+                assert!(all.is_empty(), "one commit of t-0 at a time: {all:#?}");
+                break out;
+            }
+            h.advance_to_deadline();
+        };
+        let GroupRequest::OffsetCommit(req) = out.request.clone() else {
+            panic!("expected OffsetCommit, got {out:#?}");
+        };
+        sent.push(req.topics[0].partitions[0].committed_offset);
+        h.respond(
+            &out,
+            GroupResponse::OffsetCommit(commit_response(&req, ErrorCode::NONE)),
+        );
+    }
+    assert_eq!(sent, vec![5, 9], "t-0 committed in the order asked");
+    let done: Vec<crate::group::CommitId> = h
+        .events()
+        .into_iter()
+        .filter_map(|e| match e {
+            GroupEvent::CommitCompleted { id, result } => {
+                assert_eq!(result, Ok(()));
+                Some(id)
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(done, vec![other, first, second]);
+}

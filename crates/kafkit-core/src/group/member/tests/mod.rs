@@ -53,6 +53,9 @@ impl crate::group::RequestFailure for Disconnected {
     fn code(&self) -> Option<ErrorCode> {
         None
     }
+    fn is_connection_drop(&self) -> bool {
+        true
+    }
 }
 
 /// A member, a virtual clock and helpers to play the coordinator.

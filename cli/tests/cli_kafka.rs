@@ -1,0 +1,146 @@
+//! The `kafkit` command line against the run's real Apache Kafka broker
+//! (tests/support/kafka.rs at the repository root: `KAFKA_BROKERS`, the
+//! broker `scripts/test.sh` started, or one started for this process):
+//! topics, produce, metadata, consume (partitions and a group), offsets and
+//! groups, as a user runs them.
+
+#[path = "../../tests/support/kafka.rs"]
+mod kafka;
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+fn kafkit(args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kafkit"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn kafkit");
+    if let Some(mut pipe) = child.stdin.take() {
+        let _ = pipe.write_all(stdin);
+    }
+    child.wait_with_output().expect("wait")
+}
+
+/// Runs kafkit against `broker`, expecting exit status `code`; returns stdout.
+fn run(broker: &str, args: &[&str], stdin: &[u8], code: i32) -> String {
+    let mut full = args.to_vec();
+    full.extend(["-b", broker]);
+    let out = kafkit(&full, stdin);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "kafkit {args:?}\nstdout: {stdout}\nstderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+#[test]
+fn topics_produce_consume_offsets_and_groups_on_kafka() {
+    let Some(k) = kafka::single() else { return };
+    let b = k.bootstrap.as_str();
+    let (topic, other) = (kafka::unique("cli"), kafka::unique("cli-other"));
+    let out = run(
+        b,
+        &[
+            "topics", "create", "-t", &topic, "-t", &other, "-p", "2", "-r", "1",
+        ],
+        b"",
+        0,
+    );
+    assert_eq!(
+        out,
+        format!("created topic {topic:?}\ncreated topic {other:?}\n")
+    );
+    let out = run(
+        b,
+        &["topics", "create", "-t", &topic, "-p", "2", "-r", "1"],
+        b"",
+        1,
+    );
+    assert!(
+        out.starts_with(&format!("topic {topic:?} failed: TOPIC_ALREADY_EXISTS(36)")),
+        "{out}"
+    );
+    let out = run(b, &["topics", "list"], b"", 0);
+    assert!(
+        out.contains(&format!("{topic}  partitions=2  replicas=1\n")),
+        "{out}"
+    );
+
+    let out = run(b, &["metadata", "-t", &topic], b"", 0);
+    assert!(
+        out.contains(&format!("topic {topic:?} with 2 partitions:")),
+        "{out}"
+    );
+    assert!(
+        out.contains("partition 1, leader 1, replicas: 1, isrs: 1"),
+        "{out}"
+    );
+
+    run(b, &["produce", "-t", &topic, "-p", "1"], b"a\nb\nc\n", 0);
+    run(
+        b,
+        &["produce", "-t", &topic, "-p", "0", "-K", ":"],
+        b"k1:v1\nk2:v2\n",
+        0,
+    );
+    let out = run(
+        b,
+        &["consume", "-t", &topic, "-p", "0", "-e", "-K", ":"],
+        b"",
+        0,
+    );
+    assert_eq!(out, "k1:v1\nk2:v2\n");
+
+    // A group reads everything once and commits it.
+    let group = kafka::unique("cli-group");
+    let out = run(
+        b,
+        &[
+            "consume",
+            "-t",
+            &topic,
+            "-G",
+            &group,
+            "-o",
+            "beginning",
+            "-c",
+            "5",
+        ],
+        b"",
+        0,
+    );
+    let mut lines: Vec<&str> = out.lines().collect();
+    lines.sort_unstable();
+    assert_eq!(lines, ["a", "b", "c", "v1", "v2"]);
+    let out = run(b, &["offsets", "-t", &topic, "-G", &group], b"", 0);
+    assert_eq!(
+        out,
+        "partition  earliest  latest  committed  lag\n\
+         0          0         2       2          0\n\
+         1          0         3       3          0\n"
+    );
+    let out = run(b, &["offsets", "-t", &topic], b"", 0);
+    assert_eq!(
+        out,
+        "partition  earliest  latest\n0          0         2\n1          0         3\n"
+    );
+    let out = run(b, &["groups", "list"], b"", 0);
+    assert!(
+        out.contains(&format!("{group}  protocol=consumer  state=Empty")),
+        "{out}"
+    );
+    let out = run(b, &["groups", "describe", "-G", &group], b"", 0);
+    assert!(
+        out.starts_with(&format!("group {group:?}: state Empty")),
+        "{out}"
+    );
+
+    let out = run(b, &["topics", "delete", "-t", &other], b"", 0);
+    assert_eq!(out, format!("deleted topic {other:?}\n"));
+}
