@@ -98,7 +98,7 @@ pub struct Outgoing {
     pub request: TxnRequest,
 }
 
-/// A broker's answer, handed to [`TransactionManager::on_response`].
+/// A broker's answer, handed to [`TransactionManager::on_response`](super::TransactionManager::on_response).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum TxnResponse {
