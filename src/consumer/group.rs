@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
@@ -15,13 +15,14 @@ use tracing::{debug, info, warn};
 
 use super::events::ConsumerEvent;
 use super::fetcher::Command as FetchCommand;
+use super::group_call::Call;
 use super::shared::Shared;
 use crate::cluster::Client;
 use crate::connection::BrokerConnection;
 use crate::error::{Error, Result};
 use crate::group::{
-    GroupCall, GroupEvent, GroupMember, GroupRequest, GroupResponse, OffsetAndMetadata,
-    OffsetError, Offsets, Outbound, Target, TopicPartition,
+    GroupEvent, GroupMember, GroupResponse, OffsetAndMetadata, OffsetError, Offsets, Outbound,
+    Target, TopicPartition,
 };
 use crate::protocol::ApiKey;
 
@@ -542,62 +543,6 @@ impl GroupDriver {
             };
             let _ = done.send(Done::Response(out.id, result));
         });
-    }
-}
-
-/// One group request on `conn`: at the highest version both sides support,
-/// at most `max_version` (the member's cap for a broker that kept dropping
-/// the connection on a higher one), waiting up to `timeout` (the member's
-/// per-request deadline: a JoinGroup may wait up to the rebalance timeout,
-/// longer than the connection's request timeout). `sent` hears the version
-/// before the request goes out.
-struct Call<'a, F: Fn(i16)> {
-    conn: &'a BrokerConnection,
-    max_version: Option<i16>,
-    timeout: Duration,
-    sent: F,
-}
-
-impl<F: Fn(i16)> Call<'_, F> {
-    async fn exchange<C: GroupCall>(&self, call: &C) -> Result<GroupResponse> {
-        let version = self.version::<C::Request>()?;
-        let request = call.to_request(version).map_err(Error::from)?;
-        (self.sent)(version);
-        Ok(C::into_response(
-            self.conn
-                .send_at_within(&request, version, self.timeout)
-                .await?,
-        ))
-    }
-
-    /// The negotiated version, lowered to the cap if the broker has one at
-    /// or below it (else its lowest: the cap is a hint, not a refusal).
-    fn version<R: crate::protocol::Request>(&self) -> Result<i16> {
-        let negotiated = self.conn.version_for::<R>()?;
-        let Some(cap) = self.max_version.filter(|cap| *cap < negotiated) else {
-            return Ok(negotiated);
-        };
-        let theirs = self.conn.broker_versions(R::API_KEY).unwrap_or(R::VERSIONS);
-        let allowed = crate::protocol::VersionRange::new(theirs.min, theirs.max.min(cap));
-        Ok(R::VERSIONS
-            .highest_common(&allowed)
-            .unwrap_or(R::VERSIONS.min.max(theirs.min)))
-    }
-
-    async fn any(&self, request: &GroupRequest) -> Result<GroupResponse> {
-        match request {
-            GroupRequest::FindCoordinator(c) => self.exchange(c).await,
-            GroupRequest::JoinGroup(c) => self.exchange(c).await,
-            GroupRequest::SyncGroup(c) => self.exchange(c).await,
-            GroupRequest::Heartbeat(c) => self.exchange(c).await,
-            GroupRequest::LeaveGroup(c) => self.exchange(c).await,
-            GroupRequest::OffsetCommit(c) => self.exchange(c).await,
-            GroupRequest::OffsetFetch(c) => self.exchange(c).await,
-            other => Err(Error::InvalidState {
-                operation: "group request",
-                reason: format!("{} has no exchange in this driver", other.api_key()),
-            }),
-        }
     }
 }
 

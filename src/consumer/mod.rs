@@ -13,6 +13,7 @@ mod decode;
 mod events;
 mod fetcher;
 mod group;
+mod group_call;
 mod handle;
 mod offsets;
 mod record;
