@@ -21,8 +21,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-
 use super::acks::{AckRefusal, AcknowledgeType, PartitionAcks};
 pub use super::types::{
     AckResult, AcquiredData, ShareFetchLimits, ShareOutcome, ShareSessionError, TopicIdPartition,
@@ -31,10 +29,10 @@ use crate::protocol::messages::share_acknowledge::{
     ShareAcknowledgeRequest, ShareAcknowledgeResponse,
 };
 use crate::protocol::messages::share_fetch::{
-    AcknowledgementBatch, AcquiredRecords, ShareFetchPartition, ShareFetchRequest,
-    ShareFetchResponse, ShareFetchTopic, ShareForgottenTopic,
+    AcknowledgementBatch, ShareFetchPartition, ShareFetchRequest, ShareFetchResponse,
+    ShareFetchTopic, ShareForgottenTopic,
 };
-use crate::protocol::{ApiKey, ErrorCode, Uuid};
+use crate::protocol::{ApiKey, ErrorCode};
 
 #[derive(Debug)]
 struct InFlight {

@@ -4,9 +4,12 @@ use super::*;
 use crate::protocol::messages::share_acknowledge::{
     ShareAcknowledgePartitionResponse, ShareAcknowledgeTopicResponse,
 };
+use crate::protocol::messages::share_fetch::AcquiredRecords;
 use crate::protocol::messages::share_fetch::{
     ShareFetchPartitionResponse, ShareFetchTopicResponse,
 };
+use crate::protocol::Uuid;
+use bytes::Bytes;
 
 const T: Uuid = Uuid([5; 16]);
 const LIMITS: ShareFetchLimits = ShareFetchLimits {
