@@ -12,6 +12,7 @@
 //!   partition assignors.
 //! - [`producer`]: the producer's batching state machine (the accumulator).
 //! - [`fetch`]: the consumer's incremental fetch-session bookkeeping.
+//! - [`share`]: share groups (KIP-932): share sessions and acknowledgements.
 //! - [`common`]: types every layer shares ([`TopicPartition`]).
 //!
 //! Its dependency tree has no tokio, no rustls and no `-sys` crate
@@ -25,5 +26,6 @@ pub mod group;
 pub mod producer;
 pub mod protocol;
 pub mod sasl;
+pub mod share;
 
 pub use common::TopicPartition;

@@ -110,3 +110,32 @@ pub fn encoded<M: Message>(msg: &M, version: i16) -> Vec<u8> {
     msg.encode(version, &mut buf).expect("encode");
     buf.to_vec()
 }
+
+/// Hostile-input checks on a valid body of `M` at `version`: every strict
+/// prefix fails to decode (never panics), and every single-byte change
+/// (0x00, 0x7f, 0xff at each position: huge counts, nulls, negative
+/// lengths) either fails or decodes to something that re-encodes.
+pub fn check_hostile<M: Message + std::fmt::Debug>(wire: &[u8], version: i16) {
+    assert!(M::decode(Bytes::copy_from_slice(wire), version).is_ok());
+    for cut in 0..wire.len() {
+        let prefix = Bytes::copy_from_slice(wire.get(..cut).unwrap_or_default());
+        assert!(
+            M::decode(prefix, version).is_err(),
+            "a body cut to {cut} of {} bytes decoded at v{version}",
+            wire.len()
+        );
+    }
+    for at in 0..wire.len() {
+        for byte in [0x00, 0x7f, 0xff] {
+            let mut bent = wire.to_vec();
+            if let Some(b) = bent.get_mut(at) {
+                *b = byte;
+            }
+            if let Ok(m) = M::decode(Bytes::from(bent), version) {
+                let mut again = BytesMut::new();
+                m.encode(version, &mut again)
+                    .expect("a decoded body re-encodes");
+            }
+        }
+    }
+}

@@ -269,7 +269,7 @@ fn decode_member(r: &mut Reader, version: i16) -> Result<ConsumerGroupMemberDesc
     })
 }
 
-fn encode_assignment(w: &mut Writer<'_>, a: &DescribedAssignment) -> Result<()> {
+pub(crate) fn encode_assignment(w: &mut Writer<'_>, a: &DescribedAssignment) -> Result<()> {
     w.array(&a.topic_partitions, |w, t| {
         w.uuid(&t.topic_id);
         w.string(&t.topic_name)?;
@@ -279,7 +279,7 @@ fn encode_assignment(w: &mut Writer<'_>, a: &DescribedAssignment) -> Result<()> 
     w.unknown_tagged_fields(&a.unknown_tagged_fields)
 }
 
-fn decode_assignment(r: &mut Reader) -> Result<DescribedAssignment> {
+pub(crate) fn decode_assignment(r: &mut Reader) -> Result<DescribedAssignment> {
     Ok(DescribedAssignment {
         topic_partitions: r.array(|r| {
             Ok(DescribedTopicPartitions {

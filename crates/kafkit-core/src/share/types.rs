@@ -1,0 +1,107 @@
+//! The share session's inputs and outputs: partitions named by topic id,
+//! fetch limits, outcomes of responses, and refusals.
+//!
+//! Spec: KIP-932.
+
+use bytes::Bytes;
+
+use super::acks::AcknowledgeType;
+use crate::protocol::messages::share_fetch::AcquiredRecords;
+use crate::protocol::{ApiKey, ErrorCode, Uuid};
+
+/// A partition named by topic id, as share requests name them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TopicIdPartition {
+    /// The topic id.
+    pub topic_id: Uuid,
+    /// The partition index.
+    pub partition: i32,
+}
+
+/// Limits of a ShareFetch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShareFetchLimits {
+    /// Longest the leader may wait for `min_bytes`, in ms.
+    pub max_wait_ms: i32,
+    /// Bytes to accumulate before answering.
+    pub min_bytes: i32,
+    /// Bytes to return at most.
+    pub max_bytes: i32,
+    /// Records to acquire at most.
+    pub max_records: i32,
+}
+
+/// An input the session cannot take in its state, or an acknowledgement
+/// of an offset it does not hold.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ShareSessionError {
+    /// A request is already in flight, or none is when a response came.
+    #[error("share session: {0}")]
+    InvalidState(&'static str),
+    /// The offset is not acquired by this member, or was already acknowledged.
+    #[error("offset {offset} of partition {partition:?} is not acquired by this member")]
+    NotAcquired {
+        /// The partition.
+        partition: TopicIdPartition,
+        /// The offset.
+        offset: i64,
+    },
+    /// The offset's acknowledgement is already on the wire.
+    #[error("offset {offset} of partition {partition:?} is already being acknowledged")]
+    AckInFlight {
+        /// The partition.
+        partition: TopicIdPartition,
+        /// The offset.
+        offset: i64,
+    },
+    /// The broker acquired a range no broker would (inverted, or longer than
+    /// [`super::acks::MAX_ACQUIRED_RANGE`]).
+    #[error("ShareFetch acquired an impossible range {first}..={last} of {partition:?}")]
+    BadRange {
+        /// The partition.
+        partition: TopicIdPartition,
+        /// First offset of the range.
+        first: i64,
+        /// Last offset of the range.
+        last: i64,
+    },
+}
+
+/// The outcome of one partition's acknowledgements.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AckResult {
+    /// The partition.
+    pub partition: TopicIdPartition,
+    /// `NONE` when the broker applied them.
+    pub error: ErrorCode,
+    /// The offsets and how they were acknowledged.
+    pub offsets: Vec<(i64, AcknowledgeType)>,
+}
+
+/// Records a ShareFetch acquired for this member in one partition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AcquiredData {
+    /// The partition.
+    pub partition: TopicIdPartition,
+    /// The record batches (they may hold records outside `acquired`, which
+    /// are not this member's).
+    pub records: Bytes,
+    /// The acquired ranges with their delivery counts.
+    pub acquired: Vec<AcquiredRecords>,
+}
+
+/// What a response (or a failed request) did.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ShareOutcome {
+    /// The API answered.
+    pub api: Option<ApiKey>,
+    /// The top-level error; anything but `NONE` reset the session.
+    pub error: ErrorCode,
+    /// Acquired records per partition (ShareFetch only).
+    pub acquired: Vec<AcquiredData>,
+    /// Partition-level fetch errors (a moved leader, an unknown topic).
+    pub partition_errors: Vec<(TopicIdPartition, ErrorCode)>,
+    /// The outcome of every acknowledgement the request carried.
+    pub acks: Vec<AckResult>,
+}
