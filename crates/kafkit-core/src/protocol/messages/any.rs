@@ -248,10 +248,8 @@ any_messages! {
     AddOffsetsToTxn: add_offsets_to_txn::{AddOffsetsToTxnRequest, AddOffsetsToTxnResponse},
     EndTxn: end_txn::{EndTxnRequest, EndTxnResponse},
     TxnOffsetCommit: txn_offset_commit::{TxnOffsetCommitRequest, TxnOffsetCommitResponse},
-    DescribeConfigs: describe_configs::{DescribeConfigsRequest, DescribeConfigsResponse},
     SaslAuthenticate: sasl_authenticate::{SaslAuthenticateRequest, SaslAuthenticateResponse},
     DeleteGroups: delete_groups::{DeleteGroupsRequest, DeleteGroupsResponse},
-    IncrementalAlterConfigs: incremental_alter_configs::{IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse},
     OffsetDelete: offset_delete::{OffsetDeleteRequest, OffsetDeleteResponse},
     ConsumerGroupHeartbeat: consumer_group_heartbeat::{ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse},
 }
