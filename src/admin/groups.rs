@@ -77,7 +77,7 @@ pub struct GroupDescription {
 }
 
 /// A coordinator answer: the value, or a group-level error code to judge.
-type Answer<T> = std::result::Result<T, ErrorCode>;
+pub(super) type Answer<T> = std::result::Result<T, ErrorCode>;
 
 impl Admin {
     /// Lists the groups of every broker (each lists the groups it coordinates).
@@ -254,7 +254,7 @@ impl Admin {
 
     /// Runs `op` at `group`'s coordinator until it answers with something
     /// other than a moved or loading coordinator, or the deadline passes.
-    async fn on_coordinator<T, F, Fut>(&self, group: &str, api: ApiKey, op: F) -> Result<T>
+    pub(super) async fn on_coordinator<T, F, Fut>(&self, group: &str, api: ApiKey, op: F) -> Result<T>
     where
         F: Fn(BrokerConnection) -> Fut,
         Fut: Future<Output = Result<Answer<T>>>,
@@ -281,7 +281,7 @@ impl Admin {
     }
 
     /// A connection to `group`'s coordinator (FindCoordinator at any broker).
-    async fn find_coordinator(&self, group: &str) -> Result<BrokerConnection> {
+    pub(super) async fn find_coordinator(&self, group: &str) -> Result<BrokerConnection> {
         let conn = self.client.pool().any().await?;
         let version = conn.version_for::<FindCoordinatorRequest>()?;
         let call = FindCoordinatorCall {
@@ -380,7 +380,7 @@ fn committed(group: &str, r: OffsetFetchResponse) -> Answer<PerItem<TopicPartiti
 }
 
 /// Partition indexes grouped by topic, topics sorted.
-fn by_topic(partitions: &[TopicPartition]) -> BTreeMap<String, Vec<i32>> {
+pub(super) fn by_topic(partitions: &[TopicPartition]) -> BTreeMap<String, Vec<i32>> {
     let mut topics: BTreeMap<String, Vec<i32>> = BTreeMap::new();
     for tp in partitions {
         topics
@@ -391,7 +391,7 @@ fn by_topic(partitions: &[TopicPartition]) -> BTreeMap<String, Vec<i32>> {
     topics
 }
 
-fn missing(api: ApiKey, tp: &TopicPartition) -> Error {
+pub(super) fn missing(api: ApiKey, tp: &TopicPartition) -> Error {
     broker_error(
         ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
         api,

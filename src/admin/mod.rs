@@ -10,6 +10,13 @@
 //! | [`Admin::list_groups`] | ListGroups | every broker (each lists the groups it coordinates) |
 //! | [`Admin::describe_groups`], [`Admin::delete_groups`], [`Admin::delete_committed_offsets`], [`Admin::committed_offsets`] | DescribeGroups, DeleteGroups, OffsetDelete, OffsetFetch | the group's coordinator (FindCoordinator), found again on `NOT_COORDINATOR` |
 //! | [`Admin::list_offsets`], [`Admin::topic_offsets`] | ListOffsets | each partition's leader, again after a refresh on stale-metadata errors |
+//! | [`Admin::describe_configs`], [`Admin::alter_configs`] | DescribeConfigs, IncrementalAlterConfigs | any broker for topics, the broker itself for a broker |
+//! | [`Admin::create_partitions`] | CreatePartitions | the controller, as CreateTopics |
+//! | [`Admin::delete_records`] | DeleteRecords | each partition's leader |
+//! | [`Admin::describe_cluster`], [`Admin::describe_topics`] | DescribeCluster, Metadata | any broker |
+//! | [`Admin::list_groups_filtered`] | ListGroups v4/v5 | every broker |
+//! | [`Admin::groups_offsets`] | OffsetFetch (v8+: one request per coordinator), ListOffsets | the groups' coordinators, the leaders |
+//! | [`Admin::plan_offset_reset`], [`Admin::reset_offsets`] | DescribeGroups, OffsetFetch, ListOffsets, OffsetCommit | the coordinator, the leaders |
 //!
 //! Operations on several topics, groups or partitions report one result per
 //! item: one topic failing never fails the others. The outer `Result` only
@@ -18,10 +25,17 @@
 //! backoff until [`Admin::with_timeout`]'s deadline.
 //!
 //! Spec: KIP-4 (admin requests, controller routing), KIP-229 (DeleteGroups),
-//! KIP-496 (OffsetDelete).
+//! KIP-496 (OffsetDelete), KIP-339 (IncrementalAlterConfigs), KIP-195
+//! (CreatePartitions), KIP-107 (DeleteRecords), KIP-700 (DescribeCluster),
+//! KIP-709 (batched OffsetFetch), KIP-122 (reset offsets).
 
+mod cluster;
+mod configs;
+mod group_offsets;
+mod group_reset;
 mod groups;
 mod offsets;
+mod records;
 mod topics;
 
 use std::time::Duration;
@@ -35,6 +49,10 @@ use crate::error::{Error, Result};
 use crate::protocol::{ApiKey, ErrorCode};
 
 pub use crate::TopicPartition;
+pub use cluster::{ClusterBroker, ClusterDescription, PartitionDescription, TopicDescription};
+pub use configs::{AlterConfigOp, ConfigEntry, ConfigResource, ConfigSource, ConfigSynonym};
+pub use group_offsets::{GroupPartitionOffset, GroupSummary};
+pub use group_reset::{OffsetReset, ResetSpec};
 pub use groups::{GroupDescription, GroupListing, GroupListings, MemberDescription};
 pub use offsets::{ListedOffset, OffsetSpec, PartitionOffsets};
 pub use topics::{NewTopic, TopicListing};
@@ -110,6 +128,12 @@ impl Admin {
 /// An error the broker reported, with what it concerns.
 fn broker_error(code: ErrorCode, api: ApiKey, context: String) -> Error {
     Error::Broker { code, api, context }
+}
+
+/// Where an answer came from, for error contexts: ` at broker 1 (host:port) v4`.
+fn at(conn: &BrokerConnection, version: i16) -> String {
+    let node = conn.node_id().map_or_else(|| "?".to_owned(), |n| n.to_string());
+    format!(" at broker {node} ({}) v{version}", conn.addr())
 }
 
 /// A per-item error with the broker's message, when it sent one.

@@ -80,7 +80,7 @@ pub struct TopicListing {
 }
 
 /// One attempt's answers: per topic, the error code and message.
-type Answers = Vec<(String, ErrorCode, Option<String>)>;
+pub(super) type Answers = Vec<(String, ErrorCode, Option<String>)>;
 
 impl Admin {
     /// Creates topics on the controller; with `validate_only` the controller
@@ -183,7 +183,7 @@ impl Admin {
     /// Runs `attempt` on the controller for the topics still pending until
     /// none answers `NOT_CONTROLLER` (refreshing the metadata in between) or
     /// the deadline passes. Transport failures are retried the same way.
-    async fn on_controller<F, Fut>(
+    pub(super) async fn on_controller<F, Fut>(
         &self,
         api: ApiKey,
         names: &[String],
