@@ -21,6 +21,7 @@
 //! error.
 
 mod args;
+mod format;
 mod output;
 
 pub use args::{ConsumeArgs, StartOffset};
@@ -79,12 +80,12 @@ pub async fn run(
         return Err(e);
     }
     let mut session = Session {
-        format: if args.json {
-            Format::Json
-        } else {
-            Format::Plain {
+        format: match (&args.format, args.json) {
+            (Some(pieces), _) => Format::Custom(pieces.clone()),
+            (None, true) => Format::Json,
+            (None, false) => Format::Plain {
                 key_delimiter: args.key_delimiter.clone(),
-            }
+            },
         },
         out: Vec::with_capacity(FLUSH_BYTES * 2),
         stdout: std::io::stdout(),
