@@ -1,6 +1,7 @@
 //! The command line. Flags are kcat's where the two overlap (`-b`, `-t`,
-//! `-p`, `-K`, `-k`, `-H`, `-z`, `-X`, `-Z`); kcat's modes (`-L`, `-P`) are
-//! subcommands here.
+//! `-p`, `-K`, `-k`, `-H`, `-z`, `-X`, `-Z`, `-d`, `-v`); kcat's modes
+//! (`-L`, `-P`, `-C`, `-Q`) are subcommands here, and also accepted as
+//! flags (`kafkit -C -b ... -t ...`, see `modes.rs`).
 
 use bytes::Bytes;
 use clap::{Args, Parser, Subcommand};
@@ -18,14 +19,46 @@ pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+    /// Debug output on stderr for these areas, comma-separated (kcat's -d):
+    /// broker, protocol, metadata, security, consumer, cgrp, fetch,
+    /// producer, msg, eos, admin, rpc, all. Warnings and errors are always
+    /// shown.
+    #[arg(short = 'd', long = "debug", value_name = "AREAS", global = true,
+          value_delimiter = ',', value_parser = crate::logging::parse_area)]
+    pub debug: Vec<crate::logging::Area>,
+    /// More on stderr (repeatable): -v the library's info and a progress
+    /// line every few seconds for produce and consume, -vv debug, -vvv trace.
+    #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// Seconds between -v's progress lines.
+    #[arg(long = "progress-interval", value_name = "SECONDS", global = true,
+          default_value = "5", value_parser = parse_seconds)]
+    pub progress_interval: std::time::Duration,
+}
+
+impl Cli {
+    /// How often to print progress, if at all (only with -v).
+    pub fn progress(&self) -> Option<std::time::Duration> {
+        (self.verbose > 0).then_some(self.progress_interval)
+    }
+}
+
+fn parse_seconds(s: &str) -> Result<std::time::Duration, String> {
+    s.parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite() && *v >= 0.01)
+        .map(std::time::Duration::from_secs_f64)
+        .ok_or_else(|| format!("{s:?}: expected seconds (at least 0.01)"))
 }
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// List brokers, topics and partitions (like `kcat -L`).
+    /// List brokers, topics and partitions (`-L`, like `kcat -L`).
+    #[command(short_flag = 'L')]
     Metadata(MetadataArgs),
-    /// Write one record per line of stdin (like `kcat -P`).
+    /// Write one record per line of stdin (`-P`, like `kcat -P`).
+    #[command(short_flag = 'P')]
     Produce(ProduceArgs),
     /// Create, delete or list topics.
     #[command(subcommand)]
@@ -36,8 +69,12 @@ pub enum Command {
     /// A topic's earliest and latest offsets per partition, with a group's
     /// committed offsets and lag.
     Offsets(OffsetsArgs),
-    /// Print records (like `kcat -C`, or `kcat -G` with a group).
+    /// Print records (`-C`, like `kcat -C`, or `kcat -G` with a group).
+    #[command(short_flag = 'C')]
     Consume(crate::consume::ConsumeArgs),
+    /// The first offset at or after a timestamp (`-Q`, like `kcat -Q`).
+    #[command(short_flag = 'Q')]
+    Query(crate::query::QueryArgs),
 }
 
 /// Options every subcommand takes.

@@ -6,8 +6,15 @@
 //! kafkit topics create -b localhost:9092 -t orders -p 6 -r 3 --config cleanup.policy=compact
 //! kafkit topics list|delete ...; kafkit groups list|describe -G GROUP
 //! kafkit offsets -b localhost:9092 -t orders -G billing
-//! kafkit consume -b localhost:9092 -t orders [-G GROUP] [-o beginning|end|stored|OFFSET|-N] [-c COUNT] [-e] [-J]
+//! kafkit consume -b localhost:9092 -t orders [-G GROUP] [-o beginning|end|stored|OFFSET|-N] [-c COUNT] [-e] [-J] [-f FORMAT]
+//! kafkit query -b localhost:9092 -t orders:0:1700000000000
+//! kafkit -C -b localhost:9092 -t orders -e -d cgrp,protocol -v   # kcat's flags
 //! ```
+//!
+//! kcat's mode flags `-L`, `-P`, `-C` and `-Q` are the subcommands
+//! `metadata`, `produce`, `consume` and `query`. Warnings and errors from
+//! the library are always printed on stderr; `-d AREAS` and `-v` print more
+//! (see `logging.rs`).
 //!
 //! Exit status: 0 on success; 1 when a record failed, the cluster could not
 //! be reached, or (`metadata -t`) the broker reported an error for the topic
@@ -21,14 +28,22 @@ use clap::{CommandFactory, Parser};
 mod admin;
 mod args;
 mod consume;
+mod logging;
 mod metadata;
+mod modes;
 mod produce;
+mod progress;
+mod query;
 mod settings;
 
 use args::{Cli, Command};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let command = Cli::command();
+    let names: Vec<&str> = command.get_subcommands().map(|c| c.get_name()).collect();
+    let cli = Cli::parse_from(modes::kcat_order(std::env::args_os().collect(), &names));
+    logging::init(&cli.debug, cli.verbose);
+    let progress = cli.progress();
     let conn = match &cli.command {
         Command::Metadata(args) => &args.conn,
         Command::Produce(args) => &args.conn,
@@ -36,6 +51,7 @@ fn main() -> ExitCode {
         Command::Groups(cmd) => admin::groups_connection(cmd),
         Command::Offsets(args) => &args.conn,
         Command::Consume(args) => &args.conn,
+        Command::Query(args) => &args.conn,
     };
     if let Command::Consume(args) = &cli.command {
         if let Err(e) = args.check() {
@@ -63,11 +79,12 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Metadata(args) => metadata::run(client, args).await,
-            Command::Produce(args) => produce::run(client, args).await.map(|o| o.failed == 0),
+            Command::Produce(args) => produce::run(client, args, progress).await.map(|o| o.failed == 0),
             Command::Topics(cmd) => admin::topics(client, cmd).await,
             Command::Groups(cmd) => admin::groups(client, cmd).await,
             Command::Offsets(args) => admin::offsets(client, args).await,
-            Command::Consume(args) => consume::run(client, args).await,
+            Command::Consume(args) => consume::run(client, args, progress).await,
+            Command::Query(args) => query::run(client, args).await,
         }
     });
     match result {

@@ -8,6 +8,7 @@
 //! every outstanding delivery, each bounded by the delivery timeout, then
 //! closes the producer; a second Ctrl-C exits at once with status 130.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -109,7 +110,11 @@ enum Item {
 }
 
 /// Runs the command: `Err` when the producer could not start.
-pub async fn run(client: ClientConfig, args: ProduceArgs) -> Result<Outcome, String> {
+pub async fn run(
+    client: ClientConfig,
+    args: ProduceArgs,
+    progress: Option<Duration>,
+) -> Result<Outcome, String> {
     let mut config = settings::producer_config(&args.conn.settings);
     if let Some(acks) = args.acks {
         config = config.with_acks(acks);
@@ -122,7 +127,9 @@ pub async fn run(client: ClientConfig, args: ProduceArgs) -> Result<Outcome, Str
         .await
         .map_err(|e| format!("cannot connect: {e}"))?;
     let (items, rx) = mpsc::unbounded_channel();
-    let collector = tokio::spawn(collect(rx));
+    let delivered = Arc::new(AtomicU64::new(0));
+    let shown = crate::progress::start(progress, delivered.clone(), "delivered");
+    let collector = tokio::spawn(collect(rx, delivered));
     let interrupted = interrupt_signal();
     let read = read_lines(&producer, &template, &items, &interrupted).await;
     drop(items);
@@ -130,6 +137,7 @@ pub async fn run(client: ClientConfig, args: ProduceArgs) -> Result<Outcome, Str
         eprintln!("kafkit: collector task failed: {e}");
         Outcome::default()
     });
+    drop(shown);
     if let Err(e) = read {
         eprintln!("kafkit: reading stdin failed: {e}");
         outcome.failed += 1;
@@ -188,7 +196,7 @@ async fn read_lines(
 }
 
 /// Awaits every delivery in order and counts; reports the first few failures.
-async fn collect(mut rx: mpsc::UnboundedReceiver<Item>) -> Outcome {
+async fn collect(mut rx: mpsc::UnboundedReceiver<Item>, delivered: Arc<AtomicU64>) -> Outcome {
     let mut outcome = Outcome::default();
     while let Some(item) = rx.recv().await {
         let (line, result) = match item {
@@ -196,7 +204,10 @@ async fn collect(mut rx: mpsc::UnboundedReceiver<Item>) -> Outcome {
             Item::Rejected(line, e) => (line, Err(e)),
         };
         match result {
-            Ok(()) => outcome.delivered += 1,
+            Ok(()) => {
+                outcome.delivered += 1;
+                delivered.store(outcome.delivered, Ordering::Relaxed);
+            }
             Err(e) => {
                 outcome.failed += 1;
                 if outcome.failed <= ERRORS_SHOWN {

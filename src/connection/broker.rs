@@ -79,6 +79,7 @@ impl BrokerConnection {
             };
             let versions = conn.negotiate_versions().await?;
             debug!(apis = versions.len(), "connected");
+            debug!(target: "kafkit::protocol", broker = %addr, negotiated = %negotiated(&versions), "API versions");
             let _ = conn.inner.versions.set(versions);
             if config.security.protocol.uses_sasl() {
                 let sasl = &config.security.sasl;
@@ -327,6 +328,7 @@ impl BrokerConnection {
                     api: R::API_KEY,
                     source,
                 })?;
+        debug!(target: "kafkit::protocol", broker = %self.inner.addr, api = %R::API_KEY, version, correlation_id, "request");
         self.inner
             .tx
             .send(Outgoing {
@@ -341,6 +343,23 @@ impl BrokerConnection {
             })?;
         Ok(correlation_id)
     }
+}
+
+/// The version each API kafkit knows will be sent at, given the broker's
+/// ranges: `Produce v11, Fetch v17, ...` (`-` where there is none in common).
+fn negotiated(theirs: &HashMap<i16, VersionRange>) -> String {
+    use crate::protocol::messages::any::APIS;
+    let mut out = Vec::with_capacity(APIS.len());
+    for api in APIS {
+        let Some(range) = theirs.get(&api.api_key.0) else {
+            continue;
+        };
+        match api.request_versions.highest_common(range) {
+            Some(v) => out.push(format!("{} v{v}", api.name)),
+            None => out.push(format!("{} -", api.name)),
+        }
+    }
+    out.join(", ")
 }
 
 /// A request queued on a connection, waiting for its response.
@@ -389,7 +408,17 @@ impl<R: Request> PendingResponse<R> {
             }
         }
         .instrument(span)
-        .await?;
+        .await;
+        let frame = match frame {
+            Ok(frame) => {
+                debug!(target: "kafkit::protocol", broker = %inner.addr, api = %R::API_KEY, version = self.version, correlation_id = self.correlation_id, bytes = frame.len(), "response");
+                frame
+            }
+            Err(e) => {
+                debug!(target: "kafkit::protocol", broker = %inner.addr, api = %R::API_KEY, version = self.version, correlation_id = self.correlation_id, error = %e, "no response");
+                return Err(e);
+            }
+        };
         let (_, body) =
             decode_response::<R>(frame, self.version).map_err(|source| Error::BadResponse {
                 broker: inner.addr.clone(),

@@ -68,6 +68,7 @@ pub(crate) struct GroupDriver {
     last_committed: HashMap<TopicPartition, i64>,
     seen_polls: u64,
     close_waiters: Vec<oneshot::Sender<()>>,
+    errors: super::group_report::GroupErrors,
 }
 
 enum FetchPurpose {
@@ -101,6 +102,7 @@ impl GroupDriver {
             last_committed: HashMap::new(),
             seen_polls: 0,
             close_waiters: Vec::new(),
+            errors: Default::default(),
         }
     }
 
@@ -145,6 +147,7 @@ impl GroupDriver {
         match done {
             Done::Coordinator(id, conn) => self.coordinator = Some((id, conn)),
             Done::Sent(id, broker, version) => {
+                self.errors.sent(id, &broker);
                 if let Err(e) = self.member.sent(id, &broker, version) {
                     debug!(error = %e, "sent: request no longer outstanding");
                 }
@@ -155,6 +158,7 @@ impl GroupDriver {
                 }
             }
             Done::Response(id, result) => {
+                self.errors.observe(id, result.as_ref().ok());
                 let r = match result {
                     Ok(resp) => {
                         tracing::trace!(member = %self.member.member_id(), ?resp, "group response");

@@ -14,6 +14,7 @@ mod events;
 mod fetcher;
 mod group;
 mod group_call;
+mod group_report;
 mod handle;
 mod offsets;
 mod record;

@@ -38,8 +38,13 @@ pub struct ConsumeArgs {
     #[arg(short = 'e')]
     pub exit_at_end: bool,
     /// One JSON object per record, with the fields of `kcat -J`.
-    #[arg(short = 'J')]
+    #[arg(short = 'J', conflicts_with = "format")]
     pub json: bool,
+    /// kcat's output format: %s value, %k key, %t topic, %p partition,
+    /// %o offset, %T timestamp, %h headers, %S/%K lengths, \n \t escapes.
+    #[arg(short = 'f', value_name = "FORMAT", value_parser = super::format::parse_format,
+          conflicts_with = "key_delimiter")]
+    pub format: Option<super::format::Pattern>,
     /// Print each key before its value, followed by this delimiter
     /// (escapes as for produce -K).
     #[arg(short = 'K', value_name = "KEY_DELIM", value_parser = parse_delimiter)]

@@ -21,6 +21,7 @@
 //! error.
 
 mod args;
+mod format;
 mod output;
 
 pub use args::{ConsumeArgs, StartOffset};
@@ -28,6 +29,8 @@ pub use args::{ConsumeArgs, StartOffset};
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::io::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use kafkit::consumer::{Consumer, ConsumerConfig, ConsumerEvent, OffsetReset};
@@ -43,7 +46,11 @@ const IDLE_CHECK: Duration = Duration::from_millis(100);
 const FLUSH_BYTES: usize = 64 * 1024;
 
 /// Runs the command: `Ok(true)` on a clean stop, `Err` when it could not start.
-pub async fn run(client: ClientConfig, args: ConsumeArgs) -> Result<bool, String> {
+pub async fn run(
+    client: ClientConfig,
+    args: ConsumeArgs,
+    progress: Option<Duration>,
+) -> Result<bool, String> {
     let start = args.start();
     let reset = match start {
         StartOffset::Beginning => OffsetReset::Earliest,
@@ -73,12 +80,12 @@ pub async fn run(client: ClientConfig, args: ConsumeArgs) -> Result<bool, String
         return Err(e);
     }
     let mut session = Session {
-        format: if args.json {
-            Format::Json
-        } else {
-            Format::Plain {
+        format: match (&args.format, args.json) {
+            (Some(pieces), _) => Format::Custom(pieces.clone()),
+            (None, true) => Format::Json,
+            (None, false) => Format::Plain {
                 key_delimiter: args.key_delimiter.clone(),
-            }
+            },
         },
         out: Vec::with_capacity(FLUSH_BYTES * 2),
         stdout: std::io::stdout(),
@@ -88,8 +95,11 @@ pub async fn run(client: ClientConfig, args: ConsumeArgs) -> Result<bool, String
         assigned: BTreeSet::new(),
         events,
         failed: false,
+        count: Arc::new(AtomicU64::new(0)),
     };
+    let shown = crate::progress::start(progress, session.count.clone(), "consumed");
     let stop = session.consume(&mut consumer, args.exit_at_end).await;
+    drop(shown);
     let flushed = session.flush();
     if let Err(e) = consumer.close().await {
         eprintln!("kafkit: close: {e}");
@@ -220,6 +230,8 @@ struct Session {
     assigned: BTreeSet<TopicPartition>,
     events: Option<mpsc::UnboundedReceiver<ConsumerEvent>>,
     failed: bool,
+    /// `printed`, for the progress line.
+    count: Arc<AtomicU64>,
 }
 
 impl Session {
@@ -296,6 +308,7 @@ impl Session {
                     .write(&mut self.out, &Printable::of(&record, broker));
                 consumer.mark_processed();
                 self.printed += 1;
+                self.count.store(self.printed, Ordering::Relaxed);
                 if self.out.len() >= FLUSH_BYTES && !self.flush() {
                     return Step::Done(Stop::Closed);
                 }
@@ -335,9 +348,8 @@ impl Session {
                         self.assigned.remove(p);
                     }
                 }
-                // The broker keeps closing the connection on a group
-                // request: say which, at which version, and what comes next.
-                ConsumerEvent::RequestDropped(dropped) => eprintln!("kafkit: warning: {dropped}"),
+                // A broker that keeps closing the connection on a group
+                // request is the library's warning (always on stderr).
                 ConsumerEvent::Crashed { error, .. } => {
                     eprintln!("kafkit: consumer stopped: {error}");
                     return Some(Stop::Failed);

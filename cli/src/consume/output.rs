@@ -67,6 +67,8 @@ impl<'a> Printable<'a> {
 pub enum Format {
     /// kcat's `-J`.
     Json,
+    /// kcat's `-f`.
+    Custom(super::format::Pattern),
     /// The value, preceded by the key and this delimiter when given.
     Plain {
         /// `-K`.
@@ -79,6 +81,7 @@ impl Format {
     pub fn write(&self, out: &mut Vec<u8>, record: &Printable<'_>) {
         match self {
             Format::Json => write_json(out, record),
+            Format::Custom(pieces) => super::format::write(out, pieces, record),
             Format::Plain { key_delimiter } => {
                 if let Some(delim) = key_delimiter {
                     out.extend_from_slice(record.key.unwrap_or_default());
