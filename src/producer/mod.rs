@@ -11,6 +11,7 @@
 //! KIP-91 (delivery timeout).
 
 pub use kafkit_core::producer::accumulator;
+pub use kafkit_core::producer::transaction;
 mod clock;
 mod config;
 mod delivery;
@@ -19,7 +20,7 @@ mod handle;
 mod metrics;
 pub mod partitioner;
 mod sender;
-pub mod transaction;
+
 mod wire;
 
 pub use accumulator::TopicPartition;

@@ -1,12 +1,14 @@
 //! The producer's sans-IO half: the record type the application hands over
 //! ([`ProducerRecord`]), the per-partition batching state machine
-//! ([`accumulator`]) and the batches it encodes records into.
+//! ([`accumulator`]), the batches it encodes records into, and the
+//! transactional producer's state machine ([`transaction`]).
 //!
 //! Spec: KIP-98 (idempotent producer), KIP-91 (delivery timeout).
 
 pub mod accumulator;
 mod batch;
 mod record;
+pub mod transaction;
 
 pub use crate::common::TopicPartition;
 pub use accumulator::{Accumulator, AccumulatorConfig, Appended, Drained};

@@ -342,3 +342,5 @@ impl Message for ProduceResponse {
 
 #[cfg(test)]
 mod tests;
+mod v12;
+pub use v12::{ProduceV12Request, ProduceV12Response};

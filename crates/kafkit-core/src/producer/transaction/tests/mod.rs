@@ -395,3 +395,35 @@ fn init_retries_while_the_coordinator_loads() {
     m.on_response(init_ok(1, 0), t0 + BACKOFF).expect("ok");
     assert_eq!(m.state(), TxnState::Ready);
 }
+
+#[test]
+fn bump_epoch_sends_init_producer_id_with_the_current_id_and_epoch() {
+    let t0 = Instant::now();
+    let mut m = ready(t0);
+    m.bump_epoch().expect("ready");
+    assert_eq!(m.state(), TxnState::Initializing);
+    let out = m.poll_request(t0).expect("InitProducerId");
+    assert_eq!(out.destination, Destination::Node(TXN_NODE));
+    let TxnRequest::InitProducerId(req) = &out.request else {
+        panic!("{out:?}");
+    };
+    assert_eq!((req.producer_id, req.producer_epoch), (42, 0));
+    m.on_response(init_ok(42, 1), t0).expect("fits");
+    assert_eq!(m.state(), TxnState::Ready);
+    assert_eq!(m.producer_id_and_epoch(), (42, 1));
+    assert_eq!(
+        m.poll_event(),
+        Some(TxnEvent::Initialized {
+            producer_id: 42,
+            epoch: 1
+        })
+    );
+    m.begin_transaction().expect("begin");
+    assert!(matches!(
+        m.bump_epoch(),
+        Err(TxnError::InvalidTransition {
+            state: TxnState::InTransaction,
+            ..
+        })
+    ));
+}

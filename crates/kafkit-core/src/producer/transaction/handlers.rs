@@ -98,9 +98,13 @@ impl TransactionManager {
             Step::InitProducerId => {
                 let timeout =
                     i32::try_from(self.config.transaction_timeout.as_millis()).unwrap_or(i32::MAX);
+                // -1/-1 the first time; the current id and epoch when
+                // bumping the epoch after a failed transaction (KIP-360).
                 let req = InitProducerIdRequest {
                     transactional_id: Some(id),
                     transaction_timeout_ms: timeout,
+                    producer_id: self.producer_id,
+                    producer_epoch: self.epoch,
                     ..Default::default()
                 };
                 (

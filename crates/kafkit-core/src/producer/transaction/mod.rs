@@ -2,7 +2,8 @@
 //! sans-IO: inputs are the user's calls, the broker's responses and `now`;
 //! outputs are the requests to send ([`TransactionManager::poll_request`]),
 //! events ([`TransactionManager::poll_event`]) and typed errors. It holds no
-//! socket, task or clock; the producer drives it.
+//! socket, task or clock (it logs nothing either: the driver reports the
+//! events); the producer drives it.
 //!
 //! ```text
 //!                 init_transactions
@@ -232,12 +233,6 @@ impl TransactionManager {
     }
 
     fn transition(&mut self, to: TxnState) {
-        tracing::debug!(
-            transactional_id = %self.config.transactional_id,
-            from = ?self.state,
-            to = ?to,
-            "transaction state"
-        );
         self.state = to;
     }
 
@@ -259,6 +254,17 @@ impl TransactionManager {
     /// Starts initialization: FindCoordinator, then InitProducerId.
     pub fn init_transactions(&mut self) -> Result<(), TxnError> {
         self.require(&[TxnState::Uninitialized], "init_transactions")?;
+        self.transition(TxnState::Initializing);
+        self.queue.push_back(Step::InitProducerId);
+        Ok(())
+    }
+
+    /// Asks for a new epoch between transactions (InitProducerId with the
+    /// current id and epoch, KIP-360): needed after a transaction whose
+    /// batches failed, since their sequence numbers are lost with them.
+    /// `Initialized` tells when; the driver restarts its sequences then.
+    pub fn bump_epoch(&mut self) -> Result<(), TxnError> {
+        self.require(&[TxnState::Ready], "bump_epoch")?;
         self.transition(TxnState::Initializing);
         self.queue.push_back(Step::InitProducerId);
         Ok(())
@@ -383,7 +389,6 @@ impl TransactionManager {
 
     fn fatal(&mut self, api: ApiKey, error: crate::protocol::ErrorCode) {
         let e = TxnError::Fatal { api, error };
-        tracing::warn!(transactional_id = %self.config.transactional_id, %e, "transaction");
         self.queue.clear();
         self.error = Some(e.clone());
         self.events.push_back(TxnEvent::Failed(e));
@@ -411,7 +416,6 @@ impl TransactionManager {
             error,
             partition,
         };
-        tracing::info!(transactional_id = %self.config.transactional_id, %e, "transaction");
         self.queue.clear();
         self.pending_partitions.clear();
         self.error = Some(e.clone());
