@@ -7,7 +7,10 @@
 //! and, on exit, commits and leaves the group. Its session timeout is 10 s
 //! (heartbeats every second) rather than the Java client's 45 s: a
 //! command-line reader is short-lived, and if it dies its partitions should
-//! move on soon.
+//! move on soon. With `-X group.protocol=consumer` (KIP-848, Kafka 4.0+)
+//! the coordinator assigns (`-X group.remote.assignor=uniform|range`) and
+//! the session timeout and heartbeat interval are the broker's
+//! (`group.consumer.*`).
 //!
 //! `-e` ends the command once every partition read has been printed up to
 //! the high watermark of its latest fetch (with `-G`: every partition
@@ -50,7 +53,7 @@ pub async fn run(client: ClientConfig, args: ConsumeArgs) -> Result<bool, String
         // `stored` falls back to the end, as librdkafka's default does.
         _ => OffsetReset::Latest,
     };
-    let mut config = match &args.group {
+    let config = match &args.group {
         Some(g) => ConsumerConfig::group(g.clone()),
         None => ConsumerConfig::default(),
     }
@@ -58,6 +61,8 @@ pub async fn run(client: ClientConfig, args: ConsumeArgs) -> Result<bool, String
     .with_fetch_max_wait(Duration::from_millis(100))
     .with_session_timeout(Duration::from_secs(10))
     .with_heartbeat_interval(Duration::from_secs(1));
+    // `-X group.protocol=consumer` (KIP-848) and `group.remote.assignor`.
+    let mut config = crate::settings::consumer_config(config, &args.conn.settings);
     config.max_buffered_bytes = 16 * 1024 * 1024;
     let mut consumer = Consumer::connect(client, config)
         .await
