@@ -1,5 +1,6 @@
 //! Consumer-group administration: list (every broker), describe, delete,
 //! delete committed offsets and read them (the group's coordinator).
+//! KIP-848 groups' own description is in `consumer_groups.rs`.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -77,7 +78,7 @@ pub struct GroupDescription {
 }
 
 /// A coordinator answer: the value, or a group-level error code to judge.
-type Answer<T> = std::result::Result<T, ErrorCode>;
+pub(super) type Answer<T> = std::result::Result<T, ErrorCode>;
 
 impl Admin {
     /// Lists the groups of every broker (each lists the groups it coordinates).
@@ -254,7 +255,7 @@ impl Admin {
 
     /// Runs `op` at `group`'s coordinator until it answers with something
     /// other than a moved or loading coordinator, or the deadline passes.
-    async fn on_coordinator<T, F, Fut>(&self, group: &str, api: ApiKey, op: F) -> Result<T>
+    pub(super) async fn on_coordinator<T, F, Fut>(&self, group: &str, api: ApiKey, op: F) -> Result<T>
     where
         F: Fn(BrokerConnection) -> Fut,
         Fut: Future<Output = Result<Answer<T>>>,

@@ -20,6 +20,7 @@
 //! Spec: KIP-4 (admin requests, controller routing), KIP-229 (DeleteGroups),
 //! KIP-496 (OffsetDelete).
 
+mod consumer_groups;
 mod groups;
 mod offsets;
 mod topics;
@@ -35,6 +36,9 @@ use crate::error::{Error, Result};
 use crate::protocol::{ApiKey, ErrorCode};
 
 pub use crate::TopicPartition;
+pub use consumer_groups::{
+    AnyGroupDescription, ConsumerGroupDescription, ConsumerGroupMember,
+};
 pub use groups::{GroupDescription, GroupListing, GroupListings, MemberDescription};
 pub use offsets::{ListedOffset, OffsetSpec, PartitionOffsets};
 pub use topics::{NewTopic, TopicListing};
