@@ -19,6 +19,8 @@ use kafkit::ClientConfig;
 use tokio::sync::mpsc;
 
 mod support;
+use support::child_member::ChildMember;
+use support::java;
 use support::kafka;
 use support::members::{await_reads, produce, reads, GroupView, KafkitMember, ReadLog};
 
@@ -234,9 +236,20 @@ async fn two_members_split_six_partitions_and_commit_what_they_read() {
             r.partition
         );
     }
+    // Auto-commit (every 200 ms) stores what was processed, with the member epoch.
+    let ends = read_ends(&g.log);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let got = committed(&g.bootstrap, &g.group, &g.topic).await;
+        if (0..PARTITIONS).all(|p| got[&p] == ends.get(&p).copied()) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "auto-commit: {got:?} vs {ends:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // A manual commit with nothing new succeeds and changes nothing.
     a.commit().await;
     b.commit().await;
-    let ends = read_ends(&g.log);
     let got = committed(&g.bootstrap, &g.group, &g.topic).await;
     for p in 0..PARTITIONS {
         assert_eq!(got[&p], ends.get(&p).copied(), "partition {p}: {got:?} vs {ends:?}");
@@ -312,4 +325,129 @@ async fn a_closing_member_leaves_and_the_other_takes_over_quickly() {
     await_reads(&g.log, &second).await;
     assert_eq!(duplicates(&g.log), 0, "the leaver committed before it left");
     a.leave().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kafkit_and_java_members_split_the_partitions_of_one_group() {
+    let Some(mut g) = Group::new("k848-java").await else {
+        return;
+    };
+    let a = g.member(0).await;
+    let args = ["member", &g.bootstrap, &g.topic, &g.group, "consumer"];
+    let java = ChildMember::spawn(java::peer(&args), 1, g.log.clone());
+    let java_owned = || java.last_join().map(|j| j.partitions).unwrap_or_default();
+    let owners = settle_848(&mut g.view, &mut g.rx, &[0], true, java_owned).await;
+    let theirs = java_owned();
+    assert_eq!((owners[&0].len(), theirs.len()), (3, 3), "{owners:?} / {theirs:?}");
+    let values = g.produce("mixed-", 300).await;
+    await_reads(&g.log, &values).await;
+    assert_eq!(duplicates(&g.log), 0);
+    for r in reads(&g.log) {
+        let owned = if r.member == 0 { &owners[&0] } else { &theirs };
+        assert!(owned.contains(&r.partition), "member {} read {}", r.member, r.partition);
+    }
+    // The Java member leaves: the kafkit member takes every partition.
+    tokio::task::block_in_place(|| java.leave());
+    let owners = g.settle(&[0]).await;
+    assert_eq!(owners[&0].len(), PARTITIONS as usize);
+    let more = produce(&g.bootstrap, &g.topic, "after-java-", 0..60).await;
+    await_reads(&g.log, &more).await;
+    a.leave().await;
+}
+
+/// A member on a runtime of its own, killed by shutting that runtime down:
+/// no leave heartbeat, no commit, its connections just close.
+fn killable_member(
+    id: usize,
+    g: &Group,
+) -> (std::thread::JoinHandle<()>, std::sync::mpsc::Sender<()>) {
+    let (kill, killed) = std::sync::mpsc::channel::<()>();
+    let (bootstrap, topic, group) = (g.bootstrap.clone(), g.topic.clone(), g.group.clone());
+    let (log, tx) = (g.log.clone(), g.tx.clone());
+    let thread = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.spawn(async move {
+            let member = KafkitMember::spawn(id, &bootstrap, &topic, config(&group), log, tx).await;
+            // Never closed: the runtime's shutdown drops it mid-flight.
+            std::future::pending::<()>().await;
+            drop(member);
+        });
+        let _ = killed.recv();
+        rt.shutdown_background();
+    });
+    (thread, kill)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_killed_without_leaving_is_replaced_after_the_session_timeout() {
+    let Some(mut g) = Group::new("k848-kill").await else {
+        return;
+    };
+    let a = g.member(0).await;
+    let (thread, kill) = killable_member(1, &g);
+    g.settle(&[0, 1]).await;
+    let killed_at = Instant::now();
+    kill.send(()).expect("kill");
+    thread.join().expect("killed member's thread");
+    // Its partitions are still its own until the coordinator expires the
+    // session (6 s here): no leave was sent.
+    let owners = settle_848(&mut g.view, &mut g.rx, &[0], false, BTreeSet::new).await;
+    let took = killed_at.elapsed();
+    assert_eq!(owners[&0].len(), PARTITIONS as usize);
+    assert!(
+        took >= Duration::from_secs(4) && took < Duration::from_secs(20),
+        "reassigned after {took:?} (session timeout 6 s)"
+    );
+    let values = produce(&g.bootstrap, &g.topic, "after-kill-", 0..60).await;
+    await_reads(&g.log, &values).await;
+    a.leave().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_regex_subscription_picks_up_a_topic_created_later() {
+    let Some(bootstrap) = broker() else { return };
+    support::real::init_tracing();
+    let prefix = kafka::unique("k848-re");
+    let first = format!("{prefix}-a");
+    support::real::create_topics(&bootstrap, &[(&first, 2)], 1).await;
+    let mut consumer = Consumer::connect(
+        ClientConfig::new([bootstrap.as_str()]),
+        config(&kafka::unique("k848-regex")),
+    )
+    .await
+    .expect("consumer");
+    consumer
+        .subscribe_pattern(&format!("{prefix}-.*"))
+        .expect("subscribe_pattern");
+    produce(&bootstrap, &first, "a-", 0..10).await;
+    let got = support::real::next_records_of(&mut consumer, 10, &first).await;
+    assert!(got.iter().all(|r| *r.topic == *first));
+    let second = format!("{prefix}-b");
+    support::real::create_topics(&bootstrap, &[(&second, 2)], 1).await;
+    produce(&bootstrap, &second, "b-", 0..10).await;
+    let got = support::real::next_records_of(&mut consumer, 10, &second).await;
+    let values: BTreeSet<String> = got
+        .iter()
+        .map(|r| support::real::text(r.value.as_ref()))
+        .collect();
+    assert_eq!(values, (0..10).map(|i| format!("b-{i}")).collect());
+    consumer.close().await.expect("close");
+}
+
+#[tokio::test]
+async fn subscribe_pattern_needs_the_consumer_protocol() {
+    let Some(bootstrap) = broker() else { return };
+    let mut consumer = Consumer::connect(
+        ClientConfig::new([bootstrap.as_str()]),
+        ConsumerConfig::group(kafka::unique("k848-classic-regex")),
+    )
+    .await
+    .expect("consumer");
+    let err = consumer.subscribe_pattern("t-.*").unwrap_err();
+    assert!(err.to_string().contains("group_protocol = Consumer"), "{err}");
+    consumer.close().await.expect("close");
 }
