@@ -451,3 +451,108 @@ async fn subscribe_pattern_needs_the_consumer_protocol() {
     assert!(err.to_string().contains("group_protocol = Consumer"), "{err}");
     consumer.close().await.expect("close");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_listener_runs_on_the_consumer_protocol() {
+    use kafkit::consumer::ConsumerRecord;
+    use kafkit::listener::{Context, Listener, ListenerEvent};
+    use std::sync::{Arc, Mutex};
+    let Some(g) = Group::new("k848-listener").await else {
+        return;
+    };
+    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+    let handled = seen.clone();
+    let mut listener = Listener::builder(ClientConfig::new([g.bootstrap.as_str()]), config(&g.group))
+        .topic(&g.topic, move |r: ConsumerRecord, _ctx: Context| {
+            let handled = handled.clone();
+            async move {
+                let v = support::real::text(r.value.as_ref());
+                handled.lock().unwrap_or_else(|p| p.into_inner()).push(v);
+                Ok(())
+            }
+        })
+        .run()
+        .expect("listener");
+    let mut events = listener.events().expect("events");
+    let values = g.produce("listened-", 120).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut assigned = BTreeSet::new();
+    loop {
+        while let Ok(e) = events.try_recv() {
+            if let ListenerEvent::Assigned { partitions, .. } = e {
+                assigned.extend(partitions.into_iter().map(|tp| tp.partition));
+            }
+        }
+        let got: BTreeSet<String> = seen.lock().unwrap_or_else(|p| p.into_inner()).iter().cloned().collect();
+        if got == values {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{} of {} handled", got.len(), values.len());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(assigned, (0..PARTITIONS).collect(), "Assigned events of the one member");
+    assert_eq!(seen.lock().unwrap_or_else(|p| p.into_inner()).len(), 120, "each record handled once");
+    listener.shutdown(Duration::from_secs(20)).await.expect("shutdown");
+    // Shutdown committed everything handled: the committed offsets add up
+    // to every record.
+    let got = committed(&g.bootstrap, &g.group, &g.topic).await;
+    let total: i64 = got.values().map(|o| o.unwrap_or(0)).sum();
+    assert_eq!(total, 120, "{got:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_describes_a_consumer_group_and_a_classic_one() {
+    use kafkit::admin::AnyGroupDescription;
+    let Some(mut g) = Group::new("k848-describe").await else {
+        return;
+    };
+    let a = g.member(0).await;
+    let b = g.member(1).await;
+    let owners = g.settle(&[0, 1]).await;
+    let admin = kafkit::Admin::connect(ClientConfig::new([g.bootstrap.as_str()]))
+        .await
+        .expect("admin");
+    let described = admin
+        .describe_consumer_groups(std::slice::from_ref(&g.group))
+        .await
+        .expect("ConsumerGroupDescribe");
+    let d = described[0].1.as_ref().expect("described");
+    assert_eq!(d.state, "Stable");
+    assert_eq!(d.members.len(), 2);
+    let mut assigned: Vec<BTreeSet<i32>> = d
+        .members
+        .iter()
+        .map(|m| m.assignment.iter().map(|tp| tp.partition).collect())
+        .collect();
+    assigned.sort();
+    let mut expected: Vec<BTreeSet<i32>> = owners.values().cloned().collect();
+    expected.sort();
+    assert_eq!(assigned, expected, "the coordinator's view matches the members' events");
+    assert!(d.members.iter().all(|m| m.member_epoch > 0 && !m.classic));
+    // A classic group: ConsumerGroupDescribe says it is no consumer group,
+    // DescribeGroups describes it.
+    let classic_group = kafka::unique("k848-classic");
+    let mut classic = Consumer::connect(
+        ClientConfig::new([g.bootstrap.as_str()]),
+        ConsumerConfig::group(&classic_group).from_beginning(),
+    )
+    .await
+    .expect("classic consumer");
+    classic.subscribe(&[&g.topic]).expect("subscribe");
+    g.produce("described-", 6).await;
+    support::real::next_records_of(&mut classic, 1, "classic").await;
+    let both = admin
+        .describe_any_groups(&[g.group.clone(), classic_group.clone()])
+        .await
+        .expect("describe");
+    assert!(matches!(&both[0].1, Ok(AnyGroupDescription::Consumer(c)) if c.members.len() == 2));
+    assert!(
+        matches!(&both[1].1, Ok(AnyGroupDescription::Classic(c)) if c.protocol_type == "consumer" && c.members.len() == 1),
+        "{:?}",
+        both[1]
+    );
+    classic.close().await.expect("close");
+    admin.close();
+    a.leave().await;
+    b.leave().await;
+}
