@@ -11,6 +11,9 @@
 //! $ kafkit groups describe -G billing
 //! group "billing": state Stable, protocol consumer/range, coordinator 1, 1 members:
 //!   member kafkit-1-abc (client kafkit, host /127.0.0.1): orders/0,orders/1
+//! $ kafkit groups describe -G orders-848
+//! group "orders-848": consumer protocol (KIP-848), state Stable, epoch 3, assignor uniform, coordinator 1, 1 members:
+//!   member 5f0c… epoch 3 (client kafkit, host /127.0.0.1): orders/0,orders/1
 //! $ kafkit offsets -t orders -G billing
 //! partition  earliest  latest  committed  lag
 //! 0          0         10      4          6
@@ -21,7 +24,10 @@
 
 use std::io::Write;
 
-use kafkit::admin::{Admin, GroupDescription, GroupListings, NewTopic, PartitionOffsets, PerItem};
+use kafkit::admin::{
+    Admin, AnyGroupDescription, ConsumerGroupDescription, GroupDescription, GroupListings, NewTopic,
+    PartitionOffsets, PerItem, TopicPartition,
+};
 use kafkit::ClientConfig;
 
 use crate::args::{Connection, GroupsCommand, OffsetsArgs, TopicsCommand};
@@ -147,7 +153,7 @@ pub async fn groups(config: ClientConfig, cmd: GroupsCommand) -> Result<bool, St
             }
             Err(e) => Err(format!("list groups: {e}")),
         },
-        GroupsCommand::Describe(a) => match admin.describe_groups(&a.groups).await {
+        GroupsCommand::Describe(a) => match admin.describe_any_groups(&a.groups).await {
             Ok(described) => {
                 let mut out = Vec::new();
                 let ok = render_descriptions(&described, &mut out).map_err(|e| e.to_string())?;
@@ -181,56 +187,98 @@ pub fn render_listings(listings: &GroupListings, out: &mut impl Write) -> std::i
     Ok(())
 }
 
-/// A paragraph per group; whether every group could be described.
+/// A paragraph per group (classic or KIP-848 consumer group); whether
+/// every group could be described.
 pub fn render_descriptions(
-    described: &PerItem<String, GroupDescription>,
+    described: &PerItem<String, AnyGroupDescription>,
     out: &mut impl Write,
 ) -> std::io::Result<bool> {
     let mut ok = true;
     for (group, r) in described {
-        let g = match r {
-            Ok(g) => g,
+        match r {
+            Ok(AnyGroupDescription::Classic(g)) => render_classic(g, out)?,
+            Ok(AnyGroupDescription::Consumer(g)) => render_consumer(g, out)?,
+            Ok(other) => writeln!(out, "group {group:?}: {other:?}")?,
             Err(e) => {
                 ok = false;
                 writeln!(out, "group {group:?} failed: {e}")?;
-                continue;
             }
-        };
-        writeln!(
-            out,
-            "group {:?}: state {}, protocol {}/{}, coordinator {}, {} members:",
-            g.group_id,
-            g.state,
-            g.protocol_type,
-            g.protocol,
-            g.coordinator,
-            g.members.len()
-        )?;
-        for m in &g.members {
-            let assigned: Vec<String> = m
-                .assignment
-                .iter()
-                .map(|tp| format!("{}/{}", tp.topic, tp.partition))
-                .collect();
-            let instance = m
-                .group_instance_id
-                .as_ref()
-                .map_or(String::new(), |i| format!(", instance {i}"));
-            writeln!(
-                out,
-                "  member {} (client {}, host {}{instance}): {}",
-                m.member_id,
-                m.client_id,
-                m.client_host,
-                if assigned.is_empty() {
-                    "-".to_owned()
-                } else {
-                    assigned.join(",")
-                }
-            )?;
         }
     }
     Ok(ok)
+}
+
+fn partition_list(tps: &[TopicPartition]) -> String {
+    if tps.is_empty() {
+        return "-".to_owned();
+    }
+    let all: Vec<String> = tps
+        .iter()
+        .map(|tp| format!("{}/{}", tp.topic, tp.partition))
+        .collect();
+    all.join(",")
+}
+
+fn render_classic(g: &GroupDescription, out: &mut impl Write) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "group {:?}: state {}, protocol {}/{}, coordinator {}, {} members:",
+        g.group_id,
+        g.state,
+        g.protocol_type,
+        g.protocol,
+        g.coordinator,
+        g.members.len()
+    )?;
+    for m in &g.members {
+        let instance = m
+            .group_instance_id
+            .as_ref()
+            .map_or(String::new(), |i| format!(", instance {i}"));
+        writeln!(
+            out,
+            "  member {} (client {}, host {}{instance}): {}",
+            m.member_id,
+            m.client_id,
+            m.client_host,
+            partition_list(&m.assignment)
+        )?;
+    }
+    Ok(())
+}
+
+fn render_consumer(g: &ConsumerGroupDescription, out: &mut impl Write) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "group {:?}: consumer protocol (KIP-848), state {}, epoch {}, assignor {}, coordinator {}, {} members:",
+        g.group_id,
+        g.state,
+        g.group_epoch,
+        g.assignor,
+        g.coordinator,
+        g.members.len()
+    )?;
+    for m in &g.members {
+        let instance = m
+            .instance_id
+            .as_ref()
+            .map_or(String::new(), |i| format!(", instance {i}"));
+        let target = if m.target_assignment == m.assignment {
+            String::new()
+        } else {
+            format!(" (target {})", partition_list(&m.target_assignment))
+        };
+        writeln!(
+            out,
+            "  member {} epoch {} (client {}, host {}{instance}): {}{target}",
+            m.member_id,
+            m.member_epoch,
+            m.client_id,
+            m.client_host,
+            partition_list(&m.assignment)
+        )?;
+    }
+    Ok(())
 }
 
 /// Runs `kafkit offsets`: `Ok(false)` when a partition's offsets could not be read.
@@ -312,7 +360,7 @@ pub fn render_offsets(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kafkit::admin::{GroupListing, MemberDescription, TopicPartition};
+    use kafkit::admin::{ConsumerGroupMember, GroupListing, MemberDescription};
     use kafkit::protocol::{ApiKey, ErrorCode};
     use kafkit::Error;
 
@@ -368,7 +416,7 @@ mod tests {
         let described = vec![
             (
                 "billing".to_owned(),
-                Ok(GroupDescription {
+                Ok(AnyGroupDescription::Classic(GroupDescription {
                     group_id: "billing".into(),
                     state: "Stable".into(),
                     protocol_type: "consumer".into(),
@@ -390,7 +438,34 @@ mod tests {
                         ],
                     }],
                     coordinator: 2,
-                }),
+                })),
+            ),
+            (
+                "orders".to_owned(),
+                Ok(AnyGroupDescription::Consumer(ConsumerGroupDescription {
+                    group_id: "orders".into(),
+                    state: "Reconciling".into(),
+                    group_epoch: 4,
+                    assignment_epoch: 4,
+                    assignor: "uniform".into(),
+                    members: vec![ConsumerGroupMember {
+                        member_id: "m-2".into(),
+                        instance_id: None,
+                        rack_id: None,
+                        member_epoch: 3,
+                        client_id: "c".into(),
+                        client_host: "/127.0.0.1".into(),
+                        subscribed_topic_names: vec!["orders".into()],
+                        subscribed_topic_regex: None,
+                        assignment: vec![TopicPartition {
+                            topic: "orders".into(),
+                            partition: 0,
+                        }],
+                        target_assignment: Vec::new(),
+                        classic: false,
+                    }],
+                    coordinator: 1,
+                })),
             ),
             ("gone".to_owned(), Err(Error::Closed)),
         ];
@@ -400,6 +475,9 @@ mod tests {
             text(out),
             "group \"billing\": state Stable, protocol consumer/range, coordinator 2, 1 members:\n\
              \x20 member m-1 (client c, host /127.0.0.1): orders/0,orders/1\n\
+             group \"orders\": consumer protocol (KIP-848), state Reconciling, epoch 4, \
+             assignor uniform, coordinator 1, 1 members:\n\
+             \x20 member m-2 epoch 3 (client c, host /127.0.0.1): orders/0 (target -)\n\
              group \"gone\" failed: closed\n"
         );
     }

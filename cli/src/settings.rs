@@ -8,6 +8,7 @@
 
 use std::time::Duration;
 
+use kafkit::consumer::{ConsumerConfig, GroupProtocol};
 use kafkit::producer::{Acks, ProducerConfig};
 use kafkit::protocol::record::Compression;
 use kafkit::security::{Secret, SECURITY_KEYS};
@@ -50,6 +51,11 @@ pub enum Setting {
     MaxRequestSize(usize),
     /// `max.in.flight.requests.per.connection` (librdkafka: `max.in.flight`), 1 to 5.
     MaxInFlight(usize),
+    /// `group.protocol`: `classic` (default) or `consumer` (KIP-848, Kafka 4.0+).
+    GroupProtocol(GroupProtocol),
+    /// `group.remote.assignor`: the coordinator's assignor with
+    /// `group.protocol=consumer` (`uniform` or `range`).
+    GroupRemoteAssignor(String),
     /// A TLS or SASL property (`security.protocol`, `ssl.*`, `sasl.*`, see
     /// `kafkit::security::SecurityConfig::set`). The value is kept as a
     /// [`Secret`] so that `Debug` never shows a password.
@@ -80,6 +86,8 @@ pub const SUPPORTED_KEYS: &[&str] = &[
     "retry.backoff.ms",
     "max.request.size",
     "max.in.flight.requests.per.connection",
+    "group.protocol",
+    "group.remote.assignor",
 ];
 
 /// Parses one `-X` argument (`key=value`). Error messages name the key and
@@ -126,6 +134,15 @@ pub fn parse_setting(arg: &str) -> Result<Setting, String> {
             }
             Setting::MaxInFlight(n)
         }
+        "group.protocol" => Setting::GroupProtocol(match value.to_ascii_lowercase().as_str() {
+            "classic" => GroupProtocol::Classic,
+            "consumer" => GroupProtocol::Consumer,
+            _ => return Err(format!("{key}: expected classic or consumer, got {value:?}")),
+        }),
+        "group.remote.assignor" => match value {
+            "uniform" | "range" => Setting::GroupRemoteAssignor(value.to_owned()),
+            _ => return Err(format!("{key}: expected uniform or range, got {value:?}")),
+        },
         k if SECURITY_KEYS.contains(&k) || k.starts_with("sasl.") || k.starts_with("ssl.") => {
             // The library checks the value (and refuses unsupported keys by name).
             ClientConfig::default()
@@ -259,6 +276,18 @@ pub fn producer_config(settings: &[Setting]) -> ProducerConfig {
     config
 }
 
+/// The group-level `-X` settings applied to a consumer configuration.
+pub fn consumer_config(mut config: ConsumerConfig, settings: &[Setting]) -> ConsumerConfig {
+    for s in settings {
+        match s {
+            Setting::GroupProtocol(p) => config = config.with_group_protocol(*p),
+            Setting::GroupRemoteAssignor(a) => config = config.with_group_remote_assignor(a),
+            _ => {}
+        }
+    }
+    config
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -290,6 +319,18 @@ mod tests {
                 Setting::DeliveryTimeout(Duration::from_millis(900)),
             ),
             ("max.in.flight=1", Setting::MaxInFlight(1)),
+            (
+                "group.protocol=consumer",
+                Setting::GroupProtocol(GroupProtocol::Consumer),
+            ),
+            (
+                "group.protocol=classic",
+                Setting::GroupProtocol(GroupProtocol::Classic),
+            ),
+            (
+                "group.remote.assignor=range",
+                Setting::GroupRemoteAssignor("range".into()),
+            ),
             (
                 "security.protocol=PLAINTEXT",
                 Setting::Security {

@@ -1,5 +1,6 @@
 //! Consumer-group administration: list (every broker), describe, delete,
 //! delete committed offsets and read them (the group's coordinator).
+//! KIP-848 groups' own description is in `consumer_groups.rs`.
 
 use std::collections::BTreeMap;
 use std::future::Future;

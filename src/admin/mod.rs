@@ -33,6 +33,7 @@ mod cluster;
 mod configs;
 mod group_offsets;
 mod group_reset;
+mod consumer_groups;
 mod groups;
 mod offsets;
 mod records;
@@ -53,6 +54,9 @@ pub use cluster::{ClusterBroker, ClusterDescription, PartitionDescription, Topic
 pub use configs::{AlterConfigOp, ConfigEntry, ConfigResource, ConfigSource, ConfigSynonym};
 pub use group_offsets::{GroupPartitionOffset, GroupSummary};
 pub use group_reset::{OffsetReset, ResetSpec};
+pub use consumer_groups::{
+    AnyGroupDescription, ConsumerGroupDescription, ConsumerGroupMember,
+};
 pub use groups::{GroupDescription, GroupListing, GroupListings, MemberDescription};
 pub use offsets::{ListedOffset, OffsetSpec, PartitionOffsets};
 pub use topics::{NewTopic, TopicListing};

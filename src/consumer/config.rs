@@ -32,6 +32,27 @@ impl IsolationLevel {
     }
 }
 
+/// The group protocol a subscribing consumer speaks (`group.protocol`).
+///
+/// `Classic` is the default because brokers older than Apache Kafka 4.0 are
+/// still common: 3.x brokers do not accept the consumer protocol at all
+/// (3.7-3.9 only behind a preview flag), while every broker since 0.9
+/// speaks the classic one. Kafka 4.0+ brokers speak both, and a group can
+/// hold members of both kinds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum GroupProtocol {
+    /// JoinGroup/SyncGroup/Heartbeat with a client-side assignor: every
+    /// broker version; rebalances stop the group (eager) or run in two
+    /// rounds (cooperative).
+    #[default]
+    Classic,
+    /// KIP-848's ConsumerGroupHeartbeat: the coordinator assigns
+    /// (`uniform` or `range`, see [`ConsumerConfig::group_remote_assignor`]),
+    /// members reconcile incrementally, no group-wide barrier; Kafka 4.0+.
+    Consumer,
+}
+
 /// Consumer configuration.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
@@ -73,6 +94,13 @@ pub struct ConsumerConfig {
     pub rack: Option<String>,
     /// Assignors in preference order; `None` uses range then cooperative-sticky (Java's default).
     pub assignors: Option<Vec<std::sync::Arc<dyn crate::group::Assignor>>>,
+    /// The group protocol `subscribe` speaks (default [`GroupProtocol::Classic`]).
+    pub group_protocol: GroupProtocol,
+    /// The coordinator's assignor for [`GroupProtocol::Consumer`]
+    /// (`group.remote.assignor`: `uniform` or `range`); `None` lets the
+    /// group use the broker's default. Ignored by the classic protocol,
+    /// whose assignors are [`assignors`](Self::assignors).
+    pub group_remote_assignor: Option<String>,
 }
 
 impl Default for ConsumerConfig {
@@ -96,6 +124,8 @@ impl Default for ConsumerConfig {
             max_decompressed_size: 64 * 1024 * 1024,
             rack: None,
             assignors: None,
+            group_protocol: GroupProtocol::Classic,
+            group_remote_assignor: None,
         }
     }
 }
@@ -182,6 +212,19 @@ impl ConsumerConfig {
         assignors: Vec<std::sync::Arc<dyn crate::group::Assignor>>,
     ) -> Self {
         self.assignors = Some(assignors);
+        self
+    }
+
+    /// Sets the group protocol (`group.protocol`).
+    pub fn with_group_protocol(mut self, p: GroupProtocol) -> Self {
+        self.group_protocol = p;
+        self
+    }
+
+    /// Sets the coordinator's assignor for the consumer protocol
+    /// (`group.remote.assignor`: `uniform` or `range`).
+    pub fn with_group_remote_assignor(mut self, name: impl Into<String>) -> Self {
+        self.group_remote_assignor = Some(name.into());
         self
     }
 

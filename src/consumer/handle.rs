@@ -12,7 +12,10 @@ use super::config::ConsumerConfig;
 use super::control::ConsumerControl;
 use super::events::ConsumerEvent;
 use super::fetcher::{Command, Delivery, FetcherTask};
+use super::config::GroupProtocol;
 use super::group::{GroupCommand, GroupDriver};
+use super::group848::{member_for, Driver848, Wiring};
+use crate::group::consumer_member::Subscription;
 use super::record::ConsumerRecord;
 use super::shared::{ProcessedSlot, Shared};
 use crate::cluster::Client;
@@ -112,6 +115,35 @@ impl Consumer {
     /// automatically (unless `auto_commit` is off), before partitions are
     /// revoked, and on close.
     pub fn subscribe<S: AsRef<str>>(&mut self, topics: &[S]) -> Result<()> {
+        let topics: Vec<String> = topics.iter().map(|t| t.as_ref().to_owned()).collect();
+        match self.config.group_protocol {
+            GroupProtocol::Classic => self.subscribe_classic(topics),
+            GroupProtocol::Consumer => {
+                self.client.track_topics(topics.iter().cloned());
+                self.subscribe_848(Subscription::Topics(topics))
+            }
+        }
+    }
+
+    /// Joins the consumer group subscribed to every topic whose name
+    /// matches `regex` (RE2/J syntax), topics created later included. The
+    /// coordinator resolves the expression, so this needs
+    /// [`GroupProtocol::Consumer`] (Kafka 4.0+).
+    pub fn subscribe_pattern(&mut self, regex: &str) -> Result<()> {
+        if self.config.group_protocol != GroupProtocol::Consumer {
+            return Err(Error::Config(
+                "subscribe_pattern needs group_protocol = Consumer (the coordinator resolves the \
+                 regular expression)"
+                    .to_owned(),
+            ));
+        }
+        if regex.is_empty() {
+            return Err(Error::Config("subscribe_pattern: empty regular expression".to_owned()));
+        }
+        self.subscribe_848(Subscription::Regex(regex.to_owned()))
+    }
+
+    fn group_id_for_subscribe(&self) -> Result<String> {
         let Some(group_id) = self.config.group_id.clone() else {
             return Err(Error::Config("subscribe needs a group_id".to_owned()));
         };
@@ -121,8 +153,38 @@ impl Consumer {
                 reason: "already subscribed".to_owned(),
             });
         }
-        let mut g =
-            crate::group::GroupConfig::new(group_id, topics.iter().map(|t| t.as_ref().to_owned()));
+        Ok(group_id)
+    }
+
+    fn auto_commit(&self) -> Option<std::time::Duration> {
+        self.config
+            .auto_commit
+            .then_some(self.config.auto_commit_interval)
+    }
+
+    /// Starts the KIP-848 group driver (`group848.rs`).
+    fn subscribe_848(&mut self, subscription: Subscription) -> Result<()> {
+        let group_id = self.group_id_for_subscribe()?;
+        let member = member_for(&self.config, &self.client, &group_id, subscription);
+        let wiring = Wiring {
+            client: self.client.clone(),
+            fetch: self.commands.clone(),
+            shared: self.shared.clone(),
+            events: self.events_tx.clone(),
+            auto_commit: self.auto_commit(),
+            group_id,
+            instance_id: self.config.group_instance_id.clone(),
+        };
+        let (commands, rx) = mpsc::unbounded_channel();
+        let task = tokio::spawn(Driver848::new(wiring, member).run(rx));
+        self.group = Some(GroupHandle { commands, task });
+        Ok(())
+    }
+
+    /// Starts the classic group driver (`group.rs`).
+    fn subscribe_classic(&mut self, topics: Vec<String>) -> Result<()> {
+        let group_id = self.group_id_for_subscribe()?;
+        let mut g = crate::group::GroupConfig::new(group_id, topics.iter().cloned());
         g.group_instance_id = self.config.group_instance_id.clone();
         g.session_timeout = self.config.session_timeout;
         g.rebalance_timeout = self.config.rebalance_timeout;
@@ -135,13 +197,9 @@ impl Consumer {
         }
         let member = crate::group::GroupMember::new(g, std::time::Instant::now())
             .map_err(|e| Error::Config(format!("group configuration: {e}")))?;
-        self.client
-            .track_topics(topics.iter().map(|t| t.as_ref().to_owned()));
+        self.client.track_topics(topics);
         let (commands, rx) = mpsc::unbounded_channel();
-        let auto = self
-            .config
-            .auto_commit
-            .then_some(self.config.auto_commit_interval);
+        let auto = self.auto_commit();
         let driver = GroupDriver::new(
             self.client.clone(),
             member,

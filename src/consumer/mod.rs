@@ -13,6 +13,9 @@ mod decode;
 mod events;
 mod fetcher;
 mod group;
+mod group848;
+mod group848_io;
+mod group848_offsets;
 mod group_call;
 mod group_report;
 mod handle;
@@ -21,7 +24,7 @@ mod record;
 pub use kafkit_core::fetch::session;
 mod shared;
 
-pub use config::{ConsumerConfig, IsolationLevel, OffsetReset};
+pub use config::{ConsumerConfig, GroupProtocol, IsolationLevel, OffsetReset};
 pub use control::ConsumerControl;
 pub use events::ConsumerEvent;
 pub use handle::Consumer;

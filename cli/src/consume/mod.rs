@@ -7,7 +7,10 @@
 //! and, on exit, commits and leaves the group. Its session timeout is 10 s
 //! (heartbeats every second) rather than the Java client's 45 s: a
 //! command-line reader is short-lived, and if it dies its partitions should
-//! move on soon.
+//! move on soon. With `-X group.protocol=consumer` (KIP-848, Kafka 4.0+)
+//! the coordinator assigns (`-X group.remote.assignor=uniform|range`) and
+//! the session timeout and heartbeat interval are the broker's
+//! (`group.consumer.*`).
 //!
 //! `-e` ends the command once every partition read has been printed up to
 //! the high watermark of its latest fetch (with `-G`: every partition
@@ -57,7 +60,7 @@ pub async fn run(
         // `stored` falls back to the end, as librdkafka's default does.
         _ => OffsetReset::Latest,
     };
-    let mut config = match &args.group {
+    let config = match &args.group {
         Some(g) => ConsumerConfig::group(g.clone()),
         None => ConsumerConfig::default(),
     }
@@ -65,6 +68,8 @@ pub async fn run(
     .with_fetch_max_wait(Duration::from_millis(100))
     .with_session_timeout(Duration::from_secs(10))
     .with_heartbeat_interval(Duration::from_secs(1));
+    // `-X group.protocol=consumer` (KIP-848) and `group.remote.assignor`.
+    let mut config = crate::settings::consumer_config(config, &args.conn.settings);
     config.max_buffered_bytes = 16 * 1024 * 1024;
     let mut consumer = Consumer::connect(client, config)
         .await

@@ -27,7 +27,8 @@
 //         <TAB> headers as name=value;... (value - when null)
 //   member BROKERS TOPIC GROUP STRATEGY
 //       A classic-protocol group member (STRATEGY: range or
-//       cooperative-sticky) reading TOPIC from the earliest offset with
+//       cooperative-sticky), or a KIP-848 one (STRATEGY: consumer, i.e.
+//       group.protocol=consumer, the coordinator assigns), reading TOPIC from the earliest offset with
 //       auto-commit. Prints JSON lines, as tests/support/child_member.rs reads
 //       them: {"join":{"leader":..,"protocol":..,"generation":..,
 //       "partitions":[..]}} after every rebalance (partitions: all it owns),
@@ -220,15 +221,23 @@ public class Peer {
         Class<?> assignor = switch (strategy) {
             case "range" -> NotingRange.class;
             case "cooperative-sticky" -> NotingCooperativeSticky.class;
+            // KIP-848: the coordinator assigns; no client assignor, session
+            // timeout or heartbeat interval (the broker's settings rule).
+            case "consumer" -> null;
             default -> throw new IllegalArgumentException("unknown strategy " + strategy);
         };
         Properties p = consumerProps(brokers);
         p.put(ConsumerConfig.GROUP_ID_CONFIG, group);
-        p.put(ConsumerConfig.GROUP_PROTOCOL_CONFIG, "classic");
         p.put(ConsumerConfig.CLIENT_ID_CONFIG, "java-member");
-        p.put(ConsumerConfig.PARTITION_ASSIGNMENT_STRATEGY_CONFIG, List.of(assignor));
-        p.put(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG, "10000");
-        p.put(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG, "300");
+        if (assignor == null) {
+            p.put(ConsumerConfig.GROUP_PROTOCOL_CONFIG, "consumer");
+            protocol = "consumer";
+        } else {
+            p.put(ConsumerConfig.GROUP_PROTOCOL_CONFIG, "classic");
+            p.put(ConsumerConfig.PARTITION_ASSIGNMENT_STRATEGY_CONFIG, List.of(assignor));
+            p.put(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG, "10000");
+            p.put(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG, "300");
+        }
         p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "true");
         p.put(ConsumerConfig.AUTO_COMMIT_INTERVAL_MS_CONFIG, "200");
         LinkedBlockingQueue<String> commands = new LinkedBlockingQueue<>();

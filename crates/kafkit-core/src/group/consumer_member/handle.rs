@@ -196,3 +196,37 @@ impl ConsumerMember {
         }
     }
 }
+
+impl ConsumerMember {
+    /// The coordinator in use, if known (offset commits and fetches go there too).
+    pub fn coordinator(&self) -> Option<&crate::group::wire::Coordinator> {
+        self.coordinator.as_ref()
+    }
+
+    /// Another request to the coordinator (an offset commit or fetch the
+    /// driver sends itself) learnt that it moved: the member looks it up
+    /// again now, and its next heartbeat goes to the new one.
+    pub fn coordinator_moved(&mut self, now: Instant) {
+        if matches!(
+            self.state,
+            ConsumerMemberState::Left | ConsumerMemberState::Failed
+        ) || self.coordinator.is_none()
+        {
+            return;
+        }
+        self.coordinator = None;
+        self.find_due = None;
+        if self.heartbeat_due.is_none() && !self.heartbeat_in_flight() {
+            self.heartbeat_due = Some(now + self.interval);
+        }
+        self.find_coordinator(now);
+    }
+
+    /// Whether the machine is done (left, or refused for good).
+    pub fn is_done(&self) -> bool {
+        matches!(
+            self.state,
+            ConsumerMemberState::Left | ConsumerMemberState::Failed
+        )
+    }
+}

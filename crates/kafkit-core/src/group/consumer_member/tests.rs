@@ -535,3 +535,41 @@ fn hostile_assignments_do_not_panic_and_drop_negative_partitions() {
         "a negative interval is ignored"
     );
 }
+
+#[test]
+fn coordinator_moved_finds_it_again_and_the_next_heartbeat_goes_there() {
+    let t = Instant::now();
+    let mut m = joined(t);
+    assert_eq!(m.coordinator(), Some(&coordinator()));
+    // An offset commit the driver sent learnt NOT_COORDINATOR.
+    m.coordinator_moved(t);
+    assert_eq!(m.coordinator(), None);
+    let find = m.poll_request().unwrap();
+    assert_eq!(find.target, Target::AnyBroker);
+    let moved = Coordinator {
+        node_id: 2,
+        ..coordinator()
+    };
+    let found = ConsumerMemberResponse::FindCoordinator {
+        error_code: ErrorCode::NONE,
+        coordinator: Some(moved.clone()),
+    };
+    m.handle_response(find.id, found, t).unwrap();
+    assert!(m.poll_request().is_none(), "the heartbeat keeps its interval");
+    m.handle_timeout(t + Duration::from_secs(2));
+    match m.poll_request() {
+        Some(ConsumerOutbound {
+            target: Target::Coordinator(c),
+            request: ConsumerMemberRequest::Heartbeat(r),
+            ..
+        }) => {
+            assert_eq!(c, moved);
+            assert_eq!(r.member_epoch, 1);
+        }
+        other => panic!("expected a heartbeat to the new coordinator, got {other:?}"),
+    }
+    // Twice in a row, or after leaving, is a no-op.
+    m.coordinator_moved(t);
+    m.coordinator_moved(t);
+    assert!(!m.is_done());
+}
