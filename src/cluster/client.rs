@@ -12,6 +12,7 @@ use super::metadata::{ClusterMetadata, TopicMetadata};
 use crate::config::ClientConfig;
 use crate::connection::{BrokerConnection, Pool};
 use crate::error::{Error, Result};
+use crate::protocol::messages::leader_discovery::NodeEndpoint;
 use crate::protocol::messages::metadata::{MetadataRequest, MetadataRequestTopic};
 use crate::protocol::{ApiKey, Request};
 
@@ -70,6 +71,23 @@ impl Client {
         &self.inner.pool
     }
 
+    /// The connection pool's counters as a snapshot of a bare client.
+    pub fn metrics_snapshot(&self) -> crate::metrics::MetricsSnapshot {
+        self.snapshot_as(crate::metrics::ClientKind::Client)
+    }
+
+    /// The connection pool's counters, named for `kind`.
+    pub(crate) fn snapshot_as(
+        &self,
+        kind: crate::metrics::ClientKind,
+    ) -> crate::metrics::MetricsSnapshot {
+        crate::metrics::MetricsSnapshot::new(
+            &self.config().client_id,
+            kind,
+            self.inner.pool.metrics(),
+        )
+    }
+
     /// The current metadata snapshot.
     pub fn metadata(&self) -> Arc<ClusterMetadata> {
         read(&self.inner.metadata).clone()
@@ -115,6 +133,30 @@ impl Client {
             "metadata refreshed"
         );
         Ok(next)
+    }
+
+    /// Takes the new leaders a Produce or Fetch error response named
+    /// (KIP-951; see [`ClusterMetadata::with_leaders`]) into the snapshot,
+    /// so the next request goes there without a metadata refresh. Returns
+    /// whether any leader moved.
+    pub fn apply_leader_hints(
+        &self,
+        moves: &[(String, i32, i32, i32)],
+        endpoints: &[NodeEndpoint],
+    ) -> bool {
+        if moves.is_empty() {
+            return false;
+        }
+        let mut current = write(&self.inner.metadata);
+        let Some(next) = current.with_leaders(moves, endpoints) else {
+            return false;
+        };
+        let next = Arc::new(next);
+        *current = next.clone();
+        drop(current);
+        self.inner.pool.add_brokers(next.broker_addrs());
+        debug!(moves = ?moves, "leaders moved as the broker said (KIP-951)");
+        true
     }
 
     /// Metadata of `topic`, refreshing until every partition has a leader or

@@ -11,6 +11,7 @@ use super::transport::Transport;
 use super::BrokerConnection;
 use crate::config::ClientConfig;
 use crate::error::{Error, Result};
+use crate::metrics::{ConnectionMetrics, NetMetrics};
 
 /// Which broker a pooled connection goes to.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -43,6 +44,7 @@ pub struct Pool {
     slots: Mutex<HashMap<Target, Arc<tokio::sync::Mutex<SlotState>>>>,
     addrs: Mutex<HashMap<i32, String>>,
     transport: OnceLock<Result<Transport>>,
+    metrics: NetMetrics,
 }
 
 impl Pool {
@@ -53,7 +55,13 @@ impl Pool {
             slots: Mutex::new(HashMap::new()),
             addrs: Mutex::new(HashMap::new()),
             transport: OnceLock::new(),
+            metrics: NetMetrics::default(),
         }
+    }
+
+    /// Connects, disconnects and requests per broker and API so far.
+    pub fn metrics(&self) -> ConnectionMetrics {
+        self.metrics.snapshot()
     }
 
     /// The configuration the pool connects with.
@@ -77,6 +85,15 @@ impl Pool {
             }
         }
         *addrs = brokers;
+    }
+
+    /// Adds brokers not known yet (a new leader named by an error
+    /// response); known ones are left as they are.
+    pub fn add_brokers(&self, brokers: HashMap<i32, String>) {
+        let mut addrs = lock(&self.addrs);
+        for (id, addr) in brokers {
+            addrs.entry(id).or_insert(addr);
+        }
     }
 
     /// Known broker ids.
@@ -139,6 +156,22 @@ impl Pool {
         })
     }
 
+    /// A new connection to `addr` of its own (not shared through the pool,
+    /// such as a group's coordinator connection), made with the pool's
+    /// transport and counted in its metrics.
+    pub async fn connect_dedicated(
+        &self,
+        addr: &str,
+        node_id: Option<i32>,
+    ) -> Result<BrokerConnection> {
+        let transport = self
+            .transport
+            .get_or_init(|| Transport::new(&self.config.security))
+            .clone()?;
+        let stats = self.metrics.broker(node_id, addr);
+        BrokerConnection::connect_via(addr, node_id, &self.config, &transport, stats).await
+    }
+
     fn open_connection(&self) -> Option<BrokerConnection> {
         let slots: Vec<_> = lock(&self.slots).values().cloned().collect();
         slots.iter().find_map(|slot| {
@@ -168,7 +201,8 @@ impl Pool {
             .transport
             .get_or_init(|| Transport::new(&self.config.security))
             .clone()?;
-        match BrokerConnection::connect_via(addr, node_id, &self.config, &transport).await {
+        let stats = self.metrics.broker(node_id, addr);
+        match BrokerConnection::connect_via(addr, node_id, &self.config, &transport, stats).await {
             Ok(conn) => {
                 if state.failures > 0 {
                     info!(broker = %addr, node_id, after_failures = state.failures, "reconnected");
