@@ -138,7 +138,8 @@ impl Client {
     /// Takes the new leaders a Produce or Fetch error response named
     /// (KIP-951; see [`ClusterMetadata::with_leaders`]) into the snapshot,
     /// so the next request goes there without a metadata refresh. Returns
-    /// whether any leader moved.
+    /// whether the snapshot now has every named leader (moved here, or by
+    /// an earlier answer of the same kind).
     pub fn apply_leader_hints(
         &self,
         moves: &[(String, i32, i32, i32)],
@@ -149,7 +150,9 @@ impl Client {
         }
         let mut current = write(&self.inner.metadata);
         let Some(next) = current.with_leaders(moves, endpoints) else {
-            return false;
+            return moves
+                .iter()
+                .all(|(t, p, leader, _)| current.leader(t, *p) == Some(*leader));
         };
         let next = Arc::new(next);
         *current = next.clone();
