@@ -9,7 +9,7 @@ use tokio::sync::watch;
 use tracing::{debug, warn};
 
 use super::metadata::{ClusterMetadata, TopicMetadata};
-use crate::config::ClientConfig;
+use crate::config::{ClientConfig, MetadataRecoveryStrategy};
 use crate::connection::{BrokerConnection, Pool};
 use crate::error::{Error, Result};
 use crate::protocol::messages::leader_discovery::NodeEndpoint;
@@ -33,6 +33,8 @@ struct Inner {
     topics: Mutex<BTreeSet<String>>,
     refresh: tokio::sync::Mutex<()>,
     closed: watch::Sender<bool>,
+    /// When a Metadata request last got an answer (KIP-1102's trigger).
+    last_metadata: Mutex<tokio::time::Instant>,
 }
 
 impl Client {
@@ -50,6 +52,7 @@ impl Client {
                 topics: Mutex::new(BTreeSet::new()),
                 refresh: tokio::sync::Mutex::new(()),
                 closed,
+                last_metadata: Mutex::new(tokio::time::Instant::now()),
             }),
         };
         client.refresh_metadata().await?;
@@ -123,7 +126,16 @@ impl Client {
             allow_auto_topic_creation: true,
             ..Default::default()
         };
-        let resp = self.send_any(&request).await?;
+        let resp = match self.send_any(&request).await {
+            Ok(resp) => resp,
+            Err(e) if self.rebootstrap_due(&e) => {
+                warn!(error = %e, "no metadata from the known brokers: back to the bootstrap list (KIP-1102)");
+                self.inner.pool.rebootstrap();
+                self.send_any(&request).await?
+            }
+            Err(e) => return Err(e),
+        };
+        *lock(&self.inner.last_metadata) = tokio::time::Instant::now();
         let next = Arc::new(now.merged(&resp));
         self.inner.pool.set_brokers(next.broker_addrs());
         *write(&self.inner.metadata) = next.clone();
@@ -160,6 +172,19 @@ impl Client {
         self.inner.pool.add_brokers(next.broker_addrs());
         debug!(moves = ?moves, "leaders moved as the broker said (KIP-951)");
         true
+    }
+
+    /// Whether a failed metadata refresh should forget the known brokers
+    /// (KIP-1102): the broker said REBOOTSTRAP_REQUIRED, or nothing answered
+    /// for the rebootstrap trigger.
+    fn rebootstrap_due(&self, e: &Error) -> bool {
+        let config = self.config();
+        if config.metadata_recovery_strategy != MetadataRecoveryStrategy::Rebootstrap {
+            return false;
+        }
+        e.code() == Some(crate::protocol::ErrorCode::REBOOTSTRAP_REQUIRED)
+            || lock(&self.inner.last_metadata).elapsed()
+                >= config.metadata_recovery_rebootstrap_trigger
     }
 
     /// Metadata of `topic`, refreshing until every partition has a leader or

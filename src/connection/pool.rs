@@ -9,7 +9,7 @@ use tracing::{debug, info, warn};
 
 use super::transport::Transport;
 use super::BrokerConnection;
-use crate::config::ClientConfig;
+use crate::config::{ClientConfig, MetadataRecoveryStrategy};
 use crate::error::{Error, Result};
 use crate::metrics::{ConnectionMetrics, NetMetrics};
 
@@ -140,7 +140,12 @@ impl Pool {
                 Err(e) => keep(e, &mut last),
             }
         }
-        for addr in &self.config.bootstrap {
+        let known_any = !lock(&self.addrs).is_empty();
+        let bootstrap: &[String] = match self.config.metadata_recovery_strategy {
+            MetadataRecoveryStrategy::None if known_any => &[],
+            _ => &self.config.bootstrap,
+        };
+        for addr in bootstrap {
             match self
                 .connect(Target::Bootstrap(addr.clone()), addr, None)
                 .await
@@ -234,6 +239,14 @@ impl Pool {
         let exp = base.saturating_mul(1u32 << failures.saturating_sub(1).min(16));
         let capped = exp.min(self.config.reconnect_backoff_max);
         jitter(capped)
+    }
+
+    /// KIP-1102 rebootstrap: forgets the known brokers and closes every
+    /// connection, so the next [`Pool::any`] starts from the bootstrap list
+    /// (resolved again).
+    pub fn rebootstrap(&self) {
+        lock(&self.addrs).clear();
+        self.close_all();
     }
 
     /// Closes every connection.

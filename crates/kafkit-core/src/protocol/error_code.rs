@@ -163,6 +163,7 @@ error_codes! {
     118 TELEMETRY_TOO_LARGE false;
     119 INVALID_REGISTRATION false;
     120 TRANSACTION_ABORTABLE false;
+    129 REBOOTSTRAP_REQUIRED false;
 }
 
 impl ErrorCode {
