@@ -121,12 +121,14 @@ impl Exposition {
     }
 }
 
+/// Whole numbers without a fraction; others to six decimals (microseconds
+/// of a millisecond value), trailing zeros dropped.
 fn number(v: f64) -> String {
     if v.fract() == 0.0 && v.abs() < 1e15 {
-        format!("{v:.0}")
-    } else {
-        format!("{v}")
+        return format!("{v:.0}");
     }
+    let text = format!("{v:.6}");
+    text.trim_end_matches('0').trim_end_matches('.').to_owned()
 }
 
 #[cfg(test)]
@@ -151,6 +153,8 @@ mod tests {
         assert!(text.contains("x_total{client_id=\"a\\\"b\",topic=\"t\"} 3\n"));
         assert!(text.contains("x_total 4\n"));
         assert!(text.contains("lat_avg 1.5\n"), "{text}");
+        assert_eq!(number(1.2730000000000001), "1.273");
+        assert_eq!(number(0.0000001), "0");
         assert!(text.contains("lat_max 2\n"));
         assert!(text
             .contains("# TYPE lat_seconds summary\nlat_seconds_sum 0.003\nlat_seconds_count 2\n"));
