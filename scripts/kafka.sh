@@ -14,6 +14,8 @@
 #       --version V              default $KAFKIT_KAFKA_VERSION or 4.4.0
 #       --transaction-version N  transaction.version at format time (1 or 2; 4.x only)
 #       --set key=value          an extra server property (repeatable)
+#       --set-node N key=value   an extra server property of node N only (repeatable;
+#                                e.g. --set-node 2 broker.rack=r2)
 #       --listener NAME:PROTOCOL an extra listener on a free loopback port of each
 #                                node, advertised as such (repeatable; e.g.
 #                                SASL:SASL_PLAINTEXT, TLS:SSL); its bootstrap list
@@ -167,7 +169,7 @@ launch_node() { # DIR N
 }
 
 start() {
-  local dir="" nodes=1 version="$default_version" tv="" watch="" extra=() named=() scram=()
+  local dir="" nodes=1 version="$default_version" tv="" watch="" extra=() named=() scram=() per_node=()
   dir="${1:-}"; [ -n "$dir" ] || die "start needs a directory"; shift
   while [ $# -gt 0 ]; do
     case "$1" in
@@ -175,6 +177,8 @@ start() {
       --version) version="$2"; shift 2 ;;
       --transaction-version) tv="$2"; shift 2 ;;
       --set) extra+=("$2"); shift 2 ;;
+      --set-node) [[ "${2:-}" =~ ^[1-3]$ ]] || die "--set-node N key=value (N is 1..3)"
+        per_node+=("$2:$3"); shift 3 ;;
       --watch) watch="$2"; shift 2 ;;
       --listener) named+=("$2"); shift 2 ;;
       --add-scram) scram+=("$2"); shift 2 ;;
@@ -252,6 +256,7 @@ start() {
       echo "num.io.threads=4"
       echo "log.flush.interval.ms=60000"
       for kv in "${extra[@]+"${extra[@]}"}"; do echo "$kv"; done
+      for kv in "${per_node[@]+"${per_node[@]}"}"; do [ "${kv%%:*}" != "$i" ] || echo "${kv#*:}"; done
     } >"$node/server.properties"
     log_config "$node" "$version" >"$node/logopt"
     local fmt=(format -t "$cluster_id" -c "$node/server.properties" --ignore-formatted)

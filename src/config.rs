@@ -40,6 +40,28 @@ pub struct ClientConfig {
     pub max_queued_requests: usize,
     /// TLS and SASL (`security.protocol`, `ssl.*`, `sasl.*`; default PLAINTEXT).
     pub security: SecurityConfig,
+    /// What to do when no known broker answers (`metadata.recovery.strategy`,
+    /// KIP-1102; default [`MetadataRecoveryStrategy::Rebootstrap`]).
+    pub metadata_recovery_strategy: MetadataRecoveryStrategy,
+    /// After this long without a metadata answer, the known brokers are
+    /// forgotten and the bootstrap list used alone
+    /// (`metadata.recovery.rebootstrap.trigger.ms`, default 5 min).
+    pub metadata_recovery_rebootstrap_trigger: Duration,
+}
+
+/// What a client does when none of the brokers it knows answers
+/// (`metadata.recovery.strategy`, KIP-1102).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum MetadataRecoveryStrategy {
+    /// Go back to the bootstrap list: tried (resolved again) whenever every
+    /// known broker fails; after `metadata_recovery_rebootstrap_trigger`
+    /// without an answer, or when a broker answers REBOOTSTRAP_REQUIRED, the
+    /// known brokers are forgotten. Java's default since 4.0.
+    #[default]
+    Rebootstrap,
+    /// Once the cluster's brokers are known, only they are tried.
+    None,
 }
 
 impl ClientConfig {
@@ -100,6 +122,17 @@ impl ClientConfig {
     /// Sets the metadata refresh interval.
     pub fn with_metadata_max_age(mut self, t: Duration) -> Self {
         self.metadata_max_age = t;
+        self
+    }
+
+    /// Sets the metadata recovery strategy (KIP-1102) and its trigger.
+    pub fn with_metadata_recovery(
+        mut self,
+        strategy: MetadataRecoveryStrategy,
+        rebootstrap_trigger: Duration,
+    ) -> Self {
+        self.metadata_recovery_strategy = strategy;
+        self.metadata_recovery_rebootstrap_trigger = rebootstrap_trigger;
         self
     }
 
@@ -226,6 +259,8 @@ impl Default for ClientConfig {
             metadata_max_age: Duration::from_secs(300),
             max_queued_requests: 1024,
             security: SecurityConfig::default(),
+            metadata_recovery_strategy: MetadataRecoveryStrategy::Rebootstrap,
+            metadata_recovery_rebootstrap_trigger: Duration::from_secs(300),
         }
     }
 }

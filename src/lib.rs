@@ -15,6 +15,8 @@ pub mod connection;
 pub mod consumer;
 pub mod error;
 pub mod listener;
+pub mod messaging_spans;
+pub mod metrics;
 pub mod producer;
 pub mod rpc;
 pub mod security;

@@ -305,7 +305,10 @@ impl Admin {
         if self.client.pool().broker_addr(node).as_deref() == Some(addr.as_str()) {
             self.client.broker(node).await
         } else {
-            BrokerConnection::connect(&addr, Some(node), self.client.config()).await
+            self.client
+                .pool()
+                .connect_dedicated(&addr, Some(node))
+                .await
         }
     }
 }

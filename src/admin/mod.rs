@@ -102,6 +102,12 @@ impl Admin {
         &self.client
     }
 
+    /// The connection counters (connects, requests and latency per broker
+    /// and API) as one snapshot, named `kafka_admin_client_…`.
+    pub fn metrics_snapshot(&self) -> crate::metrics::MetricsSnapshot {
+        self.client.snapshot_as(crate::metrics::ClientKind::Admin)
+    }
+
     /// Closes the underlying client (every clone of it).
     pub fn close(&self) {
         self.client.close();

@@ -9,9 +9,10 @@ use tokio::sync::watch;
 use tracing::{debug, warn};
 
 use super::metadata::{ClusterMetadata, TopicMetadata};
-use crate::config::ClientConfig;
+use crate::config::{ClientConfig, MetadataRecoveryStrategy};
 use crate::connection::{BrokerConnection, Pool};
 use crate::error::{Error, Result};
+use crate::protocol::messages::leader_discovery::NodeEndpoint;
 use crate::protocol::messages::metadata::{MetadataRequest, MetadataRequestTopic};
 use crate::protocol::{ApiKey, Request};
 
@@ -32,6 +33,8 @@ struct Inner {
     topics: Mutex<BTreeSet<String>>,
     refresh: tokio::sync::Mutex<()>,
     closed: watch::Sender<bool>,
+    /// When a Metadata request last got an answer (KIP-1102's trigger).
+    last_metadata: Mutex<tokio::time::Instant>,
 }
 
 impl Client {
@@ -49,6 +52,7 @@ impl Client {
                 topics: Mutex::new(BTreeSet::new()),
                 refresh: tokio::sync::Mutex::new(()),
                 closed,
+                last_metadata: Mutex::new(tokio::time::Instant::now()),
             }),
         };
         client.refresh_metadata().await?;
@@ -68,6 +72,23 @@ impl Client {
     /// The connection pool.
     pub fn pool(&self) -> &Pool {
         &self.inner.pool
+    }
+
+    /// The connection pool's counters as a snapshot of a bare client.
+    pub fn metrics_snapshot(&self) -> crate::metrics::MetricsSnapshot {
+        self.snapshot_as(crate::metrics::ClientKind::Client)
+    }
+
+    /// The connection pool's counters, named for `kind`.
+    pub(crate) fn snapshot_as(
+        &self,
+        kind: crate::metrics::ClientKind,
+    ) -> crate::metrics::MetricsSnapshot {
+        crate::metrics::MetricsSnapshot::new(
+            &self.config().client_id,
+            kind,
+            self.inner.pool.metrics(),
+        )
     }
 
     /// The current metadata snapshot.
@@ -105,7 +126,16 @@ impl Client {
             allow_auto_topic_creation: true,
             ..Default::default()
         };
-        let resp = self.send_any(&request).await?;
+        let resp = match self.send_any(&request).await {
+            Ok(resp) => resp,
+            Err(e) if self.rebootstrap_due(&e) => {
+                warn!(error = %e, "no metadata from the known brokers: back to the bootstrap list (KIP-1102)");
+                self.inner.pool.rebootstrap();
+                self.send_any(&request).await?
+            }
+            Err(e) => return Err(e),
+        };
+        *lock(&self.inner.last_metadata) = tokio::time::Instant::now();
         let next = Arc::new(now.merged(&resp));
         self.inner.pool.set_brokers(next.broker_addrs());
         *write(&self.inner.metadata) = next.clone();
@@ -115,6 +145,46 @@ impl Client {
             "metadata refreshed"
         );
         Ok(next)
+    }
+
+    /// Takes the new leaders a Produce or Fetch error response named
+    /// (KIP-951; see [`ClusterMetadata::with_leaders`]) into the snapshot,
+    /// so the next request goes there without a metadata refresh. Returns
+    /// whether the snapshot now has every named leader (moved here, or by
+    /// an earlier answer of the same kind).
+    pub fn apply_leader_hints(
+        &self,
+        moves: &[(String, i32, i32, i32)],
+        endpoints: &[NodeEndpoint],
+    ) -> bool {
+        if moves.is_empty() {
+            return false;
+        }
+        let mut current = write(&self.inner.metadata);
+        let Some(next) = current.with_leaders(moves, endpoints) else {
+            return moves
+                .iter()
+                .all(|(t, p, leader, _)| current.leader(t, *p) == Some(*leader));
+        };
+        let next = Arc::new(next);
+        *current = next.clone();
+        drop(current);
+        self.inner.pool.add_brokers(next.broker_addrs());
+        debug!(moves = ?moves, "leaders moved as the broker said (KIP-951)");
+        true
+    }
+
+    /// Whether a failed metadata refresh should forget the known brokers
+    /// (KIP-1102): the broker said REBOOTSTRAP_REQUIRED, or nothing answered
+    /// for the rebootstrap trigger.
+    fn rebootstrap_due(&self, e: &Error) -> bool {
+        let config = self.config();
+        if config.metadata_recovery_strategy != MetadataRecoveryStrategy::Rebootstrap {
+            return false;
+        }
+        e.code() == Some(crate::protocol::ErrorCode::REBOOTSTRAP_REQUIRED)
+            || lock(&self.inner.last_metadata).elapsed()
+                >= config.metadata_recovery_rebootstrap_trigger
     }
 
     /// Metadata of `topic`, refreshing until every partition has a leader or

@@ -6,6 +6,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use crate::protocol::messages::leader_discovery::NodeEndpoint;
 use crate::protocol::messages::metadata::MetadataResponse;
 use crate::protocol::{ErrorCode, Uuid};
 
@@ -159,6 +160,49 @@ impl ClusterMetadata {
     pub fn broker_addrs(&self) -> HashMap<i32, String> {
         self.brokers.iter().map(|(id, b)| (*id, b.addr())).collect()
     }
+
+    /// A new snapshot with the leaders a Produce or Fetch error named
+    /// (KIP-951): each move is `(topic, partition, leader, epoch)`, taken
+    /// only when its epoch is newer than the known one and its leader is
+    /// a known broker or among `endpoints` (added to the broker list).
+    /// `None` when no move was taken.
+    pub fn with_leaders(
+        &self,
+        moves: &[(String, i32, i32, i32)],
+        endpoints: &[NodeEndpoint],
+    ) -> Option<Self> {
+        let mut next = self.clone();
+        let mut moved = false;
+        for (topic, partition, leader, epoch) in moves {
+            let known =
+                next.brokers.contains_key(leader) || endpoints.iter().any(|e| e.node_id == *leader);
+            let Some(t) = next.topics.get_mut(topic) else {
+                continue;
+            };
+            let Some(p) = t.partitions.iter_mut().find(|p| p.partition == *partition) else {
+                continue;
+            };
+            if *leader < 0 || !known || *epoch <= p.leader_epoch {
+                continue;
+            }
+            p.leader = Some(*leader);
+            p.leader_epoch = *epoch;
+            p.error = ErrorCode::NONE;
+            moved = true;
+        }
+        if !moved {
+            return None;
+        }
+        for e in endpoints {
+            next.brokers.entry(e.node_id).or_insert_with(|| BrokerInfo {
+                node_id: e.node_id,
+                host: e.host.clone(),
+                port: e.port,
+                rack: e.rack.clone(),
+            });
+        }
+        Some(next)
+    }
 }
 
 #[cfg(test)]
@@ -215,5 +259,39 @@ mod tests {
         assert!(!m2.topic("a").is_some_and(TopicMetadata::is_ready));
         assert_eq!(m2.leader("b", 0), Some(1));
         assert_eq!(m2.controller_id, None);
+    }
+
+    #[test]
+    fn leader_moves_need_a_newer_epoch_and_a_reachable_broker() {
+        let resp = MetadataResponse {
+            brokers: vec![MetadataResponseBroker {
+                node_id: 1,
+                host: "h".into(),
+                port: 9,
+                ..Default::default()
+            }],
+            topics: vec![topic("a", vec![partition(0, 1)])],
+            ..Default::default()
+        };
+        let mut m = ClusterMetadata::default().merged(&resp);
+        if let Some(p) = m.topics.get_mut("a").and_then(|t| t.partitions.first_mut()) {
+            p.leader_epoch = 4;
+        }
+        let to = |leader, epoch| vec![("a".to_owned(), 0, leader, epoch)];
+        assert_eq!(m.with_leaders(&to(2, 5), &[]), None, "broker 2 unknown");
+        assert_eq!(m.with_leaders(&to(1, 4), &[]), None, "epoch not newer");
+        assert_eq!(m.with_leaders(&[("b".to_owned(), 0, 1, 9)], &[]), None);
+        let e = NodeEndpoint {
+            node_id: 2,
+            host: "h2".into(),
+            port: 7,
+            ..Default::default()
+        };
+        let moved = m.with_leaders(&to(2, 5), &[e]).expect("moved");
+        assert_eq!(moved.leader("a", 0), Some(2));
+        assert_eq!(
+            moved.broker_addrs().get(&2).map(String::as_str),
+            Some("h2:7")
+        );
     }
 }

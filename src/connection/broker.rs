@@ -12,6 +12,7 @@ use super::io_task::{run, Outgoing, Reply};
 use super::transport::{tcp, Transport};
 use crate::config::ClientConfig;
 use crate::error::{Error, Result};
+use crate::metrics::BrokerStats;
 use crate::protocol::frame::{decode_response, encode_request_chunks};
 use crate::protocol::messages::api_versions::{ApiVersionsRequest, ApiVersionsResponse};
 use crate::protocol::{ApiKey, ErrorCode, Message, Request, VersionRange};
@@ -41,6 +42,8 @@ pub(super) struct Inner {
     /// Requests take it shared while they are queued; re-authentication
     /// takes it exclusively so nothing is sent in the middle of its exchange.
     gate: RwLock<()>,
+    /// The broker's request counters (shared with the pool's metrics).
+    stats: Arc<BrokerStats>,
 }
 
 impl BrokerConnection {
@@ -49,7 +52,8 @@ impl BrokerConnection {
     /// with SASL, authenticates.
     pub async fn connect(addr: &str, node_id: Option<i32>, config: &ClientConfig) -> Result<Self> {
         let transport = Transport::new(&config.security)?;
-        Self::connect_via(addr, node_id, config, &transport).await
+        let stats = Arc::new(BrokerStats::new(node_id, addr));
+        Self::connect_via(addr, node_id, config, &transport, stats).await
     }
 
     /// [`BrokerConnection::connect`] with a transport built beforehand (the pool's).
@@ -58,12 +62,14 @@ impl BrokerConnection {
         node_id: Option<i32>,
         config: &ClientConfig,
         transport: &Transport,
+        stats: Arc<BrokerStats>,
     ) -> Result<Self> {
         let span = tracing::debug_span!("connect", broker = %addr, node_id);
-        async {
+        let counters = stats.clone();
+        let result = async {
             let stream = tcp(addr, config.connect_timeout).await?;
             let conn = match transport {
-                Transport::Plain => Self::spawn(stream, addr, node_id, config),
+                Transport::Plain => Self::spawn(stream, addr, node_id, config, stats),
                 #[cfg(feature = "tls")]
                 Transport::Tls(connector) => {
                     let handshake = super::tls::handshake(connector, addr, stream);
@@ -74,7 +80,7 @@ impl BrokerConnection {
                             api: ApiKey(-1),
                             timeout: config.connect_timeout,
                         })??;
-                    Self::spawn(tls, addr, node_id, config)
+                    Self::spawn(tls, addr, node_id, config, stats)
                 }
             };
             let versions = conn.negotiate_versions().await?;
@@ -97,22 +103,38 @@ impl BrokerConnection {
             Ok(conn)
         }
         .instrument(span)
-        .await
+        .await;
+        match &result {
+            Ok(_) => counters.connected(),
+            Err(_) => counters.connect_failed(),
+        }
+        result
     }
 
-    fn spawn<S>(stream: S, addr: &str, node_id: Option<i32>, config: &ClientConfig) -> Self
+    fn spawn<S>(
+        stream: S,
+        addr: &str,
+        node_id: Option<i32>,
+        config: &ClientConfig,
+        stats: Arc<BrokerStats>,
+    ) -> Self
     where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
         let (tx, rx) = mpsc::channel(config.max_queued_requests.max(1));
         let (shutdown, shutdown_rx) = watch::channel(false);
-        tokio::spawn(run(
+        let socket = run(
             stream,
             addr.to_owned(),
             config.max_frame_size,
             rx,
             shutdown_rx,
-        ));
+        );
+        let counters = stats.clone();
+        tokio::spawn(async move {
+            socket.await;
+            counters.disconnected();
+        });
         Self {
             inner: Arc::new(Inner {
                 addr: addr.to_owned(),
@@ -124,6 +146,7 @@ impl BrokerConnection {
                 next_correlation_id: AtomicI32::new(1),
                 versions: OnceLock::new(),
                 gate: RwLock::new(()),
+                stats,
             }),
         }
     }
@@ -158,6 +181,7 @@ impl BrokerConnection {
             rx,
             version,
             correlation_id,
+            queued_at: tokio::time::Instant::now(),
             _request: std::marker::PhantomData,
         }
         .response()
@@ -286,12 +310,14 @@ impl BrokerConnection {
 
     async fn start_at<R: Request>(&self, req: &R, version: i16) -> Result<PendingResponse<R>> {
         let (reply, rx) = oneshot::channel();
+        let queued_at = tokio::time::Instant::now();
         let correlation_id = self.enqueue(req, version, Reply::Response(reply)).await?;
         Ok(PendingResponse {
             conn: self.clone(),
             rx,
             version,
             correlation_id,
+            queued_at,
             _request: std::marker::PhantomData,
         })
     }
@@ -304,9 +330,14 @@ impl BrokerConnection {
         let version = self.version_for::<R>()?;
         let (done, written) = oneshot::channel();
         self.enqueue(req, version, Reply::Written(done)).await?;
-        written.await.map_err(|_| Error::Disconnected {
+        let result = written.await.map_err(|_| Error::Disconnected {
             broker: self.inner.addr.clone(),
-        })?
+        })?;
+        match &result {
+            Ok(()) => self.inner.stats.written(R::API_KEY),
+            Err(_) => self.inner.stats.failed(R::API_KEY),
+        }
+        result
     }
 
     async fn enqueue<R: Request>(&self, req: &R, version: i16, reply: Reply) -> Result<i32> {
@@ -369,6 +400,8 @@ pub struct PendingResponse<R: Request> {
     rx: oneshot::Receiver<Result<bytes::Bytes>>,
     version: i16,
     correlation_id: i32,
+    /// When the request was handed to the socket task (latency starts here).
+    queued_at: tokio::time::Instant,
     _request: std::marker::PhantomData<fn() -> R>,
 }
 
@@ -411,10 +444,12 @@ impl<R: Request> PendingResponse<R> {
         .await;
         let frame = match frame {
             Ok(frame) => {
+                inner.stats.answered(R::API_KEY, self.queued_at.elapsed());
                 debug!(target: "kafkit::protocol", broker = %inner.addr, api = %R::API_KEY, version = self.version, correlation_id = self.correlation_id, bytes = frame.len(), "response");
                 frame
             }
             Err(e) => {
+                inner.stats.failed(R::API_KEY);
                 debug!(target: "kafkit::protocol", broker = %inner.addr, api = %R::API_KEY, version = self.version, correlation_id = self.correlation_id, error = %e, "no response");
                 return Err(e);
             }

@@ -9,8 +9,9 @@ use tracing::{debug, info, warn};
 
 use super::transport::Transport;
 use super::BrokerConnection;
-use crate::config::ClientConfig;
+use crate::config::{ClientConfig, MetadataRecoveryStrategy};
 use crate::error::{Error, Result};
+use crate::metrics::{ConnectionMetrics, NetMetrics};
 
 /// Which broker a pooled connection goes to.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -43,6 +44,7 @@ pub struct Pool {
     slots: Mutex<HashMap<Target, Arc<tokio::sync::Mutex<SlotState>>>>,
     addrs: Mutex<HashMap<i32, String>>,
     transport: OnceLock<Result<Transport>>,
+    metrics: NetMetrics,
 }
 
 impl Pool {
@@ -53,7 +55,13 @@ impl Pool {
             slots: Mutex::new(HashMap::new()),
             addrs: Mutex::new(HashMap::new()),
             transport: OnceLock::new(),
+            metrics: NetMetrics::default(),
         }
+    }
+
+    /// Connects, disconnects and requests per broker and API so far.
+    pub fn metrics(&self) -> ConnectionMetrics {
+        self.metrics.snapshot()
     }
 
     /// The configuration the pool connects with.
@@ -77,6 +85,15 @@ impl Pool {
             }
         }
         *addrs = brokers;
+    }
+
+    /// Adds brokers not known yet (a new leader named by an error
+    /// response); known ones are left as they are.
+    pub fn add_brokers(&self, brokers: HashMap<i32, String>) {
+        let mut addrs = lock(&self.addrs);
+        for (id, addr) in brokers {
+            addrs.entry(id).or_insert(addr);
+        }
     }
 
     /// Known broker ids.
@@ -123,7 +140,12 @@ impl Pool {
                 Err(e) => keep(e, &mut last),
             }
         }
-        for addr in &self.config.bootstrap {
+        let known_any = !lock(&self.addrs).is_empty();
+        let bootstrap: &[String] = match self.config.metadata_recovery_strategy {
+            MetadataRecoveryStrategy::None if known_any => &[],
+            _ => &self.config.bootstrap,
+        };
+        for addr in bootstrap {
             match self
                 .connect(Target::Bootstrap(addr.clone()), addr, None)
                 .await
@@ -137,6 +159,22 @@ impl Pool {
             Some(e) => Error::NoBrokers(e.to_string()),
             None => Error::NoBrokers("no bootstrap brokers configured".to_owned()),
         })
+    }
+
+    /// A new connection to `addr` of its own (not shared through the pool,
+    /// such as a group's coordinator connection), made with the pool's
+    /// transport and counted in its metrics.
+    pub async fn connect_dedicated(
+        &self,
+        addr: &str,
+        node_id: Option<i32>,
+    ) -> Result<BrokerConnection> {
+        let transport = self
+            .transport
+            .get_or_init(|| Transport::new(&self.config.security))
+            .clone()?;
+        let stats = self.metrics.broker(node_id, addr);
+        BrokerConnection::connect_via(addr, node_id, &self.config, &transport, stats).await
     }
 
     fn open_connection(&self) -> Option<BrokerConnection> {
@@ -168,7 +206,8 @@ impl Pool {
             .transport
             .get_or_init(|| Transport::new(&self.config.security))
             .clone()?;
-        match BrokerConnection::connect_via(addr, node_id, &self.config, &transport).await {
+        let stats = self.metrics.broker(node_id, addr);
+        match BrokerConnection::connect_via(addr, node_id, &self.config, &transport, stats).await {
             Ok(conn) => {
                 if state.failures > 0 {
                     info!(broker = %addr, node_id, after_failures = state.failures, "reconnected");
@@ -200,6 +239,14 @@ impl Pool {
         let exp = base.saturating_mul(1u32 << failures.saturating_sub(1).min(16));
         let capped = exp.min(self.config.reconnect_backoff_max);
         jitter(capped)
+    }
+
+    /// KIP-1102 rebootstrap: forgets the known brokers and closes every
+    /// connection, so the next [`Pool::any`] starts from the bootstrap list
+    /// (resolved again).
+    pub fn rebootstrap(&self) {
+        lock(&self.addrs).clear();
+        self.close_all();
     }
 
     /// Closes every connection.

@@ -73,6 +73,8 @@ struct PartitionState {
     retry_at: Option<tokio::time::Instant>,
     generation: u64,
     high_watermark: i64,
+    /// KIP-392: the replica the leader said to fetch from, until the instant.
+    read_replica: Option<(i32, tokio::time::Instant)>,
 }
 
 enum Event {
@@ -173,6 +175,7 @@ impl FetcherTask {
                             retry_at: None,
                             generation,
                             high_watermark: -1,
+                            read_replica: None,
                         },
                     );
                 }
@@ -182,6 +185,7 @@ impl FetcherTask {
             Command::Unassign(list) => {
                 for tp in list {
                     self.parts.remove(&tp);
+                    self.shared.stats.forget(&tp);
                     self.shared.set_generation(tp.clone(), None);
                     self.shared.reset_processed(&tp, None);
                 }
@@ -217,6 +221,15 @@ impl FetcherTask {
         }
     }
 
+    /// Partitions fetched from replica `node` go back to their leader.
+    fn leave_read_replica(&mut self, node: i32) {
+        for p in self.parts.values_mut() {
+            if p.read_replica.is_some_and(|(r, _)| r == node) {
+                p.read_replica = None;
+            }
+        }
+    }
+
     fn bump_generation(&mut self) -> u64 {
         self.next_generation += 1;
         self.next_generation
@@ -234,6 +247,7 @@ impl FetcherTask {
                     }
                     Err(e) => {
                         debug!(node, error = %e, "fetch connection failed");
+                        self.leave_read_replica(node);
                         self.refresh_metadata();
                     }
                 }
@@ -244,6 +258,7 @@ impl FetcherTask {
                     Ok(resp) => self.fetched(node, resp, &generations),
                     Err(e) => {
                         debug!(node, error = %e, "fetch failed");
+                        self.leave_read_replica(node);
                         if let Some(s) = self.sessions.get_mut(&node) {
                             s.reset();
                         }
@@ -291,7 +306,7 @@ impl FetcherTask {
     fn fetched(
         &mut self,
         node: i32,
-        resp: FetchResponse,
+        mut resp: FetchResponse,
         sent_generations: &HashMap<TopicPartition, u64>,
     ) {
         let usable = match self.sessions.get_mut(&node) {
@@ -317,6 +332,7 @@ impl FetcherTask {
         );
         let mut work = Vec::new();
         let mut early = true;
+        let endpoints = std::mem::take(&mut resp.node_endpoints);
         for topic in resp.responses {
             let name = if topic.topic.is_empty() {
                 meta.topics
@@ -348,7 +364,20 @@ impl FetcherTask {
                 let Some(position) = state.position else {
                     continue;
                 };
+                if !p.error_code.is_ok() {
+                    state.read_replica = None; // back to the leader (KIP-392)
+                }
                 match p.error_code {
+                    ErrorCode::NONE
+                        if p.preferred_read_replica >= 0 && p.preferred_read_replica != node =>
+                    {
+                        // KIP-392: the leader sends us to a replica in our rack.
+                        let until =
+                            tokio::time::Instant::now() + self.client.config().metadata_max_age;
+                        debug!(topic = %tp.topic, partition = tp.partition, replica = p.preferred_read_replica, "fetching from the preferred read replica");
+                        state.read_replica = Some((p.preferred_read_replica, until));
+                        continue;
+                    }
                     ErrorCode::NONE => {}
                     ErrorCode::OFFSET_OUT_OF_RANGE => {
                         warn!(topic = %tp.topic, partition = tp.partition, position, "offset out of range");
@@ -368,7 +397,14 @@ impl FetcherTask {
                     }
                     code => {
                         debug!(topic = %tp.topic, partition = tp.partition, error = %code, "fetch partition error");
-                        if code.needs_metadata_refresh() || code.is_retriable() {
+                        // KIP-951: a named new leader spares the refresh.
+                        let l = &p.current_leader;
+                        let moved = l.leader_id >= 0
+                            && self.client.apply_leader_hints(
+                                &[(tp.topic.clone(), tp.partition, l.leader_id, l.leader_epoch)],
+                                &endpoints,
+                            );
+                        if !moved && (code.needs_metadata_refresh() || code.is_retriable()) {
                             self.refresh_metadata();
                         }
                         continue;
@@ -376,12 +412,16 @@ impl FetcherTask {
                 }
                 state.high_watermark = p.high_watermark;
                 let Some(records) = p.records.filter(|r| !r.is_empty()) else {
+                    self.shared.stats.watermark(&tp, p.high_watermark, position);
                     continue;
                 };
-                match scan_next_position(&records, position) {
+                let next = scan_next_position(&records, position);
+                match next {
                     Some(next) => state.position = Some(next),
                     None => early = false,
                 }
+                let after = next.unwrap_or(position);
+                self.shared.stats.watermark(&tp, p.high_watermark, after);
                 work.push(FetchedPartition {
                     tp,
                     position,
@@ -421,6 +461,7 @@ impl FetcherTask {
                 state.position = Some(decoded.next_position);
                 if !decoded.records.is_empty() {
                     let bytes = decoded.memory;
+                    self.shared.stats.delivered(decoded.records.len(), bytes);
                     self.shared.add_buffered(bytes);
                     let _ = self.out.send(Delivery::Records {
                         tp: w.tp,
@@ -476,6 +517,10 @@ impl FetcherTask {
             let Some(leader) = meta.leader(&tp.topic, tp.partition) else {
                 missing_leader = true;
                 continue;
+            };
+            let leader = match p.read_replica {
+                Some((replica, until)) if until > now => replica,
+                _ => leader,
             };
             let epoch = meta
                 .topic(&tp.topic)

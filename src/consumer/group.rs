@@ -402,6 +402,7 @@ impl GroupDriver {
             count = partitions.len(),
             generation_id, "partitions assigned"
         );
+        self.shared.stats.rebalanced();
         let _ = self.events.send(ConsumerEvent::Assigned {
             partitions: partitions.iter().cloned().collect(),
             generation_id,
@@ -513,8 +514,10 @@ impl GroupDriver {
                 (Some(c), _) => c,
                 (None, Target::Coordinator(c)) => {
                     let addr = format!("{}:{}", c.host, c.port);
-                    let r =
-                        BrokerConnection::connect(&addr, Some(c.node_id), client.config()).await;
+                    let r = client
+                        .pool()
+                        .connect_dedicated(&addr, Some(c.node_id))
+                        .await;
                     if let Ok(conn) = &r {
                         let _ = done.send(Done::Coordinator(c.node_id, conn.clone()));
                         let _ = events.send(ConsumerEvent::Connected { broker: addr });

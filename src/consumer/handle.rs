@@ -351,6 +351,17 @@ impl Consumer {
             .collect())
     }
 
+    /// This consumer's counters (records, lag per partition, fetch and
+    /// commit latency, rebalances) and those of its connections, in one
+    /// snapshot ([`crate::metrics::MetricsSnapshot::to_prometheus`] renders it).
+    pub fn metrics_snapshot(&self) -> crate::metrics::MetricsSnapshot {
+        let mut s = self
+            .client
+            .snapshot_as(crate::metrics::ClientKind::Consumer);
+        s.consumer = Some(self.shared.stats.snapshot(&s.connections));
+        s
+    }
+
     /// Offsets after the last processed record, per partition (what a commit would store).
     pub fn processed_offsets(&self) -> HashMap<TopicPartition, i64> {
         let mut p = self.shared.processed();
@@ -425,6 +436,13 @@ impl Consumer {
                     }
                     self.last_handed = Some(record.offset);
                 }
+                drop(crate::messaging_spans::receive(
+                    &self.client.config().client_id,
+                    self.config.group_id.as_deref(),
+                    &record.topic,
+                    record.partition,
+                    record.offset,
+                ));
                 return Poll::Ready(Some(Ok(record)));
             }
             match self.deliveries.poll_recv(cx) {

@@ -27,6 +27,8 @@ pub(crate) struct Shared {
     /// Incremented whenever a partition stops being current (revoked, lost,
     /// seeked), so the handle re-checks the records it holds.
     pub invalidations: std::sync::atomic::AtomicU64,
+    /// Counters for the metrics snapshot.
+    pub stats: super::metrics::ConsumerStats,
 }
 
 impl Shared {

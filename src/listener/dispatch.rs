@@ -63,7 +63,9 @@ impl Runner {
             }
             Some(Route::One(handler)) => {
                 let next = record.offset + 1;
-                let Some(result) = self.run_handler(handler(record.clone(), ctx)).await else {
+                let span = self.process_span(&tp, record.offset, 1);
+                let Some(result) = self.run_handler(handler(record.clone(), ctx), span).await
+                else {
                     return Some(Exit::Shutdown);
                 };
                 let failure = result.err().map(|e| Failure {
@@ -88,7 +90,9 @@ impl Runner {
                     partition: tp.partition,
                     records: records.clone(),
                 };
-                let Some(result) = self.run_handler(handler(batch, ctx.clone())).await else {
+                let first = records.first().map_or(0, |r| r.offset);
+                let span = self.process_span(&tp, first, records.len());
+                let Some(result) = self.run_handler(handler(batch, ctx.clone()), span).await else {
                     return Some(Exit::Shutdown);
                 };
                 let failure = result
@@ -121,8 +125,9 @@ impl Runner {
     async fn run_handler(
         &mut self,
         fut: std::pin::Pin<Box<dyn std::future::Future<Output = HandlerResult> + Send>>,
+        span: tracing::Span,
     ) -> Option<HandlerResult> {
-        let mut task = tokio::spawn(fut);
+        let mut task = tokio::spawn(tracing::Instrument::instrument(fut, span));
         tokio::select! {
             joined = &mut task => Some(joined.unwrap_or_else(|e| {
                 Err(format!("handler panicked: {e}").into())
@@ -133,6 +138,17 @@ impl Runner {
                 None
             }
         }
+    }
+
+    /// The `process` span of a handler call (see [`crate::messaging_spans`]).
+    fn process_span(&self, tp: &TopicPartition, offset: i64, count: usize) -> tracing::Span {
+        crate::messaging_spans::process(
+            self.settings.consumer.group_id.as_deref(),
+            &tp.topic,
+            tp.partition,
+            offset,
+            count,
+        )
     }
 
     /// Schedules a redelivery (`false`) or gives the records up (`true`:

@@ -146,6 +146,9 @@ pub struct DeliveryFuture {
     timestamp: i64,
     index: i32,
     waker_slot: Option<u32>,
+    /// The record's `send` span (see [`crate::messaging_spans`]), closed
+    /// when the future is dropped.
+    span: tracing::Span,
 }
 
 impl DeliveryFuture {
@@ -157,7 +160,14 @@ impl DeliveryFuture {
             timestamp,
             index,
             waker_slot: None,
+            span: tracing::Span::none(),
         }
+    }
+
+    /// The record's `send` span, given its offset once delivered.
+    pub(crate) fn with_span(mut self, span: tracing::Span) -> Self {
+        self.span = span;
+        self
     }
 }
 
@@ -171,17 +181,26 @@ impl Future for DeliveryFuture {
             Poll::Ready(outcome) => outcome,
         };
         Poll::Ready(match outcome {
-            Ok(d) => Ok(DeliveryReport::new(
-                std::mem::take(&mut this.topic),
-                this.batch.partition,
-                if d.base_offset >= 0 {
+            Ok(d) => {
+                let offset = if d.base_offset >= 0 {
                     d.base_offset + i64::from(this.index)
                 } else {
                     -1
-                },
-                d.append_time.unwrap_or(this.timestamp),
-            )),
-            Err(e) => Err(e.clone()),
+                };
+                if offset >= 0 {
+                    this.span.record("messaging.kafka.offset", offset);
+                }
+                Ok(DeliveryReport::new(
+                    std::mem::take(&mut this.topic),
+                    this.batch.partition,
+                    offset,
+                    d.append_time.unwrap_or(this.timestamp),
+                ))
+            }
+            Err(e) => {
+                this.span.record("otel.status_code", "ERROR");
+                Err(e.clone())
+            }
         })
     }
 }

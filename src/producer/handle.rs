@@ -20,6 +20,7 @@ use super::{DeliveryReport, ProducerRecord};
 use crate::cluster::{Client, ClusterMetadata, TopicMetadata};
 use crate::config::ClientConfig;
 use crate::error::{Error, Result};
+use crate::metrics::{ClientKind, MetricsSnapshot};
 
 /// Sends records to Kafka: batching per partition, key-stable partitioning,
 /// retries, idempotence.
@@ -274,7 +275,12 @@ impl Producer {
         if opened || sealed {
             inner.shared.wake.notify_one();
         }
-        Ok(DeliveryFuture::new(result, index, timestamp, record.topic))
+        let span = crate::messaging_spans::send(
+            &inner.client.config().client_id,
+            &record.topic,
+            partition,
+        );
+        Ok(DeliveryFuture::new(result, index, timestamp, record.topic).with_span(span))
     }
 
     async fn partition_for(&self, record: &ProducerRecord) -> Result<i32> {
@@ -389,7 +395,24 @@ impl Producer {
         let acc = self.inner.shared.acc();
         m.in_flight = acc.in_flight() as u64;
         m.queued_records = acc.queued().1 as u64;
+        drop(acc);
+        m.request_latency = self
+            .inner
+            .client
+            .pool()
+            .metrics()
+            .latency(crate::protocol::ApiKey::PRODUCE);
         m
+    }
+
+    /// This producer's counters and those of its connections, in one
+    /// snapshot ([`MetricsSnapshot::to_prometheus`] renders it).
+    pub fn metrics_snapshot(&self) -> MetricsSnapshot {
+        let mut s = self.inner.client.snapshot_as(ClientKind::Producer);
+        let mut m = self.metrics();
+        m.request_latency = s.connections.latency(crate::protocol::ApiKey::PRODUCE);
+        s.producer = Some(m);
+        s
     }
 }
 

@@ -226,7 +226,12 @@ impl SenderTask {
 
     fn dispatch(&mut self, node: i32, batches: Vec<PBatch>, producer: ProducerIdentity) {
         let mut encoded = Vec::with_capacity(batches.len());
+        let now = std::time::Instant::now();
         for mut b in batches {
+            if b.attempts == 1 {
+                self.metrics
+                    .queued_for(now.saturating_duration_since(b.created()));
+            }
             let buffer = || self.shared.acc().buffer();
             let result = encode_batch(&mut b, producer, self.cfg.compression, buffer);
             let raw = std::mem::take(&mut b.records);
@@ -250,7 +255,7 @@ impl SenderTask {
         let timeout_ms = i32::try_from(self.cfg.ack_timeout.as_millis()).unwrap_or(i32::MAX);
         for group in split_requests(encoded, self.cfg.max_request_size) {
             let bytes: usize = group.iter().map(|(_, b)| b.len()).sum();
-            self.metrics.add_bytes(bytes);
+            self.metrics.add_bytes(bytes, group.len());
             let (batches, parts): (Vec<PBatch>, Vec<(TopicPartition, Bytes)>) = group
                 .into_iter()
                 .map(|(b, bytes)| (b.tp.clone(), b, bytes))
@@ -368,7 +373,21 @@ impl SenderTask {
                                 .unwrap_or_default()
                         ),
                     };
-                    if p.error_code.needs_metadata_refresh() {
+                    // KIP-951: the error may name the new leader; then
+                    // the retry goes there without a metadata refresh.
+                    let hint = (p.current_leader.leader_id >= 0).then(|| {
+                        let l = &p.current_leader;
+                        (
+                            b.tp.topic.clone(),
+                            b.tp.partition,
+                            l.leader_id,
+                            l.leader_epoch,
+                        )
+                    });
+                    let moved = hint.is_some_and(|h| {
+                        self.client.apply_leader_hints(&[h], &resp.node_endpoints)
+                    });
+                    if p.error_code.needs_metadata_refresh() && !moved {
                         self.refresh_metadata();
                     }
                     self.retry_or_fail(b, &err);
@@ -398,7 +417,7 @@ impl SenderTask {
         let expired = batch.is_expired(now);
         if (err.is_retriable() || out_of_order_retry) && !expired {
             debug!(topic = %batch.tp.topic, partition = batch.tp.partition, attempts = batch.attempts, error = %err, "retrying batch");
-            self.metrics.add_retry();
+            self.metrics.add_retry(batch.record_count());
             acc.retry(batch, now, self.cfg.retry_backoff);
         } else {
             warn!(topic = %batch.tp.topic, partition = batch.tp.partition, error = %err, "batch failed");

@@ -92,6 +92,11 @@ pub struct Batch<T> {
 }
 
 impl<T> Batch<T> {
+    /// When the batch was opened (its first record appended).
+    pub fn created(&self) -> Instant {
+        self.created
+    }
+
     /// A batch opened by `first`, encoding into `buffer` (empty, possibly reused).
     pub(super) fn new(
         tp: TopicPartition,
