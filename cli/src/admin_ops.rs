@@ -62,6 +62,33 @@ fn entry_json(e: &ConfigEntry) -> Value {
     })
 }
 
+/// The text lines of described entries (with their synonyms when asked).
+fn config_lines(entries: &[&ConfigEntry], synonyms: bool) -> Vec<String> {
+    let mut text = Vec::new();
+    for e in entries {
+        text.push(format!(
+            "{}={}  source={}{}",
+            e.name,
+            e.value
+                .as_deref()
+                .unwrap_or(if e.sensitive { "(sensitive)" } else { "(null)" }),
+            e.source.name(),
+            if e.read_only { "  read-only" } else { "" }
+        ));
+        if synonyms {
+            text.extend(e.synonyms.iter().map(|s| {
+                format!(
+                    "  synonym {}={}  source={}",
+                    s.name,
+                    s.value.as_deref().unwrap_or("(null)"),
+                    s.source.name()
+                )
+            }));
+        }
+    }
+    text
+}
+
 /// Runs `kafkit configs ...`.
 pub async fn configs(config: ClientConfig, cmd: ConfigsCommand) -> Result<bool, String> {
     let admin = connect(config).await?;
@@ -83,30 +110,7 @@ pub async fn configs(config: ClientConfig, cmd: ConfigsCommand) -> Result<bool, 
                         .iter()
                         .filter(|e| a.keys.is_empty() || a.keys.contains(&e.name))
                         .collect();
-                    let mut text = Vec::new();
-                    for e in &entries {
-                        text.push(format!(
-                            "{}={}  source={}{}",
-                            e.name,
-                            e.value.as_deref().unwrap_or(if e.sensitive {
-                                "(sensitive)"
-                            } else {
-                                "(null)"
-                            }),
-                            e.source.name(),
-                            if e.read_only { "  read-only" } else { "" }
-                        ));
-                        if a.synonyms {
-                            text.extend(e.synonyms.iter().map(|s| {
-                                format!(
-                                    "  synonym {}={}  source={}",
-                                    s.name,
-                                    s.value.as_deref().unwrap_or("(null)"),
-                                    s.source.name()
-                                )
-                            }));
-                        }
-                    }
+                    let text = config_lines(&entries, a.synonyms);
                     let value = json!({"resource": r.to_string(), "configs": entries.iter().map(|e| entry_json(e)).collect::<Vec<_>>()});
                     emit(a.json, value, text).map(|()| true)
                 }
