@@ -38,6 +38,9 @@ pub fn topics_connection(cmd: &TopicsCommand) -> &Connection {
         TopicsCommand::Create(a) => &a.conn,
         TopicsCommand::Delete(a) => &a.conn,
         TopicsCommand::List(a) => &a.conn,
+        TopicsCommand::Describe(a) => &a.conn,
+        TopicsCommand::CreatePartitions(a) => &a.conn,
+        TopicsCommand::DeleteRecords(a) => &a.conn,
     }
 }
 
@@ -46,6 +49,9 @@ pub fn groups_connection(cmd: &GroupsCommand) -> &Connection {
     match cmd {
         GroupsCommand::List(a) => &a.conn,
         GroupsCommand::Describe(a) => &a.conn,
+        GroupsCommand::Offsets(a) => &a.conn,
+        GroupsCommand::ResetOffsets(a) => &a.conn,
+        GroupsCommand::DeleteOffsets(a) => &a.conn,
     }
 }
 
@@ -64,6 +70,16 @@ fn stdout<F: FnOnce(&mut dyn Write) -> std::io::Result<()>>(f: F) -> Result<(), 
 
 /// Runs `kafkit topics ...`: `Ok(false)` when a topic failed.
 pub async fn topics(config: ClientConfig, cmd: TopicsCommand) -> Result<bool, String> {
+    let cmd = match cmd {
+        TopicsCommand::Describe(a) => return crate::admin_ops::describe_topics(config, a).await,
+        TopicsCommand::CreatePartitions(a) => {
+            return crate::admin_ops::create_partitions(config, a).await
+        }
+        TopicsCommand::DeleteRecords(a) => {
+            return crate::admin_ops::delete_records(config, a).await
+        }
+        cmd => cmd,
+    };
     let admin = connect(config).await?;
     let result = match cmd {
         TopicsCommand::Create(a) => {
@@ -108,6 +124,7 @@ pub async fn topics(config: ClientConfig, cmd: TopicsCommand) -> Result<bool, St
             .map(|()| true),
             Err(e) => Err(format!("list topics: {e}")),
         },
+        _ => Err("unreachable topics command".into()),
     };
     admin.close();
     result
@@ -143,6 +160,17 @@ pub fn render_results(
 /// Runs `kafkit groups ...`: `Ok(false)` when a group could not be described
 /// or a broker could not list its groups.
 pub async fn groups(config: ClientConfig, cmd: GroupsCommand) -> Result<bool, String> {
+    let cmd = match cmd {
+        GroupsCommand::Offsets(a) => return crate::admin_ops::groups_offsets(config, a).await,
+        GroupsCommand::ResetOffsets(a) => return crate::admin_ops::reset_offsets(config, a).await,
+        GroupsCommand::DeleteOffsets(a) => {
+            return crate::admin_ops::delete_offsets(config, a).await
+        }
+        GroupsCommand::List(a) if a.json || !a.states.is_empty() || !a.types.is_empty() => {
+            return crate::admin_ops::list_groups(config, a).await
+        }
+        cmd => cmd,
+    };
     let admin = connect(config).await?;
     let result = match cmd {
         GroupsCommand::List(_) => match admin.list_groups().await {
@@ -161,6 +189,7 @@ pub async fn groups(config: ClientConfig, cmd: GroupsCommand) -> Result<bool, St
             }
             Err(e) => Err(format!("describe groups: {e}")),
         },
+        _ => Err("unreachable groups command".into()),
     };
     admin.close();
     result

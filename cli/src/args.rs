@@ -75,6 +75,11 @@ pub enum Command {
     /// The first offset at or after a timestamp (`-Q`, like `kcat -Q`).
     #[command(short_flag = 'Q')]
     Query(crate::query::QueryArgs),
+    /// Describe or alter a topic's or a broker's configuration.
+    #[command(subcommand)]
+    Configs(crate::admin_args::ConfigsCommand),
+    /// The cluster id, the active controller and the brokers with their racks.
+    Cluster(crate::admin_args::ClusterArgs),
 }
 
 /// Options every subcommand takes.
@@ -176,6 +181,12 @@ pub enum TopicsCommand {
     Delete(TopicsDeleteArgs),
     /// List the cluster's topics.
     List(TopicsListArgs),
+    /// Describe topics: id, partitions, leaders, replicas, in-sync replicas.
+    Describe(crate::admin_args::TopicsDescribeArgs),
+    /// Raise topics' partition counts.
+    CreatePartitions(crate::admin_args::CreatePartitionsArgs),
+    /// Delete the records before an offset (at each partition's leader).
+    DeleteRecords(crate::admin_args::DeleteRecordsArgs),
 }
 
 /// `kafkit topics create`.
@@ -244,6 +255,13 @@ pub enum GroupsCommand {
     List(GroupsListArgs),
     /// Describe a group: state, protocol, members and their partitions.
     Describe(GroupsDescribeArgs),
+    /// Committed offsets and lag of one or more groups.
+    Offsets(crate::admin_args::GroupsOffsetsArgs),
+    /// Reset a group's offsets (a dry run unless --execute; refused while
+    /// the group has members).
+    ResetOffsets(crate::admin_args::ResetOffsetsArgs),
+    /// Delete a group's committed offsets of some partitions.
+    DeleteOffsets(crate::admin_args::DeleteOffsetsArgs),
 }
 
 /// `kafkit groups list`.
@@ -252,6 +270,15 @@ pub struct GroupsListArgs {
     /// Brokers and properties.
     #[command(flatten)]
     pub conn: Connection,
+    /// Only groups in this state (`Stable`, `Empty`, ...); repeatable.
+    #[arg(long = "state", value_name = "STATE")]
+    pub states: Vec<String>,
+    /// Only groups of this type (`classic`, `consumer`, `share`); repeatable.
+    #[arg(long = "type", value_name = "TYPE")]
+    pub types: Vec<String>,
+    /// Print JSON (with each group's state and type).
+    #[arg(long = "json")]
+    pub json: bool,
 }
 
 /// `kafkit groups describe`.

@@ -6,6 +6,9 @@
 //! kafkit topics create -b localhost:9092 -t orders -p 6 -r 3 --config cleanup.policy=compact
 //! kafkit topics list|delete ...; kafkit groups list|describe -G GROUP
 //! kafkit offsets -b localhost:9092 -t orders -G billing
+//! kafkit configs describe|alter --topic T|--broker N [--set K=V] [--delete K] [--json]
+//! kafkit cluster; kafkit topics describe|create-partitions|delete-records ...
+//! kafkit groups offsets|reset-offsets|delete-offsets ... [--json]
 //! kafkit consume -b localhost:9092 -t orders [-G GROUP] [-o beginning|end|stored|OFFSET|-N] [-c COUNT] [-e] [-J] [-f FORMAT]
 //! kafkit query -b localhost:9092 -t orders:0:1700000000000
 //! kafkit -C -b localhost:9092 -t orders -e -d cgrp,protocol -v   # kcat's flags
@@ -26,6 +29,8 @@ use std::process::ExitCode;
 use clap::{CommandFactory, Parser};
 
 mod admin;
+mod admin_args;
+mod admin_ops;
 mod args;
 mod consume;
 mod logging;
@@ -52,6 +57,8 @@ fn main() -> ExitCode {
         Command::Offsets(args) => &args.conn,
         Command::Consume(args) => &args.conn,
         Command::Query(args) => &args.conn,
+        Command::Configs(cmd) => admin_ops::configs_connection(cmd),
+        Command::Cluster(args) => &args.conn,
     };
     if let Command::Consume(args) = &cli.command {
         if let Err(e) = args.check() {
@@ -85,6 +92,8 @@ fn main() -> ExitCode {
             Command::Offsets(args) => admin::offsets(client, args).await,
             Command::Consume(args) => consume::run(client, args, progress).await,
             Command::Query(args) => query::run(client, args).await,
+            Command::Configs(cmd) => admin_ops::configs(client, cmd).await,
+            Command::Cluster(args) => admin_ops::cluster(client, args).await,
         }
     });
     match result {

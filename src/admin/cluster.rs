@@ -71,7 +71,12 @@ impl Admin {
         if !r.error_code.is_ok() {
             let what = format!("the cluster{}", at(&conn, version));
             let api = ApiKey::DESCRIBE_CLUSTER;
-            return Err(item_error(r.error_code, api, &what, r.error_message.as_deref()));
+            return Err(item_error(
+                r.error_code,
+                api,
+                &what,
+                r.error_message.as_deref(),
+            ));
         }
         let mut brokers: Vec<ClusterBroker> = r
             .brokers
@@ -133,7 +138,12 @@ impl Admin {
                     partitions,
                 })
             } else {
-                Err(item_error(t.error_code, ApiKey::METADATA, &format!("topic {name}"), None))
+                Err(item_error(
+                    t.error_code,
+                    ApiKey::METADATA,
+                    &format!("topic {name}"),
+                    None,
+                ))
             };
             done.push((name, result));
         }

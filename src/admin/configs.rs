@@ -192,10 +192,14 @@ impl AlterConfigOp {
 }
 
 /// Resources grouped by the broker to ask (`None`: any broker).
-fn by_broker<T: Clone>(items: &[(ConfigResource, T)]) -> BTreeMap<Option<i32>, Vec<(ConfigResource, T)>> {
+fn by_broker<T: Clone>(
+    items: &[(ConfigResource, T)],
+) -> BTreeMap<Option<i32>, Vec<(ConfigResource, T)>> {
     let mut out: BTreeMap<Option<i32>, Vec<(ConfigResource, T)>> = BTreeMap::new();
     for (r, t) in items {
-        out.entry(r.broker()).or_default().push((r.clone(), t.clone()));
+        out.entry(r.broker())
+            .or_default()
+            .push((r.clone(), t.clone()));
     }
     out
 }
@@ -227,7 +231,9 @@ impl Admin {
                 Err(e) => done.extend(asked.into_iter().map(|r| (r, Err(e.clone())))),
             }
         }
-        Ok(super::in_order(resources, done, |r| missing(ApiKey::DESCRIBE_CONFIGS, r)))
+        Ok(super::in_order(resources, done, |r| {
+            missing(ApiKey::DESCRIBE_CONFIGS, r)
+        }))
     }
 
     async fn describe_configs_at(
@@ -259,14 +265,22 @@ impl Admin {
         let where_ = at(&conn, version);
         let mut done = Vec::new();
         for res in response.results {
-            let Some(r) = asked.iter().find(|r| r.wire() == (res.resource_type, res.resource_name.clone())) else {
+            let Some(r) = asked
+                .iter()
+                .find(|r| r.wire() == (res.resource_type, res.resource_name.clone()))
+            else {
                 continue;
             };
             let result = if res.error_code.is_ok() {
                 Ok(res.configs.into_iter().map(ConfigEntry::from).collect())
             } else {
                 let what = format!("{r}{where_}");
-                Err(item_error(res.error_code, ApiKey::DESCRIBE_CONFIGS, &what, res.error_message.as_deref()))
+                Err(item_error(
+                    res.error_code,
+                    ApiKey::DESCRIBE_CONFIGS,
+                    &what,
+                    res.error_message.as_deref(),
+                ))
             };
             done.push((r.clone(), result));
         }
@@ -330,7 +344,12 @@ impl Admin {
             } else {
                 let what = format!("{r}{where_}");
                 let api = ApiKey::INCREMENTAL_ALTER_CONFIGS;
-                Err(item_error(res.error_code, api, &what, res.error_message.as_deref()))
+                Err(item_error(
+                    res.error_code,
+                    api,
+                    &what,
+                    res.error_message.as_deref(),
+                ))
             };
             done.push((r.clone(), result));
         }

@@ -45,7 +45,10 @@ pub struct GroupPartitionOffset {
 impl GroupPartitionOffset {
     /// Records the group has yet to consume (at least 0), when the end is known.
     pub fn lag(&self) -> Option<i64> {
-        self.latest.as_ref().ok().map(|l| (l - self.committed).max(0))
+        self.latest
+            .as_ref()
+            .ok()
+            .map(|l| (l - self.committed).max(0))
     }
 }
 
@@ -102,7 +105,11 @@ impl Admin {
         let response = conn.send_at(&request, version).await?;
         if !response.error_code.is_ok() {
             let context = at(&conn, version);
-            return Err(broker_error(response.error_code, ApiKey::LIST_GROUPS, context));
+            return Err(broker_error(
+                response.error_code,
+                ApiKey::LIST_GROUPS,
+                context,
+            ));
         }
         Ok(response
             .groups
@@ -149,7 +156,11 @@ impl Admin {
                         .into_iter()
                         .map(|(tp, committed)| GroupPartitionOffset {
                             latest: latest.get(&tp).cloned().unwrap_or_else(|| {
-                                Err(broker_error(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION, ApiKey::LIST_OFFSETS, String::new()))
+                                Err(broker_error(
+                                    ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
+                                    ApiKey::LIST_OFFSETS,
+                                    String::new(),
+                                ))
                             }),
                             partition: tp,
                             committed,
@@ -163,14 +174,22 @@ impl Admin {
 
     /// Each group's committed offsets (partitions with nothing committed
     /// left out), batched per coordinator.
-    async fn groups_committed(&self, groups: &[String]) -> PerItem<String, BTreeMap<TopicPartition, i64>> {
-        let mut by_node: BTreeMap<i32, (crate::connection::BrokerConnection, Vec<String>)> = BTreeMap::new();
+    async fn groups_committed(
+        &self,
+        groups: &[String],
+    ) -> PerItem<String, BTreeMap<TopicPartition, i64>> {
+        let mut by_node: BTreeMap<i32, (crate::connection::BrokerConnection, Vec<String>)> =
+            BTreeMap::new();
         let mut done = Vec::new();
         for g in groups {
             match self.find_coordinator(g).await {
                 Ok(conn) => {
                     let node = conn.node_id().unwrap_or(-1);
-                    by_node.entry(node).or_insert_with(|| (conn, Vec::new())).1.push(g.clone());
+                    by_node
+                        .entry(node)
+                        .or_insert_with(|| (conn, Vec::new()))
+                        .1
+                        .push(g.clone());
                 }
                 Err(e) => done.push((g.clone(), Err(e))),
             }
@@ -182,7 +201,11 @@ impl Admin {
             }
         }
         super::in_order(groups, done, |g| {
-            broker_error(ErrorCode::UNKNOWN_SERVER_ERROR, ApiKey::OFFSET_FETCH, format!(" for group {g}: missing"))
+            broker_error(
+                ErrorCode::UNKNOWN_SERVER_ERROR,
+                ApiKey::OFFSET_FETCH,
+                format!(" for group {g}: missing"),
+            )
         })
     }
 
@@ -221,23 +244,38 @@ impl Admin {
         for request in requests {
             let r = conn.send_at(&request, version).await?;
             let answers: Vec<_> = if version >= 8 {
-                r.groups.into_iter().map(|g| (g.group_id, g.error_code, g.topics)).collect()
+                r.groups
+                    .into_iter()
+                    .map(|g| (g.group_id, g.error_code, g.topics))
+                    .collect()
             } else {
                 vec![(request.group_id, r.error_code, r.topics)]
             };
             for (group, code, topics) in answers {
                 if !code.is_ok() {
                     let what = format!("group {group}{where_}");
-                    done.push((group, Err(item_error(code, ApiKey::OFFSET_FETCH, &what, None))));
+                    done.push((
+                        group,
+                        Err(item_error(code, ApiKey::OFFSET_FETCH, &what, None)),
+                    ));
                     continue;
                 }
                 let offsets = topics
                     .into_iter()
                     .flat_map(|t| {
                         let name = t.name;
-                        t.partitions.into_iter().filter(|p| p.error_code.is_ok() && p.committed_offset >= 0).map(
-                            move |p| (TopicPartition { topic: name.clone(), partition: p.partition_index }, p.committed_offset),
-                        )
+                        t.partitions
+                            .into_iter()
+                            .filter(|p| p.error_code.is_ok() && p.committed_offset >= 0)
+                            .map(move |p| {
+                                (
+                                    TopicPartition {
+                                        topic: name.clone(),
+                                        partition: p.partition_index,
+                                    },
+                                    p.committed_offset,
+                                )
+                            })
                     })
                     .collect();
                 done.push((group, Ok(offsets)));

@@ -43,7 +43,13 @@ pub struct OffsetReset {
 }
 
 /// The target of one partition, clamped to `earliest..=latest`.
-fn target(spec: ResetSpec, current: Option<i64>, found: Option<i64>, earliest: i64, latest: i64) -> Option<i64> {
+fn target(
+    spec: ResetSpec,
+    current: Option<i64>,
+    found: Option<i64>,
+    earliest: i64,
+    latest: i64,
+) -> Option<i64> {
     let raw = match spec {
         ResetSpec::Earliest => earliest,
         ResetSpec::Latest => latest,
@@ -92,18 +98,32 @@ impl Admin {
         let earliest = self.list_offsets(partitions, OffsetSpec::Earliest).await?;
         let latest = self.list_offsets(partitions, OffsetSpec::Latest).await?;
         let found = match spec {
-            ResetSpec::Timestamp(t) => Some(self.list_offsets(partitions, OffsetSpec::Timestamp(t)).await?),
+            ResetSpec::Timestamp(t) => Some(
+                self.list_offsets(partitions, OffsetSpec::Timestamp(t))
+                    .await?,
+            ),
             _ => None,
         };
         let mut out = Vec::new();
-        for (i, ((tp, current), ((_, e), (_, l)))) in committed.into_iter().zip(earliest.into_iter().zip(latest)).enumerate() {
-            let at_time = found.as_ref().and_then(|f| f.get(i)).and_then(|(_, r)| r.as_ref().ok()).map(|o| o.offset);
+        for (i, ((tp, current), ((_, e), (_, l)))) in committed
+            .into_iter()
+            .zip(earliest.into_iter().zip(latest))
+            .enumerate()
+        {
+            let at_time = found
+                .as_ref()
+                .and_then(|f| f.get(i))
+                .and_then(|(_, r)| r.as_ref().ok())
+                .map(|o| o.offset);
             let r = match (current, e, l) {
                 (Ok(current), Ok(e), Ok(l)) => target(spec, current, at_time, e.offset, l.offset)
                     .map(|target| OffsetReset { current, target })
                     .ok_or_else(|| Error::InvalidState {
                         operation: "reset offsets",
-                        reason: format!("cannot shift {}/{} of group {group}: nothing committed", tp.topic, tp.partition),
+                        reason: format!(
+                            "cannot shift {}/{} of group {group}: nothing committed",
+                            tp.topic, tp.partition
+                        ),
                     }),
                 (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => Err(e),
             };
@@ -122,7 +142,8 @@ impl Admin {
     ) -> Result<PerItem<TopicPartition>> {
         self.ensure_group_inactive(group).await?;
         let asked: Vec<TopicPartition> = targets.iter().map(|(tp, _)| tp.clone()).collect();
-        let offsets: BTreeMap<&TopicPartition, i64> = targets.iter().map(|(tp, o)| (tp, *o)).collect();
+        let offsets: BTreeMap<&TopicPartition, i64> =
+            targets.iter().map(|(tp, o)| (tp, *o)).collect();
         let api = ApiKey::OFFSET_COMMIT;
         let done = self
             .on_coordinator(group, api, |conn| {
@@ -140,7 +161,10 @@ impl Admin {
                                     .map(|p| OffsetCommitRequestPartition {
                                         partition_index: p,
                                         committed_offset: offsets
-                                            .get(&TopicPartition { topic: name.clone(), partition: p })
+                                            .get(&TopicPartition {
+                                                topic: name.clone(),
+                                                partition: p,
+                                            })
                                             .copied()
                                             .unwrap_or(-1),
                                         ..Default::default()
@@ -157,11 +181,17 @@ impl Admin {
                     let mut done = Vec::new();
                     for t in response.topics {
                         for p in t.partitions {
-                            let tp = TopicPartition { topic: t.name.clone(), partition: p.partition_index };
+                            let tp = TopicPartition {
+                                topic: t.name.clone(),
+                                partition: p.partition_index,
+                            };
                             let r = if p.error_code.is_ok() {
                                 Ok(())
                             } else {
-                                let what = format!("{}/{} of group {group}{where_}", tp.topic, tp.partition);
+                                let what = format!(
+                                    "{}/{} of group {group}{where_}",
+                                    tp.topic, tp.partition
+                                );
                                 Err(item_error(p.error_code, api, &what, None))
                             };
                             done.push((tp, r));

@@ -142,7 +142,9 @@ fn broker_error(code: ErrorCode, api: ApiKey, context: String) -> Error {
 
 /// Where an answer came from, for error contexts: ` at broker 1 (host:port) v4`.
 fn at(conn: &BrokerConnection, version: i16) -> String {
-    let node = conn.node_id().map_or_else(|| "?".to_owned(), |n| n.to_string());
+    let node = conn
+        .node_id()
+        .map_or_else(|| "?".to_owned(), |n| n.to_string());
     format!(" at broker {node} ({}) v{version}", conn.addr())
 }
 

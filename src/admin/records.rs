@@ -9,7 +9,9 @@ use tracing::debug;
 
 use super::{at, broker_error, in_order, item_error, Admin, Backoff, PerItem, TopicPartition};
 use crate::error::{Error, Result};
-use crate::protocol::messages::create_partitions::{CreatePartitionsRequest, CreatePartitionsTopic};
+use crate::protocol::messages::create_partitions::{
+    CreatePartitionsRequest, CreatePartitionsTopic,
+};
 use crate::protocol::messages::delete_records::{
     DeleteRecordsPartition, DeleteRecordsRequest, DeleteRecordsTopic,
 };
@@ -85,7 +87,10 @@ impl Admin {
                 done.extend(retry.into_iter().map(|(tp, _, e)| (tp, Err(e))));
                 break;
             }
-            debug!(partitions = retry.len(), "retrying DeleteRecords after a metadata refresh");
+            debug!(
+                partitions = retry.len(),
+                "retrying DeleteRecords after a metadata refresh"
+            );
             pending = retry.into_iter().map(|(tp, o, _)| (tp, o)).collect();
             let _ = self.client.refresh_metadata().await;
         }
@@ -93,7 +98,10 @@ impl Admin {
             broker_error(
                 ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
                 ApiKey::DELETE_RECORDS,
-                format!(" for {}/{}: missing from the response", tp.topic, tp.partition),
+                format!(
+                    " for {}/{}: missing from the response",
+                    tp.topic, tp.partition
+                ),
             )
         }))
     }
@@ -112,7 +120,10 @@ impl Admin {
                 None => {
                     let what = format!("{}/{}", tp.topic, tp.partition);
                     let code = ErrorCode::UNKNOWN_TOPIC_OR_PARTITION;
-                    done.push((tp.clone(), Err(item_error(code, ApiKey::DELETE_RECORDS, &what, None))));
+                    done.push((
+                        tp.clone(),
+                        Err(item_error(code, ApiKey::DELETE_RECORDS, &what, None)),
+                    ));
                 }
             }
         }
@@ -141,16 +152,23 @@ impl Admin {
         };
         let mut topics: BTreeMap<String, Vec<DeleteRecordsPartition>> = BTreeMap::new();
         for (tp, offset) in items {
-            topics.entry(tp.topic.clone()).or_default().push(DeleteRecordsPartition {
-                partition_index: tp.partition,
-                offset: *offset,
-                ..Default::default()
-            });
+            topics
+                .entry(tp.topic.clone())
+                .or_default()
+                .push(DeleteRecordsPartition {
+                    partition_index: tp.partition,
+                    offset: *offset,
+                    ..Default::default()
+                });
         }
         let request = DeleteRecordsRequest {
             topics: topics
                 .into_iter()
-                .map(|(name, partitions)| DeleteRecordsTopic { name, partitions, ..Default::default() })
+                .map(|(name, partitions)| DeleteRecordsTopic {
+                    name,
+                    partitions,
+                    ..Default::default()
+                })
                 .collect(),
             timeout_ms: self.timeout_ms(),
             ..Default::default()
@@ -173,7 +191,12 @@ impl Admin {
                     Ok(p.low_watermark)
                 } else {
                     let what = format!("{}/{}{where_}", tp.topic, tp.partition);
-                    Err(item_error(p.error_code, ApiKey::DELETE_RECORDS, &what, None))
+                    Err(item_error(
+                        p.error_code,
+                        ApiKey::DELETE_RECORDS,
+                        &what,
+                        None,
+                    ))
                 };
                 out.push((tp.clone(), *o, r));
             }

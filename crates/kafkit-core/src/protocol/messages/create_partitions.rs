@@ -214,7 +214,10 @@ mod tests {
         let v2: &[u8] = &[2, 2, b't', 0, 0, 0, 4, 0, 0, 0, 0, 3, 0xe8, 1, 0];
         assert_eq!(encoded(&req, 0), v0);
         assert_eq!(encoded(&req, 2), v2);
-        assert_eq!(CreatePartitionsRequest::decode(Bytes::from_static(v2), 2), Ok(req));
+        assert_eq!(
+            CreatePartitionsRequest::decode(Bytes::from_static(v2), 2),
+            Ok(req)
+        );
     }
 
     #[test]
@@ -233,7 +236,10 @@ mod tests {
         );
         for n in 0..full.len() {
             let cut = Bytes::copy_from_slice(&full[..n]);
-            assert!(CreatePartitionsResponse::decode(cut, 3).is_err(), "{n} bytes");
+            assert!(
+                CreatePartitionsResponse::decode(cut, 3).is_err(),
+                "{n} bytes"
+            );
         }
     }
 }

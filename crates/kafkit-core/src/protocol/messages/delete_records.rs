@@ -228,7 +228,10 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(encoded(&resp, 2), wire);
-        assert_eq!(DeleteRecordsResponse::decode(Bytes::from_static(wire), 2), Ok(resp));
+        assert_eq!(
+            DeleteRecordsResponse::decode(Bytes::from_static(wire), 2),
+            Ok(resp)
+        );
     }
 
     #[test]

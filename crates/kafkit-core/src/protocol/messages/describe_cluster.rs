@@ -119,7 +119,11 @@ impl Message for DescribeClusterRequest {
     fn decode_body(r: &mut Reader, version: i16) -> Result<Self> {
         Ok(Self {
             include_cluster_authorized_operations: r.bool()?,
-            endpoint_type: if version >= 1 { r.i8()? } else { ENDPOINT_BROKERS },
+            endpoint_type: if version >= 1 {
+                r.i8()?
+            } else {
+                ENDPOINT_BROKERS
+            },
             unknown_tagged_fields: r.unknown_tagged_fields()?,
         })
     }
@@ -166,7 +170,11 @@ impl Message for DescribeClusterResponse {
             throttle_time_ms: r.i32()?,
             error_code: ErrorCode(r.i16()?),
             error_message: r.nullable_string()?,
-            endpoint_type: if version >= 1 { r.i8()? } else { ENDPOINT_BROKERS },
+            endpoint_type: if version >= 1 {
+                r.i8()?
+            } else {
+                ENDPOINT_BROKERS
+            },
             cluster_id: r.string()?,
             controller_id: r.i32()?,
             brokers: r.array(|r| {
@@ -215,8 +223,8 @@ mod tests {
     fn response_bytes_v1() {
         // ok, endpoint 1, cluster "c", controller 1, broker 1 "h":9092 rack "r".
         let wire: &[u8] = &[
-            0, 0, 0, 0, 0, 0, 0, 1, 2, b'c', 0, 0, 0, 1, 2, 0, 0, 0, 1, 2, b'h', 0, 0, 0x23,
-            0x84, 2, b'r', 0, 0x80, 0, 0, 0, 0,
+            0, 0, 0, 0, 0, 0, 0, 1, 2, b'c', 0, 0, 0, 1, 2, 0, 0, 0, 1, 2, b'h', 0, 0, 0x23, 0x84,
+            2, b'r', 0, 0x80, 0, 0, 0, 0,
         ];
         let resp = DescribeClusterResponse {
             cluster_id: "c".into(),
@@ -231,7 +239,10 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(encoded(&resp, 1), wire);
-        assert_eq!(DescribeClusterResponse::decode(Bytes::from_static(wire), 1), Ok(resp));
+        assert_eq!(
+            DescribeClusterResponse::decode(Bytes::from_static(wire), 1),
+            Ok(resp)
+        );
     }
 
     #[test]
@@ -253,7 +264,10 @@ mod tests {
         );
         for n in 0..full.len() {
             let cut = Bytes::copy_from_slice(&full[..n]);
-            assert!(DescribeClusterResponse::decode(cut, 1).is_err(), "{n} bytes");
+            assert!(
+                DescribeClusterResponse::decode(cut, 1).is_err(),
+                "{n} bytes"
+            );
         }
         // A broker count of 2^31 as a compact length is refused before allocating.
         let wire = Bytes::from_static(&[

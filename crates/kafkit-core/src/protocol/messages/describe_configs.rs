@@ -298,7 +298,10 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(encoded(&req, 1), wire);
-        assert_eq!(DescribeConfigsRequest::decode(Bytes::from_static(wire), 1), Ok(req));
+        assert_eq!(
+            DescribeConfigsRequest::decode(Bytes::from_static(wire), 1),
+            Ok(req)
+        );
     }
 
     #[test]
@@ -307,8 +310,8 @@ mod tests {
         // "k"="v" (not read-only, source 4, not sensitive, 1 synonym "k"="v"
         // source 4), type 2, null documentation.
         let wire: &[u8] = &[
-            0, 0, 0, 0, 2, 0, 0, 0, 4, 2, b'1', 2, 2, b'k', 2, b'v', 0, 4, 0, 2, 2, b'k', 2,
-            b'v', 4, 0, 2, 0, 0, 0, 0,
+            0, 0, 0, 0, 2, 0, 0, 0, 4, 2, b'1', 2, 2, b'k', 2, b'v', 0, 4, 0, 2, 2, b'k', 2, b'v',
+            4, 0, 2, 0, 0, 0, 0,
         ];
         let entry = DescribeConfigsEntry {
             name: "k".into(),
@@ -333,7 +336,10 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(encoded(&resp, 4), wire);
-        assert_eq!(DescribeConfigsResponse::decode(Bytes::from_static(wire), 4), Ok(resp));
+        assert_eq!(
+            DescribeConfigsResponse::decode(Bytes::from_static(wire), 4),
+            Ok(resp)
+        );
     }
 
     #[test]
@@ -369,7 +375,10 @@ mod tests {
         );
         for n in 0..full.len() {
             let cut = Bytes::copy_from_slice(&full[..n]);
-            assert!(DescribeConfigsResponse::decode(cut, 4).is_err(), "{n} bytes");
+            assert!(
+                DescribeConfigsResponse::decode(cut, 4).is_err(),
+                "{n} bytes"
+            );
         }
     }
 }

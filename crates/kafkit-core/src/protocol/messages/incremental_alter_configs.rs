@@ -257,7 +257,10 @@ mod tests {
         );
         for n in 0..full.len() {
             let cut = Bytes::copy_from_slice(&full[..n]);
-            assert!(IncrementalAlterConfigsResponse::decode(cut, 1).is_err(), "{n} bytes");
+            assert!(
+                IncrementalAlterConfigsResponse::decode(cut, 1).is_err(),
+                "{n} bytes"
+            );
         }
     }
 }
