@@ -18,6 +18,7 @@ pub mod listener;
 pub mod producer;
 pub mod rpc;
 pub mod security;
+pub mod share;
 
 // The sans-IO half lives in the `kafkit-core` crate; its modules keep their
 // `kafkit::…` paths.
