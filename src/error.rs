@@ -162,6 +162,21 @@ pub enum Error {
         /// What went wrong.
         message: String,
     },
+    /// A share session refused an input (an acknowledgement of a record
+    /// this member does not hold) or a leader's response (an impossible
+    /// acquired range); see [`ShareSessionError`](kafkit_core::share::ShareSessionError).
+    #[error("share group {group}, {api} with broker {broker}: {source}")]
+    ShareSession {
+        /// The share group.
+        group: String,
+        /// The broker (address), or `-` for a local refusal.
+        broker: String,
+        /// The API concerned (ShareFetch or ShareAcknowledge).
+        api: ApiKey,
+        /// What the session said.
+        #[source]
+        source: kafkit_core::share::ShareSessionError,
+    },
     /// A broker closed the connection again and again while the same
     /// request was in flight (see [`DroppedRequest`]).
     #[error(transparent)]
@@ -202,6 +217,7 @@ impl Error {
             | Error::InvalidState { .. }
             | Error::UnsupportedVersion { .. }
             | Error::Record { .. }
+            | Error::ShareSession { .. }
             | Error::Group(_) => false,
             Error::Offsets { source, .. } => source.is_retriable(),
         }

@@ -20,6 +20,7 @@ pub mod metrics;
 pub mod producer;
 pub mod rpc;
 pub mod security;
+pub mod share;
 
 // The sans-IO half lives in the `kafkit-core` crate; its modules keep their
 // `kafkit::…` paths.

@@ -9,7 +9,7 @@
 
 mod config;
 mod control;
-mod decode;
+pub(crate) mod decode;
 mod events;
 mod fetcher;
 mod group;

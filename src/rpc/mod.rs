@@ -36,7 +36,7 @@
 
 mod client;
 mod error;
-mod ids;
+pub(crate) mod ids;
 mod server;
 
 pub use client::{Reply, RequestClient, RpcConfig};

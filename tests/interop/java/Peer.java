@@ -36,6 +36,16 @@
 //       {"committed":{"<partition>":offset,..}} after a "commit" line on
 //       stdin (a synchronous commit). Closing stdin closes the consumer
 //       (commit, LeaveGroup) and exits.
+//   share BROKERS TOPIC GROUP QUIET
+//       A KafkaShareConsumer (KIP-932) in share group GROUP, explicit
+//       acknowledgement: every record is accepted and committed
+//       (commitSync) after each poll. Prints "polling" after the first
+//       poll, then per record (unless QUIET is 1)
+//         rec <TAB> partition <TAB> offset <TAB> value <TAB> delivery count
+//       and per failed acknowledgement "ackfail <TAB> partition <TAB> error".
+//       Closing stdin closes the consumer (releasing nothing: all is
+//       accepted) and prints "count <TAB> records <TAB> ms from the first
+//       record to the last" before exiting.
 
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
@@ -58,7 +68,9 @@ import org.apache.kafka.clients.consumer.ConsumerGroupMetadata;
 import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.CooperativeStickyAssignor;
+import org.apache.kafka.clients.consumer.AcknowledgeType;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.consumer.KafkaShareConsumer;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.clients.consumer.RangeAssignor;
 import org.apache.kafka.clients.producer.KafkaProducer;
@@ -80,6 +92,7 @@ public class Peer {
                     Arrays.copyOfRange(args, 4, args.length));
             case "consume" -> consume(args[1], args[2], Integer.parseInt(args[3]));
             case "member" -> member(args[1], args[2], args[3], args[4]);
+            case "share" -> share(args[1], args[2], args[3], args[4].equals("1"));
             default -> throw new IllegalArgumentException("unknown command " + args[0]);
         }
         System.out.flush();
@@ -299,5 +312,52 @@ public class Peer {
         }
         consumer.close();
         System.out.println("{\"closed\":true}");
+    }
+
+    static void share(String brokers, String topic, String group, boolean quiet) throws Exception {
+        Properties p = new Properties();
+        p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, brokers);
+        p.put(ConsumerConfig.GROUP_ID_CONFIG, group);
+        p.put("share.acknowledgement.mode", "explicit");
+        java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
+        Thread stdin = new Thread(() -> {
+            try {
+                while (System.in.read() >= 0) { }
+            } catch (Exception e) { }
+            stop.set(true);
+        });
+        stdin.setDaemon(true);
+        stdin.start();
+        long count = 0, first = 0, last = 0;
+        try (KafkaShareConsumer<byte[], byte[]> consumer =
+                new KafkaShareConsumer<>(p, new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
+            consumer.subscribe(List.of(topic));
+            boolean announced = false;
+            while (!stop.get()) {
+                var records = consumer.poll(Duration.ofMillis(100));
+                if (!announced) {
+                    System.out.println("polling");
+                    System.out.flush();
+                    announced = true;
+                }
+                for (ConsumerRecord<byte[], byte[]> r : records) {
+                    if (count == 0) first = System.nanoTime();
+                    count++;
+                    last = System.nanoTime();
+                    consumer.acknowledge(r, AcknowledgeType.ACCEPT);
+                    if (!quiet) {
+                        System.out.println(String.join("\t", "rec", Integer.toString(r.partition()),
+                                Long.toString(r.offset()), text(r.value()),
+                                r.deliveryCount().map(Object::toString).orElse("-")));
+                    }
+                }
+                if (!records.isEmpty()) {
+                    consumer.commitSync().forEach((tip, err) -> err.ifPresent(e ->
+                            System.out.println("ackfail\t" + tip.partition() + "\t" + e)));
+                }
+                System.out.flush();
+            }
+        }
+        System.out.println("count\t" + count + "\t" + (last - first) / 1_000_000);
     }
 }
