@@ -16,11 +16,11 @@ step() { printf '\n==> %s\n' "$*"; }
 step "cargo fmt --check"
 cargo fmt --all --check
 
-step "cargo clippy (all targets, -D warnings)"
-cargo clippy --all-targets -- -D warnings
+step "cargo clippy (all targets, all features: serde too; -D warnings)"
+cargo clippy --all-targets --all-features -- -D warnings
 
 step "cargo doc (library; broken or private intra-doc links are errors)"
-RUSTDOCFLAGS="-D warnings" cargo doc --no-deps -p kafkit -p kafkit-core --quiet
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --all-features -p kafkit -p kafkit-core --quiet
 
 step "no C in the library or the CLI: cargo tree -e normal lists no *-sys crate"
 if cargo tree -e normal --prefix none | grep -E '^[a-z0-9_-]+-sys ' ; then
@@ -37,6 +37,21 @@ fi
 step "build without default features"
 cargo build -p kafkit --lib --no-default-features
 cargo build -p kafkit-core --lib --no-default-features
+
+step "ready to publish: cargo package --workspace --no-verify (kafkit-core, kafkit, kafkit-cli; seconds, offline)"
+# Checks the manifests (versions on path dependencies, metadata) and what
+# each .crate holds; the build from the packages is what `cargo test` does.
+package_log="$(mktemp)"
+if ! cargo package --workspace --no-verify --offline --allow-dirty --quiet >"$package_log" 2>&1; then
+  cat "$package_log" >&2
+  exit 1
+fi
+# The test rig (tests/, benches/, golden frames) stays out of the packages.
+grep -v -E '^warning: ignoring (test|benchmark|example) ' "$package_log" || true
+rm -f "$package_log"
+for crate in kafkit-core kafkit kafkit-cli; do
+  test -s "target/package/$crate-$(cargo pkgid -p "$crate" --offline | sed 's/.*[@#]//').crate"
+done
 
 step "NestJS peer for the request-reply interop tests (npm)"
 scripts/nest_deps.sh
@@ -60,8 +75,8 @@ if [ -z "${KAFKA_BROKERS:-}" ] && command -v java >/dev/null && command -v mvn >
 fi
 
 step "cargo test"
-cargo test --all-targets --no-fail-fast
-cargo test --doc
+cargo test --all-targets --all-features --no-fail-fast
+cargo test --doc --all-features
 
 step "every example runs to completion on the mock cluster and on the run's Kafka node"
 scripts/examples.sh

@@ -7,6 +7,7 @@
 //! session. The client layers here drive them over tokio.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod admin;
 pub mod cluster;
@@ -24,7 +25,7 @@ pub mod share;
 
 // The sans-IO half lives in the `kafkit-core` crate; its modules keep their
 // `kafkit::…` paths.
-pub use kafkit_core::{common, group, protocol, sasl};
+pub use kafkit_core::{common, group, payload, protocol, sasl};
 
 pub use admin::Admin;
 pub use cluster::Client;

@@ -49,4 +49,72 @@ impl ConsumerRecord {
             .map(|h| (h.key.to_owned(), h.value))
             .collect()
     }
+
+    /// The value read by `de` (any format: implement
+    /// [`Deserializer`](crate::payload::Deserializer) for it). A null value
+    /// is [`PayloadError::Null`](crate::payload::PayloadError::Null).
+    pub fn decode<T, D: crate::payload::Deserializer<T> + ?Sized>(
+        &self,
+        de: &D,
+    ) -> Result<T, crate::payload::PayloadError> {
+        crate::payload::decode(de, self.value.as_deref())
+    }
+
+    /// The value as JSON (the `serde` feature).
+    #[cfg(feature = "serde")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "serde")))]
+    pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, crate::payload::PayloadError> {
+        self.decode(&crate::payload::Json)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(value: Option<&'static [u8]>) -> ConsumerRecord {
+        ConsumerRecord {
+            topic: Arc::from("t"),
+            partition: 0,
+            offset: 0,
+            timestamp: 0,
+            timestamp_type: TimestampType::CreateTime,
+            key: None,
+            value: value.map(Bytes::from_static),
+            headers: HeaderBlock::default(),
+            leader_epoch: -1,
+        }
+    }
+
+    #[cfg(feature = "serde")]
+    #[test]
+    fn json_values_decode_and_bad_ones_are_errors() {
+        use crate::payload::PayloadError;
+        #[derive(Debug, PartialEq, serde::Deserialize)]
+        struct Order {
+            id: u64,
+        }
+        assert_eq!(
+            record(Some(br#"{"id":3}"#)).json::<Order>().unwrap(),
+            Order { id: 3 }
+        );
+        assert!(matches!(
+            record(Some(b"{")).json::<Order>(),
+            Err(PayloadError::Decode(_))
+        ));
+        assert!(matches!(record(None).json::<Order>(), Err(PayloadError::Null)));
+    }
+
+    #[test]
+    fn decode_takes_any_deserializer() {
+        struct Utf8;
+        impl crate::payload::Deserializer<String> for Utf8 {
+            fn deserialize(&self, b: &[u8]) -> Result<String, crate::payload::PayloadError> {
+                String::from_utf8(b.to_vec())
+                    .map_err(|e| crate::payload::PayloadError::Decode(Box::new(e)))
+            }
+        }
+        assert_eq!(record(Some(b"hi")).decode(&Utf8).unwrap(), "hi");
+        assert!(record(Some(&[0xff])).decode(&Utf8).is_err());
+    }
 }

@@ -68,6 +68,7 @@ mod handler;
 mod policy;
 mod retries;
 mod runner;
+mod typed;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -80,6 +81,9 @@ pub use handler::{
     Batch, BatchContext, BatchHandler, Context, Handler, HandlerError, HandlerResult, Resume,
 };
 pub use policy::{DeadLetter, RestartPolicy, RetryPolicy};
+#[cfg(feature = "serde")]
+pub use typed::json;
+pub use typed::typed;
 
 use crate::config::ClientConfig;
 use crate::consumer::ConsumerConfig;

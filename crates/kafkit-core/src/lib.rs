@@ -14,15 +14,19 @@
 //! - [`fetch`]: the consumer's incremental fetch-session bookkeeping.
 //! - [`share`]: share groups (KIP-932): share sessions and acknowledgements.
 //! - [`common`]: types every layer shares ([`TopicPartition`]).
+//! - [`payload`]: typed record values ([`payload::Serializer`] /
+//!   [`payload::Deserializer`]; JSON with the `serde` feature).
 //!
 //! Its dependency tree has no tokio, no rustls and no `-sys` crate
 //! (`cargo tree -p kafkit-core -e normal`; checked in CI).
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod common;
 pub mod fetch;
 pub mod group;
+pub mod payload;
 pub mod producer;
 pub mod protocol;
 pub mod sasl;

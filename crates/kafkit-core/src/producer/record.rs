@@ -68,6 +68,36 @@ impl ProducerRecord {
         self
     }
 
+    /// Sets the value to `value` written by `ser` (any format: implement
+    /// [`Serializer`](crate::payload::Serializer) for it).
+    pub fn value_with<T: ?Sized, S: crate::payload::Serializer<T> + ?Sized>(
+        mut self,
+        ser: &S,
+        value: &T,
+    ) -> Result<Self, crate::payload::PayloadError> {
+        self.value = Some(ser.serialize(value)?);
+        Ok(self)
+    }
+
+    /// Sets the value to `value` as JSON (the `serde` feature).
+    ///
+    /// ```
+    /// # use kafkit_core::producer::ProducerRecord;
+    /// #[derive(serde::Serialize)]
+    /// struct Order { id: u64 }
+    /// let record = ProducerRecord::new("orders").key("o-1").json(&Order { id: 1 })?;
+    /// assert_eq!(record.value.as_deref(), Some(&br#"{"id":1}"#[..]));
+    /// # Ok::<(), kafkit_core::payload::PayloadError>(())
+    /// ```
+    #[cfg(feature = "serde")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "serde")))]
+    pub fn json<T: serde::Serialize + ?Sized>(
+        self,
+        value: &T,
+    ) -> Result<Self, crate::payload::PayloadError> {
+        self.value_with(&crate::payload::Json, value)
+    }
+
     /// Bytes this record takes in a batch, roughly (used for batching and the buffer limit).
     pub fn size_estimate(&self) -> usize {
         let kv =
