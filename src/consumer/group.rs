@@ -557,11 +557,9 @@ fn offsets_summary(offsets: &Offsets) -> Vec<(i32, i64)> {
 /// The error `recv` returns after the group ended membership for good.
 fn fatal_error(e: crate::group::GroupError) -> Error {
     match e {
-        crate::group::GroupError::Broker { api, code } => Error::Broker {
-            code,
-            api,
-            context: ": the consumer is out of its group".to_owned(),
-        },
+        crate::group::GroupError::Broker { api, code } => {
+            Error::broker(code, api, ": the consumer is out of its group".to_owned())
+        }
         other => Error::Group(other),
     }
 }
@@ -570,11 +568,7 @@ fn fatal_error(e: crate::group::GroupError) -> Error {
 /// (`api` = OffsetFetch) as the caller sees it.
 fn offset_error(api: ApiKey, e: OffsetError) -> Error {
     match e {
-        OffsetError::Group(code) => Error::Broker {
-            code,
-            api,
-            context: String::new(),
-        },
+        OffsetError::Group(code) => Error::broker(code, api, ""),
         source => Error::Offsets { api, source },
     }
 }

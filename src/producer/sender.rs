@@ -355,10 +355,10 @@ impl SenderTask {
                     self.complete(b, -1, None);
                 }
                 Ok(p) => {
-                    let err = Error::Broker {
-                        code: p.error_code,
-                        api: ApiKey::PRODUCE,
-                        context: format!(
+                    let err = Error::broker(
+                        p.error_code,
+                        ApiKey::PRODUCE,
+                        format!(
                             " for {}/{}{}",
                             b.tp.topic,
                             b.tp.partition,
@@ -367,21 +367,21 @@ impl SenderTask {
                                 .map(|m| format!(": {m}"))
                                 .unwrap_or_default()
                         ),
-                    };
+                    );
                     if p.error_code.needs_metadata_refresh() {
                         self.refresh_metadata();
                     }
                     self.retry_or_fail(b, &err);
                 }
                 Err(code) => {
-                    let err = Error::Broker {
+                    let err = Error::broker(
                         code,
-                        api: ApiKey::PRODUCE,
-                        context: format!(
+                        ApiKey::PRODUCE,
+                        format!(
                             " for {}/{}: missing from the response",
                             b.tp.topic, b.tp.partition
                         ),
-                    };
+                    );
                     self.retry_or_fail(b, &err);
                 }
             }
@@ -468,11 +468,7 @@ impl SenderTask {
                         epoch: resp.producer_epoch,
                     })
                 } else {
-                    Err(Error::Broker {
-                        code: resp.error_code,
-                        api: ApiKey::INIT_PRODUCER_ID,
-                        context: String::new(),
-                    })
+                    Err(Error::broker(resp.error_code, ApiKey::INIT_PRODUCER_ID, ""))
                 }
             });
             let _ = tx.send(Event::ProducerId(result));
