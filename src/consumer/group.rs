@@ -166,9 +166,9 @@ impl GroupDriver {
                             Error::Disconnected { .. } | Error::Io { .. } | Error::Timeout { .. }
                         ) {
                             self.coordinator = None;
-                            let _ = self.events.send(ConsumerEvent::Disconnected {
-                                error: e.to_string(),
-                            });
+                            let _ = self
+                                .events
+                                .send(ConsumerEvent::Disconnected { error: e.clone() });
                         }
                         self.member.handle_error(id, &e, now)
                     }
@@ -333,7 +333,7 @@ impl GroupDriver {
             }
             GroupEvent::Fatal(e) => {
                 let _ = self.events.send(ConsumerEvent::Crashed {
-                    error: e.to_string(),
+                    error: fatal_error(e.clone()),
                     retriable: false,
                 });
                 // An application that only calls `recv` must learn it too:
