@@ -20,7 +20,7 @@ use crate::protocol::{ApiKey, ErrorCode, ProtocolError};
 /// place, [`Error::is_retriable`], which defers to [`ErrorCode::is_retriable`]
 /// for errors the broker reported. The error model (which layer returns
 /// what, what to match on) is a section of DESIGN.md.
-#[derive(Debug, Clone, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// Bytes from or for a broker could not be coded.
@@ -84,12 +84,20 @@ pub enum Error {
         api: ApiKey,
     },
     /// The broker answered with an error code.
-    #[error("{code} from {api}{context}")]
+    #[error("{code} from {api}{}{context}{}",
+        version.map(|v| format!(" v{v}")).unwrap_or_default(),
+        broker.as_ref().map(|b| format!(" ({b})")).unwrap_or_default())]
     Broker {
         /// The error code.
         code: ErrorCode,
         /// The API that failed.
         api: ApiKey,
+        /// The version the request was sent at; `None` when the error did
+        /// not come from one exchange (a state machine's verdict, a
+        /// metadata snapshot without a leader).
+        version: Option<i16>,
+        /// The broker that answered; `None` as for `version`.
+        broker: Option<BrokerRef>,
         /// Topic/partition/group the error concerns, pre-rendered (may be empty).
         context: String,
     },
@@ -195,7 +203,61 @@ pub enum Error {
     },
 }
 
+/// The broker an [`Error::Broker`] came from: its node id when known
+/// (a bootstrap connection has none) and its address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrokerRef {
+    /// The broker's node id, if known.
+    pub node_id: Option<i32>,
+    /// `host:port`.
+    pub addr: String,
+}
+
+impl std::fmt::Display for BrokerRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.node_id {
+            Some(id) => write!(f, "broker {id} at {}", self.addr),
+            None => write!(f, "broker {}", self.addr),
+        }
+    }
+}
+
 impl Error {
+    /// An [`Error::Broker`] that names no exchange yet (see
+    /// [`Error::answered_by`]): `context` is what it concerns, rendered with
+    /// a leading space (` for t/0`) or empty.
+    pub fn broker(code: ErrorCode, api: ApiKey, context: impl Into<String>) -> Self {
+        Error::Broker {
+            code,
+            api,
+            version: None,
+            broker: None,
+            context: context.into(),
+        }
+    }
+
+    /// Names the broker and version of the exchange on an [`Error::Broker`]
+    /// that does not name one yet; other errors are returned unchanged
+    /// (they name their broker already).
+    pub fn answered_by(self, broker: &BrokerRef, version: i16) -> Self {
+        match self {
+            Error::Broker {
+                code,
+                api,
+                version: v,
+                broker: b,
+                context,
+            } => Error::Broker {
+                code,
+                api,
+                version: v.or(Some(version)),
+                broker: b.or_else(|| Some(broker.clone())),
+                context,
+            },
+            other => other,
+        }
+    }
+
     /// Whether the same operation may succeed if retried (after a backoff and,
     /// for metadata errors, a refresh).
     pub fn is_retriable(&self) -> bool {
@@ -252,11 +314,7 @@ impl Error {
 impl From<GroupError> for Error {
     fn from(e: GroupError) -> Self {
         match e {
-            GroupError::Broker { api, code } => Error::Broker {
-                code,
-                api,
-                context: String::new(),
-            },
+            GroupError::Broker { api, code } => Error::broker(code, api, ""),
             GroupError::Closed => Error::Closed,
             other => Error::Group(other),
         }

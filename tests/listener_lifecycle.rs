@@ -187,7 +187,7 @@ async fn restart_policy_stops_after_its_limit() {
     );
     assert_eq!(restarts, vec![1, 2], "{seen:?}");
     assert!(
-        matches!(seen.last(), Some(ListenerEvent::Stopped { error: Some(e) }) if e.contains("GROUP_AUTHORIZATION_FAILED")),
+        matches!(seen.last(), Some(ListenerEvent::Stopped { error: Some(e) }) if e.to_string().contains("GROUP_AUTHORIZATION_FAILED")),
         "{seen:?}"
     );
 }

@@ -71,7 +71,7 @@ async fn restart_policy_stops_after_its_limit_on_a_refused_join() {
     assert_eq!(crashes, 3, "the first run and two restarts: {seen:?}");
     assert_eq!(restarts, [1, 2], "{seen:?}");
     assert!(
-        matches!(seen.last(), Some(ListenerEvent::Stopped { error: Some(e) }) if e.contains("INVALID_SESSION_TIMEOUT")),
+        matches!(seen.last(), Some(ListenerEvent::Stopped { error: Some(e) }) if e.to_string().contains("INVALID_SESSION_TIMEOUT")),
         "{seen:?}"
     );
 }

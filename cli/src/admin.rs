@@ -394,11 +394,7 @@ mod tests {
     use kafkit::Error;
 
     fn broker_error(code: ErrorCode) -> Error {
-        Error::Broker {
-            code,
-            api: ApiKey::CREATE_TOPICS,
-            context: " for topic b".into(),
-        }
+        Error::broker(code, ApiKey::CREATE_TOPICS, " for topic b")
     }
 
     fn text(bytes: Vec<u8>) -> String {

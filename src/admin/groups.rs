@@ -7,20 +7,21 @@ use std::future::Future;
 
 use tracing::debug;
 
-use super::{broker_error, in_order, item_error, Admin, Backoff, PerItem, TopicPartition};
+use super::{broker_error, in_order, item_error, Admin, PerItem, TopicPartition};
+use crate::cluster::route::Backoff;
+use crate::cluster::{Answer, CoordinatorKind, Destination};
 use crate::connection::BrokerConnection;
 use crate::error::{Error, Result};
-use crate::group::{FindCoordinatorCall, GroupCall, OffsetFetchCall};
+use crate::group::{GroupCall, OffsetFetchCall};
 use crate::protocol::messages::consumer_protocol::{
     ConsumerProtocolAssignment, CONSUMER_PROTOCOL_TYPE,
 };
 use crate::protocol::messages::delete_groups::DeleteGroupsRequest;
 use crate::protocol::messages::describe_groups::{DescribeGroupsRequest, DescribedGroup};
-use crate::protocol::messages::find_coordinator::FindCoordinatorRequest;
 use crate::protocol::messages::list_groups::ListGroupsRequest;
 use crate::protocol::messages::offset_delete::{OffsetDeleteRequest, OffsetDeleteRequestTopic};
 use crate::protocol::messages::offset_fetch::{OffsetFetchRequestTopic, OffsetFetchResponse};
-use crate::protocol::{ApiKey, ErrorCode};
+use crate::protocol::{ApiKey, ErrorCode, Request};
 
 /// One group as a broker lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,7 +79,7 @@ pub struct GroupDescription {
 }
 
 /// A coordinator answer: the value, or a group-level error code to judge.
-pub(super) type Answer<T> = std::result::Result<T, ErrorCode>;
+pub(super) type CodeAnswer<T> = std::result::Result<T, ErrorCode>;
 
 impl Admin {
     /// Lists the groups of every broker (each lists the groups it coordinates).
@@ -96,18 +97,12 @@ impl Admin {
     }
 
     async fn list_groups_of(&self, node: i32) -> Result<Vec<GroupListing>> {
-        let conn = self.client.broker(node).await?;
-        let version = conn.version_for::<ListGroupsRequest>()?;
-        let response = conn.send_at(&ListGroupsRequest::default(), version).await?;
-        if !response.error_code.is_ok() {
-            let context = format!(" (broker {node})");
-            return Err(broker_error(
-                response.error_code,
-                ApiKey::LIST_GROUPS,
-                context,
-            ));
-        }
-        Ok(response
+        let to = Destination::Broker(node);
+        let build = |_, _: &_| Ok(ListGroupsRequest::default());
+        let answer = self.client.call_to(&to, build, self.deadline()).await?;
+        let version = answer.version;
+        Ok(answer
+            .body
             .groups
             .into_iter()
             .map(|g| GroupListing {
@@ -126,24 +121,25 @@ impl Admin {
     ) -> Result<PerItem<String, GroupDescription>> {
         let mut out = Vec::new();
         for group in groups {
-            let api = ApiKey::DESCRIBE_GROUPS;
+            let request = DescribeGroupsRequest {
+                groups: vec![group.clone()],
+                ..Default::default()
+            };
             let result = self
-                .on_coordinator(group, api, |conn| async move {
-                    let request = DescribeGroupsRequest {
-                        groups: vec![group.clone()],
-                        ..Default::default()
-                    };
-                    let response = conn.send(&request).await?;
-                    let node = conn.node_id().unwrap_or(-1);
-                    Ok(
-                        match response.groups.into_iter().find(|g| &g.group_id == group) {
-                            Some(g) if g.error_code.is_ok() => Ok(describe(g, node)),
-                            Some(g) => Err(g.error_code),
-                            None => Err(ErrorCode::UNKNOWN_SERVER_ERROR),
-                        },
-                    )
-                })
-                .await;
+                .call_for_group(group, &request)
+                .await
+                .and_then(|answer| {
+                    let node = answer.broker.node_id.unwrap_or(-1);
+                    match answer
+                        .body
+                        .groups
+                        .into_iter()
+                        .find(|g| &g.group_id == group)
+                    {
+                        Some(g) => Ok(describe(g, node)),
+                        None => Err(missing_group(ApiKey::DESCRIBE_GROUPS, group)),
+                    }
+                });
             out.push((group.clone(), result));
         }
         Ok(out)
@@ -154,22 +150,19 @@ impl Admin {
     pub async fn delete_groups(&self, groups: &[String]) -> Result<PerItem<String>> {
         let mut out = Vec::new();
         for group in groups {
+            let request = DeleteGroupsRequest {
+                groups_names: vec![group.clone()],
+                ..Default::default()
+            };
             let result = self
-                .on_coordinator(group, ApiKey::DELETE_GROUPS, |conn| async move {
-                    let request = DeleteGroupsRequest {
-                        groups_names: vec![group.clone()],
-                        ..Default::default()
-                    };
-                    let response = conn.send(&request).await?;
-                    Ok(
-                        match response.results.into_iter().find(|g| &g.group_id == group) {
-                            Some(g) if g.error_code.is_ok() => Ok(()),
-                            Some(g) => Err(g.error_code),
-                            None => Err(ErrorCode::UNKNOWN_SERVER_ERROR),
-                        },
-                    )
-                })
-                .await;
+                .call_for_group(group, &request)
+                .await
+                .and_then(|answer| {
+                    match answer.body.results.iter().any(|g| &g.group_id == group) {
+                        true => Ok(()),
+                        false => Err(missing_group(ApiKey::DELETE_GROUPS, group)),
+                    }
+                });
             out.push((group.clone(), result));
         }
         Ok(out)
@@ -186,38 +179,31 @@ impl Admin {
         partitions: &[TopicPartition],
     ) -> Result<PerItem<TopicPartition>> {
         let api = ApiKey::OFFSET_DELETE;
-        let done = self
-            .on_coordinator(group, api, |conn| async move {
-                let request = OffsetDeleteRequest {
-                    group_id: group.to_owned(),
-                    topics: by_topic(partitions)
-                        .into_iter()
-                        .map(|(name, partitions)| OffsetDeleteRequestTopic { name, partitions })
-                        .collect(),
+        let request = OffsetDeleteRequest {
+            group_id: group.to_owned(),
+            topics: by_topic(partitions)
+                .into_iter()
+                .map(|(name, partitions)| OffsetDeleteRequestTopic { name, partitions })
+                .collect(),
+        };
+        let answer = self.call_for_group(group, &request).await?;
+        let mut done = Vec::new();
+        for t in answer.body.topics {
+            for p in t.partitions {
+                let tp = TopicPartition {
+                    topic: t.name.clone(),
+                    partition: p.partition_index,
                 };
-                let response = conn.send(&request).await?;
-                if !response.error_code.is_ok() {
-                    return Ok(Err(response.error_code));
-                }
-                let mut done = Vec::new();
-                for t in response.topics {
-                    for p in t.partitions {
-                        let tp = TopicPartition {
-                            topic: t.name.clone(),
-                            partition: p.partition_index,
-                        };
-                        let r = if p.error_code.is_ok() {
-                            Ok(())
-                        } else {
-                            let what = format!("{}/{} of group {group}", tp.topic, tp.partition);
-                            Err(item_error(p.error_code, api, &what, None))
-                        };
-                        done.push((tp, r));
-                    }
-                }
-                Ok(Ok(done))
-            })
-            .await?;
+                let r = if p.error_code.is_ok() {
+                    Ok(())
+                } else {
+                    let what = format!("{}/{} of group {group}", tp.topic, tp.partition);
+                    Err(item_error(p.error_code, api, &what, None)
+                        .answered_by(&answer.broker, answer.version))
+                };
+                done.push((tp, r));
+            }
+        }
         Ok(in_order(partitions, done, |tp| missing(api, tp)))
     }
 
@@ -240,21 +226,24 @@ impl Admin {
                 .collect(),
             require_stable: false,
         };
-        let call = &call;
-        let done = self
-            .on_coordinator(group, api, |conn| async move {
-                let version = conn
-                    .version_for::<crate::protocol::messages::offset_fetch::OffsetFetchRequest>()?;
-                let request = call.to_request(version).map_err(Error::from)?;
-                let response = conn.send_at(&request, version).await?;
-                Ok(committed(group, response))
-            })
-            .await?;
+        let to = Destination::Coordinator {
+            kind: CoordinatorKind::Group,
+            key: group.to_owned(),
+        };
+        let build = |version, _: &_| call.to_request(version).map_err(Error::from);
+        let answer = self
+            .client
+            .call_to(&to, build, self.deadline())
+            .await
+            .map_err(|e| concerning(e, &format!("group {group}")))?;
+        let done = committed(group, answer);
         Ok(in_order(partitions, done, |tp| missing(api, tp)))
     }
 
-    /// Runs `op` at `group`'s coordinator until it answers with something
-    /// other than a moved or loading coordinator, or the deadline passes.
+    /// Runs `op` at `group`'s coordinator (the client's coordinator cache,
+    /// `route.rs`) until it answers with something other than a moved or
+    /// loading coordinator, or the deadline passes. For operations that
+    /// send more than one request to the coordinator.
     pub(super) async fn on_coordinator<T, F, Fut>(
         &self,
         group: &str,
@@ -263,9 +252,10 @@ impl Admin {
     ) -> Result<T>
     where
         F: Fn(BrokerConnection) -> Fut,
-        Fut: Future<Output = Result<Answer<T>>>,
+        Fut: Future<Output = Result<CodeAnswer<T>>>,
     {
-        let mut backoff = Backoff::new(self.deadline());
+        let deadline = self.deadline();
+        let mut backoff = Backoff::new(deadline);
         loop {
             let outcome = match self.find_coordinator(group).await {
                 Ok(conn) => op(conn).await,
@@ -279,6 +269,9 @@ impl Admin {
             let moved = error.code().is_some_and(|c| {
                 c.is_coordinator_moved() || c == ErrorCode::COORDINATOR_LOAD_IN_PROGRESS
             });
+            if moved || matches!(error, Error::Disconnected { .. } | Error::Io { .. }) {
+                self.client.forget_coordinator(CoordinatorKind::Group, group);
+            }
             if !(moved || error.is_retriable()) || !backoff.wait().await {
                 return Err(error);
             }
@@ -286,36 +279,56 @@ impl Admin {
         }
     }
 
-    /// A connection to `group`'s coordinator (FindCoordinator at any broker).
-    pub(super) async fn find_coordinator(&self, group: &str) -> Result<BrokerConnection> {
-        let conn = self.client.pool().any().await?;
-        let version = conn.version_for::<FindCoordinatorRequest>()?;
-        let call = FindCoordinatorCall {
-            key: group.to_owned(),
-        };
-        let request = call.to_request(version).map_err(Error::from)?;
-        let r = conn.send_at(&request, version).await?;
-        let found = r.coordinator_for(group);
-        if !found.error_code.is_ok() {
-            let what = format!("group {group}");
-            return Err(item_error(
-                found.error_code,
-                ApiKey::FIND_COORDINATOR,
-                &what,
-                found.error_message.as_deref(),
-            ));
-        }
-        let (node, host, port) = (found.node_id, found.host, found.port);
-        let addr = format!("{host}:{port}");
-        if self.client.pool().broker_addr(node).as_deref() == Some(addr.as_str()) {
-            self.client.broker(node).await
-        } else {
-            self.client
-                .pool()
-                .connect_dedicated(&addr, Some(node))
-                .await
-        }
+    /// `request` at `group`'s coordinator through the client's one call
+    /// path (found again on `NOT_COORDINATOR`, `COORDINATOR_NOT_AVAILABLE`
+    /// or `COORDINATOR_LOAD_IN_PROGRESS`); a failure names the group.
+    async fn call_for_group<R: Request + Clone>(
+        &self,
+        group: &str,
+        request: &R,
+    ) -> Result<Answer<R::Response>> {
+        let to = Destination::of(request)?;
+        self.client
+            .call_to(&to, |_, _| Ok(request.clone()), self.deadline())
+            .await
+            .map_err(|e| concerning(e, &format!("group {group}")))
     }
+
+    /// A connection to `group`'s coordinator (cached by the client).
+    pub(super) async fn find_coordinator(&self, group: &str) -> Result<BrokerConnection> {
+        let deadline = self.deadline();
+        self.client
+            .coordinator(CoordinatorKind::Group, group, deadline)
+            .await
+    }
+}
+
+/// Names what a broker error concerns when it does not say yet.
+fn concerning(e: Error, what: &str) -> Error {
+    match e {
+        Error::Broker {
+            code,
+            api,
+            version,
+            broker,
+            context,
+        } if context.is_empty() => Error::Broker {
+            code,
+            api,
+            version,
+            broker,
+            context: format!(" for {what}"),
+        },
+        other => other,
+    }
+}
+
+fn missing_group(api: ApiKey, group: &str) -> Error {
+    broker_error(
+        ErrorCode::UNKNOWN_SERVER_ERROR,
+        api,
+        format!(" for group {group}: missing from the response"),
+    )
 }
 
 fn describe(g: DescribedGroup, coordinator: i32) -> GroupDescription {
@@ -359,16 +372,18 @@ fn describe(g: DescribedGroup, coordinator: i32) -> GroupDescription {
     }
 }
 
-/// The per-partition answers of an OffsetFetch, or the group-level error.
-fn committed(group: &str, r: OffsetFetchResponse) -> Answer<PerItem<TopicPartition, Option<i64>>> {
+/// The per-partition answers of an OffsetFetch whose group-level error
+/// the call path already judged.
+fn committed(
+    group: &str,
+    answer: Answer<OffsetFetchResponse>,
+) -> PerItem<TopicPartition, Option<i64>> {
+    let r = answer.body;
     // v8+ answers per group; earlier versions at the top level.
-    let (code, topics) = match r.groups.into_iter().find(|g| g.group_id == group) {
-        Some(g) => (g.error_code, g.topics),
-        None => (r.error_code, r.topics),
+    let topics = match r.groups.into_iter().find(|g| g.group_id == group) {
+        Some(g) => g.topics,
+        None => r.topics,
     };
-    if !code.is_ok() {
-        return Err(code);
-    }
     let mut done = Vec::new();
     for t in topics {
         for p in t.partitions {
@@ -380,12 +395,13 @@ fn committed(group: &str, r: OffsetFetchResponse) -> Answer<PerItem<TopicPartiti
                 Ok((p.committed_offset >= 0).then_some(p.committed_offset))
             } else {
                 let what = format!("{}/{} of group {group}", tp.topic, tp.partition);
-                Err(item_error(p.error_code, ApiKey::OFFSET_FETCH, &what, None))
+                Err(item_error(p.error_code, ApiKey::OFFSET_FETCH, &what, None)
+                    .answered_by(&answer.broker, answer.version))
             };
             done.push((tp, r));
         }
     }
-    Ok(done)
+    done
 }
 
 /// Partition indexes grouped by topic, topics sorted.

@@ -43,6 +43,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use crate::cluster::route::Backoff;
 use crate::cluster::Client;
 use crate::config::ClientConfig;
 use crate::connection::BrokerConnection;
@@ -121,23 +122,11 @@ impl Admin {
     fn deadline(&self) -> Instant {
         Instant::now() + self.timeout
     }
-
-    /// A connection to the active controller; any broker when the metadata
-    /// names none (before Metadata v1) or names one that is not among its
-    /// brokers (the librdkafka mock always says 0). A broker that is not the
-    /// controller answers `NOT_CONTROLLER`, which the callers retry.
-    async fn controller(&self) -> Result<BrokerConnection> {
-        let metadata = self.client.metadata();
-        match metadata.controller_id {
-            Some(id) if metadata.brokers.contains_key(&id) => self.client.broker(id).await,
-            _ => self.client.pool().any().await,
-        }
-    }
 }
 
 /// An error the broker reported, with what it concerns.
 fn broker_error(code: ErrorCode, api: ApiKey, context: String) -> Error {
-    Error::Broker { code, api, context }
+    Error::broker(code, api, context)
 }
 
 /// Where an answer came from, for error contexts: ` at broker 1 (host:port) v4`.
@@ -155,32 +144,6 @@ fn item_error(code: ErrorCode, api: ApiKey, what: &str, message: Option<&str>) -
         None => format!(" for {what}"),
     };
     broker_error(code, api, context)
-}
-
-/// Retry pacing for one operation: doubling pauses, bounded by its deadline.
-#[derive(Debug)]
-struct Backoff {
-    deadline: Instant,
-    delay: Duration,
-}
-
-impl Backoff {
-    fn new(deadline: Instant) -> Self {
-        Self {
-            deadline,
-            delay: Duration::from_millis(50),
-        }
-    }
-
-    /// Waits before the next attempt; `false` when the deadline leaves no room for one.
-    async fn wait(&mut self) -> bool {
-        if Instant::now() + self.delay >= self.deadline {
-            return false;
-        }
-        tokio::time::sleep(self.delay).await;
-        self.delay = (self.delay * 2).min(Duration::from_secs(1));
-        true
-    }
 }
 
 /// Puts per-item results back in the order the items were asked for; an
@@ -243,21 +206,5 @@ mod tests {
             Some(""),
         );
         assert!(e.to_string().ends_with("for topic t"), "{e}");
-    }
-
-    #[tokio::test]
-    async fn backoff_doubles_and_stops_at_the_deadline() {
-        let start = Instant::now();
-        let mut b = Backoff::new(start + Duration::from_millis(400));
-        let mut waits = 0u32;
-        while b.wait().await {
-            waits += 1;
-        }
-        // 50 + 100 + 200 ms fit before the deadline, 400 more would not
-        // (fewer waits fit when the machine oversleeps).
-        assert!((1..=3).contains(&waits), "{waits}");
-        assert_eq!(b.delay, Duration::from_millis(50 << waits));
-        let slept: u64 = (0..waits).map(|i| 50 << i).sum();
-        assert!(Instant::now() - start >= Duration::from_millis(slept));
     }
 }

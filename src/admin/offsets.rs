@@ -11,7 +11,9 @@ use std::collections::BTreeMap;
 use tracing::debug;
 
 use super::{broker_error, in_order, item_error, Admin, Backoff, PerItem, TopicPartition};
-use crate::error::{Error, Result};
+use crate::cluster::route::{next_step, Step};
+use crate::cluster::Destination;
+use crate::error::{BrokerRef, Error, Result};
 use crate::protocol::messages::list_offsets::{
     ListOffsetsPartition, ListOffsetsRequest, ListOffsetsResponse, ListOffsetsTopic,
     EARLIEST_TIMESTAMP, LATEST_TIMESTAMP, MAX_TIMESTAMP,
@@ -218,48 +220,58 @@ impl Admin {
         spec: OffsetSpec,
     ) -> PerItem<TopicPartition, ListedOffset> {
         let fail_all = |e: Error| tps.iter().map(|tp| (tp.clone(), Err(e.clone()))).collect();
-        let conn = match self.client.broker(leader).await {
-            Ok(c) => c,
-            Err(e) => return fail_all(e),
-        };
-        let version = match conn.version_for::<ListOffsetsRequest>() {
-            Ok(v) if v >= spec.min_version() => v,
-            Ok(v) => {
-                return fail_all(Error::UnsupportedVersion {
-                    broker: conn.addr().to_owned(),
+        let request = request_for(tps, spec);
+        let build = |version: i16, broker: &BrokerRef| {
+            if version < spec.min_version() {
+                return Err(Error::UnsupportedVersion {
+                    broker: broker.addr.clone(),
                     api: ApiKey::LIST_OFFSETS,
-                    version: v,
+                    version,
                     what: format!("{spec:?} (v{}+)", spec.min_version()),
-                })
-            }
-            Err(e) => return fail_all(e),
-        };
-        let mut topics: BTreeMap<&str, Vec<ListOffsetsPartition>> = BTreeMap::new();
-        for tp in tps {
-            topics
-                .entry(&tp.topic)
-                .or_default()
-                .push(ListOffsetsPartition {
-                    partition_index: tp.partition,
-                    timestamp: spec.wire(),
-                    ..Default::default()
                 });
-        }
-        let request = ListOffsetsRequest {
-            topics: topics
+            }
+            Ok(request.clone())
+        };
+        // One attempt: what fails is regrouped by leader and retried by the caller.
+        let to = Destination::Broker(leader);
+        match self.client.call_once(&to, &build, self.deadline()).await {
+            Ok(answer) => answers(tps, &answer.body)
                 .into_iter()
-                .map(|(name, partitions)| ListOffsetsTopic {
-                    name: name.to_owned(),
-                    partitions,
-                    ..Default::default()
+                .map(|(tp, r)| {
+                    (
+                        tp,
+                        r.map_err(|e| e.answered_by(&answer.broker, answer.version)),
+                    )
                 })
                 .collect(),
-            ..Default::default()
-        };
-        match conn.send_at(&request, version).await {
-            Ok(response) => answers(tps, &response),
             Err(e) => fail_all(e),
         }
+    }
+}
+
+/// One ListOffsets request for `tps`, grouped by topic.
+fn request_for(tps: &[TopicPartition], spec: OffsetSpec) -> ListOffsetsRequest {
+    let mut topics: BTreeMap<&str, Vec<ListOffsetsPartition>> = BTreeMap::new();
+    for tp in tps {
+        topics
+            .entry(&tp.topic)
+            .or_default()
+            .push(ListOffsetsPartition {
+                partition_index: tp.partition,
+                timestamp: spec.wire(),
+                ..Default::default()
+            });
+    }
+    ListOffsetsRequest {
+        topics: topics
+            .into_iter()
+            .map(|(name, partitions)| ListOffsetsTopic {
+                name: name.to_owned(),
+                partitions,
+                ..Default::default()
+            })
+            .collect(),
+        ..Default::default()
     }
 }
 
@@ -299,12 +311,11 @@ fn answers(
     out
 }
 
-/// Errors a metadata refresh and another attempt may cure.
+/// Errors a metadata refresh and another attempt may cure: the call
+/// path's one table.
 fn retriable(e: &Error) -> bool {
-    match e.code() {
-        Some(code) => code.needs_metadata_refresh() || code.is_retriable(),
-        None => e.is_retriable(),
-    }
+    // A leader's request: the node id does not change the verdict.
+    next_step(&Destination::Broker(-1), e) != Step::Fail
 }
 
 fn by_topic_names(partitions: &[TopicPartition]) -> Vec<String> {

@@ -7,8 +7,9 @@ use std::collections::BTreeMap;
 
 use tracing::debug;
 
+use super::topics::settle;
 use super::{at, broker_error, in_order, item_error, Admin, Backoff, PerItem, TopicPartition};
-use crate::error::{Error, Result};
+use crate::error::{BrokerRef, Error, Result};
 use crate::protocol::messages::create_partitions::{
     CreatePartitionsRequest, CreatePartitionsTopic,
 };
@@ -27,13 +28,13 @@ impl Admin {
         validate_only: bool,
     ) -> Result<PerItem<String>> {
         let names: Vec<String> = counts.iter().map(|(n, _)| n.clone()).collect();
-        let api = ApiKey::CREATE_PARTITIONS;
-        self.on_controller(api, &names, |conn, pending| async move {
-            let version = conn.version_for::<CreatePartitionsRequest>()?;
-            let request = CreatePartitionsRequest {
+        if names.is_empty() {
+            return Ok(Vec::new());
+        }
+        let build = |_: i16, _: &BrokerRef| {
+            Ok(CreatePartitionsRequest {
                 topics: counts
                     .iter()
-                    .filter(|(n, _)| pending.contains(n))
                     .map(|(name, count)| CreatePartitionsTopic {
                         name: name.clone(),
                         count: *count,
@@ -44,19 +45,16 @@ impl Admin {
                 timeout_ms: self.timeout_ms(),
                 validate_only,
                 ..Default::default()
-            };
-            let response = conn.send_at(&request, version).await?;
-            let where_ = at(&conn, version);
-            Ok(response
-                .results
-                .into_iter()
-                .map(|t| {
-                    let message = format!("{}{where_}", t.error_message.unwrap_or_default());
-                    (t.name, t.error_code, Some(message.trim_start().to_owned()))
-                })
-                .collect())
-        })
-        .await
+            })
+        };
+        let answer = self.on_controller(build).await?;
+        let answers = answer.map(|a| {
+            let (broker, version) = (a.broker, a.version);
+            let answers = a.body.results.into_iter();
+            let answers = answers.map(|t| (t.name, t.error_code, t.error_message));
+            (broker, version, answers.collect())
+        });
+        Ok(settle(ApiKey::CREATE_PARTITIONS, &names, answers))
     }
 
     /// Deletes the records before each partition's offset (-1: the high

@@ -1,18 +1,14 @@
 //! Topic administration: create, delete (on the controller) and list.
 
-use std::future::Future;
-
-use tracing::debug;
-
-use super::{broker_error, in_order, item_error, Admin, Backoff, PerItem};
-use crate::connection::BrokerConnection;
-use crate::error::{Error, Result};
+use super::{broker_error, in_order, item_error, Admin, PerItem};
+use crate::cluster::{Answer, Destination};
+use crate::error::{BrokerRef, Error, Result};
 use crate::protocol::messages::create_topics::{
     CreatableTopic, CreatableTopicConfig, CreateTopicsRequest,
 };
 use crate::protocol::messages::delete_topics::{DeleteTopicState, DeleteTopicsRequest};
 use crate::protocol::messages::metadata::MetadataRequest;
-use crate::protocol::{ApiKey, ErrorCode, Uuid};
+use crate::protocol::{ApiKey, ErrorCode, Request, Uuid};
 
 /// A topic to create.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,9 +75,6 @@ pub struct TopicListing {
     pub internal: bool,
 }
 
-/// One attempt's answers: per topic, the error code and message.
-pub(super) type Answers = Vec<(String, ErrorCode, Option<String>)>;
-
 impl Admin {
     /// Creates topics on the controller; with `validate_only` the controller
     /// only checks that it could (CreateTopics v1+).
@@ -94,46 +87,47 @@ impl Admin {
         validate_only: bool,
     ) -> Result<PerItem<String>> {
         let names: Vec<String> = topics.iter().map(|t| t.name.clone()).collect();
-        self.on_controller(ApiKey::CREATE_TOPICS, &names, |conn, pending| async move {
-            let version = conn.version_for::<CreateTopicsRequest>()?;
+        if names.is_empty() {
+            return Ok(Vec::new());
+        }
+        let build = |version: i16, broker: &BrokerRef| {
             if validate_only && version < 1 {
                 return Err(unsupported(
-                    &conn,
+                    broker,
                     ApiKey::CREATE_TOPICS,
                     version,
                     "validate_only (v1+)",
                 ));
             }
-            let request = CreateTopicsRequest {
-                topics: topics
-                    .iter()
-                    .filter(|t| pending.contains(&t.name))
-                    .map(NewTopic::to_wire)
-                    .collect(),
+            Ok(CreateTopicsRequest {
+                topics: topics.iter().map(NewTopic::to_wire).collect(),
                 timeout_ms: self.timeout_ms(),
                 validate_only,
                 ..Default::default()
-            };
-            let response = conn.send_at(&request, version).await?;
-            Ok(response
-                .topics
-                .into_iter()
-                .map(|t| (t.name, t.error_code, t.error_message))
-                .collect())
-        })
-        .await
+            })
+        };
+        let answer = self.on_controller(build).await?;
+        let answers = answer.map(|a| {
+            let (broker, version) = (a.broker, a.version);
+            let answers = a.body.topics.into_iter();
+            let answers = answers.map(|t| (t.name, t.error_code, t.error_message));
+            (broker, version, answers.collect())
+        });
+        Ok(settle(ApiKey::CREATE_TOPICS, &names, answers))
     }
 
     /// Deletes topics by name on the controller; each topic gets its own result.
     pub async fn delete_topics(&self, names: &[String]) -> Result<PerItem<String>> {
-        self.on_controller(ApiKey::DELETE_TOPICS, names, |conn, pending| async move {
-            let version = conn.version_for::<DeleteTopicsRequest>()?;
+        if names.is_empty() {
+            return Ok(Vec::new());
+        }
+        let build = |version: i16, _: &BrokerRef| {
             let mut request = DeleteTopicsRequest {
                 timeout_ms: self.timeout_ms(),
                 ..Default::default()
             };
             if version >= 6 {
-                request.topics = pending
+                request.topics = names
                     .iter()
                     .map(|n| DeleteTopicState {
                         name: Some(n.clone()),
@@ -141,16 +135,19 @@ impl Admin {
                     })
                     .collect();
             } else {
-                request.topic_names = pending;
+                request.topic_names = names.to_vec();
             }
-            let response = conn.send_at(&request, version).await?;
-            Ok(response
-                .responses
-                .into_iter()
-                .map(|t| (t.name.unwrap_or_default(), t.error_code, t.error_message))
-                .collect())
-        })
-        .await
+            Ok(request)
+        };
+        let answer = self.on_controller(build).await?;
+        let answers = answer.map(|a| {
+            let (broker, version) = (a.broker, a.version);
+            let answers = a.body.responses.into_iter();
+            let answers =
+                answers.map(|t| (t.name.unwrap_or_default(), t.error_code, t.error_message));
+            (broker, version, answers.collect())
+        });
+        Ok(settle(ApiKey::DELETE_TOPICS, names, answers))
     }
 
     /// Every topic of the cluster, sorted by name; internal topics only when
@@ -161,7 +158,7 @@ impl Admin {
             allow_auto_topic_creation: false,
             ..Default::default()
         };
-        let response = self.client.send_any(&request).await?;
+        let response = self.client.call(&request, self.deadline()).await?;
         let mut topics: Vec<TopicListing> = response
             .topics
             .into_iter()
@@ -180,99 +177,71 @@ impl Admin {
         Ok(topics)
     }
 
-    /// Runs `attempt` on the controller for the topics still pending until
-    /// none answers `NOT_CONTROLLER` (refreshing the metadata in between) or
-    /// the deadline passes. Transport failures are retried the same way.
-    pub(super) async fn on_controller<F, Fut>(
+    /// `build`'s request at the controller through the client's one call
+    /// path (which asks the new controller after a `NOT_CONTROLLER`, until
+    /// the deadline). `Ok(Err(e))`: the request could not be answered for
+    /// a reason a retry might have cured (every topic fails with `e`); a
+    /// failure no retry can cure fails the whole call.
+    pub(super) async fn on_controller<R, B>(
         &self,
-        api: ApiKey,
-        names: &[String],
-        attempt: F,
-    ) -> Result<PerItem<String>>
+        build: B,
+    ) -> Result<std::result::Result<Answer<R::Response>, Error>>
     where
-        F: Fn(BrokerConnection, Vec<String>) -> Fut,
-        Fut: Future<Output = Result<Answers>>,
+        R: Request,
+        B: Fn(i16, &BrokerRef) -> Result<R>,
     {
-        if names.is_empty() {
-            return Ok(Vec::new());
+        match self
+            .client
+            .call_to(&Destination::Controller, build, self.deadline())
+            .await
+        {
+            Ok(answer) => Ok(Ok(answer)),
+            Err(e) if e.is_retriable() => Ok(Err(e)),
+            Err(e) => Err(e),
         }
-        let mut backoff = Backoff::new(self.deadline());
-        let mut pending: Vec<String> = names.to_vec();
-        let mut done: PerItem<String> = Vec::new();
-        loop {
-            let answers = match self.controller().await {
-                Ok(conn) => attempt(conn, pending.clone()).await,
-                Err(e) => Err(e),
-            };
-            let retry = match answers {
-                Ok(answers) => {
-                    // Topics the controller did not answer for are not retried.
-                    pending = settle(api, answers, &pending, &mut done);
-                    None
-                }
-                // Nothing was asked yet: refuse the whole call.
-                Err(e) if !e.is_retriable() && done.is_empty() && pending.len() == names.len() => {
-                    return Err(e)
-                }
-                Err(e) if e.is_retriable() => Some(e),
-                Err(e) => {
-                    done.extend(pending.drain(..).map(|n| (n, Err(e.clone()))));
-                    None
-                }
-            };
-            if pending.is_empty() {
-                break;
-            }
-            debug!(%api, pending = pending.len(), error = ?retry, "retrying on the controller");
-            if !backoff.wait().await {
-                let e = retry.unwrap_or_else(|| {
-                    broker_error(ErrorCode::NOT_CONTROLLER, api, " (deadline passed)".into())
-                });
-                done.extend(pending.drain(..).map(|n| (n, Err(e.clone()))));
-                break;
-            }
-            // The controller moved or the connection broke: learn where it is now.
-            let _ = self.client.refresh_metadata().await;
-        }
-        Ok(in_order(names, done, |n| {
-            broker_error(
-                ErrorCode::UNKNOWN_SERVER_ERROR,
-                api,
-                format!(" for topic {n}: missing from the response"),
-            )
-        }))
     }
 }
 
-/// Moves the topics of one attempt's answers into `done`, except those
-/// answered `NOT_CONTROLLER`, which are returned to be asked again.
-fn settle(
+/// One answer per topic: (name, error code, message).
+pub(super) type Answers = Vec<(String, ErrorCode, Option<String>)>;
+
+/// Each asked topic's result from the controller's answers (or the error
+/// that kept it from answering), in the order asked.
+pub(super) fn settle(
     api: ApiKey,
-    answers: Answers,
-    pending: &[String],
-    done: &mut PerItem<String>,
-) -> Vec<String> {
-    let mut retry = Vec::new();
-    for (name, code, message) in answers {
-        if !pending.contains(&name) {
-            continue;
-        }
-        if code == ErrorCode::NOT_CONTROLLER {
-            retry.push(name);
-        } else if code.is_ok() {
-            done.push((name, Ok(())));
-        } else {
-            let what = format!("topic {name}");
-            let e = item_error(code, api, &what, message.as_deref());
-            done.push((name, Err(e)));
+    names: &[String],
+    answers: std::result::Result<(BrokerRef, i16, Answers), Error>,
+) -> PerItem<String> {
+    let mut done: PerItem<String> = Vec::new();
+    match answers {
+        Err(e) => done.extend(names.iter().map(|n| (n.clone(), Err(e.clone())))),
+        Ok((broker, version, answers)) => {
+            for (name, code, message) in answers {
+                if !names.contains(&name) {
+                    continue;
+                }
+                if code.is_ok() {
+                    done.push((name, Ok(())));
+                } else {
+                    let what = format!("topic {name}");
+                    let e = item_error(code, api, &what, message.as_deref());
+                    done.push((name, Err(e.answered_by(&broker, version))));
+                }
+            }
         }
     }
-    retry
+    in_order(names, done, |n| {
+        broker_error(
+            ErrorCode::UNKNOWN_SERVER_ERROR,
+            api,
+            format!(" for topic {n}: missing from the response"),
+        )
+    })
 }
 
-fn unsupported(conn: &BrokerConnection, api: ApiKey, version: i16, what: &str) -> Error {
+fn unsupported(broker: &BrokerRef, api: ApiKey, version: i16, what: &str) -> Error {
     Error::UnsupportedVersion {
-        broker: conn.addr().to_owned(),
+        broker: broker.addr.clone(),
         api,
         version,
         what: what.to_owned(),

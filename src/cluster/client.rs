@@ -1,7 +1,7 @@
 //! The shared client: a connection pool plus a metadata cache that refreshes
 //! periodically and on demand.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::Duration;
 
@@ -9,6 +9,7 @@ use tokio::sync::watch;
 use tracing::{debug, warn};
 
 use super::metadata::{ClusterMetadata, TopicMetadata};
+use super::route::CoordinatorKind;
 use crate::config::{ClientConfig, MetadataRecoveryStrategy};
 use crate::connection::{BrokerConnection, Pool};
 use crate::error::{Error, Result};
@@ -35,7 +36,11 @@ struct Inner {
     closed: watch::Sender<bool>,
     /// When a Metadata request last got an answer (KIP-1102's trigger).
     last_metadata: Mutex<tokio::time::Instant>,
+    /// Coordinator connections by kind and key (route.rs).
+    coordinators: CoordinatorCache,
 }
+
+type CoordinatorCache = Mutex<HashMap<(CoordinatorKind, String), BrokerConnection>>;
 
 impl Client {
     /// Connects to the bootstrap brokers and loads the cluster's broker list.
@@ -53,6 +58,7 @@ impl Client {
                 refresh: tokio::sync::Mutex::new(()),
                 closed,
                 last_metadata: Mutex::new(tokio::time::Instant::now()),
+                coordinators: Mutex::new(HashMap::new()),
             }),
         };
         client.refresh_metadata().await?;
@@ -89,6 +95,11 @@ impl Client {
             kind,
             self.inner.pool.metrics(),
         )
+    }
+
+    /// The coordinator connections found so far, by kind and key.
+    pub(super) fn coordinator_cache(&self) -> &CoordinatorCache {
+        &self.inner.coordinators
     }
 
     /// The current metadata snapshot.
@@ -207,11 +218,9 @@ impl Client {
                 let last = self.metadata().topic(topic).map(|t| t.error);
                 return Err(match (snapshot, last) {
                     (Err(e), _) => e,
-                    (_, Some(code)) if !code.is_ok() => Error::Broker {
-                        code,
-                        api: ApiKey::METADATA,
-                        context: format!(" for topic {topic}"),
-                    },
+                    (_, Some(code)) if !code.is_ok() => {
+                        Error::broker(code, ApiKey::METADATA, format!(" for topic {topic}"))
+                    }
                     _ => Error::DeadlineExceeded(format!(
                         "topic {topic} has no leader for every partition"
                     )),
@@ -224,14 +233,13 @@ impl Client {
 
     /// A connection to the leader of `topic`/`partition` per the current metadata.
     pub async fn leader(&self, topic: &str, partition: i32) -> Result<BrokerConnection> {
-        let node = self
-            .metadata()
-            .leader(topic, partition)
-            .ok_or_else(|| Error::Broker {
-                code: crate::protocol::ErrorCode::LEADER_NOT_AVAILABLE,
-                api: ApiKey::METADATA,
-                context: format!(" for {topic}/{partition}"),
-            })?;
+        let node = self.metadata().leader(topic, partition).ok_or_else(|| {
+            Error::broker(
+                crate::protocol::ErrorCode::LEADER_NOT_AVAILABLE,
+                ApiKey::METADATA,
+                format!(" for {topic}/{partition}"),
+            )
+        })?;
         self.inner.pool.get(node).await
     }
 
@@ -261,6 +269,9 @@ impl Client {
     /// Stops the refresh task and closes every connection.
     pub fn close(&self) {
         let _ = self.inner.closed.send(true);
+        for conn in lock(&self.inner.coordinators).drain().map(|(_, c)| c) {
+            conn.close();
+        }
         self.inner.pool.close_all();
     }
 

@@ -6,6 +6,8 @@
 
 mod client;
 mod metadata;
+pub mod route;
 
 pub use client::Client;
 pub use metadata::{BrokerInfo, ClusterMetadata, PartitionMetadata, TopicMetadata};
+pub use route::{Answer, CoordinatorKind, Destination};

@@ -221,7 +221,9 @@ impl BrokerConnection {
                 return Err(Error::Broker {
                     code: resp.error_code,
                     api: ApiKey::API_VERSIONS,
-                    context: format!(" (broker {})", self.inner.addr),
+                    version: Some(version),
+                    broker: Some(self.broker_ref()),
+                    context: String::new(),
                 });
             }
             return Ok(resp
@@ -237,6 +239,14 @@ impl BrokerConnection {
         Error::UnsupportedApi {
             broker: self.inner.addr.clone(),
             api,
+        }
+    }
+
+    /// The broker's node id and address, as errors name it.
+    pub fn broker_ref(&self) -> crate::error::BrokerRef {
+        crate::error::BrokerRef {
+            node_id: self.inner.node_id,
+            addr: self.inner.addr.clone(),
         }
     }
 

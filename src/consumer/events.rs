@@ -1,5 +1,6 @@
 //! Lifecycle events a consumer reports to the application.
 
+use crate::error::Error;
 use crate::TopicPartition;
 
 /// Something that happened to a consumer, in order.
@@ -14,8 +15,8 @@ pub enum ConsumerEvent {
     /// A group request failed because the connection broke or timed out (the
     /// member reconnects by itself).
     Disconnected {
-        /// What happened.
-        error: String,
+        /// What happened (`Disconnected`, `Io` or `Timeout`, naming the broker).
+        error: Error,
     },
     /// The coordinator closed the connection again and again while the same
     /// group request was in flight (it accepts the connection but not that
@@ -52,8 +53,9 @@ pub enum ConsumerEvent {
     PollTimeoutExpired,
     /// The consumer hit an error it cannot recover from by itself.
     Crashed {
-        /// What happened.
-        error: String,
+        /// What happened: [`Error::Broker`] for a refusal by the coordinator
+        /// (naming the API and code), [`Error::Group`] for the member's own.
+        error: Error,
         /// Whether restarting the consumer may help.
         retriable: bool,
     },

@@ -170,9 +170,9 @@ impl GroupDriver {
                             Error::Disconnected { .. } | Error::Io { .. } | Error::Timeout { .. }
                         ) {
                             self.coordinator = None;
-                            let _ = self.events.send(ConsumerEvent::Disconnected {
-                                error: e.to_string(),
-                            });
+                            let _ = self
+                                .events
+                                .send(ConsumerEvent::Disconnected { error: e.clone() });
                         }
                         self.member.handle_error(id, &e, now)
                     }
@@ -337,7 +337,7 @@ impl GroupDriver {
             }
             GroupEvent::Fatal(e) => {
                 let _ = self.events.send(ConsumerEvent::Crashed {
-                    error: e.to_string(),
+                    error: fatal_error(e.clone()),
                     retriable: false,
                 });
                 // An application that only calls `recv` must learn it too:
@@ -564,11 +564,9 @@ fn offsets_summary(offsets: &Offsets) -> Vec<(i32, i64)> {
 /// The error `recv` returns after the group ended membership for good.
 fn fatal_error(e: crate::group::GroupError) -> Error {
     match e {
-        crate::group::GroupError::Broker { api, code } => Error::Broker {
-            code,
-            api,
-            context: ": the consumer is out of its group".to_owned(),
-        },
+        crate::group::GroupError::Broker { api, code } => {
+            Error::broker(code, api, ": the consumer is out of its group".to_owned())
+        }
         other => Error::Group(other),
     }
 }
@@ -577,11 +575,7 @@ fn fatal_error(e: crate::group::GroupError) -> Error {
 /// (`api` = OffsetFetch) as the caller sees it.
 fn offset_error(api: ApiKey, e: OffsetError) -> Error {
     match e {
-        OffsetError::Group(code) => Error::Broker {
-            code,
-            api,
-            context: String::new(),
-        },
+        OffsetError::Group(code) => Error::broker(code, api, ""),
         source => Error::Offsets { api, source },
     }
 }

@@ -311,7 +311,7 @@ impl Driver848 {
             Error::Disconnected { .. } | Error::Io { .. } | Error::Timeout { .. } => {
                 self.conn = None;
                 let _ = self.w.events.send(ConsumerEvent::Disconnected {
-                    error: e.to_string(),
+                    error: e,
                 });
                 self.member.coordinator_moved(now);
                 Outcome::CoordinatorMoved
@@ -358,7 +358,7 @@ impl Driver848 {
                 ) {
                     self.conn = None;
                     let _ = self.w.events.send(ConsumerEvent::Disconnected {
-                        error: e.to_string(),
+                        error: e,
                     });
                 } else {
                     debug!(error = %e, "group request failed");
@@ -418,12 +418,14 @@ impl Driver848 {
             message.map(|m| format!(" ({m})")).unwrap_or_default()
         );
         let error = Error::Broker {
+            version: None,
+            broker: None,
             code,
             api: crate::protocol::ApiKey::CONSUMER_GROUP_HEARTBEAT,
             context,
         };
         let _ = self.w.events.send(ConsumerEvent::Crashed {
-            error: error.to_string(),
+            error: error.clone(),
             retriable: false,
         });
         let _ = self.w.fetch.send(FetchCommand::Fail(error));

@@ -404,6 +404,8 @@ pub(super) fn commit_outcome(r: &OffsetCommitResponse, broker: &str) -> Outcome<
                 Some(_) => return Outcome::Retry,
                 None => {
                     first_error.get_or_insert(Error::Broker {
+                        version: None,
+                        broker: None,
                         code: p.error_code,
                         api: ApiKey::OFFSET_COMMIT,
                         context: format!(" from {broker} for {}-{}", t.name, p.partition_index),
@@ -427,6 +429,8 @@ pub(super) fn fetch_outcome(
     };
     let fail = |code: ErrorCode, what: String| {
         Outcome::Done(Err(Error::Broker {
+            version: None,
+            broker: None,
             code,
             api: ApiKey::OFFSET_FETCH,
             context: format!(" from {broker} for {what}"),

@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use crate::cluster::route;
 use crate::connection::BrokerConnection;
 use crate::error::{Error, Result};
 use crate::group::{GroupCall, GroupRequest, GroupResponse};
@@ -22,29 +23,16 @@ pub(super) struct Call<'a, F: Fn(i16)> {
 }
 
 impl<F: Fn(i16)> Call<'_, F> {
+    /// The member judges the response (its error codes are inputs of its
+    /// state machine), so this is the call path's single exchange: the
+    /// version negotiated by `route::version_for` under the member's cap,
+    /// no retry here (the member decides).
     async fn exchange<C: GroupCall>(&self, call: &C) -> Result<GroupResponse> {
-        let version = self.version::<C::Request>()?;
+        let version = route::version_for::<C::Request>(self.conn, self.max_version)?;
         let request = call.to_request(version).map_err(Error::from)?;
         (self.sent)(version);
-        Ok(C::into_response(
-            self.conn
-                .send_at_within(&request, version, self.timeout)
-                .await?,
-        ))
-    }
-
-    /// The negotiated version, lowered to the cap if the broker has one at
-    /// or below it (else its lowest: the cap is a hint, not a refusal).
-    fn version<R: crate::protocol::Request>(&self) -> Result<i16> {
-        let negotiated = self.conn.version_for::<R>()?;
-        let Some(cap) = self.max_version.filter(|cap| *cap < negotiated) else {
-            return Ok(negotiated);
-        };
-        let theirs = self.conn.broker_versions(R::API_KEY).unwrap_or(R::VERSIONS);
-        let allowed = crate::protocol::VersionRange::new(theirs.min, theirs.max.min(cap));
-        Ok(R::VERSIONS
-            .highest_common(&allowed)
-            .unwrap_or(R::VERSIONS.min.max(theirs.min)))
+        let answer = route::exchange(self.conn, &request, version, self.timeout).await?;
+        Ok(C::into_response(answer.body))
     }
 
     pub(super) async fn any(&self, request: &GroupRequest) -> Result<GroupResponse> {

@@ -63,19 +63,19 @@ pub(crate) async fn list_offsets(
                 } else {
                     p.old_style_offsets.first().copied().unwrap_or(0)
                 }),
-                Some(p) => Err(Error::Broker {
-                    code: p.error_code,
-                    api: ApiKey::LIST_OFFSETS,
-                    context: format!(" for {}/{}", tp.topic, tp.partition),
-                }),
-                None => Err(Error::Broker {
-                    code: ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
-                    api: ApiKey::LIST_OFFSETS,
-                    context: format!(
+                Some(p) => Err(Error::broker(
+                    p.error_code,
+                    ApiKey::LIST_OFFSETS,
+                    format!(" for {}/{}", tp.topic, tp.partition),
+                )),
+                None => Err(Error::broker(
+                    ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
+                    ApiKey::LIST_OFFSETS,
+                    format!(
                         " for {}/{}: missing from the response",
                         tp.topic, tp.partition
                     ),
-                }),
+                )),
             };
             (tp.clone(), r)
         })

@@ -2,7 +2,9 @@
 
 use std::time::Duration;
 
+use super::ListenerError;
 use crate::consumer::ConsumerEvent;
+use crate::error::Error;
 use crate::TopicPartition;
 
 /// A lifecycle or processing event of a [`Listener`](super::Listener).
@@ -17,8 +19,8 @@ pub enum ListenerEvent {
     /// A group request failed on a broken or slow connection (the consumer
     /// reconnects by itself).
     Disconnected {
-        /// What happened.
-        error: String,
+        /// What happened (`Disconnected`, `Io` or `Timeout`, naming the broker).
+        error: Error,
     },
     /// The coordinator closed the connection again and again while the same
     /// group request was in flight; the consumer keeps retrying with a
@@ -84,7 +86,7 @@ pub enum ListenerEvent {
     /// (`Restarting` or `Stopped`).
     Crashed {
         /// What happened.
-        error: String,
+        error: Error,
         /// Whether the error is one retrying may fix.
         retriable: bool,
     },
@@ -100,7 +102,7 @@ pub enum ListenerEvent {
     /// (missing only if a shutdown overran its deadline and was aborted).
     Stopped {
         /// The crash that stopped it, if any.
-        error: Option<String>,
+        error: Option<ListenerError>,
     },
 }
 
@@ -109,7 +111,7 @@ pub(crate) enum Forward {
     /// Pass it on.
     Event(ListenerEvent),
     /// The consumer crashed.
-    Crash { error: String, retriable: bool },
+    Crash { error: Error, retriable: bool },
     /// Nothing to report (the consumer's own `Stopped`).
     Ignore,
 }

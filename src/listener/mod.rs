@@ -100,7 +100,7 @@ pub enum ListenerError {
     #[error("listener crashed: {error}")]
     Crashed {
         /// The last crash.
-        error: String,
+        error: crate::error::Error,
         /// Whether that error was retriable.
         retriable: bool,
     },

@@ -46,13 +46,13 @@ impl Stop {
 /// Why one consumer's run ended.
 pub(super) enum Exit {
     Shutdown,
-    Crash { error: String, retriable: bool },
+    Crash { error: Error, retriable: bool },
 }
 
 impl Exit {
     pub fn crash(e: &Error) -> Self {
         Exit::Crash {
-            error: e.to_string(),
+            error: e.clone(),
             retriable: e.is_retriable(),
         }
     }
@@ -133,7 +133,7 @@ impl Runner {
             let _ = producer.close(limit).await;
         }
         self.emit(ListenerEvent::Stopped {
-            error: result.as_ref().err().map(ToString::to_string),
+            error: result.as_ref().err().cloned(),
         });
         result
     }
@@ -171,7 +171,10 @@ impl Runner {
         };
         let Some(mut events) = consumer.events() else {
             return Exit::Crash {
-                error: "consumer events already taken".to_owned(),
+                error: Error::InvalidState {
+                    operation: "Listener",
+                    reason: "consumer events already taken".to_owned(),
+                },
                 retriable: false,
             };
         };
@@ -195,7 +198,7 @@ impl Runner {
                 _ = sleep_until(wake) => self.resume_ready(&control, &mut retries),
                 next = consumer.recv() => match next {
                     None => break Exit::Crash {
-                        error: "the consumer stopped".to_owned(),
+                        error: Error::Closed,
                         retriable: true,
                     },
                     Some(Err(e)) if e.is_retriable() => {

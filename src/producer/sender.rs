@@ -360,10 +360,10 @@ impl SenderTask {
                     self.complete(b, -1, None);
                 }
                 Ok(p) => {
-                    let err = Error::Broker {
-                        code: p.error_code,
-                        api: ApiKey::PRODUCE,
-                        context: format!(
+                    let err = Error::broker(
+                        p.error_code,
+                        ApiKey::PRODUCE,
+                        format!(
                             " for {}/{}{}",
                             b.tp.topic,
                             b.tp.partition,
@@ -372,7 +372,7 @@ impl SenderTask {
                                 .map(|m| format!(": {m}"))
                                 .unwrap_or_default()
                         ),
-                    };
+                    );
                     // KIP-951: the error may name the new leader; then
                     // the retry goes there without a metadata refresh.
                     let hint = (p.current_leader.leader_id >= 0).then(|| {
@@ -393,14 +393,14 @@ impl SenderTask {
                     self.retry_or_fail(b, &err);
                 }
                 Err(code) => {
-                    let err = Error::Broker {
+                    let err = Error::broker(
                         code,
-                        api: ApiKey::PRODUCE,
-                        context: format!(
+                        ApiKey::PRODUCE,
+                        format!(
                             " for {}/{}: missing from the response",
                             b.tp.topic, b.tp.partition
                         ),
-                    };
+                    );
                     self.retry_or_fail(b, &err);
                 }
             }
@@ -487,11 +487,7 @@ impl SenderTask {
                         epoch: resp.producer_epoch,
                     })
                 } else {
-                    Err(Error::Broker {
-                        code: resp.error_code,
-                        api: ApiKey::INIT_PRODUCER_ID,
-                        context: String::new(),
-                    })
+                    Err(Error::broker(resp.error_code, ApiKey::INIT_PRODUCER_ID, ""))
                 }
             });
             let _ = tx.send(Event::ProducerId(result));

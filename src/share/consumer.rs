@@ -401,6 +401,8 @@ impl ShareConsumer {
         if !o.error.is_ok() {
             if !o.error.is_retriable() {
                 return Err(Error::Broker {
+                    version: None,
+                    broker: None,
                     code: o.error,
                     api,
                     context: format!(
@@ -418,6 +420,8 @@ impl ShareConsumer {
             }
             let topic = self.names.get(&tp.topic_id).map_or("?", |t| t);
             return Err(Error::Broker {
+                version: None,
+                broker: None,
                 code: *code,
                 api,
                 context: format!(
@@ -476,6 +480,8 @@ impl ShareConsumer {
             } else {
                 let (broker, version) = at.unwrap_or_default();
                 Err(Error::Broker {
+                    version: None,
+                    broker: None,
                     code: ack.error,
                     api: ApiKey::SHARE_ACKNOWLEDGE,
                     context: format!(

@@ -179,6 +179,8 @@ impl Heartbeat {
             .coordinator_for(&self.group);
         if !found.error_code.is_ok() {
             return Err(Error::Broker {
+                version: None,
+                broker: None,
                 code: found.error_code,
                 api: ApiKey::FIND_COORDINATOR,
                 context: format!(" for share group {} at broker {}", self.group, conn.addr()),
@@ -235,6 +237,8 @@ impl Heartbeat {
             code => {
                 let detail = resp.error_message.unwrap_or_default();
                 return Err(Error::Broker {
+                    version: None,
+                    broker: None,
                     code,
                     api: ApiKey::SHARE_GROUP_HEARTBEAT,
                     context: format!(

@@ -200,16 +200,11 @@ impl GroupCall for FindCoordinatorCall {
 
     fn to_request(&self, version: i16) -> Result<FindCoordinatorRequest, GroupError> {
         check_range::<FindCoordinatorRequest>(version)?;
-        let mut req = FindCoordinatorRequest {
-            key_type: KEY_TYPE_GROUP,
-            ..FindCoordinatorRequest::default()
-        };
-        if version >= 4 {
-            req.coordinator_keys = vec![self.key.clone()];
-        } else {
-            req.key = self.key.clone();
-        }
-        Ok(req)
+        Ok(FindCoordinatorRequest::for_key(
+            KEY_TYPE_GROUP,
+            &self.key,
+            version,
+        ))
     }
 
     fn into_response(response: FindCoordinatorResponse) -> GroupResponse {

@@ -7,6 +7,7 @@ use bytes::{Bytes, BytesMut};
 
 use super::api_key::{ApiKey, VersionRange};
 use super::error::{ProtocolError, Result};
+use super::error_code::ErrorCode;
 use super::reader::Reader;
 use super::writer::Writer;
 
@@ -22,6 +23,9 @@ pub enum Route {
     GroupCoordinator,
     /// The coordinator of the transactional id (or any broker when there is none).
     TransactionCoordinator,
+    /// The coordinator of the share group the request names (KIP-932's
+    /// share-state coordinator, FindCoordinator key type 2).
+    ShareCoordinator,
     /// The active controller (topic administration).
     Controller,
     /// The broker the connection was opened to (handshake, authentication).
@@ -82,4 +86,33 @@ pub trait Request: Message {
     type Response: Message;
     /// Which broker serves it.
     const ROUTE: Route;
+
+    /// What [`Self::ROUTE`] needs to pick the broker: the group id or
+    /// transactional id of a coordinator route, the partition of a leader
+    /// route. [`RouteKey::None`] (the default) for routes that need nothing,
+    /// and for requests that name several groups or leaders (the caller then
+    /// names the broker itself).
+    fn route_key(&self) -> RouteKey<'_> {
+        RouteKey::None
+    }
+
+    /// The error in `response` that concerns the request as a whole: a
+    /// coordinator that moved, a controller that is not one, a group-level
+    /// refusal. `NONE` (the default) when the response carries only
+    /// per-item errors, which the caller judges.
+    fn response_error(response: &Self::Response) -> ErrorCode {
+        let _ = response;
+        ErrorCode::NONE
+    }
+}
+
+/// The key a request's [`Route`] is resolved with (see [`Request::route_key`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RouteKey<'a> {
+    /// Nothing: any broker, the controller, or a caller-chosen broker.
+    None,
+    /// The group id, transactional id or share group id of a coordinator route.
+    Coordinator(&'a str),
+    /// The topic and partition whose leader serves a leader route.
+    Partition(&'a str, i32),
 }

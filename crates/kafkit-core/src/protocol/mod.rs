@@ -31,7 +31,7 @@ pub use error::{ProtocolError, Result};
 pub use error_code::ErrorCode;
 pub use frame::{decode_response, encode_request, try_parse_frame};
 pub use header::{RequestHeader, ResponseHeader};
-pub use message::{Message, Request, Route};
+pub use message::{Message, Request, Route, RouteKey};
 pub use reader::Reader;
 pub use tagged::{TagWriter, TaggedFields};
 pub use uuid::Uuid;

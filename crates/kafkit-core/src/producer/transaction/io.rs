@@ -42,16 +42,7 @@ pub struct CoordinatorLookup {
 impl CoordinatorLookup {
     /// The FindCoordinator request for `version` (one key before v4, a batch of one after).
     pub fn request_at(&self, version: i16) -> FindCoordinatorRequest {
-        let mut req = FindCoordinatorRequest {
-            key_type: self.key_type,
-            ..Default::default()
-        };
-        if version >= 4 {
-            req.coordinator_keys = vec![self.key.clone()];
-        } else {
-            req.key = self.key.clone();
-        }
-        req
+        FindCoordinatorRequest::for_key(self.key_type, &self.key, version)
     }
 }
 

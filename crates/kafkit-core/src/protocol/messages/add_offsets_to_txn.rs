@@ -12,7 +12,8 @@
 //! KIP-98 (transactions), KIP-482 (flexible, v3), KIP-890 (v4).
 
 use crate::protocol::{
-    ApiKey, ErrorCode, Message, Reader, Request, Result, Route, TaggedFields, VersionRange, Writer,
+    ApiKey, ErrorCode, Message, Reader, Request, Result, Route, RouteKey, TaggedFields,
+    VersionRange, Writer,
 };
 
 const VERSIONS: VersionRange = VersionRange::new(0, 4);
@@ -73,6 +74,10 @@ impl Message for AddOffsetsToTxnRequest {
 impl Request for AddOffsetsToTxnRequest {
     type Response = AddOffsetsToTxnResponse;
     const ROUTE: Route = Route::TransactionCoordinator;
+
+    fn route_key(&self) -> RouteKey<'_> {
+        RouteKey::Coordinator(&self.transactional_id)
+    }
 }
 
 impl Message for AddOffsetsToTxnResponse {

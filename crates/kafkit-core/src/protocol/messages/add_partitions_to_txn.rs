@@ -15,7 +15,8 @@
 //! KIP-98 (transactions), KIP-482 (flexible, v3), KIP-890 (v4, v5).
 
 use crate::protocol::{
-    ApiKey, ErrorCode, Message, Reader, Request, Result, Route, TaggedFields, VersionRange, Writer,
+    ApiKey, ErrorCode, Message, Reader, Request, Result, Route, RouteKey, TaggedFields,
+    VersionRange, Writer,
 };
 
 const VERSIONS: VersionRange = VersionRange::new(0, 5);
@@ -220,6 +221,14 @@ impl Message for AddPartitionsToTxnRequest {
 impl Request for AddPartitionsToTxnRequest {
     type Response = AddPartitionsToTxnResponse;
     const ROUTE: Route = Route::TransactionCoordinator;
+
+    fn route_key(&self) -> RouteKey<'_> {
+        match self.transactions.as_slice() {
+            [] => RouteKey::Coordinator(&self.v3_and_below_transactional_id),
+            [one] => RouteKey::Coordinator(&one.transactional_id),
+            _ => RouteKey::None,
+        }
+    }
 }
 
 fn encode_topic_result(w: &mut Writer<'_>, t: &AddPartitionsToTxnTopicResult) -> Result<()> {

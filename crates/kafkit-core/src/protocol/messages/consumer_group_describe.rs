@@ -8,8 +8,8 @@
 //! `ConsumerGroupDescribeResponse.json` (Kafka 4.4.0); KIP-848, KIP-1099.
 
 use crate::protocol::{
-    ApiKey, ErrorCode, Message, Reader, Request, Result, Route, TaggedFields, Uuid, VersionRange,
-    Writer,
+    ApiKey, ErrorCode, Message, Reader, Request, Result, Route, RouteKey, TaggedFields, Uuid,
+    VersionRange, Writer,
 };
 
 const VERSIONS: VersionRange = VersionRange::new(0, 1);
@@ -183,6 +183,20 @@ impl Message for ConsumerGroupDescribeRequest {
 impl Request for ConsumerGroupDescribeRequest {
     type Response = ConsumerGroupDescribeResponse;
     const ROUTE: Route = Route::GroupCoordinator;
+
+    fn route_key(&self) -> RouteKey<'_> {
+        match self.group_ids.as_slice() {
+            [one] => RouteKey::Coordinator(one),
+            _ => RouteKey::None,
+        }
+    }
+
+    fn response_error(response: &Self::Response) -> ErrorCode {
+        match response.groups.as_slice() {
+            [one] => one.error_code,
+            _ => ErrorCode::NONE,
+        }
+    }
 }
 
 impl Message for ConsumerGroupDescribeResponse {

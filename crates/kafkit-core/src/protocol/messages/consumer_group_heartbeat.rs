@@ -11,8 +11,8 @@
 //! `ConsumerGroupHeartbeatResponse.json` (Kafka 4.4.0); KIP-848.
 
 use crate::protocol::{
-    ApiKey, ErrorCode, Message, ProtocolError, Reader, Request, Result, Route, TaggedFields, Uuid,
-    VersionRange, Writer,
+    ApiKey, ErrorCode, Message, ProtocolError, Reader, Request, Result, Route, RouteKey,
+    TaggedFields, Uuid, VersionRange, Writer,
 };
 
 const VERSIONS: VersionRange = VersionRange::new(0, 1);
@@ -205,6 +205,10 @@ impl Message for ConsumerGroupHeartbeatRequest {
 impl Request for ConsumerGroupHeartbeatRequest {
     type Response = ConsumerGroupHeartbeatResponse;
     const ROUTE: Route = Route::GroupCoordinator;
+
+    fn route_key(&self) -> RouteKey<'_> {
+        RouteKey::Coordinator(&self.group_id)
+    }
 }
 
 impl Message for ConsumerGroupHeartbeatResponse {

@@ -8,7 +8,8 @@
 //! Spec: KIP-229 (DeleteGroups), KIP-482 (v2, flexible).
 
 use crate::protocol::{
-    ApiKey, ErrorCode, Message, Reader, Request, Result, Route, TaggedFields, VersionRange, Writer,
+    ApiKey, ErrorCode, Message, Reader, Request, Result, Route, RouteKey, TaggedFields,
+    VersionRange, Writer,
 };
 
 const VERSIONS: VersionRange = VersionRange::new(0, 2);
@@ -71,6 +72,20 @@ impl Message for DeleteGroupsRequest {
 impl Request for DeleteGroupsRequest {
     type Response = DeleteGroupsResponse;
     const ROUTE: Route = Route::GroupCoordinator;
+
+    fn route_key(&self) -> RouteKey<'_> {
+        match self.groups_names.as_slice() {
+            [one] => RouteKey::Coordinator(one),
+            _ => RouteKey::None,
+        }
+    }
+
+    fn response_error(response: &Self::Response) -> ErrorCode {
+        match response.results.as_slice() {
+            [one] => one.error_code,
+            _ => ErrorCode::NONE,
+        }
+    }
 }
 
 impl Message for DeleteGroupsResponse {

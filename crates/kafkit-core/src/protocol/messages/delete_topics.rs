@@ -113,6 +113,18 @@ impl Message for DeleteTopicsRequest {
 impl Request for DeleteTopicsRequest {
     type Response = DeleteTopicsResponse;
     const ROUTE: Route = Route::Controller;
+
+    fn response_error(response: &Self::Response) -> ErrorCode {
+        // A broker that is not the controller refuses every topic alike.
+        match response
+            .responses
+            .iter()
+            .find(|t| t.error_code == ErrorCode::NOT_CONTROLLER)
+        {
+            Some(t) => t.error_code,
+            None => ErrorCode::NONE,
+        }
+    }
 }
 
 fn encode_result(w: &mut Writer<'_>, t: &DeletableTopicResult) -> Result<()> {

@@ -12,7 +12,8 @@
 use bytes::Bytes;
 
 use crate::protocol::{
-    ApiKey, ErrorCode, Message, Reader, Request, Result, Route, TaggedFields, VersionRange, Writer,
+    ApiKey, ErrorCode, Message, Reader, Request, Result, Route, RouteKey, TaggedFields,
+    VersionRange, Writer,
 };
 
 const VERSIONS: VersionRange = VersionRange::new(0, 5);
@@ -64,6 +65,20 @@ impl Message for DescribeGroupsRequest {
 impl Request for DescribeGroupsRequest {
     type Response = DescribeGroupsResponse;
     const ROUTE: Route = Route::GroupCoordinator;
+
+    fn route_key(&self) -> RouteKey<'_> {
+        match self.groups.as_slice() {
+            [one] => RouteKey::Coordinator(one),
+            _ => RouteKey::None,
+        }
+    }
+
+    fn response_error(response: &Self::Response) -> ErrorCode {
+        match response.groups.as_slice() {
+            [one] => one.error_code,
+            _ => ErrorCode::NONE,
+        }
+    }
 }
 
 /// The descriptions of the requested groups.

@@ -11,7 +11,8 @@
 //! (transactions), KIP-482 (flexible, v3), KIP-890 (v4, v5).
 
 use crate::protocol::{
-    ApiKey, ErrorCode, Message, Reader, Request, Result, Route, TaggedFields, VersionRange, Writer,
+    ApiKey, ErrorCode, Message, Reader, Request, Result, Route, RouteKey, TaggedFields,
+    VersionRange, Writer,
 };
 
 const VERSIONS: VersionRange = VersionRange::new(0, 5);
@@ -88,6 +89,10 @@ impl Message for EndTxnRequest {
 impl Request for EndTxnRequest {
     type Response = EndTxnResponse;
     const ROUTE: Route = Route::TransactionCoordinator;
+
+    fn route_key(&self) -> RouteKey<'_> {
+        RouteKey::Coordinator(&self.transactional_id)
+    }
 }
 
 impl Message for EndTxnResponse {

@@ -119,6 +119,25 @@ impl Message for FindCoordinatorRequest {
     }
 }
 
+impl FindCoordinatorRequest {
+    /// The request looking up `key` (of `key_type`, see `KEY_TYPE_*`) in
+    /// the shape `version` needs: the single `key` before v4, a batch of one
+    /// in `coordinator_keys` from v4. The one place that builds either
+    /// shape; [`FindCoordinatorResponse::coordinator_for`] reads both back.
+    pub fn for_key(key_type: i8, key: &str, version: i16) -> Self {
+        let mut req = Self {
+            key_type,
+            ..Self::default()
+        };
+        if version >= 4 {
+            req.coordinator_keys = vec![key.to_owned()];
+        } else {
+            req.key = key.to_owned();
+        }
+        req
+    }
+}
+
 impl Request for FindCoordinatorRequest {
     type Response = FindCoordinatorResponse;
     const ROUTE: Route = Route::AnyBroker;

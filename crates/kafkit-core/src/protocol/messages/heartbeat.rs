@@ -7,7 +7,8 @@
 //! membership, group instance id v3+), KIP-482 (flexible v4+).
 
 use crate::protocol::{
-    ApiKey, ErrorCode, Message, Reader, Request, Result, Route, TaggedFields, VersionRange, Writer,
+    ApiKey, ErrorCode, Message, Reader, Request, Result, Route, RouteKey, TaggedFields,
+    VersionRange, Writer,
 };
 
 /// Keeps a member's session with the group coordinator alive.
@@ -77,6 +78,10 @@ impl Message for HeartbeatRequest {
 impl Request for HeartbeatRequest {
     type Response = HeartbeatResponse;
     const ROUTE: Route = Route::GroupCoordinator;
+
+    fn route_key(&self) -> RouteKey<'_> {
+        RouteKey::Coordinator(&self.group_id)
+    }
 }
 
 impl Message for HeartbeatResponse {

@@ -8,7 +8,8 @@
 //! Spec: KIP-98 (idempotence and transactions), KIP-360 (epoch bump, v3).
 
 use crate::protocol::{
-    ApiKey, ErrorCode, Message, Reader, Request, Result, Route, TaggedFields, VersionRange, Writer,
+    ApiKey, ErrorCode, Message, Reader, Request, Result, Route, RouteKey, TaggedFields,
+    VersionRange, Writer,
 };
 
 /// Asks for a producer id (and, for a transactional producer, fences older instances).
@@ -103,6 +104,13 @@ impl Message for InitProducerIdRequest {
 impl Request for InitProducerIdRequest {
     type Response = InitProducerIdResponse;
     const ROUTE: Route = Route::TransactionCoordinator;
+
+    fn route_key(&self) -> RouteKey<'_> {
+        match &self.transactional_id {
+            Some(id) => RouteKey::Coordinator(id),
+            None => RouteKey::None,
+        }
+    }
 }
 
 impl Message for InitProducerIdResponse {

@@ -14,7 +14,8 @@
 use bytes::Bytes;
 
 use crate::protocol::{
-    ApiKey, ErrorCode, Message, Reader, Request, Result, Route, TaggedFields, VersionRange, Writer,
+    ApiKey, ErrorCode, Message, Reader, Request, Result, Route, RouteKey, TaggedFields,
+    VersionRange, Writer,
 };
 
 /// Asks the coordinator to add the member to the group.
@@ -208,6 +209,10 @@ impl Message for JoinGroupRequest {
 impl Request for JoinGroupRequest {
     type Response = JoinGroupResponse;
     const ROUTE: Route = Route::GroupCoordinator;
+
+    fn route_key(&self) -> RouteKey<'_> {
+        RouteKey::Coordinator(&self.group_id)
+    }
 }
 
 fn encode_member(w: &mut Writer<'_>, m: &JoinGroupResponseMember) -> Result<()> {

@@ -10,7 +10,8 @@
 //! (batch leave, v3+), KIP-482 (flexible v4+), KIP-800 (reason v5+).
 
 use crate::protocol::{
-    ApiKey, ErrorCode, Message, Reader, Request, Result, Route, TaggedFields, VersionRange, Writer,
+    ApiKey, ErrorCode, Message, Reader, Request, Result, Route, RouteKey, TaggedFields,
+    VersionRange, Writer,
 };
 
 /// Removes one member (v0-2) or several (v3+) from a group.
@@ -130,6 +131,10 @@ impl Message for LeaveGroupRequest {
 impl Request for LeaveGroupRequest {
     type Response = LeaveGroupResponse;
     const ROUTE: Route = Route::GroupCoordinator;
+
+    fn route_key(&self) -> RouteKey<'_> {
+        RouteKey::Coordinator(&self.group_id)
+    }
 }
 
 impl Message for LeaveGroupResponse {

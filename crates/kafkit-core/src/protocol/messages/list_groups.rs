@@ -70,6 +70,10 @@ impl Message for ListGroupsRequest {
 impl Request for ListGroupsRequest {
     type Response = ListGroupsResponse;
     const ROUTE: Route = Route::AnyBroker;
+
+    fn response_error(response: &Self::Response) -> ErrorCode {
+        response.error_code
+    }
 }
 
 /// The groups one broker coordinates.

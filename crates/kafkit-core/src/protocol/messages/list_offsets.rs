@@ -10,7 +10,8 @@
 //! KIP-405 (v8), KIP-1005 (v9), KIP-1075 (timeout, v10).
 
 use crate::protocol::{
-    ApiKey, ErrorCode, Message, Reader, Request, Result, Route, TaggedFields, VersionRange, Writer,
+    ApiKey, ErrorCode, Message, Reader, Request, Result, Route, RouteKey, TaggedFields,
+    VersionRange, Writer,
 };
 
 /// Timestamp sentinel: the offset of the next record to be written (log end).
@@ -246,6 +247,16 @@ impl Message for ListOffsetsRequest {
 impl Request for ListOffsetsRequest {
     type Response = ListOffsetsResponse;
     const ROUTE: Route = Route::PartitionLeader;
+
+    fn route_key(&self) -> RouteKey<'_> {
+        match self.topics.first() {
+            Some(t) => match t.partitions.first() {
+                Some(p) => RouteKey::Partition(&t.name, p.partition_index),
+                None => RouteKey::None,
+            },
+            None => RouteKey::None,
+        }
+    }
 }
 
 impl ListOffsetsPartitionResponse {

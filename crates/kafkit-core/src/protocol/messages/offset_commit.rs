@@ -13,7 +13,8 @@
 //! (retention), KIP-320 (leader epoch), KIP-345 (static membership), KIP-848.
 
 use crate::protocol::{
-    ApiKey, ErrorCode, Message, Reader, Request, Result, Route, TaggedFields, VersionRange, Writer,
+    ApiKey, ErrorCode, Message, Reader, Request, Result, Route, RouteKey, TaggedFields,
+    VersionRange, Writer,
 };
 
 const VERSIONS: VersionRange = VersionRange::new(0, 9);
@@ -168,6 +169,10 @@ impl Message for OffsetCommitRequest {
 impl Request for OffsetCommitRequest {
     type Response = OffsetCommitResponse;
     const ROUTE: Route = Route::GroupCoordinator;
+
+    fn route_key(&self) -> RouteKey<'_> {
+        RouteKey::Coordinator(&self.group_id)
+    }
 }
 
 fn encode_request_partition(w: &mut Writer<'_>, p: &OffsetCommitRequestPartition) -> Result<()> {

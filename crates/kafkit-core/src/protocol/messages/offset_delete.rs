@@ -9,7 +9,7 @@
 //! Spec: KIP-496 (administrative API to delete consumer offsets).
 
 use crate::protocol::{
-    ApiKey, ErrorCode, Message, Reader, Request, Result, Route, VersionRange, Writer,
+    ApiKey, ErrorCode, Message, Reader, Request, Result, Route, RouteKey, VersionRange, Writer,
 };
 
 const VERSIONS: VersionRange = VersionRange::new(0, 0);
@@ -106,6 +106,14 @@ impl Message for OffsetDeleteRequest {
 impl Request for OffsetDeleteRequest {
     type Response = OffsetDeleteResponse;
     const ROUTE: Route = Route::GroupCoordinator;
+
+    fn route_key(&self) -> RouteKey<'_> {
+        RouteKey::Coordinator(&self.group_id)
+    }
+
+    fn response_error(response: &Self::Response) -> ErrorCode {
+        response.error_code
+    }
 }
 
 impl Message for OffsetDeleteResponse {

@@ -10,7 +10,8 @@
 //! (Kafka 4.4.0); KIP-932.
 
 use crate::protocol::{
-    ApiKey, ErrorCode, Message, Reader, Request, Result, Route, TaggedFields, VersionRange, Writer,
+    ApiKey, ErrorCode, Message, Reader, Request, Result, Route, RouteKey, TaggedFields,
+    VersionRange, Writer,
 };
 
 use super::consumer_group_heartbeat::{
@@ -95,6 +96,10 @@ impl Message for ShareGroupHeartbeatRequest {
 impl Request for ShareGroupHeartbeatRequest {
     type Response = ShareGroupHeartbeatResponse;
     const ROUTE: Route = Route::GroupCoordinator;
+
+    fn route_key(&self) -> RouteKey<'_> {
+        RouteKey::Coordinator(&self.group_id)
+    }
 }
 
 impl Message for ShareGroupHeartbeatResponse {

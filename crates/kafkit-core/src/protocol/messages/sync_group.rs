@@ -11,7 +11,8 @@
 use bytes::Bytes;
 
 use crate::protocol::{
-    ApiKey, ErrorCode, Message, Reader, Request, Result, Route, TaggedFields, VersionRange, Writer,
+    ApiKey, ErrorCode, Message, Reader, Request, Result, Route, RouteKey, TaggedFields,
+    VersionRange, Writer,
 };
 
 /// Sends the leader's assignments (or nothing, from a follower) to the coordinator.
@@ -140,6 +141,10 @@ impl Message for SyncGroupRequest {
 impl Request for SyncGroupRequest {
     type Response = SyncGroupResponse;
     const ROUTE: Route = Route::GroupCoordinator;
+
+    fn route_key(&self) -> RouteKey<'_> {
+        RouteKey::Coordinator(&self.group_id)
+    }
 }
 
 impl Message for SyncGroupResponse {

@@ -16,7 +16,8 @@
 //! KIP-98, KIP-320 (leader epoch), KIP-447 (group metadata), KIP-890.
 
 use crate::protocol::{
-    ApiKey, ErrorCode, Message, Reader, Request, Result, Route, TaggedFields, VersionRange, Writer,
+    ApiKey, ErrorCode, Message, Reader, Request, Result, Route, RouteKey, TaggedFields,
+    VersionRange, Writer,
 };
 
 const VERSIONS: VersionRange = VersionRange::new(0, 5);
@@ -201,6 +202,10 @@ impl Message for TxnOffsetCommitRequest {
 impl Request for TxnOffsetCommitRequest {
     type Response = TxnOffsetCommitResponse;
     const ROUTE: Route = Route::GroupCoordinator;
+
+    fn route_key(&self) -> RouteKey<'_> {
+        RouteKey::Coordinator(&self.group_id)
+    }
 }
 
 fn encode_request_partition(w: &mut Writer<'_>, p: &TxnOffsetCommitRequestPartition) -> Result<()> {

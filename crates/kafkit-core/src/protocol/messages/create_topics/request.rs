@@ -2,7 +2,7 @@
 
 use super::CreateTopicsResponse;
 use crate::protocol::{
-    ApiKey, Message, Reader, Request, Result, Route, TaggedFields, VersionRange, Writer,
+    ApiKey, ErrorCode, Message, Reader, Request, Result, Route, TaggedFields, VersionRange, Writer,
 };
 
 /// A manual placement of one partition's replicas.
@@ -149,6 +149,18 @@ impl Message for CreateTopicsRequest {
 impl Request for CreateTopicsRequest {
     type Response = CreateTopicsResponse;
     const ROUTE: Route = Route::Controller;
+
+    fn response_error(response: &Self::Response) -> ErrorCode {
+        // A broker that is not the controller refuses every topic alike.
+        match response
+            .topics
+            .iter()
+            .find(|t| t.error_code == ErrorCode::NOT_CONTROLLER)
+        {
+            Some(t) => t.error_code,
+            None => ErrorCode::NONE,
+        }
+    }
 }
 
 #[cfg(test)]

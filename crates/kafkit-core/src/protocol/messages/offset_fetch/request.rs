@@ -2,7 +2,8 @@
 
 use super::{OffsetFetchResponse, FLEXIBLE_FROM, VERSIONS};
 use crate::protocol::{
-    ApiKey, Message, Reader, Request, Result, Route, TaggedFields, VersionRange, Writer,
+    ApiKey, ErrorCode, Message, Reader, Request, Result, Route, RouteKey, TaggedFields,
+    VersionRange, Writer,
 };
 
 /// Asks the coordinator for committed offsets.
@@ -195,6 +196,22 @@ impl Message for OffsetFetchRequest {
 impl Request for OffsetFetchRequest {
     type Response = OffsetFetchResponse;
     const ROUTE: Route = Route::GroupCoordinator;
+
+    fn route_key(&self) -> RouteKey<'_> {
+        match self.groups.as_slice() {
+            [] => RouteKey::Coordinator(&self.group_id),
+            [one] => RouteKey::Coordinator(&one.group_id),
+            _ => RouteKey::None,
+        }
+    }
+
+    fn response_error(response: &Self::Response) -> ErrorCode {
+        match response.groups.as_slice() {
+            [] => response.error_code,
+            [one] => one.error_code,
+            _ => ErrorCode::NONE,
+        }
+    }
 }
 
 #[cfg(test)]
