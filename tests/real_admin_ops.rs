@@ -257,7 +257,10 @@ async fn describes_the_cluster_grows_topics_and_deletes_records() {
         Some(ErrorCode::INVALID_PARTITIONS),
         "{shrink:?}"
     );
-    let d = admin.describe_topics(&[t.clone()]).await.expect("describe");
+    let d = admin
+        .describe_topics(std::slice::from_ref(&t))
+        .await
+        .expect("describe");
     let parts: Vec<i32> = d[0]
         .1
         .as_ref()
