@@ -11,7 +11,6 @@
 //! running one started with those settings.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use kafkit::consumer::{Consumer, ConsumerConfig, ConsumerEvent, GroupProtocol};
@@ -22,40 +21,10 @@ mod support;
 use support::child_member::ChildMember;
 use support::java;
 use support::kafka;
+use support::kip848::{broker, settle_848, Events};
 use support::members::{await_reads, produce, reads, GroupView, KafkitMember, ReadLog};
 
 const PARTITIONS: i32 = 6;
-
-/// The broker of this file (see the module doc), or `None` to skip.
-fn broker() -> Option<String> {
-    static B: OnceLock<Option<String>> = OnceLock::new();
-    B.get_or_init(|| {
-        if let Ok(b) = std::env::var("KAFKIT_KAFKA_848") {
-            return Some(b);
-        }
-        if !kafka::can_start() {
-            return None;
-        }
-        let c = kafka::Cluster::start(
-            1,
-            &[
-                "--set",
-                "group.consumer.heartbeat.interval.ms=500",
-                "--set",
-                "group.consumer.min.heartbeat.interval.ms=100",
-                "--set",
-                "group.consumer.session.timeout.ms=6000",
-                "--set",
-                "group.consumer.min.session.timeout.ms=1000",
-            ],
-        );
-        let b = c.bootstrap.clone();
-        // Stopped by the watcher when this process exits.
-        std::mem::forget(c);
-        Some(b)
-    })
-    .clone()
-}
 
 /// A KIP-848 member's settings for these tests.
 fn config(group: &str) -> ConsumerConfig {
@@ -68,60 +37,6 @@ fn config(group: &str) -> ConsumerConfig {
 
 async fn topic(bootstrap: &str, base: &str, partitions: i32) -> String {
     support::real::topic(bootstrap, base, partitions).await
-}
-
-type Events = mpsc::UnboundedReceiver<(usize, ConsumerEvent, Instant)>;
-
-/// Waits until the kafkit members `ids` plus `other()` (partitions owned by
-/// a member outside the view, when `other_is_member`) own each partition
-/// exactly once, balanced as the uniform assignor balances them (counts
-/// differ by one at most; an assignment in progress can look complete, a
-/// newcomer owning nothing yet), unchanged for a second. Returns each
-/// kafkit member's partitions.
-async fn settle_848(
-    view: &mut GroupView,
-    events: &mut Events,
-    ids: &[usize],
-    other_is_member: bool,
-    other: impl Fn() -> BTreeSet<i32>,
-) -> BTreeMap<usize, BTreeSet<i32>> {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let mut since: Option<Instant> = None;
-    let mut last_other = other();
-    loop {
-        let mine: BTreeMap<usize, BTreeSet<i32>> = ids
-            .iter()
-            .map(|id| (*id, view.owned.get(id).cloned().unwrap_or_default()))
-            .collect();
-        let theirs = other();
-        let total = mine.values().map(BTreeSet::len).sum::<usize>() + theirs.len();
-        let union: BTreeSet<i32> = mine.values().flatten().chain(&theirs).copied().collect();
-        let counts: Vec<usize> = mine
-            .values()
-            .map(BTreeSet::len)
-            .chain(other_is_member.then_some(theirs.len()))
-            .collect();
-        let balanced = counts.iter().max().copied().unwrap_or(0)
-            <= counts.iter().min().copied().unwrap_or(0) + 1;
-        let ok = balanced && total == union.len() && union == (0..PARTITIONS).collect();
-        if theirs != last_other {
-            since = None;
-            last_other = theirs.clone();
-        }
-        since = if ok { since.or(Some(Instant::now())) } else { None };
-        if since.is_some_and(|t| t.elapsed() >= Duration::from_secs(1)) {
-            return mine;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "group did not settle: {mine:?} + {theirs:?}; events {:#?}",
-            view.events
-        );
-        if let Ok(Some(e)) = tokio::time::timeout(Duration::from_millis(50), events.recv()).await {
-            since = None;
-            view.apply(e);
-        }
-    }
 }
 
 /// The group's committed offsets per partition (an OffsetFetch without a
@@ -207,7 +122,9 @@ impl Group {
     }
 
     async fn settle(&mut self, ids: &[usize]) -> BTreeMap<usize, BTreeSet<i32>> {
-        settle_848(&mut self.view, &mut self.rx, ids, false, BTreeSet::new).await
+        settle_848(&mut self.view, &mut self.rx, ids, PARTITIONS, false, BTreeSet::new)
+            .await
+            .0
     }
 
     async fn produce(&self, prefix: &str, n: usize) -> BTreeSet<String> {
@@ -336,7 +253,9 @@ async fn kafkit_and_java_members_split_the_partitions_of_one_group() {
     let args = ["member", &g.bootstrap, &g.topic, &g.group, "consumer"];
     let java = ChildMember::spawn(java::peer(&args), 1, g.log.clone());
     let java_owned = || java.last_join().map(|j| j.partitions).unwrap_or_default();
-    let owners = settle_848(&mut g.view, &mut g.rx, &[0], true, java_owned).await;
+    let owners = settle_848(&mut g.view, &mut g.rx, &[0], PARTITIONS, true, java_owned)
+        .await
+        .0;
     let theirs = java_owned();
     assert_eq!((owners[&0].len(), theirs.len()), (3, 3), "{owners:?} / {theirs:?}");
     let values = g.produce("mixed-", 300).await;
@@ -395,7 +314,9 @@ async fn a_member_killed_without_leaving_is_replaced_after_the_session_timeout()
     thread.join().expect("killed member's thread");
     // Its partitions are still its own until the coordinator expires the
     // session (6 s here): no leave was sent.
-    let owners = settle_848(&mut g.view, &mut g.rx, &[0], false, BTreeSet::new).await;
+    let owners = settle_848(&mut g.view, &mut g.rx, &[0], PARTITIONS, false, BTreeSet::new)
+        .await
+        .0;
     let took = killed_at.elapsed();
     assert_eq!(owners[&0].len(), PARTITIONS as usize);
     assert!(
