@@ -57,15 +57,20 @@ fn config(group: &str, protocol: &str) -> ConsumerConfig {
 fn keep_producing(bootstrap: String, topic: String) -> tokio::sync::oneshot::Sender<()> {
     let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(async move {
-        let producer = Producer::connect(ClientConfig::new([bootstrap.as_str()]), ProducerConfig::default())
-            .await
-            .expect("producer");
+        let producer = Producer::connect(
+            ClientConfig::new([bootstrap.as_str()]),
+            ProducerConfig::default(),
+        )
+        .await
+        .expect("producer");
         let mut i = 0u64;
         loop {
             let records: Vec<ProducerRecord> = (0..PARTITIONS)
                 .map(|p| {
                     i += 1;
-                    ProducerRecord::new(topic.as_str()).partition(p).value(format!("v{i}"))
+                    ProducerRecord::new(topic.as_str())
+                        .partition(p)
+                        .value(format!("v{i}"))
                 })
                 .collect();
             tokio::select! {
@@ -89,21 +94,43 @@ async fn measure(bootstrap: &str, protocol: &str) -> Measured {
     let mut members = Vec::new();
     for id in 0..3 {
         let cfg = config(&group, protocol);
-        members.push(KafkitMember::spawn(id, bootstrap, &topic, cfg, log.clone(), tx.clone()).await);
+        members
+            .push(KafkitMember::spawn(id, bootstrap, &topic, cfg, log.clone(), tx.clone()).await);
     }
-    settle_848(&mut view, &mut rx, &[0, 1, 2], PARTITIONS, false, BTreeSet::new).await;
+    settle_848(
+        &mut view,
+        &mut rx,
+        &[0, 1, 2],
+        PARTITIONS,
+        false,
+        BTreeSet::new,
+    )
+    .await;
     let joined = Instant::now();
     let cfg = config(&group, protocol);
     members.push(KafkitMember::spawn(3, bootstrap, &topic, cfg, log.clone(), tx.clone()).await);
-    let (owners, since) =
-        settle_848(&mut view, &mut rx, &[0, 1, 2, 3], PARTITIONS, false, BTreeSet::new).await;
-    assert!(owners.values().all(|o| o.len() == 3), "{protocol}: {owners:?}");
+    let (owners, since) = settle_848(
+        &mut view,
+        &mut rx,
+        &[0, 1, 2, 3],
+        PARTITIONS,
+        false,
+        BTreeSet::new,
+    )
+    .await;
+    assert!(
+        owners.values().all(|o| o.len() == 3),
+        "{protocol}: {owners:?}"
+    );
     let deadline = Instant::now() + Duration::from_secs(20);
     let newcomer = loop {
         if let Some(r) = reads(&log).into_iter().find(|r| r.member == 3) {
             break r.at;
         }
-        assert!(Instant::now() < deadline, "{protocol}: the newcomer read nothing");
+        assert!(
+            Instant::now() < deadline,
+            "{protocol}: the newcomer read nothing"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     };
     // Reads up to the end of the window are in (the fetcher hands out

@@ -150,14 +150,29 @@ fn consume_with_a_group_on_the_consumer_protocol_and_describe_it() {
     let Some(k) = kafka::single() else { return };
     let b = k.bootstrap.as_str();
     let (topic, group) = (kafka::unique("cli-848"), kafka::unique("cli-848-g"));
-    run(b, &["topics", "create", "-t", &topic, "-p", "2", "-r", "1"], b"", 0);
+    run(
+        b,
+        &["topics", "create", "-t", &topic, "-p", "2", "-r", "1"],
+        b"",
+        0,
+    );
     run(b, &["produce", "-t", &topic], b"a\nb\nc\nd\n", 0);
     let consume = |expected: i32| {
         run(
             b,
             &[
-                "consume", "-t", &topic, "-G", &group, "-o", "beginning", "-e",
-                "-X", "group.protocol=consumer", "-X", "group.remote.assignor=range",
+                "consume",
+                "-t",
+                &topic,
+                "-G",
+                &group,
+                "-o",
+                "beginning",
+                "-e",
+                "-X",
+                "group.protocol=consumer",
+                "-X",
+                "group.remote.assignor=range",
             ],
             b"",
             expected,
@@ -170,7 +185,11 @@ fn consume_with_a_group_on_the_consumer_protocol_and_describe_it() {
     // Committed on exit (OffsetCommit with the member epoch): a second run
     // of the group reads nothing.
     let out = run(b, &["offsets", "-t", &topic, "-G", &group], b"", 0);
-    let lags: Vec<&str> = out.lines().skip(1).filter_map(|l| l.split_whitespace().nth(4)).collect();
+    let lags: Vec<&str> = out
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().nth(4))
+        .collect();
     assert_eq!(lags, ["0", "0"], "{out}");
     let out = run(b, &["groups", "describe", "-G", &group], b"", 0);
     assert!(
@@ -180,8 +199,22 @@ fn consume_with_a_group_on_the_consumer_protocol_and_describe_it() {
         "{out}"
     );
     let err = kafkit(
-        &["consume", "-t", &topic, "-G", &group, "-b", b, "-X", "group.protocol=new"],
+        &[
+            "consume",
+            "-t",
+            &topic,
+            "-G",
+            &group,
+            "-b",
+            b,
+            "-X",
+            "group.protocol=new",
+        ],
         b"",
     );
-    assert_eq!(err.status.code(), Some(2), "a bad group.protocol is a usage error");
+    assert_eq!(
+        err.status.code(),
+        Some(2),
+        "a bad group.protocol is a usage error"
+    );
 }

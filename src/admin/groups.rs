@@ -255,7 +255,12 @@ impl Admin {
 
     /// Runs `op` at `group`'s coordinator until it answers with something
     /// other than a moved or loading coordinator, or the deadline passes.
-    pub(super) async fn on_coordinator<T, F, Fut>(&self, group: &str, api: ApiKey, op: F) -> Result<T>
+    pub(super) async fn on_coordinator<T, F, Fut>(
+        &self,
+        group: &str,
+        api: ApiKey,
+        op: F,
+    ) -> Result<T>
     where
         F: Fn(BrokerConnection) -> Fut,
         Fut: Future<Output = Result<Answer<T>>>,

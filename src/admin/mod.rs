@@ -36,9 +36,7 @@ use crate::error::{Error, Result};
 use crate::protocol::{ApiKey, ErrorCode};
 
 pub use crate::TopicPartition;
-pub use consumer_groups::{
-    AnyGroupDescription, ConsumerGroupDescription, ConsumerGroupMember,
-};
+pub use consumer_groups::{AnyGroupDescription, ConsumerGroupDescription, ConsumerGroupMember};
 pub use groups::{GroupDescription, GroupListing, GroupListings, MemberDescription};
 pub use offsets::{ListedOffset, OffsetSpec, PartitionOffsets};
 pub use topics::{NewTopic, TopicListing};

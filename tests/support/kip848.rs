@@ -85,7 +85,11 @@ pub async fn settle_848(
             since = None;
             last_other = theirs.clone();
         }
-        since = if ok { since.or(Some(Instant::now())) } else { None };
+        since = if ok {
+            since.or(Some(Instant::now()))
+        } else {
+            None
+        };
         if let Some(t) = since.filter(|t| t.elapsed() >= Duration::from_secs(1)) {
             return (mine, t);
         }
@@ -100,4 +104,3 @@ pub async fn settle_848(
         }
     }
 }
-
