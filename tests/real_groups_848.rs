@@ -11,7 +11,6 @@
 //! running one started with those settings.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use kafkit::consumer::{Consumer, ConsumerConfig, ConsumerEvent, GroupProtocol};
@@ -22,40 +21,10 @@ mod support;
 use support::child_member::ChildMember;
 use support::java;
 use support::kafka;
+use support::kip848::{broker, settle_848, Events};
 use support::members::{await_reads, produce, reads, GroupView, KafkitMember, ReadLog};
 
 const PARTITIONS: i32 = 6;
-
-/// The broker of this file (see the module doc), or `None` to skip.
-fn broker() -> Option<String> {
-    static B: OnceLock<Option<String>> = OnceLock::new();
-    B.get_or_init(|| {
-        if let Ok(b) = std::env::var("KAFKIT_KAFKA_848") {
-            return Some(b);
-        }
-        if !kafka::can_start() {
-            return None;
-        }
-        let c = kafka::Cluster::start(
-            1,
-            &[
-                "--set",
-                "group.consumer.heartbeat.interval.ms=500",
-                "--set",
-                "group.consumer.min.heartbeat.interval.ms=100",
-                "--set",
-                "group.consumer.session.timeout.ms=6000",
-                "--set",
-                "group.consumer.min.session.timeout.ms=1000",
-            ],
-        );
-        let b = c.bootstrap.clone();
-        // Stopped by the watcher when this process exits.
-        std::mem::forget(c);
-        Some(b)
-    })
-    .clone()
-}
 
 /// A KIP-848 member's settings for these tests.
 fn config(group: &str) -> ConsumerConfig {
@@ -68,60 +37,6 @@ fn config(group: &str) -> ConsumerConfig {
 
 async fn topic(bootstrap: &str, base: &str, partitions: i32) -> String {
     support::real::topic(bootstrap, base, partitions).await
-}
-
-type Events = mpsc::UnboundedReceiver<(usize, ConsumerEvent, Instant)>;
-
-/// Waits until the kafkit members `ids` plus `other()` (partitions owned by
-/// a member outside the view, when `other_is_member`) own each partition
-/// exactly once, balanced as the uniform assignor balances them (counts
-/// differ by one at most; an assignment in progress can look complete, a
-/// newcomer owning nothing yet), unchanged for a second. Returns each
-/// kafkit member's partitions.
-async fn settle_848(
-    view: &mut GroupView,
-    events: &mut Events,
-    ids: &[usize],
-    other_is_member: bool,
-    other: impl Fn() -> BTreeSet<i32>,
-) -> BTreeMap<usize, BTreeSet<i32>> {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let mut since: Option<Instant> = None;
-    let mut last_other = other();
-    loop {
-        let mine: BTreeMap<usize, BTreeSet<i32>> = ids
-            .iter()
-            .map(|id| (*id, view.owned.get(id).cloned().unwrap_or_default()))
-            .collect();
-        let theirs = other();
-        let total = mine.values().map(BTreeSet::len).sum::<usize>() + theirs.len();
-        let union: BTreeSet<i32> = mine.values().flatten().chain(&theirs).copied().collect();
-        let counts: Vec<usize> = mine
-            .values()
-            .map(BTreeSet::len)
-            .chain(other_is_member.then_some(theirs.len()))
-            .collect();
-        let balanced = counts.iter().max().copied().unwrap_or(0)
-            <= counts.iter().min().copied().unwrap_or(0) + 1;
-        let ok = balanced && total == union.len() && union == (0..PARTITIONS).collect();
-        if theirs != last_other {
-            since = None;
-            last_other = theirs.clone();
-        }
-        since = if ok { since.or(Some(Instant::now())) } else { None };
-        if since.is_some_and(|t| t.elapsed() >= Duration::from_secs(1)) {
-            return mine;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "group did not settle: {mine:?} + {theirs:?}; events {:#?}",
-            view.events
-        );
-        if let Ok(Some(e)) = tokio::time::timeout(Duration::from_millis(50), events.recv()).await {
-            since = None;
-            view.apply(e);
-        }
-    }
 }
 
 /// The group's committed offsets per partition (an OffsetFetch without a
@@ -207,7 +122,16 @@ impl Group {
     }
 
     async fn settle(&mut self, ids: &[usize]) -> BTreeMap<usize, BTreeSet<i32>> {
-        settle_848(&mut self.view, &mut self.rx, ids, false, BTreeSet::new).await
+        settle_848(
+            &mut self.view,
+            &mut self.rx,
+            ids,
+            PARTITIONS,
+            false,
+            BTreeSet::new,
+        )
+        .await
+        .0
     }
 
     async fn produce(&self, prefix: &str, n: usize) -> BTreeSet<String> {
@@ -244,7 +168,10 @@ async fn two_members_split_six_partitions_and_commit_what_they_read() {
         if (0..PARTITIONS).all(|p| got[&p] == ends.get(&p).copied()) {
             break;
         }
-        assert!(Instant::now() < deadline, "auto-commit: {got:?} vs {ends:?}");
+        assert!(
+            Instant::now() < deadline,
+            "auto-commit: {got:?} vs {ends:?}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     // A manual commit with nothing new succeeds and changes nothing.
@@ -252,7 +179,11 @@ async fn two_members_split_six_partitions_and_commit_what_they_read() {
     b.commit().await;
     let got = committed(&g.bootstrap, &g.group, &g.topic).await;
     for p in 0..PARTITIONS {
-        assert_eq!(got[&p], ends.get(&p).copied(), "partition {p}: {got:?} vs {ends:?}");
+        assert_eq!(
+            got[&p],
+            ends.get(&p).copied(),
+            "partition {p}: {got:?} vs {ends:?}"
+        );
     }
     a.leave().await;
     b.leave().await;
@@ -288,14 +219,24 @@ async fn a_third_member_joins_and_the_partitions_rebalance_without_loss() {
             _ => None,
         })
         .sum::<usize>();
-    assert!(moved >= 2, "the newcomer's partitions were revoked from the others");
-    assert!(duplicates(&g.log) <= moved, "{} duplicates", duplicates(&g.log));
+    assert!(
+        moved >= 2,
+        "the newcomer's partitions were revoked from the others"
+    );
+    assert!(
+        duplicates(&g.log) <= moved,
+        "{} duplicates",
+        duplicates(&g.log)
+    );
     let late: Vec<_> = reads(&g.log)
         .into_iter()
         .filter(|r| r.value.starts_with("second-"))
         .filter(|r| !owners[&r.member].contains(&r.partition))
         .collect();
-    assert!(late.is_empty(), "read by a member that no longer owns it: {late:?}");
+    assert!(
+        late.is_empty(),
+        "read by a member that no longer owns it: {late:?}"
+    );
     for m in [a, b, c] {
         m.leave().await;
     }
@@ -336,15 +277,26 @@ async fn kafkit_and_java_members_split_the_partitions_of_one_group() {
     let args = ["member", &g.bootstrap, &g.topic, &g.group, "consumer"];
     let java = ChildMember::spawn(java::peer(&args), 1, g.log.clone());
     let java_owned = || java.last_join().map(|j| j.partitions).unwrap_or_default();
-    let owners = settle_848(&mut g.view, &mut g.rx, &[0], true, java_owned).await;
+    let owners = settle_848(&mut g.view, &mut g.rx, &[0], PARTITIONS, true, java_owned)
+        .await
+        .0;
     let theirs = java_owned();
-    assert_eq!((owners[&0].len(), theirs.len()), (3, 3), "{owners:?} / {theirs:?}");
+    assert_eq!(
+        (owners[&0].len(), theirs.len()),
+        (3, 3),
+        "{owners:?} / {theirs:?}"
+    );
     let values = g.produce("mixed-", 300).await;
     await_reads(&g.log, &values).await;
     assert_eq!(duplicates(&g.log), 0);
     for r in reads(&g.log) {
         let owned = if r.member == 0 { &owners[&0] } else { &theirs };
-        assert!(owned.contains(&r.partition), "member {} read {}", r.member, r.partition);
+        assert!(
+            owned.contains(&r.partition),
+            "member {} read {}",
+            r.member,
+            r.partition
+        );
     }
     // The Java member leaves: the kafkit member takes every partition.
     tokio::task::block_in_place(|| java.leave());
@@ -395,7 +347,16 @@ async fn a_member_killed_without_leaving_is_replaced_after_the_session_timeout()
     thread.join().expect("killed member's thread");
     // Its partitions are still its own until the coordinator expires the
     // session (6 s here): no leave was sent.
-    let owners = settle_848(&mut g.view, &mut g.rx, &[0], false, BTreeSet::new).await;
+    let owners = settle_848(
+        &mut g.view,
+        &mut g.rx,
+        &[0],
+        PARTITIONS,
+        false,
+        BTreeSet::new,
+    )
+    .await
+    .0;
     let took = killed_at.elapsed();
     assert_eq!(owners[&0].len(), PARTITIONS as usize);
     assert!(
@@ -448,7 +409,10 @@ async fn subscribe_pattern_needs_the_consumer_protocol() {
     .await
     .expect("consumer");
     let err = consumer.subscribe_pattern("t-.*").unwrap_err();
-    assert!(err.to_string().contains("group_protocol = Consumer"), "{err}");
+    assert!(
+        err.to_string().contains("group_protocol = Consumer"),
+        "{err}"
+    );
     consumer.close().await.expect("close");
 }
 
@@ -462,17 +426,18 @@ async fn the_listener_runs_on_the_consumer_protocol() {
     };
     let seen: Arc<Mutex<Vec<String>>> = Arc::default();
     let handled = seen.clone();
-    let mut listener = Listener::builder(ClientConfig::new([g.bootstrap.as_str()]), config(&g.group))
-        .topic(&g.topic, move |r: ConsumerRecord, _ctx: Context| {
-            let handled = handled.clone();
-            async move {
-                let v = support::real::text(r.value.as_ref());
-                handled.lock().unwrap_or_else(|p| p.into_inner()).push(v);
-                Ok(())
-            }
-        })
-        .run()
-        .expect("listener");
+    let mut listener =
+        Listener::builder(ClientConfig::new([g.bootstrap.as_str()]), config(&g.group))
+            .topic(&g.topic, move |r: ConsumerRecord, _ctx: Context| {
+                let handled = handled.clone();
+                async move {
+                    let v = support::real::text(r.value.as_ref());
+                    handled.lock().unwrap_or_else(|p| p.into_inner()).push(v);
+                    Ok(())
+                }
+            })
+            .run()
+            .expect("listener");
     let mut events = listener.events().expect("events");
     let values = g.produce("listened-", 120).await;
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -483,16 +448,37 @@ async fn the_listener_runs_on_the_consumer_protocol() {
                 assigned.extend(partitions.into_iter().map(|tp| tp.partition));
             }
         }
-        let got: BTreeSet<String> = seen.lock().unwrap_or_else(|p| p.into_inner()).iter().cloned().collect();
+        let got: BTreeSet<String> = seen
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .cloned()
+            .collect();
         if got == values {
             break;
         }
-        assert!(Instant::now() < deadline, "{} of {} handled", got.len(), values.len());
+        assert!(
+            Instant::now() < deadline,
+            "{} of {} handled",
+            got.len(),
+            values.len()
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert_eq!(assigned, (0..PARTITIONS).collect(), "Assigned events of the one member");
-    assert_eq!(seen.lock().unwrap_or_else(|p| p.into_inner()).len(), 120, "each record handled once");
-    listener.shutdown(Duration::from_secs(20)).await.expect("shutdown");
+    assert_eq!(
+        assigned,
+        (0..PARTITIONS).collect(),
+        "Assigned events of the one member"
+    );
+    assert_eq!(
+        seen.lock().unwrap_or_else(|p| p.into_inner()).len(),
+        120,
+        "each record handled once"
+    );
+    listener
+        .shutdown(Duration::from_secs(20))
+        .await
+        .expect("shutdown");
     // Shutdown committed everything handled: the committed offsets add up
     // to every record.
     let got = committed(&g.bootstrap, &g.group, &g.topic).await;
@@ -527,7 +513,10 @@ async fn admin_describes_a_consumer_group_and_a_classic_one() {
     assigned.sort();
     let mut expected: Vec<BTreeSet<i32>> = owners.values().cloned().collect();
     expected.sort();
-    assert_eq!(assigned, expected, "the coordinator's view matches the members' events");
+    assert_eq!(
+        assigned, expected,
+        "the coordinator's view matches the members' events"
+    );
     assert!(d.members.iter().all(|m| m.member_epoch > 0 && !m.classic));
     // A classic group: ConsumerGroupDescribe says it is no consumer group,
     // DescribeGroups describes it.
@@ -553,6 +542,56 @@ async fn admin_describes_a_consumer_group_and_a_classic_one() {
     );
     classic.close().await.expect("close");
     admin.close();
+    a.leave().await;
+    b.leave().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_static_member_leaves_with_epoch_minus_2_and_gets_its_partitions_back() {
+    let Some(mut g) = Group::new("k848-static").await else {
+        return;
+    };
+    let a = g
+        .member_with(0, config(&g.group).with_group_instance_id("static-a"))
+        .await;
+    let b = g
+        .member_with(1, config(&g.group).with_group_instance_id("static-b"))
+        .await;
+    let owners = g.settle(&[0, 1]).await;
+    b.leave().await;
+    g.view.remove(1);
+    // The leave heartbeat of a static member (epoch -2) keeps its
+    // partitions for its instance id until the session times out (6 s):
+    // the other member does not get them meanwhile.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    while let Ok(e) = g.rx.try_recv() {
+        g.view.apply(e);
+    }
+    assert_eq!(
+        g.view.owned[&0], owners[&0],
+        "the static member's partitions stayed reserved"
+    );
+    let admin = kafkit::Admin::connect(ClientConfig::new([g.bootstrap.as_str()]))
+        .await
+        .expect("admin");
+    let described = admin
+        .describe_consumer_groups(std::slice::from_ref(&g.group))
+        .await
+        .expect("describe");
+    let d = described[0].1.as_ref().expect("described");
+    assert!(
+        d.members
+            .iter()
+            .any(|m| m.instance_id.as_deref() == Some("static-b")),
+        "the coordinator keeps static-b: {d:?}"
+    );
+    admin.close();
+    // Back with the same instance id: the same partitions.
+    let b = g
+        .member_with(2, config(&g.group).with_group_instance_id("static-b"))
+        .await;
+    let again = g.settle(&[0, 2]).await;
+    assert_eq!(again[&2], owners[&1], "static-b got its partitions back");
     a.leave().await;
     b.leave().await;
 }

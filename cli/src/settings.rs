@@ -137,7 +137,11 @@ pub fn parse_setting(arg: &str) -> Result<Setting, String> {
         "group.protocol" => Setting::GroupProtocol(match value.to_ascii_lowercase().as_str() {
             "classic" => GroupProtocol::Classic,
             "consumer" => GroupProtocol::Consumer,
-            _ => return Err(format!("{key}: expected classic or consumer, got {value:?}")),
+            _ => {
+                return Err(format!(
+                    "{key}: expected classic or consumer, got {value:?}"
+                ))
+            }
         }),
         "group.remote.assignor" => match value {
             "uniform" | "range" => Setting::GroupRemoteAssignor(value.to_owned()),

@@ -144,3 +144,77 @@ fn topics_produce_consume_offsets_and_groups_on_kafka() {
     let out = run(b, &["topics", "delete", "-t", &other], b"", 0);
     assert_eq!(out, format!("deleted topic {other:?}\n"));
 }
+
+#[test]
+fn consume_with_a_group_on_the_consumer_protocol_and_describe_it() {
+    let Some(k) = kafka::single() else { return };
+    let b = k.bootstrap.as_str();
+    let (topic, group) = (kafka::unique("cli-848"), kafka::unique("cli-848-g"));
+    run(
+        b,
+        &["topics", "create", "-t", &topic, "-p", "2", "-r", "1"],
+        b"",
+        0,
+    );
+    run(b, &["produce", "-t", &topic], b"a\nb\nc\nd\n", 0);
+    let consume = |expected: i32| {
+        run(
+            b,
+            &[
+                "consume",
+                "-t",
+                &topic,
+                "-G",
+                &group,
+                "-o",
+                "beginning",
+                "-e",
+                "-X",
+                "group.protocol=consumer",
+                "-X",
+                "group.remote.assignor=range",
+            ],
+            b"",
+            expected,
+        )
+    };
+    let out = consume(0);
+    let mut lines: Vec<&str> = out.lines().collect();
+    lines.sort_unstable();
+    assert_eq!(lines, ["a", "b", "c", "d"]);
+    // Committed on exit (OffsetCommit with the member epoch): a second run
+    // of the group reads nothing.
+    let out = run(b, &["offsets", "-t", &topic, "-G", &group], b"", 0);
+    let lags: Vec<&str> = out
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().nth(4))
+        .collect();
+    assert_eq!(lags, ["0", "0"], "{out}");
+    let out = run(b, &["groups", "describe", "-G", &group], b"", 0);
+    assert!(
+        out.starts_with(&format!(
+            "group {group:?}: consumer protocol (KIP-848), state Empty"
+        )),
+        "{out}"
+    );
+    let err = kafkit(
+        &[
+            "consume",
+            "-t",
+            &topic,
+            "-G",
+            &group,
+            "-b",
+            b,
+            "-X",
+            "group.protocol=new",
+        ],
+        b"",
+    );
+    assert_eq!(
+        err.status.code(),
+        Some(2),
+        "a bad group.protocol is a usage error"
+    );
+}

@@ -139,10 +139,12 @@ fn partitions(a: DescribedAssignment) -> Vec<TopicPartition> {
         .into_iter()
         .flat_map(|t| {
             let topic = t.topic_name;
-            t.partitions.into_iter().map(move |partition| TopicPartition {
-                topic: topic.clone(),
-                partition,
-            })
+            t.partitions
+                .into_iter()
+                .map(move |partition| TopicPartition {
+                    topic: topic.clone(),
+                    partition,
+                })
         })
         .collect()
 }

@@ -270,7 +270,8 @@ impl Admin {
                 c.is_coordinator_moved() || c == ErrorCode::COORDINATOR_LOAD_IN_PROGRESS
             });
             if moved || matches!(error, Error::Disconnected { .. } | Error::Io { .. }) {
-                self.client.forget_coordinator(CoordinatorKind::Group, group);
+                self.client
+                    .forget_coordinator(CoordinatorKind::Group, group);
             }
             if !(moved || error.is_retriable()) || !backoff.wait().await {
                 return Err(error);

@@ -31,9 +31,9 @@
 
 mod cluster;
 mod configs;
+mod consumer_groups;
 mod group_offsets;
 mod group_reset;
-mod consumer_groups;
 mod groups;
 mod offsets;
 mod records;
@@ -53,11 +53,9 @@ use crate::protocol::{ApiKey, ErrorCode};
 pub use crate::TopicPartition;
 pub use cluster::{ClusterBroker, ClusterDescription, PartitionDescription, TopicDescription};
 pub use configs::{AlterConfigOp, ConfigEntry, ConfigResource, ConfigSource, ConfigSynonym};
+pub use consumer_groups::{AnyGroupDescription, ConsumerGroupDescription, ConsumerGroupMember};
 pub use group_offsets::{GroupPartitionOffset, GroupSummary};
 pub use group_reset::{OffsetReset, ResetSpec};
-pub use consumer_groups::{
-    AnyGroupDescription, ConsumerGroupDescription, ConsumerGroupMember,
-};
 pub use groups::{GroupDescription, GroupListing, GroupListings, MemberDescription};
 pub use offsets::{ListedOffset, OffsetSpec, PartitionOffsets};
 pub use topics::{NewTopic, TopicListing};

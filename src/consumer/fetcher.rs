@@ -383,10 +383,11 @@ impl FetcherTask {
                         warn!(topic = %tp.topic, partition = tp.partition, position, "offset out of range");
                         state.position = None;
                         if self.cfg.offset_reset == OffsetReset::None {
-                            let _ = self.out.send(Delivery::Error(Error::broker(p.error_code, ApiKey::FETCH, format!(
-                                    " for {}/{} at offset {position}",
-                                    tp.topic, tp.partition
-                                ))));
+                            let _ = self.out.send(Delivery::Error(Error::broker(
+                                p.error_code,
+                                ApiKey::FETCH,
+                                format!(" for {}/{} at offset {position}", tp.topic, tp.partition),
+                            )));
                             state.paused = true;
                         }
                         continue;

@@ -31,7 +31,7 @@ use crate::cluster::Client;
 use crate::connection::BrokerConnection;
 use crate::error::{Error, Result};
 use crate::group::consumer_member::{
-    ConsumerMember, ConsumerMemberEvent, ConsumerOutbound, ConsumerMemberResponse,
+    ConsumerMember, ConsumerMemberEvent, ConsumerMemberResponse, ConsumerOutbound,
 };
 use crate::group::{Offsets, Target, TopicPartition};
 
@@ -140,8 +140,7 @@ impl Driver848 {
                 self.book.commit(offsets, Some(reply), now);
             }
             GroupCommand::Committed(partitions, reply) => {
-                self.book
-                    .fetch(partitions, FetchPurpose::Query(reply), now);
+                self.book.fetch(partitions, FetchPurpose::Query(reply), now);
             }
             GroupCommand::Close(done) => {
                 self.close_waiters.push(done);
@@ -190,7 +189,10 @@ impl Driver848 {
                 progressed = true;
                 self.event(event);
             }
-            if self.revoke_commit.is_some_and(|id| !self.book.commit_pending(id)) {
+            if self
+                .revoke_commit
+                .is_some_and(|id| !self.book.commit_pending(id))
+            {
                 // Its commit ended without an answer (deadline, lost partitions).
                 progressed = true;
                 self.revocation_done(Instant::now());
@@ -310,9 +312,7 @@ impl Driver848 {
         match e {
             Error::Disconnected { .. } | Error::Io { .. } | Error::Timeout { .. } => {
                 self.conn = None;
-                let _ = self.w.events.send(ConsumerEvent::Disconnected {
-                    error: e,
-                });
+                let _ = self.w.events.send(ConsumerEvent::Disconnected { error: e });
                 self.member.coordinator_moved(now);
                 Outcome::CoordinatorMoved
             }
@@ -357,9 +357,7 @@ impl Driver848 {
                     Error::Disconnected { .. } | Error::Io { .. } | Error::Timeout { .. }
                 ) {
                     self.conn = None;
-                    let _ = self.w.events.send(ConsumerEvent::Disconnected {
-                        error: e,
-                    });
+                    let _ = self.w.events.send(ConsumerEvent::Disconnected { error: e });
                 } else {
                     debug!(error = %e, "group request failed");
                 }
@@ -464,7 +462,11 @@ impl Driver848 {
     /// Reads the committed offsets of newly owned partitions; the fetcher
     /// starts there.
     fn assigned(&mut self, partitions: BTreeSet<TopicPartition>, now: Instant) {
-        info!(count = partitions.len(), epoch = self.member.epoch(), "partitions assigned");
+        info!(
+            count = partitions.len(),
+            epoch = self.member.epoch(),
+            "partitions assigned"
+        );
         self.added.extend(partitions.iter().cloned());
         if !partitions.is_empty() {
             self.book.fetch(partitions, FetchPurpose::Assign, now);
@@ -493,7 +495,8 @@ impl Driver848 {
                 Err(e) => {
                     warn!(error = %e, "reading committed offsets failed; retrying");
                     let owned = self.member.owned();
-                    let still: BTreeSet<_> = fetch.partitions.intersection(&owned).cloned().collect();
+                    let still: BTreeSet<_> =
+                        fetch.partitions.intersection(&owned).cloned().collect();
                     if !still.is_empty() {
                         self.book.fetch(still, FetchPurpose::Assign, now);
                     }

@@ -121,7 +121,7 @@ impl Route {
         let ok = found.error_code.is_ok();
         Ok(ConsumerMemberResponse::FindCoordinator {
             error_code: found.error_code,
-            coordinator: ok.then(|| Coordinator {
+            coordinator: ok.then_some(Coordinator {
                 node_id: found.node_id,
                 host: found.host,
                 port: found.port,

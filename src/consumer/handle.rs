@@ -9,18 +9,18 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use super::config::ConsumerConfig;
+use super::config::GroupProtocol;
 use super::control::ConsumerControl;
 use super::events::ConsumerEvent;
 use super::fetcher::{Command, Delivery, FetcherTask};
-use super::config::GroupProtocol;
 use super::group::{GroupCommand, GroupDriver};
 use super::group848::{member_for, Driver848, Wiring};
-use crate::group::consumer_member::Subscription;
 use super::record::ConsumerRecord;
 use super::shared::{ProcessedSlot, Shared};
 use crate::cluster::Client;
 use crate::config::ClientConfig;
 use crate::error::{Error, Result};
+use crate::group::consumer_member::Subscription;
 use crate::TopicPartition;
 
 /// Reads records from assigned partitions.
@@ -138,7 +138,9 @@ impl Consumer {
             ));
         }
         if regex.is_empty() {
-            return Err(Error::Config("subscribe_pattern: empty regular expression".to_owned()));
+            return Err(Error::Config(
+                "subscribe_pattern: empty regular expression".to_owned(),
+            ));
         }
         self.subscribe_848(Subscription::Regex(regex.to_owned()))
     }

@@ -12,6 +12,7 @@ pub mod kafka_sweep;
 pub mod kafka_sweep_groups;
 pub mod kafka_sweep_kip848;
 pub mod kafka_txn;
+pub mod kip848;
 pub mod listener;
 pub mod members;
 pub mod raw;

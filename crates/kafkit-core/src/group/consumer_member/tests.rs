@@ -555,7 +555,10 @@ fn coordinator_moved_finds_it_again_and_the_next_heartbeat_goes_there() {
         coordinator: Some(moved.clone()),
     };
     m.handle_response(find.id, found, t).unwrap();
-    assert!(m.poll_request().is_none(), "the heartbeat keeps its interval");
+    assert!(
+        m.poll_request().is_none(),
+        "the heartbeat keeps its interval"
+    );
     m.handle_timeout(t + Duration::from_secs(2));
     match m.poll_request() {
         Some(ConsumerOutbound {
