@@ -48,7 +48,7 @@ CLOCK_TICK = os.sysconf("SC_CLK_TCK")
 CLIENTS = ["kafkit", "rdkafka", "krafka", "kacrab", "franz-go", "java"]
 README_BEGIN = "<!-- bench:begin (written by bench/run.py --readme) -->"
 README_END = "<!-- bench:end -->"
-RUN_LIMIT_S = 180
+RUN_LIMIT_S = 90
 
 
 # ---------------------------------------------------------------- the matrix
