@@ -19,9 +19,13 @@
 //! Exit status: 0 when stopped by `-c`, `-e` or Ctrl-C; 1 when the consumer
 //! could not start (unknown topic, unreachable cluster) or stopped on an
 //! error.
+//!
+//! `--share-group NAME` reads as a member of a share group instead
+//! (KIP-932; see the `share` module).
 
 mod args;
 mod output;
+mod share;
 
 pub use args::{ConsumeArgs, StartOffset};
 
@@ -40,10 +44,20 @@ use output::{Format, Printable};
 /// How often an idle consumer re-checks `-e` and flushes.
 const IDLE_CHECK: Duration = Duration::from_millis(100);
 /// Flush stdout once this much output is buffered.
-const FLUSH_BYTES: usize = 64 * 1024;
+pub(crate) const FLUSH_BYTES: usize = 64 * 1024;
 
 /// Runs the command: `Ok(true)` on a clean stop, `Err` when it could not start.
 pub async fn run(client: ClientConfig, args: ConsumeArgs) -> Result<bool, String> {
+    let format = if args.json {
+        Format::Json
+    } else {
+        Format::Plain {
+            key_delimiter: args.key_delimiter.clone(),
+        }
+    };
+    if let Some(group) = &args.share_group {
+        return share::run(client, &args, group, format).await;
+    }
     let start = args.start();
     let reset = match start {
         StartOffset::Beginning => OffsetReset::Earliest,
@@ -73,13 +87,7 @@ pub async fn run(client: ClientConfig, args: ConsumeArgs) -> Result<bool, String
         return Err(e);
     }
     let mut session = Session {
-        format: if args.json {
-            Format::Json
-        } else {
-            Format::Plain {
-                key_delimiter: args.key_delimiter.clone(),
-            }
-        },
+        format,
         out: Vec::with_capacity(FLUSH_BYTES * 2),
         stdout: std::io::stdout(),
         printed: 0,
