@@ -24,6 +24,7 @@ const TARGETS: &[(&str, Entry)] = &[
     ("consumer_protocol", entry::consumer_protocol),
     ("record_batch", entry::record_batch),
     ("scram", entry::scram),
+    ("share_response", entry::share_response),
 ];
 
 fn fuzz_dir() -> PathBuf {
@@ -83,6 +84,23 @@ fn saved_campaign_corpus_replays_without_panic() {
     }
     let n = replay("corpus-saved");
     println!("replayed {n} saved corpus inputs");
+}
+
+/// The share-response seeds are `entry::share_seeds()`, written to
+/// `fuzz/seeds/share_response/` when `KAFKIT_WRITE_SEEDS=1`.
+#[test]
+fn share_seeds_are_committed_and_decode() {
+    let dir = fuzz_dir().join("seeds").join("share_response");
+    for (name, input) in entry::share_seeds() {
+        let path = dir.join(&name);
+        if std::env::var_os("KAFKIT_WRITE_SEEDS").is_some() {
+            std::fs::create_dir_all(&dir).expect("mkdir");
+            std::fs::write(&path, &input).expect("write seed");
+        }
+        let committed = std::fs::read(&path).expect("committed seed");
+        assert_eq!(committed, input, "{} is stale", path.display());
+        entry::share_response(&input);
+    }
 }
 
 /// The seeds are valid messages, so the targets start from inputs that

@@ -43,8 +43,8 @@
 //         rec <TAB> partition <TAB> offset <TAB> value <TAB> delivery count
 //       and per failed acknowledgement "ackfail <TAB> partition <TAB> error".
 //       Closing stdin closes the consumer (releasing nothing: all is
-//       accepted) and prints "count <TAB> records <TAB> ms from the first
-//       record to the last" before exiting.
+//       accepted) and prints "count <TAB> records <TAB> epoch ms of the
+//       first record <TAB> epoch ms of the last" before exiting.
 
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
@@ -332,9 +332,9 @@ public class Peer {
                     announced = true;
                 }
                 for (ConsumerRecord<byte[], byte[]> r : records) {
-                    if (count == 0) first = System.nanoTime();
+                    if (count == 0) first = System.currentTimeMillis();
                     count++;
-                    last = System.nanoTime();
+                    last = System.currentTimeMillis();
                     consumer.acknowledge(r, AcknowledgeType.ACCEPT);
                     if (!quiet) {
                         System.out.println(String.join("\t", "rec", Integer.toString(r.partition()),
@@ -349,6 +349,6 @@ public class Peer {
                 System.out.flush();
             }
         }
-        System.out.println("count\t" + count + "\t" + (last - first) / 1_000_000);
+        System.out.println("count\t" + count + "\t" + first + "\t" + last);
     }
 }
