@@ -24,7 +24,6 @@ const TARGETS: &[(&str, Entry)] = &[
     ("consumer_protocol", entry::consumer_protocol),
     ("record_batch", entry::record_batch),
     ("scram", entry::scram),
-    ("share_response", entry::share_response),
 ];
 
 fn fuzz_dir() -> PathBuf {
@@ -87,7 +86,9 @@ fn saved_campaign_corpus_replays_without_panic() {
 }
 
 /// The share-response seeds are `entry::share_seeds()`, written to
-/// `fuzz/seeds/share_response/` when `KAFKIT_WRITE_SEEDS=1`.
+/// `fuzz/seeds/share_response/` when `KAFKIT_WRITE_SEEDS=1`. The target is
+/// replayed here rather than through `TARGETS` (which requires a saved
+/// long-campaign corpus for every target).
 #[test]
 fn share_seeds_are_committed_and_decode() {
     let dir = fuzz_dir().join("seeds").join("share_response");
@@ -100,6 +101,14 @@ fn share_seeds_are_committed_and_decode() {
         let committed = std::fs::read(&path).expect("committed seed");
         assert_eq!(committed, input, "{} is stale", path.display());
         entry::share_response(&input);
+    }
+    // The target's own crash inputs and saved campaign corpus, when any.
+    for kind in ["regressions", "corpus-saved"] {
+        for path in files(&fuzz_dir().join(kind).join("share_response")) {
+            let data = std::fs::read(&path).expect("read input");
+            let outcome = std::panic::catch_unwind(|| entry::share_response(&data));
+            assert!(outcome.is_ok(), "{} panicked", path.display());
+        }
     }
 }
 
