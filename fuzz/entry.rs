@@ -13,12 +13,22 @@ use kafkit_core::protocol::messages::any::{api_info, AnyRequest, AnyResponse, Ap
 use kafkit_core::protocol::messages::consumer_protocol::{
     ConsumerProtocolAssignment, ConsumerProtocolSubscription,
 };
+use kafkit_core::protocol::messages::share_acknowledge::ShareAcknowledgeResponse;
+use kafkit_core::protocol::messages::share_fetch::{
+    AcquiredRecords, ShareFetchPartitionResponse, ShareFetchResponse, ShareFetchTopicResponse,
+};
+use kafkit_core::protocol::messages::share_group_describe::{
+    DescribedShareGroup, ShareGroupDescribeResponse, ShareGroupMemberDescription,
+};
+use kafkit_core::protocol::messages::share_group_heartbeat::ShareGroupHeartbeatResponse;
 use kafkit_core::protocol::record::{
     Batch, ControlRecordKey, DecodeOptions, EndTxnMarker, RecordBatch, RecordSet, RecordSetReader,
 };
 use kafkit_core::protocol::{try_parse_frame, ApiKey};
+use kafkit_core::protocol::{Message, Uuid};
 use kafkit_core::sasl::scram::{ScramClient, ScramHash, ServerFirst, MIN_ITERATIONS};
 use kafkit_core::sasl::Secret;
+use kafkit_core::share::{ShareFetchLimits, ShareSession, TopicIdPartition};
 
 /// Frames larger than this are refused by `try_parse_frame` in the targets.
 const MAX_FRAME: usize = 1 << 20;
@@ -321,4 +331,135 @@ pub fn scram(data: &[u8]) {
             assert_eq!(first, want.as_bytes(), "a forged signature was accepted");
         }
     }
+}
+
+/// `share_response`: the share-group responses (KIP-932), not in the `any`
+/// registry. `data[0] % 4` picks ShareGroupHeartbeat, ShareGroupDescribe,
+/// ShareFetch or ShareAcknowledge, `data[1]` the version (signed), the rest
+/// is the body. A body that decodes must round-trip; a ShareFetch response
+/// that decodes is also fed to a share session (hostile acquired ranges).
+pub fn share_response(data: &[u8]) {
+    let [api, version, rest @ ..] = data else {
+        return;
+    };
+    let version = i16::from(i8::from_be_bytes([*version]));
+    let body = Bytes::copy_from_slice(rest);
+    match api % 4 {
+        0 => {
+            round_trip::<ShareGroupHeartbeatResponse>(body, version);
+        }
+        1 => {
+            round_trip::<ShareGroupDescribeResponse>(body, version);
+        }
+        2 => {
+            if let Some(resp) = round_trip::<ShareFetchResponse>(body, version) {
+                drive_share_session(resp);
+            }
+        }
+        _ => {
+            round_trip::<ShareAcknowledgeResponse>(body, version);
+        }
+    }
+}
+
+fn round_trip<M: Message + PartialEq + std::fmt::Debug>(body: Bytes, version: i16) -> Option<M> {
+    let msg = M::decode(body, version).ok()?;
+    let mut out = BytesMut::new();
+    if let Err(e) = msg.encode(version, &mut out) {
+        panic!("decoded v{version} share response does not re-encode: {e}\n{msg:?}");
+    }
+    let back = M::decode(out.freeze(), version).expect("re-encoded share response decodes");
+    assert_eq!(back, msg, "share response changed in a round trip");
+    Some(msg)
+}
+
+fn drive_share_session(resp: ShareFetchResponse) {
+    let mut session = ShareSession::new("g", "m");
+    let partitions = resp.responses.iter().flat_map(|t| {
+        t.partitions.iter().map(|p| TopicIdPartition {
+            topic_id: t.topic_id,
+            partition: p.partition_index,
+        })
+    });
+    session.set_partitions(partitions.collect::<Vec<_>>());
+    let limits = ShareFetchLimits {
+        max_wait_ms: 0,
+        min_bytes: 1,
+        max_bytes: 1 << 20,
+        max_records: 500,
+    };
+    if session.fetch_request(&limits).is_err() {
+        return;
+    }
+    let now = std::time::Instant::now();
+    let _ = session.on_fetch_response(now, resp);
+    session.acknowledge_held(kafkit_core::share::AcknowledgeType::Release);
+    let _ = session.fetch_request(&limits);
+}
+
+/// Valid share responses to seed the `share_response` target: `(name, input)`.
+pub fn share_seeds() -> Vec<(String, Vec<u8>)> {
+    fn seed<M: Message>(name: &str, api: u8, version: i16, msg: &M) -> (String, Vec<u8>) {
+        let mut out = BytesMut::new();
+        msg.encode(version, &mut out).expect("seed encodes");
+        let mut input = vec![api, version.to_be_bytes()[1]];
+        input.extend_from_slice(&out);
+        (format!("{name}-v{version}"), input)
+    }
+    let fetch = ShareFetchResponse {
+        acquisition_lock_timeout_ms: 30_000,
+        responses: vec![ShareFetchTopicResponse {
+            topic_id: Uuid([7; 16]),
+            partitions: vec![ShareFetchPartitionResponse {
+                partition_index: 0,
+                records: Bytes::from_static(&[0; 61]),
+                acquired_records: vec![AcquiredRecords {
+                    first_offset: 0,
+                    last_offset: 9,
+                    delivery_count: 1,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let describe = ShareGroupDescribeResponse {
+        groups: vec![DescribedShareGroup {
+            group_id: "g".into(),
+            group_state: "Stable".into(),
+            members: vec![ShareGroupMemberDescription {
+                member_id: "m".into(),
+                subscribed_topic_names: vec!["t".into()],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let heartbeat = ShareGroupHeartbeatResponse {
+        member_id: Some("m".into()),
+        member_epoch: 3,
+        heartbeat_interval_ms: 5000,
+        ..Default::default()
+    };
+    vec![
+        seed("ShareGroupHeartbeatResponse", 0, 1, &heartbeat),
+        seed("ShareGroupDescribeResponse", 1, 1, &describe),
+        seed("ShareFetchResponse", 2, 1, &fetch),
+        seed("ShareFetchResponse", 2, 2, &fetch),
+        seed(
+            "ShareAcknowledgeResponse",
+            3,
+            1,
+            &ShareAcknowledgeResponse::default(),
+        ),
+        seed(
+            "ShareAcknowledgeResponse",
+            3,
+            2,
+            &ShareAcknowledgeResponse::default(),
+        ),
+    ]
 }

@@ -85,6 +85,33 @@ fn saved_campaign_corpus_replays_without_panic() {
     println!("replayed {n} saved corpus inputs");
 }
 
+/// The share-response seeds are `entry::share_seeds()`, written to
+/// `fuzz/seeds/share_response/` when `KAFKIT_WRITE_SEEDS=1`. The target is
+/// replayed here rather than through `TARGETS` (which requires a saved
+/// long-campaign corpus for every target).
+#[test]
+fn share_seeds_are_committed_and_decode() {
+    let dir = fuzz_dir().join("seeds").join("share_response");
+    for (name, input) in entry::share_seeds() {
+        let path = dir.join(&name);
+        if std::env::var_os("KAFKIT_WRITE_SEEDS").is_some() {
+            std::fs::create_dir_all(&dir).expect("mkdir");
+            std::fs::write(&path, &input).expect("write seed");
+        }
+        let committed = std::fs::read(&path).expect("committed seed");
+        assert_eq!(committed, input, "{} is stale", path.display());
+        entry::share_response(&input);
+    }
+    // The target's own crash inputs and saved campaign corpus, when any.
+    for kind in ["regressions", "corpus-saved"] {
+        for path in files(&fuzz_dir().join(kind).join("share_response")) {
+            let data = std::fs::read(&path).expect("read input");
+            let outcome = std::panic::catch_unwind(|| entry::share_response(&data));
+            assert!(outcome.is_ok(), "{} panicked", path.display());
+        }
+    }
+}
+
 /// The seeds are valid messages, so the targets start from inputs that
 /// reach deep into every codec (a codec change that breaks them shows here).
 #[test]

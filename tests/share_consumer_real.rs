@@ -16,14 +16,23 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+
+use kafkit::connection::BrokerConnection;
 use kafkit::producer::{Producer, ProducerConfig, ProducerRecord};
+use kafkit::protocol::messages::share_group_describe::{
+    DescribedShareGroup, ShareGroupDescribeRequest,
+};
+use kafkit::protocol::ErrorCode;
 use kafkit::share::{
     AcknowledgeType, AcknowledgementMode, ShareConsumer, ShareConsumerConfig, ShareRecord,
 };
 
 mod support;
-use support::kafka;
 use support::real::{client, create_topics, text};
+use support::{java, kafka};
 
 /// The lock duration the broker is started with.
 const LOCK: Duration = Duration::from_secs(3);
@@ -102,13 +111,18 @@ async fn ready(consumers: &mut [&mut ShareConsumer], partitions: usize) {
 }
 
 async fn produce(bootstrap: &str, topic: &str, n: usize) {
+    produce_from(bootstrap, topic, 0, n, 2).await;
+}
+
+/// Writes values `v<from>`..`v<from + n - 1>`, round robin over `parts` partitions.
+async fn produce_from(bootstrap: &str, topic: &str, from: usize, n: usize, parts: usize) {
     let producer = Producer::connect(client(bootstrap), ProducerConfig::default())
         .await
         .expect("producer");
     producer
-        .send_all((0..n).map(|i| {
+        .send_all((from..from + n).map(|i| {
             ProducerRecord::new(topic)
-                .partition((i % 2) as i32)
+                .partition((i % parts) as i32)
                 .value(format!("v{i}"))
         }))
         .await
@@ -120,8 +134,12 @@ async fn produce(bootstrap: &str, topic: &str, n: usize) {
 }
 
 async fn new_topic(bootstrap: &str, base: &str) -> String {
+    topic_of(bootstrap, base, 2).await
+}
+
+async fn topic_of(bootstrap: &str, base: &str, partitions: i32) -> String {
     let topic = kafka::unique(base);
-    create_topics(bootstrap, &[(&topic, 2)], 1).await;
+    create_topics(bootstrap, &[(&topic, partitions)], 1).await;
     topic
 }
 
@@ -221,4 +239,237 @@ async fn release_redelivers_with_count_two_and_reject_archives() {
     let rest = collect(&mut c, 1, Duration::from_secs(3)).await;
     assert!(rest.is_empty(), "{rest:?}");
     c.close().await.expect("close");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_held_by_a_stalled_or_dropped_member_come_back_after_the_lock_timeout() {
+    let Some(b) = broker() else { return };
+    // One partition: every member of the group fetches from it.
+    let topic = topic_of(&b, "share-lock", 1).await;
+    let group = kafka::unique("share-lock");
+    let explicit = AcknowledgementMode::Explicit;
+    let mut stalled = consumer(&b, &group, &topic, explicit).await;
+    ready(&mut [&mut stalled], 1).await;
+    produce_from(&b, &topic, 0, 10, 1).await;
+    // One poll's worth (explicit mode: no second poll without acknowledging).
+    let held = collect(&mut stalled, 1, Duration::from_secs(15)).await;
+    let acquired_at = Instant::now();
+    assert!(!held.is_empty());
+    assert!(held.iter().all(|r| r.delivery_count == 1));
+    let held_values: BTreeSet<String> = held.iter().map(|r| text(r.value.as_ref())).collect();
+
+    // `stalled` stays connected and in the group but never acknowledges:
+    // `other` gets what it held once its lock expired.
+    let mut other = consumer(&b, &group, &topic, explicit).await;
+    let mut got: BTreeMap<String, i16> = BTreeMap::new();
+    let mut last_held_back = None;
+    let give_up = Instant::now() + Duration::from_secs(20);
+    while got.len() < 10 && Instant::now() < give_up {
+        for r in other.poll(Duration::from_millis(300)).await.expect("poll") {
+            let v = text(r.value.as_ref());
+            if held_values.contains(&v) {
+                last_held_back = Some(acquired_at.elapsed());
+            }
+            got.insert(v, r.delivery_count);
+            other
+                .acknowledge(&r, AcknowledgeType::Accept)
+                .expect("accept");
+        }
+    }
+    assert_eq!(got.len(), 10, "{got:?}");
+    for (v, count) in &got {
+        let want = if held_values.contains(v) { 2 } else { 1 };
+        assert_eq!(*count, want, "{v}: {got:?}");
+    }
+    let waited = last_held_back.expect("held records came back");
+    assert!(
+        waited >= LOCK - Duration::from_millis(500),
+        "too early: {waited:?}"
+    );
+    assert!(other
+        .commit_sync()
+        .await
+        .expect("commit")
+        .values()
+        .all(Result::is_ok));
+    // The stalled member's late release (its lock expired, `other`
+    // accepted the records since) does not bring them back. Kafka 4.4.0
+    // answers it with NONE, so the outcome is not checked, the effect is.
+    for r in &held {
+        stalled
+            .acknowledge(r, AcknowledgeType::Release)
+            .expect("queued locally");
+    }
+    stalled.commit_sync().await.expect("commit");
+    let after = collect(&mut other, 1, Duration::from_millis(1500)).await;
+    assert!(after.is_empty(), "accepted records came back: {after:?}");
+    stalled.close().await.expect("close");
+
+    // A member dropped without closing: its records come back too.
+    let mut dropped = consumer(&b, &group, &topic, explicit).await;
+    ready(&mut [&mut dropped, &mut other], 1).await;
+    produce_from(&b, &topic, 10, 4, 1).await;
+    // Only `dropped` fetches now; it takes one poll's worth and is dropped.
+    let taken = collect(&mut dropped, 1, Duration::from_secs(10)).await;
+    let want: BTreeSet<String> = taken.iter().map(|r| text(r.value.as_ref())).collect();
+    assert!(!want.is_empty() && taken.iter().all(|r| r.delivery_count == 1));
+    drop(dropped);
+    let give_up = Instant::now() + Duration::from_secs(20);
+    let mut again = BTreeSet::new();
+    while !want.is_subset(&again) && Instant::now() < give_up {
+        for r in other.poll(Duration::from_millis(300)).await.expect("poll") {
+            let v = text(r.value.as_ref());
+            if want.contains(&v) {
+                assert_eq!(r.delivery_count, 2, "{r:?}");
+                again.insert(v);
+            }
+            other
+                .acknowledge(&r, AcknowledgeType::Accept)
+                .expect("accept");
+        }
+    }
+    assert!(
+        want.is_subset(&again),
+        "{want:?} not redelivered: {again:?}"
+    );
+    other.close().await.expect("close");
+}
+
+async fn describe(bootstrap: &str, group: &str) -> DescribedShareGroup {
+    let addr = bootstrap.split(',').next().expect("a broker");
+    let conn = BrokerConnection::connect(addr, None, &client(bootstrap))
+        .await
+        .expect("connect");
+    let req = ShareGroupDescribeRequest {
+        group_ids: vec![group.to_owned()],
+        ..Default::default()
+    };
+    let resp = conn.send(&req).await.expect("ShareGroupDescribe");
+    conn.close();
+    resp.groups.into_iter().next().expect("one group")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kafkit_and_java_share_consumers_accept_every_record_once_together() {
+    let Some(b) = broker() else { return };
+    let topic = new_topic(&b, "share-java").await;
+    let group = kafka::unique("share-java");
+    let mut ks = Vec::new();
+    for _ in 0..3 {
+        let config = ShareConsumerConfig::new(&group).with_max_records(10);
+        let mut c = ShareConsumer::connect(client(&b), config)
+            .await
+            .expect("connect");
+        c.subscribe([topic.as_str()]);
+        ks.push(c);
+    }
+    {
+        let mut refs: Vec<&mut ShareConsumer> = ks.iter_mut().collect();
+        ready(&mut refs, 2).await;
+    }
+    let mut peer = java::peer(&["share", &b, &topic, &group, "0"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("java runs");
+    let lines = Arc::new(Mutex::new(Vec::<String>::new()));
+    let reader = {
+        let lines = lines.clone();
+        let out = peer.stdout.take().expect("stdout");
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                lines.lock().expect("lines").push(line);
+            }
+        })
+    };
+    // Until the coordinator lists four members, each with partitions.
+    let give_up = Instant::now() + Duration::from_secs(60);
+    loop {
+        for c in ks.iter_mut() {
+            assert!(c
+                .poll(Duration::from_millis(50))
+                .await
+                .expect("poll")
+                .is_empty());
+        }
+        let g = describe(&b, &group).await;
+        assert_eq!(g.error_code, ErrorCode::NONE);
+        let assigned = g
+            .members
+            .iter()
+            .filter(|m| {
+                m.assignment
+                    .topic_partitions
+                    .iter()
+                    .any(|t| !t.partitions.is_empty())
+            })
+            .count();
+        if assigned == 4 && lines.lock().expect("lines").iter().any(|l| l == "polling") {
+            break;
+        }
+        assert!(
+            Instant::now() < give_up,
+            "the Java member did not join: {g:?}"
+        );
+    }
+
+    const N: usize = 400;
+    let mut kafkit_seen: Vec<(String, i16)> = Vec::new();
+    let java_count = |lines: &Arc<Mutex<Vec<String>>>| {
+        lines
+            .lock()
+            .expect("lines")
+            .iter()
+            .filter(|l| l.starts_with("rec\t"))
+            .count()
+    };
+    for wave in 0..4 {
+        produce_from(&b, &topic, wave * 100, 100, 2).await;
+        for _ in 0..3 {
+            for c in ks.iter_mut() {
+                for r in c.poll(Duration::from_millis(100)).await.expect("poll") {
+                    kafkit_seen.push((text(r.value.as_ref()), r.delivery_count));
+                }
+            }
+        }
+    }
+    let give_up = Instant::now() + Duration::from_secs(30);
+    while kafkit_seen.len() + java_count(&lines) < N && Instant::now() < give_up {
+        for c in ks.iter_mut() {
+            for r in c.poll(Duration::from_millis(100)).await.expect("poll") {
+                kafkit_seen.push((text(r.value.as_ref()), r.delivery_count));
+            }
+        }
+    }
+    for c in ks {
+        for (tp, r) in c.close().await.expect("close") {
+            assert!(r.is_ok(), "{tp:?}: {r:?}");
+        }
+    }
+    drop(peer.stdin.take());
+    assert!(peer.wait().expect("java exits").success());
+    reader.join().expect("reader");
+    let lines = lines.lock().expect("lines").clone();
+    assert!(!lines.iter().any(|l| l.starts_with("ackfail")), "{lines:?}");
+    let java_seen: Vec<(String, i16)> = lines
+        .iter()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            (f.first() == Some(&"rec")).then(|| (f[3].to_owned(), f[4].parse().unwrap_or(-1)))
+        })
+        .collect();
+    let mut all: BTreeMap<String, usize> = BTreeMap::new();
+    for (v, count) in kafkit_seen.iter().chain(&java_seen) {
+        assert_eq!(*count, 1, "{v} redelivered");
+        *all.entry(v.clone()).or_default() += 1;
+    }
+    assert_eq!(all.len(), N, "every record delivered");
+    assert!(all.values().all(|&n| n == 1), "a record delivered twice");
+    assert!(!java_seen.is_empty(), "the Java member got none");
+    assert!(!kafkit_seen.is_empty(), "the kafkit members got none");
+    println!(
+        "kafkit {} records, Java {}",
+        kafkit_seen.len(),
+        java_seen.len()
+    );
 }

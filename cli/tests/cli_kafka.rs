@@ -218,3 +218,78 @@ fn consume_with_a_group_on_the_consumer_protocol_and_describe_it() {
         "a bad group.protocol is a usage error"
     );
 }
+
+/// `consume --share-group`: waits until the share sessions are open (share
+/// groups start at the latest offset), prints and accepts the records
+/// produced next, and stops at `-c`; a second reader of the group then finds
+/// nothing left (`-e`), because every record printed was accepted.
+#[test]
+fn consume_as_a_share_group_member_on_kafka() {
+    use std::io::{BufRead, BufReader};
+    let Some(k) = kafka::single() else { return };
+    let b = k.bootstrap.as_str();
+    let (topic, group) = (kafka::unique("cli-share"), kafka::unique("cli-share"));
+    run(
+        b,
+        &["topics", "create", "-t", &topic, "-p", "2", "-r", "1"],
+        b"",
+        0,
+    );
+    let mut reader = Command::new(env!("CARGO_BIN_EXE_kafkit"))
+        .args([
+            "consume",
+            "--share-group",
+            &group,
+            "-t",
+            &topic,
+            "-c",
+            "6",
+            "-b",
+            b,
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn kafkit");
+    let mut stderr = BufReader::new(reader.stderr.take().expect("stderr")).lines();
+    let first = stderr.next().and_then(Result::ok).unwrap_or_default();
+    assert_eq!(first, format!("kafkit: share group {group}: fetching"));
+    run(
+        b,
+        &["produce", "-t", &topic],
+        b"s1\ns2\ns3\ns4\ns5\ns6\n",
+        0,
+    );
+    let out = reader.wait_with_output().expect("wait");
+    assert!(out.status.success(), "{out:?}");
+    let mut lines: Vec<&str> = std::str::from_utf8(&out.stdout)
+        .expect("utf8")
+        .lines()
+        .collect();
+    lines.sort_unstable();
+    assert_eq!(lines, ["s1", "s2", "s3", "s4", "s5", "s6"]);
+    let rest: Vec<String> = stderr.map_while(Result::ok).collect();
+    assert_eq!(rest, ["kafkit: 6 records consumed (count reached)"]);
+
+    let out = kafkit(
+        &[
+            "consume",
+            "--share-group",
+            &group,
+            "-t",
+            &topic,
+            "-e",
+            "-b",
+            b,
+        ],
+        b"",
+    );
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "");
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .ends_with("0 records consumed (nothing more to read)\n"),
+        "{out:?}"
+    );
+}

@@ -450,6 +450,14 @@ impl ShareConsumer {
                     source,
                 })?;
             let offsets: Vec<i64> = got.iter().map(|r| r.offset).collect();
+            debug!(
+                topic = %topic,
+                partition = data.partition.partition,
+                acquired = ?data.acquired.iter().map(|a| (a.first_offset, a.last_offset, a.delivery_count)).collect::<Vec<_>>(),
+                bytes = data.records.len(),
+                delivered = offsets.len(),
+                "acquired records"
+            );
             for s in self.sessions.values_mut() {
                 s.mark_gaps(data.partition, &offsets);
             }

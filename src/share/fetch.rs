@@ -118,7 +118,10 @@ pub(crate) fn apply(session: &mut ShareSession, group: &str, reply: Reply) -> Re
         Ok(Body::Fetch(r)) => session
             .on_fetch_response(Instant::now(), r)
             .map_err(refused),
-        Ok(Body::Acknowledge(r)) => session.on_acknowledge_response(r).map_err(refused),
+        Ok(Body::Acknowledge(r)) => {
+            debug!(response = ?r, "ShareAcknowledge response");
+            session.on_acknowledge_response(r).map_err(refused)
+        }
         Err(e) => {
             let code = e
                 .code()

@@ -25,6 +25,10 @@ pub struct ConsumeArgs {
     /// processed offsets are committed (every 5 s and on exit).
     #[arg(short = 'G', long = "group", value_name = "GROUP")]
     pub group: Option<String>,
+    /// Join this share group (KIP-932): the brokers hand each record to one
+    /// member; every record printed is accepted, the rest released on exit.
+    #[arg(long = "share-group", value_name = "NAME")]
+    pub share_group: Option<String>,
     /// Where to start: beginning, end, stored (the group's committed offset),
     /// OFFSET (absolute) or -N (N records before the end). Default: stored
     /// with -G (end where nothing is committed), beginning without.
@@ -103,6 +107,17 @@ impl ConsumeArgs {
     pub fn check(&self) -> Result<(), String> {
         if self.all_topics().is_empty() {
             return Err("no topic: give -t TOPIC".to_owned());
+        }
+        if self.share_group.is_some() {
+            return if self.group.is_some() || self.partition.is_some() || self.offset.is_some() {
+                Err(
+                    "--share-group cannot be used with -G, -p or -o (the share group \
+                     assigns partitions and keeps the position)"
+                        .to_owned(),
+                )
+            } else {
+                Ok(())
+            };
         }
         match (&self.group, self.offset) {
             (None, Some(StartOffset::Stored)) => {
@@ -199,5 +214,11 @@ mod tests {
         assert!(consume(&["-t", "t", "-G", "g", "-o", "5"]).is_err());
         assert!(consume(&["-t", "t", "-G", "g", "-p", "1"]).is_err());
         assert!(consume(&["-b", "h:1"]).unwrap_err().contains("no topic"));
+        let share = consume(&["-t", "t", "--share-group", "s", "-c", "3"]).unwrap();
+        assert_eq!(share.share_group.as_deref(), Some("s"));
+        for bad in [["-G", "g"], ["-p", "1"], ["-o", "end"]] {
+            let args = ["-t", "t", "--share-group", "s", bad[0], bad[1]];
+            assert!(consume(&args).unwrap_err().contains("--share-group"));
+        }
     }
 }

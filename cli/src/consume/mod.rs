@@ -22,10 +22,14 @@
 //! Exit status: 0 when stopped by `-c`, `-e` or Ctrl-C; 1 when the consumer
 //! could not start (unknown topic, unreachable cluster) or stopped on an
 //! error.
+//!
+//! `--share-group NAME` reads as a member of a share group instead
+//! (KIP-932; see the `share` module).
 
 mod args;
 mod format;
 mod output;
+mod share;
 
 pub use args::{ConsumeArgs, StartOffset};
 
@@ -46,7 +50,7 @@ use output::{Format, Printable};
 /// How often an idle consumer re-checks `-e` and flushes.
 const IDLE_CHECK: Duration = Duration::from_millis(100);
 /// Flush stdout once this much output is buffered.
-const FLUSH_BYTES: usize = 64 * 1024;
+pub(crate) const FLUSH_BYTES: usize = 64 * 1024;
 
 /// Runs the command: `Ok(true)` on a clean stop, `Err` when it could not start.
 pub async fn run(
@@ -54,6 +58,16 @@ pub async fn run(
     args: ConsumeArgs,
     progress: Option<Duration>,
 ) -> Result<bool, String> {
+    if let Some(group) = &args.share_group {
+        let format = match (&args.format, args.json) {
+            (Some(pieces), _) => Format::Custom(pieces.clone()),
+            (None, true) => Format::Json,
+            (None, false) => Format::Plain {
+                key_delimiter: args.key_delimiter.clone(),
+            },
+        };
+        return share::run(client, &args, group, format).await;
+    }
     let start = args.start();
     let reset = match start {
         StartOffset::Beginning => OffsetReset::Earliest,

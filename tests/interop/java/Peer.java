@@ -36,16 +36,17 @@
 //       {"committed":{"<partition>":offset,..}} after a "commit" line on
 //       stdin (a synchronous commit). Closing stdin closes the consumer
 //       (commit, LeaveGroup) and exits.
-//   share BROKERS TOPIC GROUP QUIET
-//       A KafkaShareConsumer (KIP-932) in share group GROUP, explicit
-//       acknowledgement: every record is accepted and committed
-//       (commitSync) after each poll. Prints "polling" after the first
-//       poll, then per record (unless QUIET is 1)
+//   share BROKERS TOPIC GROUP MODE
+//       A KafkaShareConsumer (KIP-932) in share group GROUP. MODE 0 or 1:
+//       explicit acknowledgement, every record accepted and committed
+//       (commitSync) after each poll; MODE 2: implicit acknowledgement (for
+//       throughput). Prints "polling" after the first poll, then per record
+//       (MODE 0 only)
 //         rec <TAB> partition <TAB> offset <TAB> value <TAB> delivery count
 //       and per failed acknowledgement "ackfail <TAB> partition <TAB> error".
 //       Closing stdin closes the consumer (releasing nothing: all is
-//       accepted) and prints "count <TAB> records <TAB> ms from the first
-//       record to the last" before exiting.
+//       accepted) and prints "count <TAB> records <TAB> epoch ms of the
+//       first record <TAB> epoch ms of the last" before exiting.
 
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
@@ -92,7 +93,8 @@ public class Peer {
                     Arrays.copyOfRange(args, 4, args.length));
             case "consume" -> consume(args[1], args[2], Integer.parseInt(args[3]));
             case "member" -> member(args[1], args[2], args[3], args[4]);
-            case "share" -> share(args[1], args[2], args[3], args[4].equals("1"));
+            case "share" -> share(args[1], args[2], args[3], !args[4].equals("0"),
+                    args[4].equals("2"));
             default -> throw new IllegalArgumentException("unknown command " + args[0]);
         }
         System.out.flush();
@@ -314,11 +316,12 @@ public class Peer {
         System.out.println("{\"closed\":true}");
     }
 
-    static void share(String brokers, String topic, String group, boolean quiet) throws Exception {
+    static void share(String brokers, String topic, String group, boolean quiet, boolean implicit)
+            throws Exception {
         Properties p = new Properties();
         p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, brokers);
         p.put(ConsumerConfig.GROUP_ID_CONFIG, group);
-        p.put("share.acknowledgement.mode", "explicit");
+        p.put("share.acknowledgement.mode", implicit ? "implicit" : "explicit");
         java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
         Thread stdin = new Thread(() -> {
             try {
@@ -341,23 +344,25 @@ public class Peer {
                     announced = true;
                 }
                 for (ConsumerRecord<byte[], byte[]> r : records) {
-                    if (count == 0) first = System.nanoTime();
+                    if (count == 0) first = System.currentTimeMillis();
                     count++;
-                    last = System.nanoTime();
-                    consumer.acknowledge(r, AcknowledgeType.ACCEPT);
+                    last = System.currentTimeMillis();
+                    if (!implicit) {
+                        consumer.acknowledge(r, AcknowledgeType.ACCEPT);
+                    }
                     if (!quiet) {
                         System.out.println(String.join("\t", "rec", Integer.toString(r.partition()),
                                 Long.toString(r.offset()), text(r.value()),
                                 r.deliveryCount().map(Object::toString).orElse("-")));
                     }
                 }
-                if (!records.isEmpty()) {
+                if (!records.isEmpty() && !implicit) {
                     consumer.commitSync().forEach((tip, err) -> err.ifPresent(e ->
                             System.out.println("ackfail\t" + tip.partition() + "\t" + e)));
                 }
                 System.out.flush();
             }
         }
-        System.out.println("count\t" + count + "\t" + (last - first) / 1_000_000);
+        System.out.println("count\t" + count + "\t" + first + "\t" + last);
     }
 }

@@ -56,8 +56,11 @@ fn fetch_response(parts: Vec<(i32, Vec<AcquiredRecords>, ErrorCode)>) -> ShareFe
     }
 }
 
-/// (partition, acknowledgement batches as (first, last, types)) of a request.
-fn summary(topics: &[ShareFetchTopic]) -> Vec<(i32, Vec<(i64, i64, Vec<i8>)>)> {
+/// An acknowledgement batch as (first, last, types).
+type Batch = (i64, i64, Vec<i8>);
+
+/// (partition, acknowledgement batches) of a request.
+fn summary(topics: &[ShareFetchTopic]) -> Vec<(i32, Vec<Batch>)> {
     topics
         .iter()
         .flat_map(|t| &t.partitions)
