@@ -32,7 +32,10 @@ pub const AREAS: &[(&str, &[&str])] = &[
     ("broker", &["kafkit::connection", "kafkit::cluster"]),
     // Each request and response (API, version, correlation id), and the
     // versions negotiated with each broker.
-    ("protocol", &["kafkit::protocol", "kafkit::connection::broker"]),
+    (
+        "protocol",
+        &["kafkit::protocol", "kafkit::connection::broker"],
+    ),
     ("metadata", &["kafkit::cluster"]),
     (
         "security",
@@ -40,7 +43,10 @@ pub const AREAS: &[(&str, &[&str])] = &[
     ),
     ("consumer", &["kafkit::consumer", "kafkit::listener"]),
     // The consumer group: coordinator, join, sync, heartbeats, commits.
-    ("cgrp", &["kafkit::consumer::group", "kafkit::consumer::group_report"]),
+    (
+        "cgrp",
+        &["kafkit::consumer::group", "kafkit::consumer::group_report"],
+    ),
     ("fetch", &["kafkit::consumer::fetcher"]),
     ("producer", &["kafkit::producer"]),
     ("msg", &["kafkit::producer"]),
@@ -71,7 +77,10 @@ pub fn parse_area(s: &str) -> Result<Area, String> {
         Some((name, _)) => Ok(Area(name)),
         None => {
             let names: Vec<&str> = AREAS.iter().map(|(n, _)| *n).collect();
-            Err(format!("unknown debug area {s:?} (one of {})", names.join(", ")))
+            Err(format!(
+                "unknown debug area {s:?} (one of {})",
+                names.join(", ")
+            ))
         }
     }
 }

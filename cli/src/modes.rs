@@ -15,7 +15,10 @@ const MODES: [&str; 4] = ["-L", "-P", "-C", "-Q"];
 /// `args` (with the program name first) in the order clap expects.
 pub fn kcat_order(mut args: Vec<OsString>, subcommands: &[&str]) -> Vec<OsString> {
     let is_subcommand = |a: &OsString| a.to_str().is_some_and(|a| subcommands.contains(&a));
-    if args.get(1).is_none_or(|a| is_subcommand(a) || MODES.iter().any(|m| a == m)) {
+    if args
+        .get(1)
+        .is_none_or(|a| is_subcommand(a) || MODES.iter().any(|m| a == m))
+    {
         return args;
     }
     // The first mode flag or subcommand after the options.

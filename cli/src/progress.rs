@@ -25,7 +25,11 @@ impl Drop for Progress {
 
 /// Starts printing `count` every `every` when `every` is given; `what`
 /// says what is counted ("consumed", "delivered").
-pub fn start(every: Option<Duration>, count: Arc<AtomicU64>, what: &'static str) -> Option<Progress> {
+pub fn start(
+    every: Option<Duration>,
+    count: Arc<AtomicU64>,
+    what: &'static str,
+) -> Option<Progress> {
     let every = every?;
     let task = tokio::spawn(async move {
         let started = Instant::now();
@@ -35,7 +39,10 @@ pub fn start(every: Option<Duration>, count: Arc<AtomicU64>, what: &'static str)
             ticks.tick().await;
             let now = Instant::now();
             let n = count.load(Ordering::Relaxed);
-            eprintln!("kafkit: progress: {}", line(n, what, n - last.1.min(n), now - last.0, now - started));
+            eprintln!(
+                "kafkit: progress: {}",
+                line(n, what, n - last.1.min(n), now - last.0, now - started)
+            );
             last = (now, n);
         }
     });
@@ -66,7 +73,13 @@ mod tests {
     #[test]
     fn the_line_has_the_count_and_both_rates() {
         assert_eq!(
-            line(3000, "consumed", 1000, Duration::from_secs(2), Duration::from_secs(5)),
+            line(
+                3000,
+                "consumed",
+                1000,
+                Duration::from_secs(2),
+                Duration::from_secs(5)
+            ),
             "3000 records consumed, 500/s now, 600/s overall"
         );
         assert_eq!(

@@ -146,7 +146,9 @@ mod tests {
             })
         );
         assert_eq!(parse_query("t:0:-2").map(|q| q.timestamp), Ok(-2));
-        for bad in ["orders", "orders:1", ":0:5", "t:-1:5", "t:x:5", "t:0:soon", "t:0:-3"] {
+        for bad in [
+            "orders", "orders:1", ":0:5", "t:-1:5", "t:x:5", "t:0:soon", "t:0:-3",
+        ] {
             assert!(parse_query(bad).is_err(), "{bad}");
         }
     }

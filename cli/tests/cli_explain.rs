@@ -93,17 +93,25 @@ fn debug_areas_show_connections_versions_and_requests() {
     let b = k.bootstrap.as_str();
     let topic = kafka::unique("explain");
     ok(&kafkit(
-        &["topics", "create", "-b", b, "-t", &topic, "-p", "1", "-r", "1"],
+        &[
+            "topics", "create", "-b", b, "-t", &topic, "-p", "1", "-r", "1",
+        ],
         b"",
     ));
 
     // Without -d: nothing on stderr for a command that works.
     let (stdout, stderr) = ok(&kafkit(&["-L", "-b", b, "-t", &topic], b""));
-    assert!(stdout.contains(&format!("topic {topic:?} with 1 partitions")), "{stdout}");
+    assert!(
+        stdout.contains(&format!("topic {topic:?} with 1 partitions")),
+        "{stdout}"
+    );
     assert_eq!(stderr, "");
 
     // -d protocol: the versions negotiated and each request with its answer.
-    let (_, stderr) = ok(&kafkit(&["-L", "-b", b, "-t", &topic, "-d", "protocol"], b""));
+    let (_, stderr) = ok(&kafkit(
+        &["-L", "-b", b, "-t", &topic, "-d", "protocol"],
+        b"",
+    ));
     let negotiated = stderr
         .lines()
         .find(|l| l.contains("kafkit::protocol: API versions"))
@@ -116,8 +124,10 @@ fn debug_areas_show_connections_versions_and_requests() {
     );
     for said in ["request", "response"] {
         assert!(
-            stderr.lines().any(|l| l.contains(&format!("kafkit::protocol: {said} "))
-                && l.contains("api=Metadata(3) version=12")),
+            stderr
+                .lines()
+                .any(|l| l.contains(&format!("kafkit::protocol: {said} "))
+                    && l.contains("api=Metadata(3) version=12")),
             "no Metadata {said}: {stderr}"
         );
     }
@@ -129,7 +139,18 @@ fn debug_areas_show_connections_versions_and_requests() {
     let group = kafka::unique("explain-group");
     let out = kafkit(
         &[
-            "-b", b, "-C", "-G", &group, "-t", &topic, "-o", "beginning", "-c", "1", "-d",
+            "-b",
+            b,
+            "-C",
+            "-G",
+            &group,
+            "-t",
+            &topic,
+            "-o",
+            "beginning",
+            "-c",
+            "1",
+            "-d",
             "cgrp,broker",
         ],
         b"",
@@ -137,19 +158,27 @@ fn debug_areas_show_connections_versions_and_requests() {
     let (stdout, stderr) = ok(&out);
     assert_eq!(stdout, "one\n");
     assert!(
-        stderr.lines().any(|l| l.contains("kafkit::consumer::group:")
-            && l.contains("group event")
-            && l.contains("Assigned")),
+        stderr
+            .lines()
+            .any(|l| l.contains("kafkit::consumer::group:")
+                && l.contains("group event")
+                && l.contains("Assigned")),
         "{stderr}"
     );
-    assert!(stderr.contains("kafkit::connection::broker: connected"), "{stderr}");
+    assert!(
+        stderr.contains("kafkit::connection::broker: connected"),
+        "{stderr}"
+    );
     assert!(!stderr.contains("kafkit::protocol"), "{stderr}");
 
     // An unknown area is a usage error naming the known ones.
     let out = kafkit(&["-L", "-b", b, "-d", "queue"], b"");
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("unknown debug area \"queue\"") && err.contains("cgrp"), "{err}");
+    assert!(
+        err.contains("unknown debug area \"queue\"") && err.contains("cgrp"),
+        "{err}"
+    );
 }
 
 /// Before: `kafkit consume -G` against a cluster that cannot create
@@ -196,12 +225,16 @@ fn kcat_mode_flags_print_what_kcat_prints() {
     let b = k.bootstrap.as_str();
     let topic = kafka::unique("kcat-modes");
     ok(&kafkit(
-        &["topics", "create", "-b", b, "-t", &topic, "-p", "2", "-r", "1"],
+        &[
+            "topics", "create", "-b", b, "-t", &topic, "-p", "2", "-r", "1",
+        ],
         b"",
     ));
     // kcat's word order: options, then the mode.
     ok(&kafkit(
-        &["-b", b, "-t", &topic, "-P", "-p", "0", "-K", ":", "-H", "h=1"],
+        &[
+            "-b", b, "-t", &topic, "-P", "-p", "0", "-K", ":", "-H", "h=1",
+        ],
         b"k1:v1\n:v2\nnokey\n",
     ));
     std::thread::sleep(Duration::from_millis(20));
@@ -211,8 +244,14 @@ fn kcat_mode_flags_print_what_kcat_prints() {
         .as_millis()
         .to_string();
     std::thread::sleep(Duration::from_millis(20));
-    ok(&kafkit(&["-P", "-b", b, "-t", &topic, "-p", "1"], b"a\nb\nc\n"));
-    ok(&kafkit(&["-P", "-b", b, "-t", &topic, "-p", "0"], b"late\n"));
+    ok(&kafkit(
+        &["-P", "-b", b, "-t", &topic, "-p", "1"],
+        b"a\nb\nc\n",
+    ));
+    ok(&kafkit(
+        &["-P", "-b", b, "-t", &topic, "-p", "0"],
+        b"late\n",
+    ));
 
     let same = |args: &[&str]| {
         let ours = ok(&kafkit(args, b"")).0;
@@ -225,8 +264,26 @@ fn kcat_mode_flags_print_what_kcat_prints() {
     assert_eq!(all.lines().count(), 7, "{all}");
     assert!(all.contains(&format!("{topic}|0|1||v2|0|2|h=1\n")), "{all}");
     same(&["-C", "-b", b, "-t", &topic, "-p", "1", "-o", "1", "-e"]);
-    same(&["-C", "-b", b, "-t", &topic, "-p", "0", "-o", "-2", "-e", "-K", ":"]);
-    same(&["-C", "-b", b, "-t", &topic, "-p", "1", "-o", "beginning", "-c", "2"]);
+    same(&[
+        "-C", "-b", b, "-t", &topic, "-p", "0", "-o", "-2", "-e", "-K", ":",
+    ]);
+    same(&[
+        "-C",
+        "-b",
+        b,
+        "-t",
+        &topic,
+        "-p",
+        "1",
+        "-o",
+        "beginning",
+        "-c",
+        "2",
+    ]);
+    // -o s@TIMESTAMP: from the first record at or after it.
+    let from_middle = format!("s@{middle}");
+    let later = same(&["-C", "-b", b, "-t", &topic, "-o", &from_middle, "-e"]);
+    assert_eq!(sorted(&later), ["a", "b", "c", "late"]);
     // -Q: the first offset at or after each timestamp (-1: none that recent).
     let queries = [
         format!("{topic}:0:0"),
@@ -253,15 +310,32 @@ fn kcat_mode_flags_print_what_kcat_prints() {
     );
     // kcat's balanced-consumer mode: -G GROUP TOPIC...
     let ours = ok(&kafkit(
-        &["-b", b, "-G", &kafka::unique("g"), "-o", "beginning", "-c", "7", &topic],
+        &[
+            "-b",
+            b,
+            "-G",
+            &kafka::unique("g"),
+            "-o",
+            "beginning",
+            "-c",
+            "7",
+            &topic,
+        ],
         b"",
     ))
     .0;
     let theirs = ok(&run_with(
         kcat,
         &[
-            "-b", b, "-X", "auto.offset.reset=earliest", "-c", "7", "-G",
-            &kafka::unique("g"), &topic,
+            "-b",
+            b,
+            "-X",
+            "auto.offset.reset=earliest",
+            "-c",
+            "7",
+            "-G",
+            &kafka::unique("g"),
+            &topic,
         ],
         b"",
     ))
@@ -275,12 +349,23 @@ fn verbose_prints_progress_for_produce_and_consume() {
     let b = k.bootstrap.as_str();
     let topic = kafka::unique("progress");
     ok(&kafkit(
-        &["topics", "create", "-b", b, "-t", &topic, "-p", "1", "-r", "1"],
+        &[
+            "topics", "create", "-b", b, "-t", &topic, "-p", "1", "-r", "1",
+        ],
         b"",
     ));
     // Produce: stdin stays open a while, so lines come out meanwhile.
     let mut child = Command::new(env!("CARGO_BIN_EXE_kafkit"))
-        .args(["-P", "-b", b, "-t", &topic, "-v", "--progress-interval", "0.2"])
+        .args([
+            "-P",
+            "-b",
+            b,
+            "-t",
+            &topic,
+            "-v",
+            "--progress-interval",
+            "0.2",
+        ])
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -306,7 +391,16 @@ fn verbose_prints_progress_for_produce_and_consume() {
 
     // Consume: the count printed so far, every interval.
     let mut child = Command::new(env!("CARGO_BIN_EXE_kafkit"))
-        .args(["-C", "-b", b, "-t", &topic, "-v", "--progress-interval", "0.2"])
+        .args([
+            "-C",
+            "-b",
+            b,
+            "-t",
+            &topic,
+            "-v",
+            "--progress-interval",
+            "0.2",
+        ])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -331,7 +425,16 @@ fn verbose_prints_progress_for_produce_and_consume() {
 
     // Without -v: no progress.
     let (_, stderr) = ok(&kafkit(
-        &["-C", "-b", b, "-t", &topic, "-e", "--progress-interval", "0.01"],
+        &[
+            "-C",
+            "-b",
+            b,
+            "-t",
+            &topic,
+            "-e",
+            "--progress-interval",
+            "0.01",
+        ],
         b"",
     ));
     assert!(!stderr.contains("progress"), "{stderr}");

@@ -120,7 +120,10 @@ mod tests {
         let first = e.last;
         assert_eq!(
             first,
-            Some((ApiKey::FIND_COORDINATOR, ErrorCode::COORDINATOR_NOT_AVAILABLE))
+            Some((
+                ApiKey::FIND_COORDINATOR,
+                ErrorCode::COORDINATOR_NOT_AVAILABLE
+            ))
         );
         e.report("b:1", &find(ErrorCode::NONE));
         assert_eq!(e.last, first, "a coordinator found is not a join");

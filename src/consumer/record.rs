@@ -102,7 +102,10 @@ mod tests {
             record(Some(b"{")).json::<Order>(),
             Err(PayloadError::Decode(_))
         ));
-        assert!(matches!(record(None).json::<Order>(), Err(PayloadError::Null)));
+        assert!(matches!(
+            record(None).json::<Order>(),
+            Err(PayloadError::Null)
+        ));
     }
 
     #[test]

@@ -95,8 +95,14 @@ mod tests {
     fn a_format_of_ones_own_round_trips_and_fails_cleanly() {
         let bytes = U32.serialize(&7).unwrap();
         assert_eq!(decode(&U32, Some(&bytes[..])).unwrap(), 7);
-        assert!(matches!(decode(&U32, Some(&b"abc"[..])), Err(PayloadError::Decode(_))));
-        assert!(matches!(decode::<u32, _>(&U32, None), Err(PayloadError::Null)));
+        assert!(matches!(
+            decode(&U32, Some(&b"abc"[..])),
+            Err(PayloadError::Decode(_))
+        ));
+        assert!(matches!(
+            decode::<u32, _>(&U32, None),
+            Err(PayloadError::Null)
+        ));
     }
 
     #[cfg(feature = "serde")]
@@ -116,7 +122,11 @@ mod tests {
         assert_eq!(decode::<Order, _>(&Json, Some(&bytes[..])).unwrap(), order);
         let err = decode::<Order, _>(&Json, Some(&br#"{"id":"nine"}"#[..])).unwrap_err();
         assert!(matches!(err, PayloadError::Decode(_)));
-        assert!(err.to_string().starts_with("cannot decode the payload: invalid type"), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("cannot decode the payload: invalid type"),
+            "{err}"
+        );
         // Map keys that are not strings cannot be JSON: an error, not a panic.
         let mut odd = std::collections::HashMap::new();
         odd.insert(vec![1u8], 1);
