@@ -106,7 +106,7 @@ async fn main() -> Result<(), BoxError> {
             seen.insert(record.value.clone());
             *per_partition.entry(record.partition).or_default() += 1;
         }
-        if read % 100 == 0 {
+        if read.is_multiple_of(100) {
             println!("read {read}; lag {}", format_lag(&consumer).await?);
         }
     }

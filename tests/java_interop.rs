@@ -56,7 +56,7 @@ fn java_headers(codec: &str, i: u8) -> Vec<(String, Option<Vec<u8>>)> {
 /// For every eighth `i`, "|" and 70,000 letters from a small alphabet
 /// (compressible, not trivially), else nothing.
 fn big(i: usize) -> String {
-    if i % 8 != 0 {
+    if !i.is_multiple_of(8) {
         return String::new();
     }
     let mut x = i as u64 + 1;

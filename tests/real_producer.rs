@@ -41,7 +41,7 @@ fn record(topic: &str, i: usize) -> ProducerRecord {
         .key(format!("key-{}", i % 17))
         .value(format!("v-{i}"))
         .header("seq", i.to_string())
-        .header("kind", if i % 2 == 0 { "even" } else { "odd" })
+        .header("kind", if i.is_multiple_of(2) { "even" } else { "odd" })
         .timestamp(T0 + i as i64)
 }
 
@@ -77,7 +77,7 @@ async fn verify(bootstrap: &str, topic: &str, acks: Acks, reports: &[DeliveryRep
             partition_for_key(key.as_bytes(), PARTITIONS),
             "{topic}: {key} off its murmur2 partition"
         );
-        let kind = if i % 2 == 0 { "even" } else { "odd" };
+        let kind = if i.is_multiple_of(2) { "even" } else { "odd" };
         assert_eq!(
             r.header_pairs(),
             [

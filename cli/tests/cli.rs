@@ -41,6 +41,25 @@ fn help_lists_the_subcommands() {
         text.contains("metadata") && text.contains("produce"),
         "{text}"
     );
+    // Every subcommand, kcat's mode flags and the global -d / -v.
+    for word in [
+        "metadata",
+        "produce",
+        "topics",
+        "groups",
+        "offsets",
+        "consume",
+        "query",
+        "-L",
+        "-P",
+        "-C",
+        "-Q",
+        "--debug",
+        "--verbose",
+        "--progress-interval",
+    ] {
+        assert!(text.contains(word), "--help lacks {word}: {text}");
+    }
     let out = kafkit(&["produce", "--help"], b"");
     let text = String::from_utf8_lossy(&out.stdout);
     for flag in ["-b", "-t", "-p", "-K", "-H", "-z", "--acks", "-X"] {

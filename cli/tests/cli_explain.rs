@@ -280,6 +280,10 @@ fn kcat_mode_flags_print_what_kcat_prints() {
         "-c",
         "2",
     ]);
+    // -o s@TIMESTAMP: from the first record at or after it.
+    let from_middle = format!("s@{middle}");
+    let later = same(&["-C", "-b", b, "-t", &topic, "-o", &from_middle, "-e"]);
+    assert_eq!(sorted(&later), ["a", "b", "c", "late"]);
     // -Q: the first offset at or after each timestamp (-1: none that recent).
     let queries = [
         format!("{topic}:0:0"),

@@ -30,8 +30,9 @@ pub struct ConsumeArgs {
     #[arg(long = "share-group", value_name = "NAME")]
     pub share_group: Option<String>,
     /// Where to start: beginning, end, stored (the group's committed offset),
-    /// OFFSET (absolute) or -N (N records before the end). Default: stored
-    /// with -G (end where nothing is committed), beginning without.
+    /// OFFSET (absolute), -N (N records before the end) or s@TIMESTAMP (the
+    /// first record at or after it, in ms). Default: stored with -G (end
+    /// where nothing is committed), beginning without.
     #[arg(short = 'o', value_name = "OFFSET", allow_hyphen_values = true,
           value_parser = parse_start)]
     pub offset: Option<StartOffset>,
@@ -71,6 +72,9 @@ pub enum StartOffset {
     Absolute(i64),
     /// This many records before each partition's end.
     FromEnd(i64),
+    /// The first record at or after this time (ms since the epoch); the
+    /// end where there is none.
+    Timestamp(i64),
 }
 
 fn parse_start(s: &str) -> Result<StartOffset, String> {
@@ -78,9 +82,11 @@ fn parse_start(s: &str) -> Result<StartOffset, String> {
         "beginning" => Ok(StartOffset::Beginning),
         "end" => Ok(StartOffset::End),
         "stored" => Ok(StartOffset::Stored),
-        _ if s.starts_with("s@") || s.starts_with("e@") => {
-            Err(format!("{s}: timestamp offsets are not supported"))
-        }
+        _ if s.starts_with("s@") => match s[2..].parse::<i64>() {
+            Ok(ts) if ts >= 0 => Ok(StartOffset::Timestamp(ts)),
+            _ => Err(format!("{s:?}: expected s@TIMESTAMP (ms since the epoch)")),
+        },
+        _ if s.starts_with("e@") => Err(format!("{s}: stop timestamps are not supported")),
         _ => match s.parse::<i64>() {
             Ok(n) if n >= 0 => Ok(StartOffset::Absolute(n)),
             Ok(n) => Ok(StartOffset::FromEnd(n.saturating_neg())),
@@ -123,7 +129,12 @@ impl ConsumeArgs {
             (None, Some(StartOffset::Stored)) => {
                 Err("-o stored needs a group (-G GROUP)".to_owned())
             }
-            (Some(_), Some(StartOffset::Absolute(_) | StartOffset::FromEnd(_))) => Err(
+            (
+                Some(_),
+                Some(
+                    StartOffset::Absolute(_) | StartOffset::FromEnd(_) | StartOffset::Timestamp(_),
+                ),
+            ) => Err(
                 "with -G, -o takes beginning, end or stored (the group assigns partitions)"
                     .to_owned(),
             ),
@@ -201,7 +212,9 @@ mod tests {
         assert_eq!(start("42"), Ok(StartOffset::Absolute(42)));
         assert_eq!(start("-10"), Ok(StartOffset::FromEnd(10)));
         assert!(start("stored").unwrap_err().contains("-G"));
-        assert!(start("s@1000").unwrap_err().contains("not supported"));
+        assert_eq!(start("s@1000"), Ok(StartOffset::Timestamp(1000)));
+        assert!(start("s@soon").is_err());
+        assert!(start("e@1000").unwrap_err().contains("not supported"));
         assert!(start("soon").is_err());
         assert_eq!(
             consume(&["-t", "t"]).map(|c| c.start()),

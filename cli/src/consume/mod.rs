@@ -162,22 +162,44 @@ async fn assign(
     let list = match start {
         StartOffset::Absolute(o) => partitions.into_iter().map(|tp| (tp, Some(o))).collect(),
         StartOffset::FromEnd(n) => from_end(consumer, partitions, n).await?,
+        StartOffset::Timestamp(ts) => at_time(consumer, partitions, ts).await?,
         _ => partitions.into_iter().map(|tp| (tp, None)).collect(),
     };
     consumer.assign(list).map_err(|e| e.to_string())
 }
 
-/// Start offsets `n` records before each partition's end (not before its start).
-async fn from_end(
+/// Start offsets at the first record at or after `ts` (`-o s@TS`); where
+/// no record is that recent, the end (the reset policy's `Latest`).
+async fn at_time(
     consumer: &Consumer,
     partitions: Vec<TopicPartition>,
-    n: i64,
+    ts: i64,
 ) -> Result<Vec<(TopicPartition, Option<i64>)>, String> {
-    use kafkit::protocol::messages::list_offsets::{EARLIEST_TIMESTAMP, LATEST_TIMESTAMP};
     let client = consumer.client();
-    let meta = client.metadata();
+    let mut starts = BTreeMap::new();
+    for (leader, topics) in &by_leader(consumer, &partitions)? {
+        starts.extend(crate::metadata::query(client, *leader, topics, ts).await?);
+    }
+    partitions
+        .into_iter()
+        .map(
+            |tp| match starts.remove(&(tp.topic.clone(), tp.partition)) {
+                Some(Ok(o)) => Ok((tp, (o >= 0).then_some(o))),
+                Some(Err(e)) => Err(format!("{}/{}: {e}", tp.topic, tp.partition)),
+                None => Err(format!("no offsets for {}/{}", tp.topic, tp.partition)),
+            },
+        )
+        .collect()
+}
+
+/// `partitions` grouped by leader, for one ListOffsets per leader.
+fn by_leader<'a>(
+    consumer: &Consumer,
+    partitions: &'a [TopicPartition],
+) -> Result<BTreeMap<i32, BTreeMap<&'a str, Vec<i32>>>, String> {
+    let meta = consumer.client().metadata();
     let mut by_leader: BTreeMap<i32, BTreeMap<&str, Vec<i32>>> = BTreeMap::new();
-    for tp in &partitions {
+    for tp in partitions {
         let leader = meta
             .leader(&tp.topic, tp.partition)
             .ok_or_else(|| format!("{}/{} has no leader", tp.topic, tp.partition))?;
@@ -188,8 +210,19 @@ async fn from_end(
             .or_default()
             .push(tp.partition);
     }
+    Ok(by_leader)
+}
+
+/// Start offsets `n` records before each partition's end (not before its start).
+async fn from_end(
+    consumer: &Consumer,
+    partitions: Vec<TopicPartition>,
+    n: i64,
+) -> Result<Vec<(TopicPartition, Option<i64>)>, String> {
+    use kafkit::protocol::messages::list_offsets::{EARLIEST_TIMESTAMP, LATEST_TIMESTAMP};
+    let client = consumer.client();
     let mut starts = BTreeMap::new();
-    for (leader, topics) in &by_leader {
+    for (leader, topics) in &by_leader(consumer, &partitions)? {
         let low = crate::metadata::query(client, *leader, topics, EARLIEST_TIMESTAMP).await?;
         let high = crate::metadata::query(client, *leader, topics, LATEST_TIMESTAMP).await?;
         for (key, h) in high {

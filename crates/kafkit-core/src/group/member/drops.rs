@@ -95,7 +95,7 @@ impl DropTracker {
         let exp = 1u32 << streak.failures.saturating_sub(1).min(16);
         let backoff = retry_backoff.saturating_mul(exp).min(MAX_BACKOFF);
         let at_version = streak.at_version;
-        if at_version % DOWNGRADE_AFTER != 0 {
+        if !at_version.is_multiple_of(DOWNGRADE_AFTER) {
             return Verdict {
                 backoff,
                 report: None,
