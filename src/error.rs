@@ -166,6 +166,11 @@ pub enum Error {
     /// request was in flight (see [`DroppedRequest`]).
     #[error(transparent)]
     RequestDropped(#[from] DroppedRequest),
+    /// A call of a transactional producer failed: fatal (the producer is
+    /// unusable), abortable (abort the transaction), an invalid state or a
+    /// timeout; names the transactional id, broker, API and version.
+    #[error(transparent)]
+    Transaction(#[from] crate::producer::TransactionError),
     /// SASL authentication failed (wrong credentials, mechanism not enabled,
     /// or a server that failed the mechanism's own checks). Never retried:
     /// the pool waits its longest backoff before trying that broker again.
@@ -202,7 +207,8 @@ impl Error {
             | Error::InvalidState { .. }
             | Error::UnsupportedVersion { .. }
             | Error::Record { .. }
-            | Error::Group(_) => false,
+            | Error::Group(_)
+            | Error::Transaction(_) => false,
             Error::Offsets { source, .. } => source.is_retriable(),
         }
     }
@@ -211,6 +217,7 @@ impl Error {
     pub fn code(&self) -> Option<ErrorCode> {
         match self {
             Error::Broker { code, .. } => Some(*code),
+            Error::Transaction(t) => t.code,
             _ => None,
         }
     }

@@ -24,4 +24,8 @@ pub use config::{ConsumerConfig, IsolationLevel, OffsetReset};
 pub use control::ConsumerControl;
 pub use events::ConsumerEvent;
 pub use handle::Consumer;
+/// What a transactional producer sends with consumed offsets (KIP-447):
+/// group id, generation, member id and group instance id, from
+/// [`Consumer::group_metadata`].
+pub use kafkit_core::producer::transaction::GroupMetadata as ConsumerGroupMetadata;
 pub use record::ConsumerRecord;

@@ -17,6 +17,7 @@ use super::config::{Acks, ProducerConfig};
 use super::delivery::{Completion, Delivered};
 use super::dispatch::run_dispatcher;
 use super::metrics::Metrics;
+use super::transactional::TransactionProtocol;
 use super::wire::{
     build_request, encode_batch, partition_result, split_requests, ProducerIdentity,
 };
@@ -33,6 +34,23 @@ pub(crate) struct Shared {
     acc: Mutex<Accumulator<Completion>>,
     /// Told when a batch opens (a linger deadline to watch) or fills up.
     pub wake: Notify,
+    /// The transactional id, for a transactional producer.
+    pub transactional_id: Option<String>,
+    /// What the transactional calls tell the task (never held with `acc`).
+    txn: Mutex<TxnStamp>,
+}
+
+/// The transactional state the sender needs: set by the transactional
+/// calls, read when batches are drained.
+#[derive(Debug, Default)]
+pub(crate) struct TxnStamp {
+    /// The producer id and epoch from the transaction coordinator; `None`
+    /// until `init_transactions` (nothing is drained until then).
+    pub identity: Option<ProducerIdentity>,
+    /// The protocol of the open (or last) transaction.
+    pub protocol: Option<TransactionProtocol>,
+    /// The first batch of the open transaction that failed for good.
+    pub failure: Option<(TopicPartition, Error)>,
 }
 
 impl Shared {
@@ -48,7 +66,14 @@ impl Shared {
                 pool_buffers: (cfg.buffer_memory / batch_size).clamp(1, 16),
             })),
             wake: Notify::new(),
+            transactional_id: cfg.transactional_id.clone(),
+            txn: Mutex::new(TxnStamp::default()),
         }
+    }
+
+    /// The transactional state (a poisoned lock is taken over).
+    pub fn txn(&self) -> MutexGuard<'_, TxnStamp> {
+        self.txn.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The accumulator (a poisoned lock is taken over: the state is kept consistent per call).
@@ -82,6 +107,8 @@ pub(crate) enum Event {
 pub(crate) struct Dispatch {
     pub(crate) batches: Vec<PBatch>,
     pub(crate) request: ProduceRequest,
+    /// Send at Produce v12 (a transaction of protocol v2 adds the partition).
+    pub(crate) v12: bool,
 }
 
 pub(crate) struct SenderTask {
@@ -192,9 +219,15 @@ impl SenderTask {
     fn tick(&mut self) {
         let now = std::time::Instant::now();
         let shared = Arc::clone(&self.shared);
+        let transactional = shared.transactional_id.is_some();
+        if transactional {
+            // The transaction coordinator's id and epoch; an epoch bump after
+            // a failed batch is the transactional calls' business.
+            self.producer = shared.txn().identity;
+        }
         let mut acc = shared.acc();
         let expired = acc.expire(now);
-        if acc.needs_epoch_bump() {
+        if acc.needs_epoch_bump() && !transactional {
             self.producer = None;
         }
         let drained = self.producer.map(|_| {
@@ -210,6 +243,7 @@ impl SenderTask {
             resolve(b, Err(err));
         }
         match drained {
+            None if transactional => {}
             None => self.init_producer_id(),
             Some(drained) => {
                 if drained.missing_leader {
@@ -226,9 +260,19 @@ impl SenderTask {
 
     fn dispatch(&mut self, node: i32, batches: Vec<PBatch>, producer: ProducerIdentity) {
         let mut encoded = Vec::with_capacity(batches.len());
+        let transactional_id = self.shared.transactional_id.clone();
+        let v12 = transactional_id.is_some()
+            && self.shared.txn().protocol == Some(TransactionProtocol::V2);
         for mut b in batches {
             let buffer = || self.shared.acc().buffer();
-            let result = encode_batch(&mut b, producer, self.cfg.compression, buffer);
+            let transactional = transactional_id.is_some();
+            let result = encode_batch(
+                &mut b,
+                producer,
+                self.cfg.compression,
+                transactional,
+                buffer,
+            );
             let raw = std::mem::take(&mut b.records);
             if raw.capacity() > 0 {
                 self.shared.acc().recycle(raw);
@@ -256,9 +300,13 @@ impl SenderTask {
                 .map(|(b, bytes)| (b.tp.clone(), b, bytes))
                 .map(|(tp, b, bytes)| (b, (tp, bytes)))
                 .unzip();
-            let request = build_request(parts, acks, timeout_ms);
+            let request = build_request(parts, acks, timeout_ms, transactional_id.clone());
             let tx = self.dispatcher(node);
-            if let Err(mpsc::error::SendError(d)) = tx.send(Dispatch { batches, request }) {
+            if let Err(mpsc::error::SendError(d)) = tx.send(Dispatch {
+                batches,
+                request,
+                v12,
+            }) {
                 let _ = self.events_tx.send(Event::Produced {
                     batches: d.batches,
                     result: Err(Error::Closed),
@@ -409,6 +457,13 @@ impl SenderTask {
             } else {
                 err.clone()
             };
+            if self.shared.transactional_id.is_some() {
+                // The open transaction cannot commit now.
+                let mut stamp = self.shared.txn();
+                if stamp.failure.is_none() {
+                    stamp.failure = Some((batch.tp.clone(), err.clone()));
+                }
+            }
             resolve(batch, Err(err));
         }
     }
@@ -500,6 +555,21 @@ impl SenderTask {
         for (_, done) in self.flush_waiters.drain(..) {
             let _ = done.send(());
         }
+    }
+}
+
+/// Fails the records of batches an aborted transaction never sent.
+pub(crate) fn fail_unsent(batches: Vec<PBatch>, transactional_id: &str) {
+    for b in batches {
+        let err = Error::Transaction(crate::producer::TransactionError::new(
+            crate::producer::TransactionErrorKind::Abortable,
+            transactional_id,
+            format!(
+                "the transaction was aborted before records to {}/{} were sent",
+                b.tp.topic, b.tp.partition
+            ),
+        ));
+        resolve(b, Err(err));
     }
 }
 
