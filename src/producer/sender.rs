@@ -51,6 +51,10 @@ pub(crate) struct TxnStamp {
     pub protocol: Option<TransactionProtocol>,
     /// The first batch of the open transaction that failed for good.
     pub failure: Option<(TopicPartition, Error)>,
+    /// A batch of the open transaction failed: it cannot commit, so batches
+    /// not sent yet are failed instead of sent (as the Java client's
+    /// sender aborts undrained batches).
+    pub doomed: bool,
 }
 
 impl Shared {
@@ -225,7 +229,13 @@ impl SenderTask {
             // a failed batch is the transactional calls' business.
             self.producer = shared.txn().identity;
         }
+        let doomed = transactional && shared.txn().doomed;
         let mut acc = shared.acc();
+        let unsent = if doomed {
+            acc.take_unsent()
+        } else {
+            Vec::new()
+        };
         let expired = acc.expire(now);
         if acc.needs_epoch_bump() && !transactional {
             self.producer = None;
@@ -235,6 +245,13 @@ impl SenderTask {
             acc.drain(now, |tp| meta.leader(&tp.topic, tp.partition))
         });
         drop(acc);
+        if let Some(id) = shared.transactional_id.as_deref() {
+            fail_unsent(
+                unsent,
+                id,
+                "a record of the transaction failed, so it must be aborted",
+            );
+        }
         for b in expired {
             let err = Error::DeadlineExceeded(format!(
                 "delivery timeout for records to {}/{}",
@@ -463,6 +480,9 @@ impl SenderTask {
                 if stamp.failure.is_none() {
                     stamp.failure = Some((batch.tp.clone(), err.clone()));
                 }
+                stamp.doomed = true;
+                drop(stamp);
+                self.shared.wake.notify_one();
             }
             resolve(batch, Err(err));
         }
@@ -558,14 +578,15 @@ impl SenderTask {
     }
 }
 
-/// Fails the records of batches an aborted transaction never sent.
-pub(crate) fn fail_unsent(batches: Vec<PBatch>, transactional_id: &str) {
+/// Fails the records of batches of a failed or aborted transaction that
+/// were never sent.
+pub(crate) fn fail_unsent(batches: Vec<PBatch>, transactional_id: &str, why: &str) {
     for b in batches {
         let err = Error::Transaction(crate::producer::TransactionError::new(
             crate::producer::TransactionErrorKind::Abortable,
             transactional_id,
             format!(
-                "the transaction was aborted before records to {}/{} were sent",
+                "records to {}/{} not sent: {why}",
                 b.tp.topic, b.tp.partition
             ),
         ));

@@ -66,6 +66,7 @@ impl Producer {
             TransactionProtocol::V1
         });
         stamp.failure = None;
+        stamp.doomed = false;
         Ok(())
     }
 
@@ -178,9 +179,13 @@ impl Producer {
         // What was not sent is dropped (it would only be aborted); what is
         // in flight must be answered before EndTxn.
         let unsent = self.inner.shared.acc().take_unsent();
-        fail_unsent(unsent, &t.id);
+        fail_unsent(unsent, &t.id, "the transaction was aborted");
         self.flush_within(t, deadline).await?;
-        self.inner.shared.txn().failure = None;
+        {
+            let mut stamp = self.inner.shared.txn();
+            stamp.failure = None;
+            stamp.doomed = false;
+        }
         d.tm.abort().map_err(|e| d.machine_error(&t.id, &e))?;
         let ready = |d: &Driver| d.tm.state() == TxnState::Ready;
         d.run(&self.inner.client, &t.id, deadline, ready).await?;
