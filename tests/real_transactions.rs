@@ -285,3 +285,95 @@ async fn v1_a_second_producer_fences_the_first() {
 async fn v2_a_second_producer_fences_the_first() {
     fencing(2).await;
 }
+
+/// Offsets sent with a live group member's metadata (KIP-447): committed
+/// with the transaction; a generation the group does not have makes the
+/// transaction abortable, and the producer carries on after the abort.
+async fn offsets_with_group_metadata(version: u8) {
+    let Some(bootstrap) = node(version) else {
+        return;
+    };
+    let input = kafka::unique(&format!("txn-meta-in-v{version}"));
+    let output = kafka::unique(&format!("txn-meta-out-v{version}"));
+    create_topics(bootstrap, &[(&input, 1), (&output, 1)], 1).await;
+    let plain = Producer::connect(client(bootstrap), ProducerConfig::default())
+        .await
+        .expect("producer");
+    plain
+        .send_all((0..3).map(|i| record(&input, 0, &format!("in-{i}"))))
+        .await
+        .expect("input");
+    plain.close(Duration::from_secs(5)).await.expect("close");
+
+    let group = kafka::unique("txn-meta-group");
+    let mut consumer = kafkit::consumer::Consumer::connect(
+        client(bootstrap),
+        support::real::group_config(&group).with_auto_commit(false),
+    )
+    .await
+    .expect("consumer");
+    consumer.subscribe(&[&input]).expect("subscribe");
+    support::real::next_records(&mut consumer, 3).await;
+    let meta = consumer.group_metadata().expect("a group consumer");
+    assert_eq!(meta.group_id, group);
+    assert!(meta.generation_id >= 1, "{meta:?}");
+    assert!(!meta.member_id.is_empty(), "{meta:?}");
+
+    let p = producer(bootstrap, &kafka::unique("txn-meta-id")).await;
+    p.init_transactions().await.expect("init");
+    p.begin_transaction().await.expect("begin");
+    p.send(record(&output, 0, "out")).await.expect("send");
+    let consumed = tp(&input, 0);
+    p.send_offsets_to_transaction([(consumed.clone(), 3)], &meta)
+        .await
+        .expect("offsets with the member's generation");
+    p.commit_transaction().await.expect("commit");
+    assert_eq!(
+        committed(bootstrap, &group, &consumed, Some(3)).await,
+        Some(3)
+    );
+
+    let stale = ConsumerGroupMetadata {
+        generation_id: meta.generation_id + 5,
+        ..meta.clone()
+    };
+    p.begin_transaction().await.expect("begin 2");
+    let err = p
+        .send_offsets_to_transaction([(consumed.clone(), 1)], &stale)
+        .await
+        .expect_err("a generation the group does not have");
+    assert!(
+        matches!(&err, Error::Transaction(t) if t.is_abortable()),
+        "{err}"
+    );
+    let commit = p.commit_transaction().await.expect_err("must abort");
+    assert!(
+        matches!(&commit, Error::Transaction(t) if t.is_abortable()),
+        "{commit}"
+    );
+    p.abort_transaction().await.expect("abort");
+    p.begin_transaction().await.expect("usable after the abort");
+    p.send(record(&output, 0, "after")).await.expect("send");
+    p.commit_transaction().await.expect("commit 3");
+    p.close(Duration::from_secs(10)).await.expect("close");
+    assert_eq!(
+        committed(bootstrap, &group, &consumed, Some(3)).await,
+        Some(3)
+    );
+    consumer.close().await.expect("close consumer");
+
+    let config = ConsumerConfig::default().with_isolation_level(IsolationLevel::ReadCommitted);
+    let read = read_topic(bootstrap, &output, 2, config).await;
+    let values: Vec<String> = read.values().map(|r| text(r.value.as_ref())).collect();
+    assert_eq!(values, ["out", "after"]);
+}
+
+#[tokio::test]
+async fn v1_offsets_with_the_consumer_group_metadata() {
+    offsets_with_group_metadata(1).await;
+}
+
+#[tokio::test]
+async fn v2_offsets_with_the_consumer_group_metadata() {
+    offsets_with_group_metadata(2).await;
+}
