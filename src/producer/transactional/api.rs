@@ -102,8 +102,8 @@ impl Producer {
 
     /// Adds consumed offsets to the open transaction (KIP-447): they are
     /// committed for the consumer's group if and only if the transaction
-    /// commits. `offsets` are the next offsets to consume (last processed
-    /// + 1). `group` comes from
+    /// commits. `offsets` are the next offsets to consume (one past the
+    /// last processed record). `group` comes from
     /// [`Consumer::group_metadata`](crate::consumer::Consumer::group_metadata),
     /// so the group coordinator fences a producer whose consumer lost its
     /// partitions. v1 sends AddOffsetsToTxn then TxnOffsetCommit; v2 only
