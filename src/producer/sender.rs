@@ -17,7 +17,7 @@ use super::config::{Acks, ProducerConfig};
 use super::delivery::{Completion, Delivered};
 use super::dispatch::run_dispatcher;
 use super::metrics::Metrics;
-use super::transactional::TransactionProtocol;
+use super::transactional::{fail_unsent, TransactionProtocol, TxnStamp};
 use super::wire::{
     build_request, encode_batch, partition_result, split_requests, ProducerIdentity,
 };
@@ -38,23 +38,6 @@ pub(crate) struct Shared {
     pub transactional_id: Option<String>,
     /// What the transactional calls tell the task (never held with `acc`).
     txn: Mutex<TxnStamp>,
-}
-
-/// The transactional state the sender needs: set by the transactional
-/// calls, read when batches are drained.
-#[derive(Debug, Default)]
-pub(crate) struct TxnStamp {
-    /// The producer id and epoch from the transaction coordinator; `None`
-    /// until `init_transactions` (nothing is drained until then).
-    pub identity: Option<ProducerIdentity>,
-    /// The protocol of the open (or last) transaction.
-    pub protocol: Option<TransactionProtocol>,
-    /// The first batch of the open transaction that failed for good.
-    pub failure: Option<(TopicPartition, Error)>,
-    /// A batch of the open transaction failed: it cannot commit, so batches
-    /// not sent yet are failed instead of sent (as the Java client's
-    /// sender aborts undrained batches).
-    pub doomed: bool,
 }
 
 impl Shared {
@@ -575,22 +558,6 @@ impl SenderTask {
         for (_, done) in self.flush_waiters.drain(..) {
             let _ = done.send(());
         }
-    }
-}
-
-/// Fails the records of batches of a failed or aborted transaction that
-/// were never sent.
-pub(crate) fn fail_unsent(batches: Vec<PBatch>, transactional_id: &str, why: &str) {
-    for b in batches {
-        let err = Error::Transaction(crate::producer::TransactionError::new(
-            crate::producer::TransactionErrorKind::Abortable,
-            transactional_id,
-            format!(
-                "records to {}/{} not sent: {why}",
-                b.tp.topic, b.tp.partition
-            ),
-        ));
-        resolve(b, Err(err));
     }
 }
 

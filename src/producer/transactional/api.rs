@@ -5,10 +5,10 @@ use std::time::{Duration, Instant};
 
 use tracing::info;
 
+use super::fail_unsent;
 use super::{Driver, TransactionErrorKind, TransactionProtocol, Transactions};
 use crate::consumer::ConsumerGroupMetadata;
 use crate::error::{Error, Result};
-use crate::producer::sender::fail_unsent;
 use crate::producer::transaction::{TxnOffset, TxnState};
 use crate::producer::{Producer, TopicPartition};
 use crate::protocol::ErrorCode;

@@ -247,3 +247,41 @@ async fn send(
         }
     })
 }
+
+/// The transactional state the sender needs: set by the transactional
+/// calls, read when batches are drained.
+#[derive(Debug, Default)]
+pub(crate) struct TxnStamp {
+    /// The producer id and epoch from the transaction coordinator; `None`
+    /// until `init_transactions` (nothing is drained until then).
+    pub identity: Option<crate::producer::wire::ProducerIdentity>,
+    /// The protocol of the open (or last) transaction.
+    pub protocol: Option<TransactionProtocol>,
+    /// The first batch of the open transaction that failed for good.
+    pub failure: Option<(crate::producer::TopicPartition, Error)>,
+    /// A batch of the open transaction failed: it cannot commit, so batches
+    /// not sent yet are failed instead of sent (as the Java client's
+    /// sender aborts undrained batches).
+    pub doomed: bool,
+}
+
+/// Fails the records of batches of a failed or aborted transaction that
+/// were never sent.
+pub(crate) fn fail_unsent(
+    batches: Vec<crate::producer::sender::PBatch>,
+    transactional_id: &str,
+    why: &str,
+) {
+    for b in batches {
+        let err = Error::Transaction(crate::producer::TransactionError::new(
+            crate::producer::TransactionErrorKind::Abortable,
+            transactional_id,
+            format!(
+                "records to {}/{} not sent: {why}",
+                b.tp.topic, b.tp.partition
+            ),
+        ));
+        let mut b = b;
+        b.token.resolve(Err(err));
+    }
+}
