@@ -189,6 +189,11 @@ pub enum Error {
     /// request was in flight (see [`DroppedRequest`]).
     #[error(transparent)]
     RequestDropped(#[from] DroppedRequest),
+    /// A call of a transactional producer failed: fatal (the producer is
+    /// unusable), abortable (abort the transaction), an invalid state or a
+    /// timeout; names the transactional id, broker, API and version.
+    #[error(transparent)]
+    Transaction(#[from] crate::producer::TransactionError),
     /// SASL authentication failed (wrong credentials, mechanism not enabled,
     /// or a server that failed the mechanism's own checks). Never retried:
     /// the pool waits its longest backoff before trying that broker again.
@@ -280,7 +285,8 @@ impl Error {
             | Error::UnsupportedVersion { .. }
             | Error::Record { .. }
             | Error::ShareSession { .. }
-            | Error::Group(_) => false,
+            | Error::Group(_)
+            | Error::Transaction(_) => false,
             Error::Offsets { source, .. } => source.is_retriable(),
         }
     }
@@ -289,6 +295,7 @@ impl Error {
     pub fn code(&self) -> Option<ErrorCode> {
         match self {
             Error::Broker { code, .. } => Some(*code),
+            Error::Transaction(t) => t.code,
             _ => None,
         }
     }

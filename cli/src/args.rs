@@ -170,6 +170,11 @@ pub struct ProduceArgs {
     /// Send empty keys and values as null (a tombstone for an empty value).
     #[arg(short = 'Z')]
     pub null_empty: bool,
+    /// Write all of stdin in one transaction with this transactional id:
+    /// committed at end of input if every record was written, else aborted
+    /// (non-zero exit). Implies acks=all and idempotence.
+    #[arg(long = "transactional-id", value_name = "ID")]
+    pub transactional_id: Option<String>,
 }
 
 /// `kafkit topics ...`.

@@ -7,13 +7,18 @@
 //! outcomes. At end of input (or on the first Ctrl-C) the command waits for
 //! every outstanding delivery, each bounded by the delivery timeout, then
 //! closes the producer; a second Ctrl-C exits at once with status 130.
+//!
+//! With `--transactional-id` everything read goes into one transaction,
+//! committed at end of input when every record was written; any failure (a
+//! rejected or undelivered record, Ctrl-C, a failed commit) aborts it and
+//! the command exits non-zero.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use kafkit::producer::{DeliveryFuture, Producer, ProducerRecord};
+use kafkit::producer::{Acks, DeliveryFuture, Producer, ProducerRecord};
 use kafkit::{ClientConfig, Error};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::{mpsc, Notify};
@@ -122,10 +127,22 @@ pub async fn run(
     if let Some(codec) = args.compression {
         config = config.with_compression(codec);
     }
+    if let Some(id) = &args.transactional_id {
+        if args.acks.is_some_and(|a| a != Acks::All) {
+            return Err("--transactional-id needs acks=all".to_owned());
+        }
+        config = config.with_transactional_id(id.clone());
+    }
     let template = RecordTemplate::from_args(&args);
     let producer = Producer::connect(client, config)
         .await
         .map_err(|e| format!("cannot connect: {e}"))?;
+    if args.transactional_id.is_some() {
+        if let Err(e) = begin(&producer).await {
+            let _ = producer.close(CLOSE_TIMEOUT).await;
+            return Err(format!("cannot start the transaction: {e}"));
+        }
+    }
     let (items, rx) = mpsc::unbounded_channel();
     let delivered = Arc::new(AtomicU64::new(0));
     let shown = crate::progress::start(progress, delivered.clone(), "delivered");
@@ -138,9 +155,16 @@ pub async fn run(
         Outcome::default()
     });
     drop(shown);
-    if let Err(e) = read {
-        eprintln!("kafkit: reading stdin failed: {e}");
-        outcome.failed += 1;
+    let complete = match read {
+        Ok(complete) => complete,
+        Err(e) => {
+            eprintln!("kafkit: reading stdin failed: {e}");
+            outcome.failed += 1;
+            false
+        }
+    };
+    if args.transactional_id.is_some() {
+        finish(&producer, complete, &mut outcome).await;
     }
     if let Err(e) = producer.close(CLOSE_TIMEOUT).await {
         eprintln!("kafkit: close: {e}");
@@ -153,13 +177,45 @@ pub async fn run(
     Ok(outcome)
 }
 
-/// Reads stdin until end of file or the first Ctrl-C, handing each line to the producer.
+/// `init_transactions` then `begin_transaction`.
+async fn begin(producer: &Producer) -> kafkit::Result<()> {
+    producer.init_transactions().await?;
+    producer.begin_transaction().await
+}
+
+/// Commits the transaction if all of stdin was read and written, else (or
+/// if the commit fails) aborts it; an aborted transaction delivered nothing.
+async fn finish(producer: &Producer, complete: bool, outcome: &mut Outcome) {
+    if complete && outcome.failed == 0 {
+        match producer.commit_transaction().await {
+            Ok(()) => {
+                eprintln!("kafkit: transaction committed");
+                return;
+            }
+            Err(e) => eprintln!("kafkit: commit failed: {e}"),
+        }
+    } else if !complete {
+        eprintln!("kafkit: input not read to the end");
+    }
+    match producer.abort_transaction().await {
+        Ok(()) => eprintln!(
+            "kafkit: transaction aborted: none of its {} records is committed",
+            outcome.delivered + outcome.failed
+        ),
+        Err(e) => eprintln!("kafkit: abort failed: {e}"),
+    }
+    outcome.failed = outcome.failed.max(1);
+    outcome.delivered = 0;
+}
+
+/// Reads stdin until end of file or the first Ctrl-C, handing each line to
+/// the producer; `true` if it reached the end of the input.
 async fn read_lines(
     producer: &Producer,
     template: &RecordTemplate,
     items: &mpsc::UnboundedSender<Item>,
     interrupted: &Notify,
-) -> std::io::Result<()> {
+) -> std::io::Result<bool> {
     let mut stdin = BufReader::with_capacity(1 << 16, tokio::io::stdin());
     let mut stop = std::pin::pin!(interrupted.notified());
     for line_no in 1u64.. {
@@ -168,11 +224,11 @@ async fn read_lines(
             read = stdin.read_until(b'\n', &mut line) => read?,
             () = &mut stop => {
                 eprintln!("kafkit: interrupted; waiting for outstanding deliveries (Ctrl-C again to quit now)");
-                return Ok(());
+                return Ok(false);
             }
         };
         if n == 0 {
-            return Ok(());
+            return Ok(true);
         }
         if line.last() == Some(&b'\n') {
             line.pop();
@@ -183,16 +239,16 @@ async fn read_lines(
                 let closed = matches!(e, Error::Closed);
                 let _ = items.send(Item::Rejected(line_no, e));
                 if closed {
-                    return Ok(());
+                    return Ok(false);
                 }
                 continue;
             }
         };
         if items.send(item).is_err() {
-            return Ok(());
+            return Ok(false);
         }
     }
-    Ok(())
+    Ok(false)
 }
 
 /// Awaits every delivery in order and counts; reports the first few failures.

@@ -293,3 +293,101 @@ fn consume_as_a_share_group_member_on_kafka() {
         "{out:?}"
     );
 }
+
+/// Every value of `topic`'s partition 0 a read_committed kafkit consumer
+/// sees, up to its end.
+fn read_committed(broker: &str, topic: &str) -> Vec<String> {
+    use kafkit::consumer::{Consumer, ConsumerConfig, IsolationLevel};
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let config = ConsumerConfig::default().with_isolation_level(IsolationLevel::ReadCommitted);
+        let mut consumer = Consumer::connect(kafkit::ClientConfig::new([broker]), config)
+            .await
+            .expect("consumer");
+        let tp = kafkit::TopicPartition {
+            topic: topic.to_owned(),
+            partition: 0,
+        };
+        consumer.assign(vec![(tp, Some(0))]).expect("assign");
+        let mut values = Vec::new();
+        // Until nothing more comes for a second (the data is all written).
+        while let Ok(Some(r)) =
+            tokio::time::timeout(std::time::Duration::from_secs(1), consumer.recv()).await
+        {
+            let r = r.expect("record");
+            values
+                .push(String::from_utf8_lossy(r.value.as_deref().unwrap_or_default()).into_owned());
+        }
+        let _ = consumer.close().await;
+        values
+    })
+}
+
+#[test]
+fn produce_with_a_transactional_id_commits_all_of_stdin_or_nothing() {
+    let Some(k) = kafka::single() else { return };
+    let b = k.bootstrap.as_str();
+    let topic = kafka::unique("cli-txn");
+    run(
+        b,
+        &["topics", "create", "-t", &topic, "-p", "1", "-r", "1"],
+        b"",
+        0,
+    );
+    let id = kafka::unique("cli-txn-id");
+    let args = [
+        "produce",
+        "-t",
+        &topic,
+        "-p",
+        "0",
+        "--transactional-id",
+        &id,
+    ];
+    let out = kafkit(&[&args[..], &["-b", b]].concat(), b"t1\nt2\nt3\n");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("transaction committed"), "{stderr}");
+
+    // A line larger than the broker accepts (message.max.bytes, 1 MiB)
+    // fails after the first line was written: the transaction aborts.
+    let mut input = b"doomed\n".to_vec();
+    input.extend(std::iter::repeat_n(b'x', 1_200_000));
+    input.extend(b"\nlater\n");
+    let big = [
+        &args[..],
+        &[
+            "-X",
+            "max.request.size=4000000",
+            "-X",
+            "batch.size=16384",
+            "-b",
+            b,
+        ],
+    ]
+    .concat();
+    let out = kafkit(&big, &input);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("transaction aborted"), "{stderr}");
+
+    // The same id again, after the abort: the next transaction commits.
+    let out = kafkit(&[&args[..], &["-b", b]].concat(), b"t4\n");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    assert_eq!(read_committed(b, &topic), ["t1", "t2", "t3", "t4"]);
+    // read_uncommitted (the CLI's consumer) sees the aborted line too.
+    let out = run(b, &["consume", "-t", &topic, "-p", "0", "-e"], b"", 0);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.first(), Some(&"t1"));
+    assert!(lines.contains(&"doomed"), "{lines:?}");
+    assert_eq!(lines.last(), Some(&"t4"));
+}

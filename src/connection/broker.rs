@@ -39,6 +39,8 @@ pub(super) struct Inner {
     shutdown: watch::Sender<bool>,
     next_correlation_id: AtomicI32,
     versions: OnceLock<HashMap<i16, VersionRange>>,
+    /// The cluster's finalized features from ApiVersions v3+ (name to level).
+    features: OnceLock<HashMap<String, i16>>,
     /// Requests take it shared while they are queued; re-authentication
     /// takes it exclusively so nothing is sent in the middle of its exchange.
     gate: RwLock<()>,
@@ -83,10 +85,11 @@ impl BrokerConnection {
                     Self::spawn(tls, addr, node_id, config, stats)
                 }
             };
-            let versions = conn.negotiate_versions().await?;
-            debug!(apis = versions.len(), "connected");
+            let (versions, features) = conn.negotiate_versions().await?;
+            debug!(apis = versions.len(), ?features, "connected");
             debug!(target: "kafkit::protocol", broker = %addr, negotiated = %negotiated(&versions), "API versions");
             let _ = conn.inner.versions.set(versions);
+            let _ = conn.inner.features.set(features);
             if config.security.protocol.uses_sasl() {
                 let sasl = &config.security.sasl;
                 match super::auth::authenticate(&conn, sasl).await {
@@ -145,6 +148,7 @@ impl BrokerConnection {
                 shutdown,
                 next_correlation_id: AtomicI32::new(1),
                 versions: OnceLock::new(),
+                features: OnceLock::new(),
                 gate: RwLock::new(()),
                 stats,
             }),
@@ -189,8 +193,11 @@ impl BrokerConnection {
     }
 
     /// ApiVersions at our newest version; on UNSUPPORTED_VERSION retry at the
-    /// highest version the broker listed (KIP-511's downgrade dance).
-    async fn negotiate_versions(&self) -> Result<HashMap<i16, VersionRange>> {
+    /// highest version the broker listed (KIP-511's downgrade dance). Returns
+    /// the API ranges and the finalized feature levels.
+    async fn negotiate_versions(
+        &self,
+    ) -> Result<(HashMap<i16, VersionRange>, HashMap<String, i16>)> {
         let request = ApiVersionsRequest {
             client_software_name: "kafkit".to_owned(),
             client_software_version: env!("CARGO_PKG_VERSION").to_owned(),
@@ -226,11 +233,17 @@ impl BrokerConnection {
                     context: String::new(),
                 });
             }
-            return Ok(resp
+            let apis = resp
                 .api_keys
                 .iter()
                 .map(|a| (a.api_key, VersionRange::new(a.min_version, a.max_version)))
-                .collect());
+                .collect();
+            let features = resp
+                .finalized_features
+                .iter()
+                .map(|f| (f.name.clone(), f.max_version))
+                .collect();
+            return Ok((apis, features));
         }
         Err(self.unsupported(ApiKey::API_VERSIONS))
     }
@@ -273,6 +286,12 @@ impl BrokerConnection {
     /// The version range the broker advertised for `api`.
     pub fn broker_versions(&self, api: ApiKey) -> Option<VersionRange> {
         self.inner.versions.get()?.get(&api.0).copied()
+    }
+
+    /// The level of a finalized feature the broker reported in ApiVersions
+    /// (v3+), such as `transaction.version` (KIP-890); `None` if not listed.
+    pub fn finalized_feature(&self, name: &str) -> Option<i16> {
+        self.inner.features.get()?.get(name).copied()
     }
 
     /// The highest version of `R` both kafkit and the broker support.

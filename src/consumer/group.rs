@@ -281,6 +281,8 @@ impl GroupDriver {
 
     fn event(&mut self, event: GroupEvent) {
         debug!(member = %self.member.member_id(), ?event, "group event");
+        self.shared
+            .set_member(self.member.generation_id(), self.member.member_id());
         let now = Instant::now();
         match event {
             GroupEvent::MetadataNeeded { topics } => {

@@ -17,6 +17,7 @@ use super::group::{GroupCommand, GroupDriver};
 use super::group848::{member_for, Driver848, Wiring};
 use super::record::ConsumerRecord;
 use super::shared::{ProcessedSlot, Shared};
+use super::ConsumerGroupMetadata;
 use crate::cluster::Client;
 use crate::config::ClientConfig;
 use crate::error::{Error, Result};
@@ -103,6 +104,26 @@ impl Consumer {
     /// The configuration.
     pub fn config(&self) -> &ConsumerConfig {
         &self.config
+    }
+
+    /// The group metadata to hand to
+    /// [`Producer::send_offsets_to_transaction`](crate::producer::Producer::send_offsets_to_transaction)
+    /// (KIP-447): the group id, the generation and member id current now
+    /// (-1 and empty before the member first joined) and the static
+    /// instance id. `None` for a consumer without a group.
+    pub fn group_metadata(&self) -> Option<ConsumerGroupMetadata> {
+        let group_id = self.config.group_id.clone()?;
+        let member = match self.shared.member.lock() {
+            Ok(m) => m.clone(),
+            Err(p) => p.into_inner().clone(),
+        };
+        let (generation_id, member_id) = member.unwrap_or((-1, String::new()));
+        Some(ConsumerGroupMetadata {
+            group_id,
+            generation_id,
+            member_id,
+            group_instance_id: self.config.group_instance_id.clone(),
+        })
     }
 
     fn send(&self, cmd: Command) -> Result<()> {

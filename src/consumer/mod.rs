@@ -29,5 +29,9 @@ pub use config::{ConsumerConfig, GroupProtocol, IsolationLevel, OffsetReset};
 pub use control::ConsumerControl;
 pub use events::ConsumerEvent;
 pub use handle::Consumer;
+/// What a transactional producer sends with consumed offsets (KIP-447):
+/// group id, generation, member id and group instance id, from
+/// [`Consumer::group_metadata`].
+pub use kafkit_core::producer::transaction::GroupMetadata as ConsumerGroupMetadata;
 pub use metrics::{ConsumerMetrics, PartitionLag};
 pub use record::ConsumerRecord;

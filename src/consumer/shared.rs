@@ -29,6 +29,9 @@ pub(crate) struct Shared {
     pub invalidations: std::sync::atomic::AtomicU64,
     /// Counters for the metrics snapshot.
     pub stats: super::metrics::ConsumerStats,
+    /// The group member's generation and member id as the group task last
+    /// saw them (for `Consumer::group_metadata`); `None` before the first join.
+    pub member: Mutex<Option<(i32, String)>>,
 }
 
 impl Shared {
@@ -95,6 +98,16 @@ impl Shared {
                 p.insert(tp.clone(), slot);
             }
             (None, None) => {}
+        }
+    }
+
+    /// Records the member's current generation and member id.
+    pub fn set_member(&self, generation_id: i32, member_id: &str) {
+        let mut m = lock(&self.member);
+        if m.as_ref()
+            .is_none_or(|(g, id)| *g != generation_id || id != member_id)
+        {
+            *m = Some((generation_id, member_id.to_owned()));
         }
     }
 

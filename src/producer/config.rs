@@ -60,6 +60,14 @@ pub struct ProducerConfig {
     pub allow_reordering: bool,
     /// How long the broker may wait for replicas (`timeout_ms` of the request, default 30 s).
     pub ack_timeout: Duration,
+    /// Makes the producer transactional (`transactional.id`, default none):
+    /// see [`Producer::init_transactions`](super::Producer::init_transactions).
+    /// Implies idempotence and acks=all (the producer forces both).
+    pub transactional_id: Option<String>,
+    /// Idle time after which the coordinator aborts an open transaction
+    /// (`transaction.timeout.ms`, default 60 s); also the most each
+    /// transactional call waits.
+    pub transaction_timeout: Duration,
 }
 
 impl Default for ProducerConfig {
@@ -77,6 +85,8 @@ impl Default for ProducerConfig {
             max_in_flight: 5,
             allow_reordering: false,
             ack_timeout: Duration::from_secs(30),
+            transactional_id: None,
+            transaction_timeout: Duration::from_secs(60),
         }
     }
 }
@@ -166,6 +176,19 @@ impl ProducerConfig {
     /// partition in flight, at the risk of reordering on retries.
     pub fn with_reordering_allowed(mut self, allow: bool) -> Self {
         self.allow_reordering = allow;
+        self
+    }
+
+    /// Makes the producer transactional with this id (forces idempotence
+    /// and acks=all).
+    pub fn with_transactional_id(mut self, id: impl Into<String>) -> Self {
+        self.transactional_id = Some(id.into());
+        self
+    }
+
+    /// Sets the transaction timeout.
+    pub fn with_transaction_timeout(mut self, t: Duration) -> Self {
+        self.transaction_timeout = t;
         self
     }
 

@@ -6,6 +6,9 @@ use tokio::task::JoinSet;
 
 use super::sender::{Dispatch, Event};
 use crate::cluster::Client;
+use crate::connection::{BrokerConnection, PendingResponse};
+use crate::error::Result;
+use crate::protocol::messages::produce::{ProduceRequest, ProduceResponse, ProduceV12Request};
 
 /// Sends one broker's requests in the order they were drained, so batches
 /// of one partition reach the broker in sequence order.
@@ -20,7 +23,7 @@ pub(crate) async fn run_dispatcher(
     loop {
         tokio::select! {
             d = rx.recv() => {
-                let Some(Dispatch { batches, request }) = d else { break };
+                let Some(Dispatch { batches, request, v12 }) = d else { break };
                 // Nothing waits past the delivery timeout of the batches'
                 // oldest record: not the connect (with its backoff), not the
                 // response.
@@ -45,7 +48,7 @@ pub(crate) async fn run_dispatcher(
                     let _ = events.send(Event::Produced { batches, result });
                     continue;
                 }
-                match conn.start(&request).await {
+                match Pending::start(&conn, request, v12).await {
                     Ok(pending) => {
                         let events = events.clone();
                         waiters.spawn(async move {
@@ -63,6 +66,30 @@ pub(crate) async fn run_dispatcher(
         }
     }
     while waiters.join_next().await.is_some() {}
+}
+
+/// A Produce in flight: at the negotiated version, or at v12 for a
+/// transaction of protocol v2 (KIP-890: the leader adds the partition).
+enum Pending {
+    Negotiated(PendingResponse<ProduceRequest>),
+    V12(PendingResponse<ProduceV12Request>),
+}
+
+impl Pending {
+    async fn start(conn: &BrokerConnection, request: ProduceRequest, v12: bool) -> Result<Self> {
+        if v12 {
+            Ok(Self::V12(conn.start(&ProduceV12Request(request)).await?))
+        } else {
+            Ok(Self::Negotiated(conn.start(&request).await?))
+        }
+    }
+
+    async fn response(self) -> Result<ProduceResponse> {
+        match self {
+            Self::Negotiated(p) => p.response().await,
+            Self::V12(p) => p.response().await.map(|r| r.0),
+        }
+    }
 }
 
 /// The earliest delivery deadline of the records in `batches`.

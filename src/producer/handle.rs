@@ -16,7 +16,9 @@ use super::delivery::{Completion, DeliveryFuture};
 use super::metrics::{Metrics, ProducerMetrics};
 use super::partitioner::{DefaultPartitioner, Partitioner};
 use super::sender::{Command, SenderTask, Shared, ABORT_GRACE};
-use super::{DeliveryReport, ProducerRecord};
+use super::transaction::{TransactionManager, TxnConfig};
+use super::transactional::Transactions;
+use super::{DeliveryReport, ProducerRecord, TopicPartition};
 use crate::cluster::{Client, ClusterMetadata, TopicMetadata};
 use crate::config::ClientConfig;
 use crate::error::{Error, Result};
@@ -41,16 +43,19 @@ use crate::metrics::{ClientKind, MetricsSnapshot};
 /// ```
 #[derive(Clone, Debug)]
 pub struct Producer {
-    inner: Arc<Inner>,
+    pub(super) inner: Arc<Inner>,
 }
 
 #[derive(Debug)]
-struct Inner {
-    client: Client,
+pub(super) struct Inner {
+    pub(super) client: Client,
     owns_client: bool,
     config: ProducerConfig,
     commands: mpsc::UnboundedSender<Command>,
-    shared: Arc<Shared>,
+    pub(super) shared: Arc<Shared>,
+    /// The transactional half; an error for a producer without a
+    /// transactional id (what the transactional calls answer).
+    pub(super) txn: Result<Arc<Transactions>>,
     buffer: Arc<Semaphore>,
     partitioner: Arc<dyn Partitioner>,
     metrics: Arc<Metrics>,
@@ -140,10 +145,11 @@ impl Producer {
 
     fn start(
         client: Client,
-        config: ProducerConfig,
+        mut config: ProducerConfig,
         partitioner: Arc<dyn Partitioner>,
         owns_client: bool,
     ) -> Self {
+        let txn = transactions(&mut config);
         let metrics = Arc::new(Metrics::default());
         let (commands, rx) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared::new(&config));
@@ -163,6 +169,7 @@ impl Producer {
                 config,
                 commands,
                 shared,
+                txn,
                 partitioner,
                 metrics,
                 task: Mutex::new(Some(handle)),
@@ -224,6 +231,13 @@ impl Producer {
         let deadline = now + inner.config.delivery_timeout;
         let partition = self.partition_for(&record).await?;
         record.partition = Some(partition);
+        if inner.txn.is_ok() {
+            let tp = TopicPartition {
+                topic: record.topic.clone(),
+                partition,
+            };
+            self.add_to_transaction(tp).await?;
+        }
         let permits = u32::try_from(size).unwrap_or(u32::MAX);
         // Without waiters the space is simply taken (no timer); released
         // space goes to queued waiters first, so this does not jump the queue.
@@ -358,11 +372,20 @@ impl Producer {
     /// this producer created it). Returns within `timeout` (plus a short
     /// grace for the task to stop) even when every broker is down; returns
     /// `Err(DeadlineExceeded)` if the flush did not finish in time.
+    /// A transactional producer first aborts its open transaction, if any,
+    /// within the same `timeout`.
     pub async fn close(&self, timeout: Duration) -> Result<()> {
         if self.inner.closed.swap(true, Ordering::AcqRel) {
             return Ok(());
         }
-        let flushed = tokio::time::timeout(timeout, self.flush()).await;
+        let deadline = tokio::time::Instant::now() + timeout;
+        let aborted = tokio::time::timeout_at(deadline, self.abort_open_transaction()).await;
+        let flushed = tokio::time::timeout_at(deadline, self.flush()).await;
+        let flushed = match aborted {
+            Ok(Err(e)) => Ok(Err(e)),
+            Ok(Ok(())) => flushed,
+            Err(elapsed) => Err(elapsed),
+        };
         let (done, rx) = oneshot::channel();
         if self.inner.commands.send(Command::Abort(done)).is_ok() {
             let _ = tokio::time::timeout(ABORT_GRACE, rx).await;
@@ -414,6 +437,31 @@ impl Producer {
         s.producer = Some(m);
         s
     }
+}
+
+/// The transactional half for a producer with a transactional id (which
+/// forces idempotence and acks=all), else the error the transactional calls
+/// answer.
+fn transactions(config: &mut ProducerConfig) -> Result<Arc<Transactions>> {
+    let Some(id) = config.transactional_id.clone() else {
+        return Err(Error::InvalidState {
+            operation: "transaction",
+            reason: "the producer has no transactional_id".to_owned(),
+        });
+    };
+    config.idempotence = true;
+    config.acks = super::Acks::All;
+    let txn_config = TxnConfig {
+        transactional_id: id.clone(),
+        transaction_timeout: config.transaction_timeout,
+        retry_backoff: config.retry_backoff,
+    };
+    let tm = TransactionManager::new(txn_config).map_err(|e| Error::Config(e.to_string()))?;
+    Ok(Arc::new(Transactions::new(
+        tm,
+        id,
+        config.transaction_timeout,
+    )))
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {

@@ -20,7 +20,7 @@ mod handle;
 mod metrics;
 pub mod partitioner;
 mod sender;
-
+mod transactional;
 mod wire;
 
 pub use accumulator::TopicPartition;
@@ -29,3 +29,4 @@ pub use delivery::DeliveryFuture;
 pub use handle::Producer;
 pub use kafkit_core::producer::{DeliveryReport, ProducerRecord};
 pub use metrics::ProducerMetrics;
+pub use transactional::{TransactionError, TransactionErrorKind, TransactionProtocol};

@@ -17,6 +17,7 @@ use super::config::{Acks, ProducerConfig};
 use super::delivery::{Completion, Delivered};
 use super::dispatch::run_dispatcher;
 use super::metrics::Metrics;
+use super::transactional::{fail_unsent, TransactionProtocol, TxnStamp};
 use super::wire::{
     build_request, encode_batch, partition_result, split_requests, ProducerIdentity,
 };
@@ -33,6 +34,10 @@ pub(crate) struct Shared {
     acc: Mutex<Accumulator<Completion>>,
     /// Told when a batch opens (a linger deadline to watch) or fills up.
     pub wake: Notify,
+    /// The transactional id, for a transactional producer.
+    pub transactional_id: Option<String>,
+    /// What the transactional calls tell the task (never held with `acc`).
+    txn: Mutex<TxnStamp>,
 }
 
 impl Shared {
@@ -48,7 +53,14 @@ impl Shared {
                 pool_buffers: (cfg.buffer_memory / batch_size).clamp(1, 16),
             })),
             wake: Notify::new(),
+            transactional_id: cfg.transactional_id.clone(),
+            txn: Mutex::new(TxnStamp::default()),
         }
+    }
+
+    /// The transactional state (a poisoned lock is taken over).
+    pub fn txn(&self) -> MutexGuard<'_, TxnStamp> {
+        self.txn.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The accumulator (a poisoned lock is taken over: the state is kept consistent per call).
@@ -82,6 +94,8 @@ pub(crate) enum Event {
 pub(crate) struct Dispatch {
     pub(crate) batches: Vec<PBatch>,
     pub(crate) request: ProduceRequest,
+    /// Send at Produce v12 (a transaction of protocol v2 adds the partition).
+    pub(crate) v12: bool,
 }
 
 pub(crate) struct SenderTask {
@@ -192,9 +206,21 @@ impl SenderTask {
     fn tick(&mut self) {
         let now = std::time::Instant::now();
         let shared = Arc::clone(&self.shared);
+        let transactional = shared.transactional_id.is_some();
+        if transactional {
+            // The transaction coordinator's id and epoch; an epoch bump after
+            // a failed batch is the transactional calls' business.
+            self.producer = shared.txn().identity;
+        }
+        let doomed = transactional && shared.txn().doomed;
         let mut acc = shared.acc();
+        let unsent = if doomed {
+            acc.take_unsent()
+        } else {
+            Vec::new()
+        };
         let expired = acc.expire(now);
-        if acc.needs_epoch_bump() {
+        if acc.needs_epoch_bump() && !transactional {
             self.producer = None;
         }
         let drained = self.producer.map(|_| {
@@ -202,6 +228,13 @@ impl SenderTask {
             acc.drain(now, |tp| meta.leader(&tp.topic, tp.partition))
         });
         drop(acc);
+        if let Some(id) = shared.transactional_id.as_deref() {
+            fail_unsent(
+                unsent,
+                id,
+                "a record of the transaction failed, so it must be aborted",
+            );
+        }
         for b in expired {
             let err = Error::DeadlineExceeded(format!(
                 "delivery timeout for records to {}/{}",
@@ -210,6 +243,7 @@ impl SenderTask {
             resolve(b, Err(err));
         }
         match drained {
+            None if transactional => {}
             None => self.init_producer_id(),
             Some(drained) => {
                 if drained.missing_leader {
@@ -227,13 +261,23 @@ impl SenderTask {
     fn dispatch(&mut self, node: i32, batches: Vec<PBatch>, producer: ProducerIdentity) {
         let mut encoded = Vec::with_capacity(batches.len());
         let now = std::time::Instant::now();
+        let transactional_id = self.shared.transactional_id.clone();
+        let v12 = transactional_id.is_some()
+            && self.shared.txn().protocol == Some(TransactionProtocol::V2);
         for mut b in batches {
             if b.attempts == 1 {
                 self.metrics
                     .queued_for(now.saturating_duration_since(b.created()));
             }
             let buffer = || self.shared.acc().buffer();
-            let result = encode_batch(&mut b, producer, self.cfg.compression, buffer);
+            let transactional = transactional_id.is_some();
+            let result = encode_batch(
+                &mut b,
+                producer,
+                self.cfg.compression,
+                transactional,
+                buffer,
+            );
             let raw = std::mem::take(&mut b.records);
             if raw.capacity() > 0 {
                 self.shared.acc().recycle(raw);
@@ -261,9 +305,13 @@ impl SenderTask {
                 .map(|(b, bytes)| (b.tp.clone(), b, bytes))
                 .map(|(tp, b, bytes)| (b, (tp, bytes)))
                 .unzip();
-            let request = build_request(parts, acks, timeout_ms);
+            let request = build_request(parts, acks, timeout_ms, transactional_id.clone());
             let tx = self.dispatcher(node);
-            if let Err(mpsc::error::SendError(d)) = tx.send(Dispatch { batches, request }) {
+            if let Err(mpsc::error::SendError(d)) = tx.send(Dispatch {
+                batches,
+                request,
+                v12,
+            }) {
                 let _ = self.events_tx.send(Event::Produced {
                     batches: d.batches,
                     result: Err(Error::Closed),
@@ -428,6 +476,16 @@ impl SenderTask {
             } else {
                 err.clone()
             };
+            if self.shared.transactional_id.is_some() {
+                // The open transaction cannot commit now.
+                let mut stamp = self.shared.txn();
+                if stamp.failure.is_none() {
+                    stamp.failure = Some((batch.tp.clone(), err.clone()));
+                }
+                stamp.doomed = true;
+                drop(stamp);
+                self.shared.wake.notify_one();
+            }
             resolve(batch, Err(err));
         }
     }

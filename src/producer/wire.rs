@@ -37,6 +37,7 @@ pub(crate) fn encode_batch<T>(
     batch: &mut Batch<T>,
     producer: ProducerIdentity,
     compression: Compression,
+    transactional: bool,
     buffer: impl FnOnce() -> BytesMut,
 ) -> Result<Bytes, ProtocolError> {
     let mut buf = match batch.wire.take() {
@@ -62,6 +63,7 @@ pub(crate) fn encode_batch<T>(
         attributes: BatchAttributes {
             compression,
             timestamp_type: TimestampType::CreateTime,
+            transactional,
             ..BatchAttributes::default()
         },
         last_offset_delta: count.saturating_sub(1),
@@ -82,6 +84,7 @@ pub(crate) fn build_request(
     encoded: Vec<(TopicPartition, Bytes)>,
     acks: i16,
     timeout_ms: i32,
+    transactional_id: Option<String>,
 ) -> ProduceRequest {
     let mut by_topic: BTreeMap<String, Vec<PartitionProduceData>> = BTreeMap::new();
     for (tp, records) in encoded {
@@ -95,7 +98,7 @@ pub(crate) fn build_request(
             });
     }
     ProduceRequest {
-        transactional_id: None,
+        transactional_id,
         acks,
         timeout_ms,
         topic_data: by_topic

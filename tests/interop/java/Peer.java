@@ -18,7 +18,9 @@
 //       picks the partition. Prints, for each acknowledged record, in send order:
 //         sent <TAB> codec <TAB> partition <TAB> offset <TAB> key|- <TAB> value
 //   consume BROKERS TOPIC EXPECTED
-//       Reads every partition of TOPIC from the beginning (no group) until
+//   consume-committed BROKERS TOPIC EXPECTED
+//       Reads every partition of TOPIC from the beginning (no group;
+//       read_uncommitted, or read_committed for consume-committed) until
 //       EXPECTED records arrived or nothing came for 10 s. Prints
 //         partitions <TAB> n
 //       then per record
@@ -91,7 +93,9 @@ public class Peer {
         switch (args[0]) {
             case "produce" -> produce(args[1], args[2], Integer.parseInt(args[3]),
                     Arrays.copyOfRange(args, 4, args.length));
-            case "consume" -> consume(args[1], args[2], Integer.parseInt(args[3]));
+            case "consume" -> consume(args[1], args[2], Integer.parseInt(args[3]), "read_uncommitted");
+            case "consume-committed" ->
+                    consume(args[1], args[2], Integer.parseInt(args[3]), "read_committed");
             case "member" -> member(args[1], args[2], args[3], args[4]);
             case "share" -> share(args[1], args[2], args[3], !args[4].equals("0"),
                     args[4].equals("2"));
@@ -166,9 +170,10 @@ public class Peer {
         return p;
     }
 
-    static void consume(String brokers, String topic, int expected) {
+    static void consume(String brokers, String topic, int expected, String isolation) {
         Properties p = consumerProps(brokers);
         p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
+        p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, isolation);
         try (KafkaConsumer<byte[], byte[]> consumer =
                 new KafkaConsumer<>(p, new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
             List<PartitionInfo> infos = consumer.partitionsFor(topic, Duration.ofSeconds(30));

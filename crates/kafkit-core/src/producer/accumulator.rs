@@ -454,6 +454,25 @@ impl<T> Accumulator<T> {
         self.queues().map(|q| q.in_flight).sum()
     }
 
+    /// Takes every batch not in flight, leaving the accumulator open (a
+    /// transaction being aborted drops what it has not sent). A taken batch
+    /// that already had a sequence (a retry) leaves a gap: the producer
+    /// then needs a new epoch ([`Accumulator::needs_epoch_bump`]).
+    pub fn take_unsent(&mut self) -> Vec<Batch<T>> {
+        let mut all = Vec::new();
+        for q in self.queues.values_mut().flatten() {
+            all.extend(q.open.take());
+            all.extend(q.ready.drain(..));
+        }
+        for b in &all {
+            self.unfinished.remove(&b.id);
+            if self.cfg.idempotent && b.base_sequence.is_some() {
+                self.epoch_bump_needed = true;
+            }
+        }
+        all
+    }
+
     /// Takes every batch not in flight and refuses further appends (close).
     pub fn close(&mut self) -> Vec<Batch<T>> {
         self.closed = true;

@@ -411,3 +411,45 @@ fn one_batch_in_flight_until_the_broker_acknowledges_a_sequence() {
     add(&mut acc, 0, 4, 100, later);
     assert!(acc.drain(later, |_| Some(1)).by_leader.is_empty());
 }
+
+#[test]
+fn take_unsent_leaves_in_flight_batches_and_flags_a_lost_sequence() {
+    let t0 = Instant::now();
+    let mut acc = Accumulator::new(cfg(true));
+    first_batch_acknowledged(&mut acc, t0);
+    add(&mut acc, 0, 1, 100, t0);
+    add(&mut acc, 0, 2, 100, t0);
+    let mut sent = acc
+        .drain(t0, |_| Some(1))
+        .by_leader
+        .remove(&1)
+        .expect("sent");
+    assert_eq!(shape(&sent), vec![(1, 1), (2, 1)]);
+    add(&mut acc, 0, 3, 10, t0);
+    // Never sent: taking it loses no sequence.
+    let point = acc.flush_point();
+    assert_eq!(shape(&acc.take_unsent()), vec![(3, 1)]);
+    assert_eq!(acc.in_flight(), 2);
+    assert!(
+        !acc.is_flushed(point),
+        "the in-flight batches are still out"
+    );
+    let second = sent.pop().expect("second");
+    acc.complete(&sent[0]);
+    acc.complete(&second);
+    assert!(acc.is_flushed(point));
+    assert!(!acc.needs_epoch_bump());
+    // A retried batch had a sequence: taking it needs a new epoch.
+    add(&mut acc, 0, 4, 100, t0);
+    let batch = acc
+        .drain(t0, |_| Some(1))
+        .by_leader
+        .remove(&1)
+        .expect("sent")
+        .remove(0);
+    acc.retry(batch, t0, Duration::from_millis(5));
+    assert_eq!(shape(&acc.take_unsent()), vec![(4, 1)]);
+    assert!(acc.needs_epoch_bump());
+    add(&mut acc, 0, 5, 10, t0);
+    assert_eq!(acc.queued().0, 1, "still open for appends");
+}
