@@ -16,21 +16,23 @@ use tracing::{debug, warn};
 mod spawn;
 
 use super::config::{ConsumerConfig, OffsetReset};
-use super::decode::{decode_partition, scan_next_position, FetchedPartition};
+use super::decode::{decode_partition, FetchedPartition};
 use super::offsets::list_offsets;
 use super::record::ConsumerRecord;
 use super::session::{FetchSession, PartitionFetch};
 use super::shared::Shared;
-use crate::cluster::Client;
+use crate::cluster::{Client, ClusterMetadata};
 use crate::connection::BrokerConnection;
 use crate::error::{Error, Result};
 use crate::protocol::messages::fetch::{
-    FetchPartition, FetchRequest, FetchResponse, FetchTopic, ForgottenTopic,
+    FetchPartition, FetchPartitionResponse, FetchRequest, FetchResponse, FetchTopic,
+    FetchTopicResponse, ForgottenTopic,
 };
 use crate::protocol::messages::list_offsets::{EARLIEST_TIMESTAMP, LATEST_TIMESTAMP};
 use crate::protocol::record::DecodeOptions;
 use crate::protocol::{ApiKey, ErrorCode, Uuid};
 use crate::TopicPartition;
+use kafkit_core::fetch::position::{FetchPosition, PartitionVerdict};
 
 /// How long a partition waits before an unreadable batch is fetched again.
 const UNREADABLE_BATCH_BACKOFF: Duration = Duration::from_millis(500);
@@ -67,12 +69,12 @@ pub(crate) enum Command {
 #[derive(Debug)]
 struct PartitionState {
     topic: Arc<str>,
-    position: Option<i64>,
+    /// Position and high watermark (kafkit-core's fetch state machine).
+    fetch: FetchPosition,
     paused: bool,
     /// After an unreadable batch: fetch again (on a new connection) from here on.
     retry_at: Option<tokio::time::Instant>,
     generation: u64,
-    high_watermark: i64,
 }
 
 enum Event {
@@ -168,11 +170,10 @@ impl FetcherTask {
                         tp.clone(),
                         PartitionState {
                             topic: Arc::from(tp.topic.as_str()),
-                            position: start,
+                            fetch: FetchPosition::new(start),
                             paused: false,
                             retry_at: None,
                             generation,
-                            high_watermark: -1,
                         },
                     );
                 }
@@ -189,7 +190,7 @@ impl FetcherTask {
             Command::Seek(tp, offset) => {
                 let generation = self.bump_generation();
                 if let Some(p) = self.parts.get_mut(&tp) {
-                    p.position = Some(offset);
+                    p.fetch.position = Some(offset);
                     p.generation = generation;
                     self.shared.set_generation(tp.clone(), Some(generation));
                     self.shared.reset_processed(&tp, Some(offset));
@@ -206,7 +207,7 @@ impl FetcherTask {
                 let map = self
                     .parts
                     .iter()
-                    .map(|(tp, p)| (tp.clone(), (p.position, p.high_watermark)))
+                    .map(|(tp, p)| (tp.clone(), (p.fetch.position, p.fetch.high_watermark)))
                     .collect();
                 let _ = reply.send(map);
             }
@@ -266,8 +267,8 @@ impl FetcherTask {
                     match r {
                         Ok(offset) => {
                             if let Some(p) = self.parts.get_mut(&tp) {
-                                if p.position.is_none() {
-                                    p.position = Some(offset);
+                                if p.fetch.position.is_none() {
+                                    p.fetch.position = Some(offset);
                                     self.shared.reset_processed(&tp, Some(offset));
                                 }
                             }
@@ -318,15 +319,7 @@ impl FetcherTask {
         let mut work = Vec::new();
         let mut early = true;
         for topic in resp.responses {
-            let name = if topic.topic.is_empty() {
-                meta.topics
-                    .values()
-                    .find(|t| t.id == topic.topic_id && !t.id.is_zero())
-                    .map(|t| t.name.clone())
-            } else {
-                Some(topic.topic.clone())
-            };
-            let Some(name) = name else {
+            let Some(name) = topic_name(&meta, &topic) else {
                 tracing::trace!(topic_id = %topic.topic_id, "response for an unknown topic id");
                 continue;
             };
@@ -335,55 +328,18 @@ impl FetcherTask {
                     topic: name.clone(),
                     partition: p.partition_index,
                 };
-                let Some(state) = self.parts.get_mut(&tp) else {
-                    continue;
-                };
-                let retrying = state
-                    .retry_at
-                    .is_some_and(|t| t > tokio::time::Instant::now());
-                if sent_generations.get(&tp) != Some(&state.generation) || state.paused || retrying
-                {
-                    continue; // seeked, reassigned, paused or waiting to reread meanwhile
-                }
-                let Some(position) = state.position else {
-                    continue;
-                };
-                match p.error_code {
-                    ErrorCode::NONE => {}
-                    ErrorCode::OFFSET_OUT_OF_RANGE => {
-                        warn!(topic = %tp.topic, partition = tp.partition, position, "offset out of range");
-                        state.position = None;
-                        if self.cfg.offset_reset == OffsetReset::None {
-                            let _ = self.out.send(Delivery::Error(Error::broker(p.error_code, ApiKey::FETCH, format!(
-                                    " for {}/{} at offset {position}",
-                                    tp.topic, tp.partition
-                                ))));
-                            state.paused = true;
-                        }
-                        continue;
+                match self.judge(&tp, &p, sent_generations) {
+                    PartitionVerdict::Decode { position, early: e } => {
+                        early &= e;
+                        work.push(FetchedPartition {
+                            tp,
+                            position,
+                            records: p.records.unwrap_or_default(),
+                            aborted: p.aborted_transactions,
+                        });
                     }
-                    code => {
-                        debug!(topic = %tp.topic, partition = tp.partition, error = %code, "fetch partition error");
-                        if code.needs_metadata_refresh() || code.is_retriable() {
-                            self.refresh_metadata();
-                        }
-                        continue;
-                    }
+                    verdict => self.partition_failed(&tp, verdict),
                 }
-                state.high_watermark = p.high_watermark;
-                let Some(records) = p.records.filter(|r| !r.is_empty()) else {
-                    continue;
-                };
-                match scan_next_position(&records, position) {
-                    Some(next) => state.position = Some(next),
-                    None => early = false,
-                }
-                work.push(FetchedPartition {
-                    tp,
-                    position,
-                    records,
-                    aborted: p.aborted_transactions,
-                });
             }
         }
         if early {
@@ -393,6 +349,56 @@ impl FetcherTask {
         }
         for w in work {
             self.deliver(node, w);
+        }
+    }
+
+    /// What one partition of a response means, from kafkit-core's fetch
+    /// state machine; partitions seeked, reassigned, paused or waiting to
+    /// be read again meanwhile are skipped.
+    fn judge(
+        &mut self,
+        tp: &TopicPartition,
+        p: &FetchPartitionResponse,
+        sent_generations: &HashMap<TopicPartition, u64>,
+    ) -> PartitionVerdict {
+        let Some(state) = self.parts.get_mut(tp) else {
+            return PartitionVerdict::Nothing;
+        };
+        let now = tokio::time::Instant::now();
+        let retrying = state.retry_at.is_some_and(|t| t > now);
+        if sent_generations.get(tp) != Some(&state.generation) || state.paused || retrying {
+            return PartitionVerdict::Nothing;
+        }
+        let records = p.records.as_deref();
+        state
+            .fetch
+            .on_partition(p.error_code, p.high_watermark, records)
+    }
+
+    /// Acts on a partition that yielded no records to decode.
+    fn partition_failed(&mut self, tp: &TopicPartition, verdict: PartitionVerdict) {
+        match verdict {
+            PartitionVerdict::OutOfRange { position } => {
+                warn!(topic = %tp.topic, partition = tp.partition, position, "offset out of range");
+                if self.cfg.offset_reset != OffsetReset::None {
+                    return;
+                }
+                let _ = self.out.send(Delivery::Error(Error::broker(
+                    ErrorCode::OFFSET_OUT_OF_RANGE,
+                    ApiKey::FETCH,
+                    format!(" for {}/{} at offset {position}", tp.topic, tp.partition),
+                )));
+                if let Some(state) = self.parts.get_mut(tp) {
+                    state.paused = true;
+                }
+            }
+            PartitionVerdict::Failed { code, refresh } => {
+                debug!(topic = %tp.topic, partition = tp.partition, error = %code, "fetch partition error");
+                if refresh {
+                    self.refresh_metadata();
+                }
+            }
+            PartitionVerdict::Nothing | PartitionVerdict::Decode { .. } => {}
         }
     }
 
@@ -414,7 +420,7 @@ impl FetcherTask {
         ) {
             Ok(decoded) => {
                 tracing::trace!(topic = %w.tp.topic, partition = w.tp.partition, position = w.position, records = decoded.records.len(), next = decoded.next_position, "fetched");
-                state.position = Some(decoded.next_position);
+                state.fetch.on_decoded(decoded.next_position);
                 if !decoded.records.is_empty() {
                     let bytes = decoded.memory;
                     self.shared.add_buffered(bytes);
@@ -436,7 +442,7 @@ impl FetcherTask {
                     |addr| format!("{addr} (node {node})"),
                 );
                 warn!(broker = %broker, topic = %w.tp.topic, partition = w.tp.partition, position = w.position, error = %source, "unreadable record batch");
-                state.position = Some(w.position);
+                state.fetch.on_unreadable(w.position);
                 state.retry_at = Some(tokio::time::Instant::now() + UNREADABLE_BATCH_BACKOFF);
                 if let Some(conn) = self.conns.remove(&node) {
                     conn.close();
@@ -465,7 +471,9 @@ impl FetcherTask {
         let mut wanted: BTreeMap<i32, BTreeMap<TopicPartition, PartitionFetch>> = BTreeMap::new();
         let mut missing_leader = false;
         for (tp, p) in &self.parts {
-            let Some(position) = p.position else { continue };
+            let Some(position) = p.fetch.position else {
+                continue;
+            };
             if p.paused || p.retry_at.is_some_and(|t| t > now) {
                 continue;
             }
@@ -498,5 +506,18 @@ impl FetcherTask {
                 None => self.connect(node),
             }
         }
+    }
+}
+
+/// The name of a response topic: its name, or (Fetch v13+) the name the
+/// metadata gives its id.
+fn topic_name(meta: &ClusterMetadata, topic: &FetchTopicResponse) -> Option<String> {
+    if topic.topic.is_empty() {
+        meta.topics
+            .values()
+            .find(|t| t.id == topic.topic_id && !t.id.is_zero())
+            .map(|t| t.name.clone())
+    } else {
+        Some(topic.topic.clone())
     }
 }
