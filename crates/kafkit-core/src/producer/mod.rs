@@ -6,9 +6,11 @@
 
 pub mod accumulator;
 mod batch;
+mod outcome;
 mod record;
 
 pub use crate::common::TopicPartition;
 pub use accumulator::{Accumulator, AccumulatorConfig, Appended, Drained};
 pub use batch::{AppendError, Batch, NewRecord};
+pub use outcome::{BatchAnswer, ProduceOutcome};
 pub use record::{DeliveryReport, ProducerRecord};
