@@ -9,7 +9,6 @@ use tokio::sync::watch;
 use tracing::{debug, warn};
 
 use super::metadata::{ClusterMetadata, TopicMetadata};
-use super::route::CoordinatorKind;
 use crate::config::ClientConfig;
 use crate::connection::{BrokerConnection, Pool};
 use crate::error::{Error, Result};
@@ -33,11 +32,13 @@ struct Inner {
     topics: Mutex<BTreeSet<String>>,
     refresh: tokio::sync::Mutex<()>,
     closed: watch::Sender<bool>,
-    /// Coordinator connections by kind and key (route.rs).
+    /// Coordinator connections by FindCoordinator key type and key (kept
+    /// by route.rs, which alone reads and writes it).
     coordinators: CoordinatorCache,
 }
 
-type CoordinatorCache = Mutex<HashMap<(CoordinatorKind, String), BrokerConnection>>;
+/// Coordinator connections by (key type, key).
+pub(super) type CoordinatorCache = Mutex<HashMap<(i8, String), BrokerConnection>>;
 
 impl Client {
     /// Connects to the bootstrap brokers and loads the cluster's broker list.
