@@ -9,7 +9,6 @@ use tokio::sync::watch;
 use tracing::{debug, warn};
 
 use super::metadata::{ClusterMetadata, TopicMetadata};
-use super::route::CoordinatorKind;
 use crate::config::{ClientConfig, MetadataRecoveryStrategy};
 use crate::connection::{BrokerConnection, Pool};
 use crate::error::{Error, Result};
@@ -36,11 +35,13 @@ struct Inner {
     closed: watch::Sender<bool>,
     /// When a Metadata request last got an answer (KIP-1102's trigger).
     last_metadata: Mutex<tokio::time::Instant>,
-    /// Coordinator connections by kind and key (route.rs).
+    /// Coordinator connections by FindCoordinator key type and key (kept
+    /// by route.rs, which alone reads and writes it).
     coordinators: CoordinatorCache,
 }
 
-type CoordinatorCache = Mutex<HashMap<(CoordinatorKind, String), BrokerConnection>>;
+/// Coordinator connections by (key type, key).
+pub(super) type CoordinatorCache = Mutex<HashMap<(i8, String), BrokerConnection>>;
 
 impl Client {
     /// Connects to the bootstrap brokers and loads the cluster's broker list.

@@ -337,7 +337,7 @@ impl Client {
         key: &str,
         deadline: Instant,
     ) -> Result<BrokerConnection> {
-        let cache_key = (kind, key.to_owned());
+        let cache_key = (kind.key_type(), key.to_owned());
         if let Some(conn) = self
             .coordinators()
             .get(&cache_key)
@@ -373,7 +373,8 @@ impl Client {
 
     /// Forgets the cached coordinator of `key` (it moved or its connection broke).
     pub fn forget_coordinator(&self, kind: CoordinatorKind, key: &str) {
-        self.coordinators().remove(&(kind, key.to_owned()));
+        self.coordinators()
+            .remove(&(kind.key_type(), key.to_owned()));
     }
 
     /// Finds `to` again before the next attempt.
@@ -389,9 +390,7 @@ impl Client {
         }
     }
 
-    fn coordinators(
-        &self,
-    ) -> std::sync::MutexGuard<'_, HashMap<(CoordinatorKind, String), BrokerConnection>> {
+    fn coordinators(&self) -> std::sync::MutexGuard<'_, HashMap<(i8, String), BrokerConnection>> {
         self.coordinator_cache()
             .lock()
             .unwrap_or_else(|p| p.into_inner())

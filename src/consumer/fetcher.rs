@@ -16,21 +16,24 @@ use tracing::{debug, warn};
 mod spawn;
 
 use super::config::{ConsumerConfig, OffsetReset};
-use super::decode::{decode_partition, scan_next_position, FetchedPartition};
+use super::decode::{decode_partition, FetchedPartition};
 use super::offsets::list_offsets;
 use super::record::ConsumerRecord;
 use super::session::{FetchSession, PartitionFetch};
 use super::shared::Shared;
-use crate::cluster::Client;
+use crate::cluster::{Client, ClusterMetadata};
 use crate::connection::BrokerConnection;
 use crate::error::{Error, Result};
 use crate::protocol::messages::fetch::{
-    FetchPartition, FetchRequest, FetchResponse, FetchTopic, ForgottenTopic,
+    FetchPartition, FetchPartitionResponse, FetchRequest, FetchResponse, FetchTopic,
+    FetchTopicResponse, ForgottenTopic,
 };
+use crate::protocol::messages::leader_discovery::NodeEndpoint;
 use crate::protocol::messages::list_offsets::{EARLIEST_TIMESTAMP, LATEST_TIMESTAMP};
 use crate::protocol::record::DecodeOptions;
 use crate::protocol::{ApiKey, ErrorCode, Uuid};
 use crate::TopicPartition;
+use kafkit_core::fetch::position::{FetchPosition, PartitionVerdict};
 
 /// How long a partition waits before an unreadable batch is fetched again.
 const UNREADABLE_BATCH_BACKOFF: Duration = Duration::from_millis(500);
@@ -67,12 +70,12 @@ pub(crate) enum Command {
 #[derive(Debug)]
 struct PartitionState {
     topic: Arc<str>,
-    position: Option<i64>,
+    /// Position and high watermark (kafkit-core's fetch state machine).
+    fetch: FetchPosition,
     paused: bool,
     /// After an unreadable batch: fetch again (on a new connection) from here on.
     retry_at: Option<tokio::time::Instant>,
     generation: u64,
-    high_watermark: i64,
     /// KIP-392: the replica the leader said to fetch from, until the instant.
     read_replica: Option<(i32, tokio::time::Instant)>,
 }
@@ -170,11 +173,10 @@ impl FetcherTask {
                         tp.clone(),
                         PartitionState {
                             topic: Arc::from(tp.topic.as_str()),
-                            position: start,
+                            fetch: FetchPosition::new(start),
                             paused: false,
                             retry_at: None,
                             generation,
-                            high_watermark: -1,
                             read_replica: None,
                         },
                     );
@@ -193,7 +195,7 @@ impl FetcherTask {
             Command::Seek(tp, offset) => {
                 let generation = self.bump_generation();
                 if let Some(p) = self.parts.get_mut(&tp) {
-                    p.position = Some(offset);
+                    p.fetch.position = Some(offset);
                     p.generation = generation;
                     self.shared.set_generation(tp.clone(), Some(generation));
                     self.shared.reset_processed(&tp, Some(offset));
@@ -210,7 +212,7 @@ impl FetcherTask {
                 let map = self
                     .parts
                     .iter()
-                    .map(|(tp, p)| (tp.clone(), (p.position, p.high_watermark)))
+                    .map(|(tp, p)| (tp.clone(), (p.fetch.position, p.fetch.high_watermark)))
                     .collect();
                 let _ = reply.send(map);
             }
@@ -281,8 +283,8 @@ impl FetcherTask {
                     match r {
                         Ok(offset) => {
                             if let Some(p) = self.parts.get_mut(&tp) {
-                                if p.position.is_none() {
-                                    p.position = Some(offset);
+                                if p.fetch.position.is_none() {
+                                    p.fetch.position = Some(offset);
                                     self.shared.reset_processed(&tp, Some(offset));
                                 }
                             }
@@ -334,15 +336,7 @@ impl FetcherTask {
         let mut early = true;
         let endpoints = std::mem::take(&mut resp.node_endpoints);
         for topic in resp.responses {
-            let name = if topic.topic.is_empty() {
-                meta.topics
-                    .values()
-                    .find(|t| t.id == topic.topic_id && !t.id.is_zero())
-                    .map(|t| t.name.clone())
-            } else {
-                Some(topic.topic.clone())
-            };
-            let Some(name) = name else {
+            let Some(name) = topic_name(&meta, &topic) else {
                 tracing::trace!(topic_id = %topic.topic_id, "response for an unknown topic id");
                 continue;
             };
@@ -351,80 +345,22 @@ impl FetcherTask {
                     topic: name.clone(),
                     partition: p.partition_index,
                 };
-                let Some(state) = self.parts.get_mut(&tp) else {
-                    continue;
-                };
-                let retrying = state
-                    .retry_at
-                    .is_some_and(|t| t > tokio::time::Instant::now());
-                if sent_generations.get(&tp) != Some(&state.generation) || state.paused || retrying
-                {
-                    continue; // seeked, reassigned, paused or waiting to reread meanwhile
-                }
-                let Some(position) = state.position else {
-                    continue;
-                };
-                if !p.error_code.is_ok() {
-                    state.read_replica = None; // back to the leader (KIP-392)
-                }
-                match p.error_code {
-                    ErrorCode::NONE
-                        if p.preferred_read_replica >= 0 && p.preferred_read_replica != node =>
-                    {
-                        // KIP-392: the leader sends us to a replica in our rack.
-                        let until =
-                            tokio::time::Instant::now() + self.client.config().metadata_max_age;
-                        debug!(topic = %tp.topic, partition = tp.partition, replica = p.preferred_read_replica, "fetching from the preferred read replica");
-                        state.read_replica = Some((p.preferred_read_replica, until));
-                        continue;
+                // KIP-951: a failed partition may name its new leader.
+                let l = &p.current_leader;
+                let hint = (l.leader_id >= 0)
+                    .then(|| (tp.topic.clone(), tp.partition, l.leader_id, l.leader_epoch));
+                match self.judge(node, &tp, &p, sent_generations) {
+                    PartitionVerdict::Decode { position, early: e } => {
+                        early &= e;
+                        work.push(FetchedPartition {
+                            tp,
+                            position,
+                            records: p.records.unwrap_or_default(),
+                            aborted: p.aborted_transactions,
+                        });
                     }
-                    ErrorCode::NONE => {}
-                    ErrorCode::OFFSET_OUT_OF_RANGE => {
-                        warn!(topic = %tp.topic, partition = tp.partition, position, "offset out of range");
-                        state.position = None;
-                        if self.cfg.offset_reset == OffsetReset::None {
-                            let _ = self.out.send(Delivery::Error(Error::broker(
-                                p.error_code,
-                                ApiKey::FETCH,
-                                format!(" for {}/{} at offset {position}", tp.topic, tp.partition),
-                            )));
-                            state.paused = true;
-                        }
-                        continue;
-                    }
-                    code => {
-                        debug!(topic = %tp.topic, partition = tp.partition, error = %code, "fetch partition error");
-                        // KIP-951: a named new leader spares the refresh.
-                        let l = &p.current_leader;
-                        let moved = l.leader_id >= 0
-                            && self.client.apply_leader_hints(
-                                &[(tp.topic.clone(), tp.partition, l.leader_id, l.leader_epoch)],
-                                &endpoints,
-                            );
-                        if !moved && (code.needs_metadata_refresh() || code.is_retriable()) {
-                            self.refresh_metadata();
-                        }
-                        continue;
-                    }
+                    verdict => self.partition_failed(&tp, verdict, hint, &endpoints),
                 }
-                state.high_watermark = p.high_watermark;
-                let Some(records) = p.records.filter(|r| !r.is_empty()) else {
-                    self.shared.stats.watermark(&tp, p.high_watermark, position);
-                    continue;
-                };
-                let next = scan_next_position(&records, position);
-                match next {
-                    Some(next) => state.position = Some(next),
-                    None => early = false,
-                }
-                let after = next.unwrap_or(position);
-                self.shared.stats.watermark(&tp, p.high_watermark, after);
-                work.push(FetchedPartition {
-                    tp,
-                    position,
-                    records,
-                    aborted: p.aborted_transactions,
-                });
             }
         }
         if early {
@@ -434,6 +370,83 @@ impl FetcherTask {
         }
         for w in work {
             self.deliver(node, w);
+        }
+    }
+
+    /// What one partition of a response means, from kafkit-core's fetch
+    /// state machine; partitions seeked, reassigned, paused or waiting to
+    /// be read again meanwhile are skipped.
+    /// A leader's answer naming a preferred read replica (KIP-392) sends
+    /// the partition's next fetches there.
+    fn judge(
+        &mut self,
+        node: i32,
+        tp: &TopicPartition,
+        p: &FetchPartitionResponse,
+        sent_generations: &HashMap<TopicPartition, u64>,
+    ) -> PartitionVerdict {
+        let max_age = self.client.config().metadata_max_age;
+        let Some(state) = self.parts.get_mut(tp) else {
+            return PartitionVerdict::Nothing;
+        };
+        let now = tokio::time::Instant::now();
+        let retrying = state.retry_at.is_some_and(|t| t > now);
+        if sent_generations.get(tp) != Some(&state.generation) || state.paused || retrying {
+            return PartitionVerdict::Nothing;
+        }
+        if !p.error_code.is_ok() {
+            state.read_replica = None; // back to the leader (KIP-392)
+        } else if p.preferred_read_replica >= 0 && p.preferred_read_replica != node {
+            debug!(topic = %tp.topic, partition = tp.partition, replica = p.preferred_read_replica, "fetching from the preferred read replica");
+            state.read_replica = Some((p.preferred_read_replica, now + max_age));
+            return PartitionVerdict::Nothing;
+        }
+        let before = state.fetch.position;
+        let records = p.records.as_deref();
+        let verdict = state
+            .fetch
+            .on_partition(p.error_code, p.high_watermark, records);
+        if p.error_code.is_ok() {
+            if let Some(at) = state.fetch.position.or(before) {
+                self.shared.stats.watermark(tp, p.high_watermark, at);
+            }
+        }
+        verdict
+    }
+
+    /// Acts on a partition that yielded no records to decode.
+    /// `hint`: the new leader the answer named (KIP-951), which spares the
+    /// metadata refresh when it is applied.
+    fn partition_failed(
+        &mut self,
+        tp: &TopicPartition,
+        verdict: PartitionVerdict,
+        hint: Option<(String, i32, i32, i32)>,
+        endpoints: &[NodeEndpoint],
+    ) {
+        match verdict {
+            PartitionVerdict::OutOfRange { position } => {
+                warn!(topic = %tp.topic, partition = tp.partition, position, "offset out of range");
+                if self.cfg.offset_reset != OffsetReset::None {
+                    return;
+                }
+                let _ = self.out.send(Delivery::Error(Error::broker(
+                    ErrorCode::OFFSET_OUT_OF_RANGE,
+                    ApiKey::FETCH,
+                    format!(" for {}/{} at offset {position}", tp.topic, tp.partition),
+                )));
+                if let Some(state) = self.parts.get_mut(tp) {
+                    state.paused = true;
+                }
+            }
+            PartitionVerdict::Failed { code, refresh } => {
+                debug!(topic = %tp.topic, partition = tp.partition, error = %code, "fetch partition error");
+                let moved = hint.is_some_and(|h| self.client.apply_leader_hints(&[h], endpoints));
+                if refresh && !moved {
+                    self.refresh_metadata();
+                }
+            }
+            PartitionVerdict::Nothing | PartitionVerdict::Decode { .. } => {}
         }
     }
 
@@ -455,7 +468,7 @@ impl FetcherTask {
         ) {
             Ok(decoded) => {
                 tracing::trace!(topic = %w.tp.topic, partition = w.tp.partition, position = w.position, records = decoded.records.len(), next = decoded.next_position, "fetched");
-                state.position = Some(decoded.next_position);
+                state.fetch.on_decoded(decoded.next_position);
                 if !decoded.records.is_empty() {
                     let bytes = decoded.memory;
                     self.shared.stats.delivered(decoded.records.len(), bytes);
@@ -478,7 +491,7 @@ impl FetcherTask {
                     |addr| format!("{addr} (node {node})"),
                 );
                 warn!(broker = %broker, topic = %w.tp.topic, partition = w.tp.partition, position = w.position, error = %source, "unreadable record batch");
-                state.position = Some(w.position);
+                state.fetch.on_unreadable(w.position);
                 state.retry_at = Some(tokio::time::Instant::now() + UNREADABLE_BATCH_BACKOFF);
                 if let Some(conn) = self.conns.remove(&node) {
                     conn.close();
@@ -507,7 +520,9 @@ impl FetcherTask {
         let mut wanted: BTreeMap<i32, BTreeMap<TopicPartition, PartitionFetch>> = BTreeMap::new();
         let mut missing_leader = false;
         for (tp, p) in &self.parts {
-            let Some(position) = p.position else { continue };
+            let Some(position) = p.fetch.position else {
+                continue;
+            };
             if p.paused || p.retry_at.is_some_and(|t| t > now) {
                 continue;
             }
@@ -544,5 +559,18 @@ impl FetcherTask {
                 None => self.connect(node),
             }
         }
+    }
+}
+
+/// The name of a response topic: its name, or (Fetch v13+) the name the
+/// metadata gives its id.
+fn topic_name(meta: &ClusterMetadata, topic: &FetchTopicResponse) -> Option<String> {
+    if topic.topic.is_empty() {
+        meta.topics
+            .values()
+            .find(|t| t.id == topic.topic_id && !t.id.is_zero())
+            .map(|t| t.name.clone())
+    } else {
+        Some(topic.topic.clone())
     }
 }

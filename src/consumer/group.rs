@@ -118,10 +118,7 @@ impl GroupDriver {
             if self.member.is_closed() {
                 break;
             }
-            let deadline = self
-                .member
-                .poll_timeout()
-                .map(tokio::time::Instant::from_std);
+            let deadline = self.member.poll_timeout();
             tokio::select! {
                 Some(done) = self.done_rx.recv() => self.done(done),
                 cmd = commands.recv() => match cmd {
@@ -582,9 +579,10 @@ fn offset_error(api: ApiKey, e: OffsetError) -> Error {
     }
 }
 
-async fn sleep_until(at: Option<tokio::time::Instant>) {
+/// Sleeps until `at` (the member's clock, std's), converted for tokio's timer.
+async fn sleep_until(at: Option<Instant>) {
     match at {
-        Some(at) => tokio::time::sleep_until(at).await,
+        Some(at) => tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await,
         None => std::future::pending().await,
     }
 }

@@ -4,12 +4,11 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot, Notify};
 use tokio::task::JoinSet;
-use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
 use super::accumulator::{Accumulator, AccumulatorConfig, Batch, TopicPartition};
@@ -25,7 +24,8 @@ use crate::cluster::Client;
 use crate::error::{Error, Result};
 use crate::protocol::messages::init_producer_id::InitProducerIdRequest;
 use crate::protocol::messages::produce::{ProduceRequest, ProduceResponse};
-use crate::protocol::{ApiKey, ErrorCode};
+use crate::protocol::ApiKey;
+use kafkit_core::producer::{BatchAnswer, ProduceOutcome};
 
 /// What the handles and the task share: handles append records under the
 /// lock (short critical sections: encoding one record), the task drains.
@@ -148,17 +148,19 @@ impl SenderTask {
         // `Sleep` for every event costs a timer-wheel insert and removal.
         let timer = tokio::time::sleep(Duration::ZERO);
         tokio::pin!(timer);
+        // The accumulator's clock (std) is the file's one clock; tokio's
+        // timer gets it converted.
         let mut armed: Option<Instant> = None;
         loop {
             let (idle, wake) = {
                 let acc = shared.acc();
-                (acc.is_idle(), acc.next_wakeup().map(Instant::from_std))
+                (acc.is_idle(), acc.next_wakeup())
             };
             if handles_gone && idle {
                 break;
             }
             if let Some(at) = wake.filter(|at| armed != Some(*at)) {
-                timer.as_mut().reset(at);
+                timer.as_mut().reset(tokio::time::Instant::from_std(at));
             }
             armed = wake;
             tokio::select! {
@@ -204,7 +206,7 @@ impl SenderTask {
 
     /// Expiry, producer-id work, draining and dispatch after every event.
     fn tick(&mut self) {
-        let now = std::time::Instant::now();
+        let now = Instant::now();
         let shared = Arc::clone(&self.shared);
         let transactional = shared.transactional_id.is_some();
         if transactional {
@@ -386,113 +388,134 @@ impl SenderTask {
                 // is down drops out of the metadata): look again.
                 self.refresh_metadata();
                 for b in batches {
-                    self.retry_or_fail(b, &e);
+                    let answer = BatchAnswer::Failed {
+                        code: e.code(),
+                        retriable: e.is_retriable(),
+                    };
+                    self.decide(b, answer, false, || e.clone());
                 }
                 return;
             }
         };
-        let Some(resp) = resp else {
-            // acks=0: nothing comes back; the records count as sent.
-            for b in batches {
-                self.complete(b, -1, None);
-            }
-            return;
-        };
         for b in batches {
-            match partition_result(&resp, &b.tp) {
-                Ok(p) if p.error_code.is_ok() => {
-                    let append_time = (p.log_append_time_ms >= 0).then_some(p.log_append_time_ms);
-                    self.complete(b, p.base_offset, append_time);
-                }
-                Ok(p) if p.error_code == ErrorCode::DUPLICATE_SEQUENCE_NUMBER => {
-                    self.complete(b, -1, None);
-                }
+            let Some(resp) = &resp else {
+                // acks=0: nothing comes back; the records count as sent.
+                self.decide(b, BatchAnswer::Unacknowledged, false, || Error::Closed);
+                continue;
+            };
+            let tp = b.tp.clone();
+            match partition_result(resp, &tp) {
                 Ok(p) => {
-                    let err = Error::broker(
-                        p.error_code,
-                        ApiKey::PRODUCE,
-                        format!(
-                            " for {}/{}{}",
-                            b.tp.topic,
-                            b.tp.partition,
-                            p.error_message
-                                .as_deref()
-                                .map(|m| format!(": {m}"))
-                                .unwrap_or_default()
-                        ),
+                    let answer = BatchAnswer::Partition {
+                        code: p.error_code,
+                        base_offset: p.base_offset,
+                        log_append_time_ms: p.log_append_time_ms,
+                    };
+                    let message = p.error_message.as_deref().map(|m| format!(": {m}"));
+                    let context = format!(
+                        " for {}/{}{}",
+                        tp.topic,
+                        tp.partition,
+                        message.unwrap_or_default()
                     );
                     // KIP-951: the error may name the new leader; then
                     // the retry goes there without a metadata refresh.
                     let hint = (p.current_leader.leader_id >= 0).then(|| {
                         let l = &p.current_leader;
-                        (
-                            b.tp.topic.clone(),
-                            b.tp.partition,
-                            l.leader_id,
-                            l.leader_epoch,
-                        )
+                        (tp.topic.clone(), tp.partition, l.leader_id, l.leader_epoch)
                     });
                     let moved = hint.is_some_and(|h| {
                         self.client.apply_leader_hints(&[h], &resp.node_endpoints)
                     });
-                    if p.error_code.needs_metadata_refresh() && !moved {
-                        self.refresh_metadata();
-                    }
-                    self.retry_or_fail(b, &err);
+                    self.decide(b, answer, moved, || {
+                        Error::broker(p.error_code, ApiKey::PRODUCE, context)
+                    });
                 }
                 Err(code) => {
-                    let err = Error::broker(
-                        code,
-                        ApiKey::PRODUCE,
-                        format!(
-                            " for {}/{}: missing from the response",
-                            b.tp.topic, b.tp.partition
-                        ),
+                    let answer = BatchAnswer::Failed {
+                        code: Some(code),
+                        retriable: code.is_retriable(),
+                    };
+                    let context = format!(
+                        " for {}/{}: missing from the response",
+                        tp.topic, tp.partition
                     );
-                    self.retry_or_fail(b, &err);
+                    self.decide(b, answer, false, || {
+                        Error::broker(code, ApiKey::PRODUCE, context)
+                    });
                 }
             }
         }
     }
 
-    fn retry_or_fail(&mut self, batch: PBatch, err: &Error) {
-        let now = std::time::Instant::now();
-        // A batch sent out of order behind a failed one is retriable for an idempotent producer.
-        let mut acc = self.shared.acc();
-        let out_of_order_retry = err.code() == Some(ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER)
-            && acc.is_idempotent()
-            && batch.attempts <= 10;
-        let expired = batch.is_expired(now);
-        if (err.is_retriable() || out_of_order_retry) && !expired {
-            debug!(topic = %batch.tp.topic, partition = batch.tp.partition, attempts = batch.attempts, error = %err, "retrying batch");
-            self.metrics.add_retry(batch.record_count());
-            acc.retry(batch, now, self.cfg.retry_backoff);
-        } else {
-            warn!(topic = %batch.tp.topic, partition = batch.tp.partition, error = %err, "batch failed");
-            acc.fail(&batch);
-            drop(acc);
-            let err = if expired && err.is_retriable() {
-                Error::DeadlineExceeded(format!("delivery timeout; last error: {err}"))
-            } else {
-                err.clone()
-            };
-            if self.shared.transactional_id.is_some() {
-                // The open transaction cannot commit now.
-                let mut stamp = self.shared.txn();
-                if stamp.failure.is_none() {
-                    stamp.failure = Some((batch.tp.clone(), err.clone()));
+    /// Carries out the accumulator's decision for one batch (kafkit-core's
+    /// `Accumulator::on_produced`); `error` renders the failure if it fails.
+    /// `moved`: the answer named the partition's new leader (KIP-951), so
+    /// no metadata refresh is needed.
+    fn decide(
+        &mut self,
+        batch: PBatch,
+        answer: BatchAnswer,
+        moved: bool,
+        error: impl FnOnce() -> Error,
+    ) {
+        let (tp, attempts, records) = (batch.tp.clone(), batch.attempts, batch.record_count());
+        let now = Instant::now();
+        let outcome = self
+            .shared
+            .acc()
+            .on_produced(batch, answer, now, self.cfg.retry_backoff);
+        match outcome {
+            ProduceOutcome::Written {
+                batch,
+                base_offset,
+                append_time,
+            } => self.complete(batch, base_offset, append_time),
+            ProduceOutcome::Retried { refresh } => {
+                debug!(topic = %tp.topic, partition = tp.partition, attempts, ?answer, "retrying batch");
+                self.metrics.add_retry(records);
+                if refresh && !moved {
+                    self.refresh_metadata();
                 }
-                stamp.doomed = true;
-                drop(stamp);
-                self.shared.wake.notify_one();
             }
-            resolve(batch, Err(err));
+            ProduceOutcome::Failed {
+                batch,
+                expired,
+                refresh,
+            } => {
+                let err = error();
+                warn!(topic = %tp.topic, partition = tp.partition, error = %err, "batch failed");
+                if refresh && !moved {
+                    self.refresh_metadata();
+                }
+                let err = if expired {
+                    Error::DeadlineExceeded(format!("delivery timeout; last error: {err}"))
+                } else {
+                    err
+                };
+                self.doom_transaction(&tp, &err);
+                resolve(batch, Err(err));
+            }
         }
+    }
+
+    /// After a failed batch the open transaction cannot commit (the
+    /// transactional calls see `doomed` and the failure).
+    fn doom_transaction(&mut self, tp: &TopicPartition, err: &Error) {
+        if self.shared.transactional_id.is_none() {
+            return;
+        }
+        let mut stamp = self.shared.txn();
+        if stamp.failure.is_none() {
+            stamp.failure = Some((tp.clone(), err.clone()));
+        }
+        stamp.doomed = true;
+        drop(stamp);
+        self.shared.wake.notify_one();
     }
 
     fn complete(&mut self, mut batch: PBatch, base_offset: i64, append_time: Option<i64>) {
         let mut acc = self.shared.acc();
-        acc.complete(&batch);
         // The request is gone: the batch's buffer can take the next one.
         if let Some(Ok(buf)) = batch.wire.take().map(Bytes::try_into_mut) {
             acc.recycle(buf);

@@ -112,7 +112,7 @@ impl FetcherTask {
         let mut by_leader: BTreeMap<i32, Vec<TopicPartition>> = BTreeMap::new();
         let mut missing_leader = false;
         for (tp, p) in &self.parts {
-            if p.position.is_some() || self.resetting.contains(tp) {
+            if p.fetch.position.is_some() || self.resetting.contains(tp) {
                 continue;
             }
             match meta.leader(&tp.topic, tp.partition) {

@@ -7,10 +7,12 @@
 
 pub mod accumulator;
 mod batch;
+mod outcome;
 mod record;
 pub mod transaction;
 
 pub use crate::common::TopicPartition;
 pub use accumulator::{Accumulator, AccumulatorConfig, Appended, Drained};
 pub use batch::{AppendError, Batch, NewRecord};
+pub use outcome::{BatchAnswer, ProduceOutcome};
 pub use record::{DeliveryReport, ProducerRecord};

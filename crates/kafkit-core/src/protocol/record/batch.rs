@@ -142,7 +142,69 @@ impl Default for BatchHeader {
     }
 }
 
+/// What the first bytes of a record set say about its first batch, read by
+/// [`BatchHeader::peek`] without checking the CRC or decoding records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PeekedBatch {
+    /// Fewer bytes than the batch's size prefix announces (a partial batch
+    /// at the end of a fetch response, or not even a whole prefix).
+    Partial,
+    /// A whole v2 batch: its offsets, and the bytes it spans from its base
+    /// offset field to its last byte.
+    V2 {
+        /// Its base offset.
+        base_offset: i64,
+        /// The offset that follows it.
+        next_offset: i64,
+        /// Its size including the 12-byte log overhead.
+        len: usize,
+    },
+    /// A whole batch of an older format (magic 0 or 1): only a full decode
+    /// tells where it ends in offsets.
+    Legacy,
+}
+
 impl BatchHeader {
+    /// Reads the first batch of `records` as far as its header goes: its
+    /// length, magic and offsets. The one header parser the consumer uses to
+    /// find its next fetch position before the records are decoded; a
+    /// malformed header (negative length) is an error.
+    pub fn peek(records: &[u8]) -> Result<PeekedBatch> {
+        // base offset (8), batch length (4), leader epoch (4), magic (1),
+        // crc (4), attributes (2), last offset delta (4).
+        const PEEK_LEN: usize = ATTRIBUTES_AT + 6;
+        if records.len() < PEEK_LEN {
+            return Ok(PeekedBatch::Partial);
+        }
+        let mut r = Cursor::new(records, 0);
+        let base_offset = r.i64()?;
+        let length = r.i32()?;
+        let length =
+            usize::try_from(length).map_err(|_| ProtocolError::InvalidLength(i64::from(length)))?;
+        let len = length
+            .checked_add(LOG_OVERHEAD)
+            .ok_or(ProtocolError::InvalidLength(i64::MAX))?;
+        if records.len() < len {
+            return Ok(PeekedBatch::Partial);
+        }
+        let _leader_epoch = r.i32()?;
+        if i8::from_be_bytes([r.u8()?]) != MAGIC_V2 {
+            return Ok(PeekedBatch::Legacy);
+        }
+        let _crc: [u8; 4] = r.array()?;
+        let _attributes = r.i16()?;
+        let header = BatchHeader {
+            base_offset,
+            last_offset_delta: r.i32()?,
+            ..BatchHeader::default()
+        };
+        Ok(PeekedBatch::V2 {
+            base_offset,
+            next_offset: header.next_offset(),
+            len,
+        })
+    }
+
     /// Offset of the last record the batch covers.
     pub fn last_offset(&self) -> i64 {
         self.base_offset

@@ -27,8 +27,8 @@ mod set;
 mod tests;
 
 pub use batch::{
-    BatchAttributes, BatchHeader, BatchView, RecordBatch, RecordIter, TimestampType, LOG_OVERHEAD,
-    MAGIC_V2, NO_TIMESTAMP, V2_HEADER_LEN,
+    BatchAttributes, BatchHeader, BatchView, PeekedBatch, RecordBatch, RecordIter, TimestampType,
+    LOG_OVERHEAD, MAGIC_V2, NO_TIMESTAMP, V2_HEADER_LEN,
 };
 pub use compression::compress;
 pub use compression::Compression;

@@ -1,0 +1,268 @@
+//! One partition's fetch position, sans-IO: what each partition of a Fetch
+//! response means for where the next fetch starts.
+//!
+//! ```text
+//!            assign(Some(offset))                    on_partition(NONE, records)
+//!  Unknown ─────────────────────► Known(position) ─────────────────────────────┐
+//!     ▲   reset answered (set)          │   ▲   next known from the headers:   │
+//!     │                                 │   └── Known(next) at once ◄──────────┤
+//!     │       OFFSET_OUT_OF_RANGE       │       legacy batches: on_decoded ◄───┘
+//!     └─────────────────────────────────┘       unreadable: on_unreadable (stay)
+//! ```
+//!
+//! The next position comes from the batch headers alone
+//! ([`BatchHeader::peek`], the core's header parser), so the driver can send
+//! the next fetch before the records are decoded; a legacy (magic 0/1)
+//! batch needs the full decode, which [`FetchPosition::on_decoded`] reports.
+//!
+//! Spec: the Fetch API (key 1) <https://kafka.apache.org/protocol#The_Messages_Fetch>,
+//! KIP-392's `OFFSET_OUT_OF_RANGE` handling as the Java consumer does it.
+
+use crate::protocol::record::{BatchHeader, PeekedBatch};
+use crate::protocol::ErrorCode;
+
+/// What one partition of a Fetch response asks of the driver.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PartitionVerdict {
+    /// Nothing to do: no position (a reset is pending) or no records.
+    Nothing,
+    /// Decode the records fetched from `position`. `early` is true when the
+    /// headers gave the next position (already applied), so the next fetch
+    /// may go out before the decode.
+    Decode {
+        /// The position the data starts at (records before it are dropped).
+        position: i64,
+        /// Whether the next position is already known.
+        early: bool,
+    },
+    /// The position is out of the log's range: it is forgotten; the driver
+    /// applies its reset policy (or reports the error).
+    OutOfRange {
+        /// The position the broker refused.
+        position: i64,
+    },
+    /// The partition failed with `code`; `refresh` when new metadata may help.
+    Failed {
+        /// The partition's error.
+        code: ErrorCode,
+        /// Whether to refresh the metadata before fetching it again.
+        refresh: bool,
+    },
+}
+
+/// One partition's fetch position and high watermark.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FetchPosition {
+    /// Where the next fetch starts; `None` until known (a reset is pending).
+    pub position: Option<i64>,
+    /// The last high watermark the leader reported (-1 before any).
+    pub high_watermark: i64,
+}
+
+impl Default for FetchPosition {
+    fn default() -> Self {
+        Self {
+            position: None,
+            high_watermark: -1,
+        }
+    }
+}
+
+impl FetchPosition {
+    /// A partition starting at `position` (`None`: apply the reset policy).
+    pub fn new(position: Option<i64>) -> Self {
+        Self {
+            position,
+            ..Self::default()
+        }
+    }
+
+    /// Judges one partition of a Fetch response: its error code, high
+    /// watermark and records (the `records` field, possibly empty).
+    pub fn on_partition(
+        &mut self,
+        code: ErrorCode,
+        high_watermark: i64,
+        records: Option<&[u8]>,
+    ) -> PartitionVerdict {
+        let Some(position) = self.position else {
+            return PartitionVerdict::Nothing;
+        };
+        match code {
+            ErrorCode::NONE => {}
+            ErrorCode::OFFSET_OUT_OF_RANGE => {
+                self.position = None;
+                return PartitionVerdict::OutOfRange { position };
+            }
+            code => {
+                let refresh = code.needs_metadata_refresh() || code.is_retriable();
+                return PartitionVerdict::Failed { code, refresh };
+            }
+        }
+        self.high_watermark = high_watermark;
+        let Some(records) = records.filter(|r| !r.is_empty()) else {
+            return PartitionVerdict::Nothing;
+        };
+        let early = match next_position(records, position) {
+            Some(next) => {
+                self.position = Some(next);
+                true
+            }
+            None => false,
+        };
+        PartitionVerdict::Decode { position, early }
+    }
+
+    /// The decode of records fetched from `from` ended at `next`.
+    pub fn on_decoded(&mut self, next: i64) {
+        self.position = Some(next);
+    }
+
+    /// The records fetched from `from` could not be read: fetch them again.
+    pub fn on_unreadable(&mut self, from: i64) {
+        self.position = Some(from);
+    }
+}
+
+/// Where the next fetch of a partition starts, from the v2 batch headers
+/// alone (no decompression, no record decoding): past the last complete
+/// batch, or `position` if there is none. `None` when a complete batch is
+/// not a v2 batch, or its header is malformed (the full decode decides).
+pub fn next_position(records: &[u8], position: i64) -> Option<i64> {
+    let mut next = position;
+    let mut rest = records;
+    loop {
+        match BatchHeader::peek(rest).ok()? {
+            PeekedBatch::Partial => return Some(next),
+            PeekedBatch::Legacy => return None,
+            PeekedBatch::V2 {
+                next_offset, len, ..
+            } => {
+                next = next.max(next_offset);
+                rest = rest.get(len..)?;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::record::{BatchHeader, Record, RecordBatch};
+    use bytes::{Bytes, BytesMut};
+
+    fn batch(base: i64, values: &[&str]) -> Bytes {
+        let mut buf = BytesMut::new();
+        RecordBatch {
+            header: BatchHeader {
+                base_offset: base,
+                last_offset_delta: i32::try_from(values.len()).unwrap() - 1,
+                ..BatchHeader::default()
+            },
+            records: values
+                .iter()
+                .enumerate()
+                .map(|(i, v)| Record {
+                    offset_delta: i32::try_from(i).unwrap(),
+                    value: Some(Bytes::copy_from_slice(v.as_bytes())),
+                    ..Record::default()
+                })
+                .collect(),
+        }
+        .encode(&mut buf)
+        .unwrap();
+        buf.freeze()
+    }
+
+    #[test]
+    fn headers_give_the_next_position_before_the_decode() {
+        let mut data = BytesMut::new();
+        data.extend_from_slice(&batch(10, &["a", "b", "c"]));
+        data.extend_from_slice(&batch(13, &["d"]));
+        let mut p = FetchPosition::new(Some(11));
+        let v = p.on_partition(ErrorCode::NONE, 20, Some(&data));
+        assert_eq!(
+            v,
+            PartitionVerdict::Decode {
+                position: 11,
+                early: true
+            }
+        );
+        assert_eq!((p.position, p.high_watermark), (Some(14), 20));
+    }
+
+    #[test]
+    fn a_partial_batch_at_the_end_is_fetched_again() {
+        let whole = batch(0, &["a", "b"]);
+        let cut = batch(2, &["c"]);
+        let mut data = BytesMut::new();
+        data.extend_from_slice(&whole);
+        data.extend_from_slice(cut.get(..cut.len() - 3).unwrap());
+        assert_eq!(next_position(&data, 0), Some(2));
+        // Only a partial batch: stay where we are.
+        assert_eq!(next_position(cut.get(..20).unwrap(), 2), Some(2));
+        assert_eq!(next_position(&[], 7), Some(7));
+    }
+
+    #[test]
+    fn legacy_batches_wait_for_the_decode() {
+        let mut legacy = batch(0, &["a"]).to_vec();
+        legacy[16] = 1; // magic 1
+        let mut p = FetchPosition::new(Some(0));
+        let v = p.on_partition(ErrorCode::NONE, 5, Some(&legacy));
+        assert_eq!(
+            v,
+            PartitionVerdict::Decode {
+                position: 0,
+                early: false
+            }
+        );
+        assert_eq!(p.position, Some(0));
+        p.on_decoded(1);
+        assert_eq!(p.position, Some(1));
+    }
+
+    #[test]
+    fn malformed_headers_never_panic_and_defer_to_the_decode() {
+        let mut bad = batch(0, &["a"]).to_vec();
+        bad[8..12].copy_from_slice(&(-5i32).to_be_bytes());
+        assert_eq!(next_position(&bad, 0), None);
+        bad[8..12].copy_from_slice(&i32::MAX.to_be_bytes());
+        assert_eq!(
+            next_position(&bad, 3),
+            Some(3),
+            "announces more than it has"
+        );
+    }
+
+    #[test]
+    fn errors_are_judged_per_partition() {
+        let mut p = FetchPosition::new(Some(42));
+        assert_eq!(
+            p.on_partition(ErrorCode::OFFSET_OUT_OF_RANGE, -1, None),
+            PartitionVerdict::OutOfRange { position: 42 }
+        );
+        assert_eq!(p.position, None);
+        assert_eq!(
+            p.on_partition(ErrorCode::NONE, 3, Some(&batch(0, &["a"]))),
+            PartitionVerdict::Nothing,
+            "no position until a reset"
+        );
+        let mut p = FetchPosition::new(Some(1));
+        assert_eq!(
+            p.on_partition(ErrorCode::NOT_LEADER_OR_FOLLOWER, -1, None),
+            PartitionVerdict::Failed {
+                code: ErrorCode::NOT_LEADER_OR_FOLLOWER,
+                refresh: true
+            }
+        );
+        assert_eq!(p.position, Some(1));
+        assert_eq!(
+            p.on_partition(ErrorCode::NONE, 9, Some(&[])),
+            PartitionVerdict::Nothing
+        );
+        assert_eq!(p.high_watermark, 9);
+        p.on_unreadable(1);
+        assert_eq!(p.position, Some(1));
+    }
+}
