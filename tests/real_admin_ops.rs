@@ -130,10 +130,27 @@ async fn describes_and_alters_topic_and_broker_configs() {
         "{err}"
     );
 
-    let after = admin
-        .describe_configs(&[topic_r.clone(), broker_r.clone()], true)
-        .await
-        .expect("describe");
+    // Applied when the KRaft metadata record reaches the broker: read until
+    // both changes show (or 10 s pass).
+    let mut after = Vec::new();
+    for _ in 0..100 {
+        after = admin
+            .describe_configs(&[topic_r.clone(), broker_r.clone()], true)
+            .await
+            .expect("describe");
+        let shows = |i: usize, key: &str, source: ConfigSource| {
+            after[i]
+                .1
+                .as_ref()
+                .is_ok_and(|entries| entries.iter().any(|e| e.name == key && e.source == source))
+        };
+        if shows(0, "retention.ms", ConfigSource::DynamicTopic)
+            && shows(1, "log.cleaner.backoff.ms", ConfigSource::DynamicBroker)
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
     let entries = after[0].1.as_ref().expect("topic configs");
     let retention = entries
         .iter()
@@ -188,10 +205,25 @@ async fn describes_and_alters_topic_and_broker_configs() {
         .await
         .expect("alter");
     assert!(reverted.iter().all(|(_, r)| r.is_ok()), "{reverted:?}");
-    let last = admin
-        .describe_configs(&[topic_r, broker_r], false)
-        .await
-        .expect("describe");
+    // The broker applies a dynamic config change when the KRaft metadata
+    // record reaches it, a moment after the controller's answer: read until
+    // the deleted broker key is no longer dynamic (or 10 s pass).
+    let mut last = Vec::new();
+    for _ in 0..100 {
+        last = admin
+            .describe_configs(&[topic_r.clone(), broker_r.clone()], false)
+            .await
+            .expect("describe");
+        let dynamic = last[1].1.as_ref().is_ok_and(|entries| {
+            entries.iter().any(|e| {
+                e.name == "log.cleaner.backoff.ms" && e.source == ConfigSource::DynamicBroker
+            })
+        });
+        if !dynamic {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
     let entries = last[0].1.as_ref().expect("topic configs");
     let find = |n: &str| entries.iter().find(|e| e.name == n).cloned().expect("key");
     assert_eq!(find("retention.ms").source, ConfigSource::Default);
