@@ -16,6 +16,8 @@
 //! | [`Admin::describe_cluster`], [`Admin::describe_topics`] | DescribeCluster, Metadata | any broker |
 //! | [`Admin::list_groups_filtered`] | ListGroups v4/v5 | every broker |
 //! | [`Admin::groups_offsets`] | OffsetFetch (v8+: one request per coordinator), ListOffsets | the groups' coordinators, the leaders |
+//! | [`Admin::describe_log_dirs`] | DescribeLogDirs | each broker asked for (every broker by default) |
+//! | [`Admin::elect_leaders`] | ElectLeaders | the controller, as CreateTopics |
 //! | [`Admin::plan_offset_reset`], [`Admin::reset_offsets`] | DescribeGroups, OffsetFetch, ListOffsets, OffsetCommit | the coordinator, the leaders |
 //!
 //! Operations on several topics, groups or partitions report one result per
@@ -35,6 +37,7 @@ mod group_offsets;
 mod group_reset;
 mod consumer_groups;
 mod groups;
+mod log_dirs;
 mod offsets;
 mod records;
 mod topics;
@@ -59,6 +62,7 @@ pub use consumer_groups::{
     AnyGroupDescription, ConsumerGroupDescription, ConsumerGroupMember,
 };
 pub use groups::{GroupDescription, GroupListing, GroupListings, MemberDescription};
+pub use log_dirs::{ElectionType, LogDir, ReplicaLogDir};
 pub use offsets::{ListedOffset, OffsetSpec, PartitionOffsets};
 pub use topics::{NewTopic, TopicListing};
 
