@@ -30,6 +30,7 @@ use clap::{CommandFactory, Parser};
 
 mod admin;
 mod admin_args;
+mod admin_disks;
 mod admin_ops;
 mod args;
 mod consume;
@@ -59,6 +60,7 @@ fn main() -> ExitCode {
         Command::Query(args) => &args.conn,
         Command::Configs(cmd) => admin_ops::configs_connection(cmd),
         Command::Cluster(args) => &args.conn,
+        Command::LogDirs(args) => &args.conn,
     };
     if let Command::Consume(args) = &cli.command {
         if let Err(e) = args.check() {
@@ -94,6 +96,7 @@ fn main() -> ExitCode {
             Command::Query(args) => query::run(client, args).await,
             Command::Configs(cmd) => admin_ops::configs(client, cmd).await,
             Command::Cluster(args) => admin_ops::cluster(client, args).await,
+            Command::LogDirs(args) => admin_disks::log_dirs(client, args).await,
         }
     });
     match result {
