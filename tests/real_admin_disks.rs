@@ -63,15 +63,23 @@ async fn log_dirs_report_each_replica_and_its_size() {
     assert_eq!(all.len(), 1, "one result per broker: {all:?}");
     let (node, dirs) = &all[0];
     let dirs = dirs.as_ref().expect("the broker's log dirs");
-    assert!(!dirs.is_empty() && dirs.iter().all(|d| d.path.starts_with('/')), "{dirs:?}");
+    assert!(
+        !dirs.is_empty() && dirs.iter().all(|d| d.path.starts_with('/')),
+        "{dirs:?}"
+    );
     let written = replica_sizes(dirs, &asked[0]);
     let empty = replica_sizes(dirs, &asked[1]);
     assert_eq!(written.len(), 1, "partition 0 on broker {node}: {dirs:?}");
-    assert!(written[0] > 50 * 100, "50 records of 100+ bytes: {written:?}");
+    assert!(
+        written[0] > 50 * 100,
+        "50 records of 100+ bytes: {written:?}"
+    );
     assert_eq!(empty, [0], "partition 1 holds nothing: {dirs:?}");
     // Only the asked partitions come back.
     assert!(
-        dirs.iter().flat_map(|d| &d.replicas).all(|r| r.partition.topic == t),
+        dirs.iter()
+            .flat_map(|d| &d.replicas)
+            .all(|r| r.partition.topic == t),
         "{dirs:?}"
     );
     let dir = dirs.iter().find(|d| !d.replicas.is_empty()).expect("a dir");
@@ -86,7 +94,10 @@ async fn log_dirs_report_each_replica_and_its_size() {
     assert_eq!(replica_sizes(every, &asked[0]), written);
     // A broker that does not exist fails alone.
     let quick = admin.clone().with_timeout(Duration::from_secs(2));
-    let r = quick.describe_log_dirs(&[*node, 9999], Some(&asked)).await.expect("asked");
+    let r = quick
+        .describe_log_dirs(&[*node, 9999], Some(&asked))
+        .await
+        .expect("asked");
     assert!(r[0].1.is_ok() && r[1].0 == 9999 && r[1].1.is_err(), "{r:?}");
 }
 
@@ -99,7 +110,10 @@ async fn wait_for_leader(
 ) -> (i32, Vec<i32>) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {
-        let d = admin.describe_topics(&[topic.to_owned()]).await.expect("describe");
+        let d = admin
+            .describe_topics(&[topic.to_owned()])
+            .await
+            .expect("describe");
         if let Some(Ok(t)) = d.into_iter().next().map(|(_, r)| r) {
             let p = &t.partitions[0];
             if let Some(leader) = p.leader.filter(|l| ok(*l)) {
@@ -108,7 +122,10 @@ async fn wait_for_leader(
                 }
             }
         }
-        assert!(tokio::time::Instant::now() < deadline, "leader never settled");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "leader never settled"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
@@ -119,10 +136,7 @@ async fn preferred_leader_election_after_the_leader_restarted() {
     if !kafka::can_start() {
         return;
     }
-    let cluster = kafka::Cluster::start(
-        3,
-        &["--set", "auto.leader.rebalance.enable=false"],
-    );
+    let cluster = kafka::Cluster::start(3, &["--set", "auto.leader.rebalance.enable=false"]);
     let bootstrap = cluster.bootstrap.clone();
     let t = kafka::unique("elect");
     create_topics(&bootstrap, &[(&t, 1)], 3).await;
@@ -138,14 +152,25 @@ async fn preferred_leader_election_after_the_leader_restarted() {
         .expect("elect");
     assert_eq!(r[0], (tp(&t, 0), Ok(false)), "{r:?}");
     assert_eq!(r[1].0, missing);
-    assert_eq!(code_of(&r[1].1), Some(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION), "{r:?}");
+    assert_eq!(
+        code_of(&r[1].1),
+        Some(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION),
+        "{r:?}"
+    );
 
     // Every replica holds the partition, each on its own broker.
-    let dirs = admin.describe_log_dirs(&[], Some(&[tp(&t, 0)])).await.expect("dirs");
+    let dirs = admin
+        .describe_log_dirs(&[], Some(&[tp(&t, 0)]))
+        .await
+        .expect("dirs");
     assert_eq!(dirs.len(), 3, "{dirs:?}");
     for (node, d) in &dirs {
         let d = d.as_ref().unwrap_or_else(|e| panic!("broker {node}: {e}"));
-        assert_eq!(replica_sizes(d, &tp(&t, 0)).len(), 1, "broker {node}: {d:?}");
+        assert_eq!(
+            replica_sizes(d, &tp(&t, 0)).len(),
+            1,
+            "broker {node}: {d:?}"
+        );
     }
 
     // A controlled restart moves leadership away; with rebalancing off it

@@ -25,8 +25,8 @@
 use std::io::Write;
 
 use kafkit::admin::{
-    Admin, AnyGroupDescription, ConsumerGroupDescription, GroupDescription, GroupListings, NewTopic,
-    PartitionOffsets, PerItem, TopicPartition,
+    Admin, AnyGroupDescription, ConsumerGroupDescription, GroupDescription, GroupListings,
+    NewTopic, PartitionOffsets, PerItem, TopicPartition,
 };
 use kafkit::ClientConfig;
 

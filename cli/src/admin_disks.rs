@@ -88,7 +88,10 @@ fn dir_lines(node: i32, d: &LogDir, out: &mut Vec<String>) {
     for r in &d.replicas {
         let future = if r.is_future { "  (future)" } else { "" };
         let name = tp_name(&r.partition);
-        out.push(format!("  {name}  size={}  lag={}{future}", r.size, r.offset_lag));
+        out.push(format!(
+            "  {name}  size={}  lag={}{future}",
+            r.size, r.offset_lag
+        ));
     }
 }
 

@@ -88,7 +88,9 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Metadata(args) => metadata::run(client, args).await,
-            Command::Produce(args) => produce::run(client, args, progress).await.map(|o| o.failed == 0),
+            Command::Produce(args) => produce::run(client, args, progress)
+                .await
+                .map(|o| o.failed == 0),
             Command::Topics(cmd) => admin::topics(client, cmd).await,
             Command::Groups(cmd) => admin::groups(client, cmd).await,
             Command::Offsets(args) => admin::offsets(client, args).await,

@@ -35,7 +35,11 @@ fn logdirs_and_elect_leaders_on_kafka() {
     let Some(k) = kafka::single() else { return };
     let b = k.bootstrap.as_str();
     let topic = kafka::unique("cli-disks");
-    run(b, &["topics", "create", "-t", &topic, "-p", "2", "-r", "1"], 0);
+    run(
+        b,
+        &["topics", "create", "-t", &topic, "-p", "2", "-r", "1"],
+        0,
+    );
 
     let dirs = json(&run(b, &["logdirs", "-t", &topic, "--json"], 0));
     let brokers = dirs.as_array().expect("one entry per broker");
@@ -53,14 +57,26 @@ fn logdirs_and_elect_leaders_on_kafka() {
         .collect();
     assert_eq!(replicas, [(topic.clone(), 0), (topic.clone(), 1)], "{dirs}");
     let text = run(b, &["logdirs", "-t", &format!("{topic}:1")], 0);
-    assert!(text.starts_with("broker ") && text.contains(" total="), "{text}");
-    assert!(text.contains(&format!("  {topic}/1  size=0  lag=0")), "{text}");
+    assert!(
+        text.starts_with("broker ") && text.contains(" total="),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("  {topic}/1  size=0  lag=0")),
+        "{text}"
+    );
     assert!(!text.contains(&format!("{topic}/0")), "{text}");
 
     // One replica: it already leads, nothing to elect (not a failure).
     let out = json(&run(
         b,
-        &["topics", "elect-leaders", "-t", &format!("{topic}:0"), "--json"],
+        &[
+            "topics",
+            "elect-leaders",
+            "-t",
+            &format!("{topic}:0"),
+            "--json",
+        ],
         0,
     ));
     assert_eq!(out[0]["ok"], true, "{out}");

@@ -173,7 +173,10 @@ impl Admin {
             broker_error(
                 ErrorCode::UNKNOWN_SERVER_ERROR,
                 ApiKey::ELECT_LEADERS,
-                format!(" for {}/{}: missing from the response", tp.topic, tp.partition),
+                format!(
+                    " for {}/{}: missing from the response",
+                    tp.topic, tp.partition
+                ),
             )
         }))
     }
@@ -202,7 +205,8 @@ fn by_topic(partitions: &[TopicPartition]) -> Vec<(String, Vec<i32>)> {
 fn log_dir(d: LogDirResult, node: i32, broker: &BrokerRef, version: i16) -> LogDir {
     let error = (!d.error_code.is_ok()).then(|| {
         let what = format!("log dir {} of broker {node}", d.log_dir);
-        item_error(d.error_code, ApiKey::DESCRIBE_LOG_DIRS, &what, None).answered_by(broker, version)
+        item_error(d.error_code, ApiKey::DESCRIBE_LOG_DIRS, &what, None)
+            .answered_by(broker, version)
     });
     let known = |n: i64| (n >= 0).then_some(n);
     let mut replicas = Vec::new();
@@ -217,7 +221,8 @@ fn log_dir(d: LogDirResult, node: i32, broker: &BrokerRef, version: i16) -> LogD
         }
     }
     replicas.sort_by(|a, b| {
-        (&a.partition.topic, a.partition.partition).cmp(&(&b.partition.topic, b.partition.partition))
+        (&a.partition.topic, a.partition.partition)
+            .cmp(&(&b.partition.topic, b.partition.partition))
     });
     LogDir {
         path: d.log_dir,
@@ -234,12 +239,7 @@ mod tests {
 
     #[test]
     fn partitions_group_by_topic_without_repeats() {
-        let tps = [
-            tp("a", 1),
-            tp("b", 0),
-            tp("a", 0),
-            tp("a", 1),
-        ];
+        let tps = [tp("a", 1), tp("b", 0), tp("a", 0), tp("a", 1)];
         assert_eq!(
             by_topic(&tps),
             [("a".to_owned(), vec![1, 0]), ("b".to_owned(), vec![0])]

@@ -277,7 +277,10 @@ mod tests {
     #[test]
     fn request_bytes_all_and_some() {
         // Null: every partition.
-        assert_eq!(encoded(&DescribeLogDirsRequest::default(), 1), [0xff, 0xff, 0xff, 0xff]);
+        assert_eq!(
+            encoded(&DescribeLogDirsRequest::default(), 1),
+            [0xff, 0xff, 0xff, 0xff]
+        );
         assert_eq!(encoded(&DescribeLogDirsRequest::default(), 4), [0, 0]);
         let some = DescribeLogDirsRequest {
             topics: Some(vec![DescribeLogDirsTopic {
@@ -289,7 +292,10 @@ mod tests {
         };
         let v4: &[u8] = &[2, 2, b't', 2, 0, 0, 0, 2, 0, 0];
         assert_eq!(encoded(&some, 4), v4);
-        assert_eq!(DescribeLogDirsRequest::decode(Bytes::from_static(v4), 4), Ok(some));
+        assert_eq!(
+            DescribeLogDirsRequest::decode(Bytes::from_static(v4), 4),
+            Ok(some)
+        );
     }
 
     #[test]
@@ -334,7 +340,10 @@ mod tests {
         );
         for n in 0..full.len() {
             let cut = Bytes::copy_from_slice(&full[..n]);
-            assert!(DescribeLogDirsResponse::decode(cut, 4).is_err(), "{n} bytes");
+            assert!(
+                DescribeLogDirsResponse::decode(cut, 4).is_err(),
+                "{n} bytes"
+            );
         }
     }
 }

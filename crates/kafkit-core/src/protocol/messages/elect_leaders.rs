@@ -233,11 +233,16 @@ mod tests {
             timeout_ms: 1000,
             ..Default::default()
         };
-        let v0: &[u8] = &[0, 0, 0, 1, 0, 1, b't', 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 3, 0xe8];
+        let v0: &[u8] = &[
+            0, 0, 0, 1, 0, 1, b't', 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 3, 0xe8,
+        ];
         let v2: &[u8] = &[0, 2, 2, b't', 2, 0, 0, 0, 1, 0, 0, 0, 3, 0xe8, 0];
         assert_eq!(encoded(&req, 0), v0);
         assert_eq!(encoded(&req, 2), v2);
-        assert_eq!(ElectLeadersRequest::decode(Bytes::from_static(v2), 2), Ok(req));
+        assert_eq!(
+            ElectLeadersRequest::decode(Bytes::from_static(v2), 2),
+            Ok(req)
+        );
     }
 
     #[test]
