@@ -18,6 +18,7 @@
 //! | [`Admin::groups_offsets`] | OffsetFetch (v8+: one request per coordinator), ListOffsets | the groups' coordinators, the leaders |
 //! | [`Admin::describe_log_dirs`] | DescribeLogDirs | each broker asked for (every broker by default) |
 //! | [`Admin::elect_leaders`] | ElectLeaders | the controller, as CreateTopics |
+//! | [`Admin::describe_user_scram_credentials`], [`Admin::alter_user_scram_credentials`] | DescribeUserScramCredentials, AlterUserScramCredentials | any broker (KRaft brokers forward the change to the controller) |
 //! | [`Admin::plan_offset_reset`], [`Admin::reset_offsets`] | DescribeGroups, OffsetFetch, ListOffsets, OffsetCommit | the coordinator, the leaders |
 //!
 //! Operations on several topics, groups or partitions report one result per
@@ -40,6 +41,7 @@ mod groups;
 mod log_dirs;
 mod offsets;
 mod records;
+mod scram;
 mod topics;
 
 use std::time::Duration;
@@ -64,6 +66,7 @@ pub use consumer_groups::{
 pub use groups::{GroupDescription, GroupListing, GroupListings, MemberDescription};
 pub use log_dirs::{ElectionType, LogDir, ReplicaLogDir};
 pub use offsets::{ListedOffset, OffsetSpec, PartitionOffsets};
+pub use scram::{ScramAlteration, ScramCredential, ScramMechanism};
 pub use topics::{NewTopic, TopicListing};
 
 /// One result per topic, group or partition, in the order they were asked for.
