@@ -83,6 +83,9 @@ pub enum Command {
     /// Each broker's log directories and the size of every replica in them.
     #[command(name = "logdirs")]
     LogDirs(crate::admin_disks::LogDirsArgs),
+    /// Describe, create or delete SCRAM user credentials.
+    #[command(subcommand)]
+    Users(crate::admin_users::UsersCommand),
 }
 
 /// Options every subcommand takes.

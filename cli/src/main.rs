@@ -31,6 +31,7 @@ use clap::{CommandFactory, Parser};
 mod admin;
 mod admin_args;
 mod admin_disks;
+mod admin_users;
 mod admin_ops;
 mod args;
 mod consume;
@@ -61,6 +62,7 @@ fn main() -> ExitCode {
         Command::Configs(cmd) => admin_ops::configs_connection(cmd),
         Command::Cluster(args) => &args.conn,
         Command::LogDirs(args) => &args.conn,
+        Command::Users(cmd) => admin_users::users_connection(cmd),
     };
     if let Command::Consume(args) = &cli.command {
         if let Err(e) = args.check() {
@@ -99,6 +101,7 @@ fn main() -> ExitCode {
             Command::Configs(cmd) => admin_ops::configs(client, cmd).await,
             Command::Cluster(args) => admin_ops::cluster(client, args).await,
             Command::LogDirs(args) => admin_disks::log_dirs(client, args).await,
+            Command::Users(cmd) => admin_users::users(client, cmd).await,
         }
     });
     match result {
