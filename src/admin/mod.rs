@@ -19,6 +19,7 @@
 //! | [`Admin::describe_log_dirs`] | DescribeLogDirs | each broker asked for (every broker by default) |
 //! | [`Admin::elect_leaders`] | ElectLeaders | the controller, as CreateTopics |
 //! | [`Admin::describe_user_scram_credentials`], [`Admin::alter_user_scram_credentials`] | DescribeUserScramCredentials, AlterUserScramCredentials | any broker (KRaft brokers forward the change to the controller) |
+//! | [`Admin::describe_acls`], [`Admin::create_acls`], [`Admin::delete_acls`] | DescribeAcls, CreateAcls, DeleteAcls | any broker |
 //! | [`Admin::plan_offset_reset`], [`Admin::reset_offsets`] | DescribeGroups, OffsetFetch, ListOffsets, OffsetCommit | the coordinator, the leaders |
 //!
 //! Operations on several topics, groups or partitions report one result per
@@ -32,6 +33,7 @@
 //! (CreatePartitions), KIP-107 (DeleteRecords), KIP-700 (DescribeCluster),
 //! KIP-709 (batched OffsetFetch), KIP-122 (reset offsets).
 
+mod acls;
 mod cluster;
 mod configs;
 mod group_offsets;
@@ -56,6 +58,7 @@ use crate::error::{Error, Result};
 use crate::protocol::{ApiKey, ErrorCode};
 
 pub use crate::TopicPartition;
+pub use acls::{AclBinding, AclBindingFilter, OPERATIONS, PATTERN_TYPES, PERMISSIONS, RESOURCE_TYPES};
 pub use cluster::{ClusterBroker, ClusterDescription, PartitionDescription, TopicDescription};
 pub use configs::{AlterConfigOp, ConfigEntry, ConfigResource, ConfigSource, ConfigSynonym};
 pub use group_offsets::{GroupPartitionOffset, GroupSummary};
