@@ -86,6 +86,9 @@ pub enum Command {
     /// Describe, create or delete SCRAM user credentials.
     #[command(subcommand)]
     Users(crate::admin_users::UsersCommand),
+    /// List, create or delete ACL bindings.
+    #[command(subcommand)]
+    Acls(crate::admin_acls::AclsCommand),
 }
 
 /// Options every subcommand takes.

@@ -29,6 +29,7 @@ use std::process::ExitCode;
 use clap::{CommandFactory, Parser};
 
 mod admin;
+mod admin_acls;
 mod admin_args;
 mod admin_disks;
 mod admin_users;
@@ -63,6 +64,7 @@ fn main() -> ExitCode {
         Command::Cluster(args) => &args.conn,
         Command::LogDirs(args) => &args.conn,
         Command::Users(cmd) => admin_users::users_connection(cmd),
+        Command::Acls(cmd) => admin_acls::acls_connection(cmd),
     };
     if let Command::Consume(args) = &cli.command {
         if let Err(e) = args.check() {
@@ -102,6 +104,7 @@ fn main() -> ExitCode {
             Command::Cluster(args) => admin_ops::cluster(client, args).await,
             Command::LogDirs(args) => admin_disks::log_dirs(client, args).await,
             Command::Users(cmd) => admin_users::users(client, cmd).await,
+            Command::Acls(cmd) => admin_acls::acls(client, cmd).await,
         }
     });
     match result {
