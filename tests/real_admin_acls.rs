@@ -80,7 +80,7 @@ async fn acls_created_listed_and_deleted_with_the_standard_authorizer() {
         ..Default::default()
     };
     let found = until(&admin, &alice, |f| !f.is_empty()).await;
-    assert_eq!(found, [read.clone()]);
+    assert_eq!(found, std::slice::from_ref(&read));
     // MATCH on a name under the prefix finds the prefixed binding.
     let matching = AclBindingFilter {
         resource_type: read.resource_type,
@@ -90,7 +90,7 @@ async fn acls_created_listed_and_deleted_with_the_standard_authorizer() {
     };
     assert_eq!(
         admin.describe_acls(&matching).await.expect("match"),
-        [write.clone()]
+        std::slice::from_ref(&write)
     );
     let all = admin
         .describe_acls(&AclBindingFilter::default())

@@ -36,9 +36,9 @@
 mod acls;
 mod cluster;
 mod configs;
+mod consumer_groups;
 mod group_offsets;
 mod group_reset;
-mod consumer_groups;
 mod groups;
 mod log_dirs;
 mod offsets;
@@ -58,14 +58,14 @@ use crate::error::{Error, Result};
 use crate::protocol::{ApiKey, ErrorCode};
 
 pub use crate::TopicPartition;
-pub use acls::{AclBinding, AclBindingFilter, OPERATIONS, PATTERN_TYPES, PERMISSIONS, RESOURCE_TYPES};
+pub use acls::{
+    AclBinding, AclBindingFilter, OPERATIONS, PATTERN_TYPES, PERMISSIONS, RESOURCE_TYPES,
+};
 pub use cluster::{ClusterBroker, ClusterDescription, PartitionDescription, TopicDescription};
 pub use configs::{AlterConfigOp, ConfigEntry, ConfigResource, ConfigSource, ConfigSynonym};
+pub use consumer_groups::{AnyGroupDescription, ConsumerGroupDescription, ConsumerGroupMember};
 pub use group_offsets::{GroupPartitionOffset, GroupSummary};
 pub use group_reset::{OffsetReset, ResetSpec};
-pub use consumer_groups::{
-    AnyGroupDescription, ConsumerGroupDescription, ConsumerGroupMember,
-};
 pub use groups::{GroupDescription, GroupListing, GroupListings, MemberDescription};
 pub use log_dirs::{ElectionType, LogDir, ReplicaLogDir};
 pub use offsets::{ListedOffset, OffsetSpec, PartitionOffsets};
