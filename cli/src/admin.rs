@@ -41,6 +41,7 @@ pub fn topics_connection(cmd: &TopicsCommand) -> &Connection {
         TopicsCommand::Describe(a) => &a.conn,
         TopicsCommand::CreatePartitions(a) => &a.conn,
         TopicsCommand::DeleteRecords(a) => &a.conn,
+        TopicsCommand::ElectLeaders(a) => &a.conn,
     }
 }
 
@@ -77,6 +78,9 @@ pub async fn topics(config: ClientConfig, cmd: TopicsCommand) -> Result<bool, St
         }
         TopicsCommand::DeleteRecords(a) => {
             return crate::admin_ops::delete_records(config, a).await
+        }
+        TopicsCommand::ElectLeaders(a) => {
+            return crate::admin_disks::elect_leaders(config, a).await
         }
         cmd => cmd,
     };

@@ -27,7 +27,7 @@ use crate::admin_args::{
 };
 
 /// Prints `text` lines, or `value` as JSON.
-fn emit(json: bool, value: Value, text: Vec<String>) -> Result<(), String> {
+pub(crate) fn emit(json: bool, value: Value, text: Vec<String>) -> Result<(), String> {
     let mut out = std::io::stdout().lock();
     let written = if json {
         writeln!(out, "{value}")
@@ -39,7 +39,7 @@ fn emit(json: bool, value: Value, text: Vec<String>) -> Result<(), String> {
         .map_err(|e| format!("writing to stdout: {e}"))
 }
 
-async fn connect(config: ClientConfig) -> Result<Admin, String> {
+pub(crate) async fn connect(config: ClientConfig) -> Result<Admin, String> {
     Admin::connect(config)
         .await
         .map_err(|e| format!("cannot connect: {e}"))
@@ -259,7 +259,7 @@ pub async fn create_partitions(
 }
 
 /// The partitions `TOPIC[:P,..]` arguments name (every partition of a bare topic).
-async fn partitions_of(
+pub(crate) async fn partitions_of(
     admin: &Admin,
     topics: &[(String, Vec<i32>)],
 ) -> Result<Vec<TopicPartition>, String> {
@@ -288,7 +288,7 @@ async fn partitions_of(
     Ok(out)
 }
 
-fn tp_name(tp: &TopicPartition) -> String {
+pub(crate) fn tp_name(tp: &TopicPartition) -> String {
     format!("{}/{}", tp.topic, tp.partition)
 }
 

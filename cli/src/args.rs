@@ -80,6 +80,15 @@ pub enum Command {
     Configs(crate::admin_args::ConfigsCommand),
     /// The cluster id, the active controller and the brokers with their racks.
     Cluster(crate::admin_args::ClusterArgs),
+    /// Each broker's log directories and the size of every replica in them.
+    #[command(name = "logdirs")]
+    LogDirs(crate::admin_disks::LogDirsArgs),
+    /// Describe, create or delete SCRAM user credentials.
+    #[command(subcommand)]
+    Users(crate::admin_users::UsersCommand),
+    /// List, create or delete ACL bindings.
+    #[command(subcommand)]
+    Acls(crate::admin_acls::AclsCommand),
 }
 
 /// Options every subcommand takes.
@@ -192,6 +201,8 @@ pub enum TopicsCommand {
     CreatePartitions(crate::admin_args::CreatePartitionsArgs),
     /// Delete the records before an offset (at each partition's leader).
     DeleteRecords(crate::admin_args::DeleteRecordsArgs),
+    /// Elect the preferred (or, with --unclean, any live) replica as leader.
+    ElectLeaders(crate::admin_disks::ElectLeadersArgs),
 }
 
 /// `kafkit topics create`.

@@ -29,8 +29,11 @@ use std::process::ExitCode;
 use clap::{CommandFactory, Parser};
 
 mod admin;
+mod admin_acls;
 mod admin_args;
+mod admin_disks;
 mod admin_ops;
+mod admin_users;
 mod args;
 mod consume;
 mod logging;
@@ -59,6 +62,9 @@ fn main() -> ExitCode {
         Command::Query(args) => &args.conn,
         Command::Configs(cmd) => admin_ops::configs_connection(cmd),
         Command::Cluster(args) => &args.conn,
+        Command::LogDirs(args) => &args.conn,
+        Command::Users(cmd) => admin_users::users_connection(cmd),
+        Command::Acls(cmd) => admin_acls::acls_connection(cmd),
     };
     if let Command::Consume(args) = &cli.command {
         if let Err(e) = args.check() {
@@ -96,6 +102,9 @@ fn main() -> ExitCode {
             Command::Query(args) => query::run(client, args).await,
             Command::Configs(cmd) => admin_ops::configs(client, cmd).await,
             Command::Cluster(args) => admin_ops::cluster(client, args).await,
+            Command::LogDirs(args) => admin_disks::log_dirs(client, args).await,
+            Command::Users(cmd) => admin_users::users(client, cmd).await,
+            Command::Acls(cmd) => admin_acls::acls(client, cmd).await,
         }
     });
     match result {

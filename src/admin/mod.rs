@@ -16,6 +16,10 @@
 //! | [`Admin::describe_cluster`], [`Admin::describe_topics`] | DescribeCluster, Metadata | any broker |
 //! | [`Admin::list_groups_filtered`] | ListGroups v4/v5 | every broker |
 //! | [`Admin::groups_offsets`] | OffsetFetch (v8+: one request per coordinator), ListOffsets | the groups' coordinators, the leaders |
+//! | [`Admin::describe_log_dirs`] | DescribeLogDirs | each broker asked for (every broker by default) |
+//! | [`Admin::elect_leaders`] | ElectLeaders | the controller, as CreateTopics |
+//! | [`Admin::describe_user_scram_credentials`], [`Admin::alter_user_scram_credentials`] | DescribeUserScramCredentials, AlterUserScramCredentials | any broker (KRaft brokers forward the change to the controller) |
+//! | [`Admin::describe_acls`], [`Admin::create_acls`], [`Admin::delete_acls`] | DescribeAcls, CreateAcls, DeleteAcls | any broker |
 //! | [`Admin::plan_offset_reset`], [`Admin::reset_offsets`] | DescribeGroups, OffsetFetch, ListOffsets, OffsetCommit | the coordinator, the leaders |
 //!
 //! Operations on several topics, groups or partitions report one result per
@@ -29,14 +33,17 @@
 //! (CreatePartitions), KIP-107 (DeleteRecords), KIP-700 (DescribeCluster),
 //! KIP-709 (batched OffsetFetch), KIP-122 (reset offsets).
 
+mod acls;
 mod cluster;
 mod configs;
 mod consumer_groups;
 mod group_offsets;
 mod group_reset;
 mod groups;
+mod log_dirs;
 mod offsets;
 mod records;
+mod scram;
 mod topics;
 
 use std::time::Duration;
@@ -51,13 +58,18 @@ use crate::error::{Error, Result};
 use crate::protocol::{ApiKey, ErrorCode};
 
 pub use crate::TopicPartition;
+pub use acls::{
+    AclBinding, AclBindingFilter, OPERATIONS, PATTERN_TYPES, PERMISSIONS, RESOURCE_TYPES,
+};
 pub use cluster::{ClusterBroker, ClusterDescription, PartitionDescription, TopicDescription};
 pub use configs::{AlterConfigOp, ConfigEntry, ConfigResource, ConfigSource, ConfigSynonym};
 pub use consumer_groups::{AnyGroupDescription, ConsumerGroupDescription, ConsumerGroupMember};
 pub use group_offsets::{GroupPartitionOffset, GroupSummary};
 pub use group_reset::{OffsetReset, ResetSpec};
 pub use groups::{GroupDescription, GroupListing, GroupListings, MemberDescription};
+pub use log_dirs::{ElectionType, LogDir, ReplicaLogDir};
 pub use offsets::{ListedOffset, OffsetSpec, PartitionOffsets};
+pub use scram::{ScramAlteration, ScramCredential, ScramMechanism};
 pub use topics::{NewTopic, TopicListing};
 
 /// One result per topic, group or partition, in the order they were asked for.

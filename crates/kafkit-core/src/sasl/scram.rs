@@ -90,8 +90,9 @@ impl ScramHash {
         }
     }
 
-    /// RFC 5802's `Hi()`: PBKDF2 with HMAC of this hash.
-    fn salted_password(self, password: &[u8], salt: &[u8], iterations: u32) -> Vec<u8> {
+    /// RFC 5802's `Hi()`: PBKDF2 with HMAC of this hash (also what
+    /// AlterUserScramCredentials carries as the salted password).
+    pub fn salted_password(self, password: &[u8], salt: &[u8], iterations: u32) -> Vec<u8> {
         match self {
             ScramHash::Sha256 => {
                 pbkdf2::pbkdf2_hmac_array::<Sha256, 32>(password, salt, iterations).to_vec()
@@ -113,6 +114,13 @@ pub fn random_nonce() -> Result<String, SaslError> {
     let mut bytes = [0u8; 24];
     getrandom::getrandom(&mut bytes).map_err(|_| SaslError::Random)?;
     Ok(BASE64.encode(bytes))
+}
+
+/// A fresh salt for a new credential: 32 random bytes.
+pub fn random_salt() -> Result<[u8; 32], SaslError> {
+    let mut bytes = [0u8; 32];
+    getrandom::getrandom(&mut bytes).map_err(|_| SaslError::Random)?;
+    Ok(bytes)
 }
 
 #[derive(Clone)]
