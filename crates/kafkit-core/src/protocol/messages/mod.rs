@@ -10,8 +10,8 @@
 
 pub mod add_offsets_to_txn;
 pub mod add_partitions_to_txn;
-pub mod any;
 pub mod alter_user_scram_credentials;
+pub mod any;
 pub mod api_versions;
 pub mod consumer_group_describe;
 pub mod consumer_group_heartbeat;
