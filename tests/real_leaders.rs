@@ -166,8 +166,23 @@ async fn fetches_follow_the_rack_and_clients_follow_a_moved_leader() {
     produce(&producer, &topic, 40, 5).await;
     let before_move = next_records(&mut plain, 5).await;
     assert_eq!(before_move.first().map(|r| r.offset), Some(40));
-    let producer_metadata = metadata_requests(&producer.metrics_snapshot());
-    let consumer_metadata = metadata_requests(&plain.metrics_snapshot());
+    // A refresh started by `assign` or the first send may still be on its
+    // way under load: the baseline is taken once the counts stay put.
+    let settled = || async {
+        let mut last = (u64::MAX, u64::MAX);
+        loop {
+            let now = (
+                metadata_requests(&producer.metrics_snapshot()),
+                metadata_requests(&plain.metrics_snapshot()),
+            );
+            if now == last {
+                return now;
+            }
+            last = now;
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    };
+    let (producer_metadata, consumer_metadata) = settled().await;
 
     move_leader(&bootstrap, &topic, other).await;
     produce(&producer, &topic, 45, 20).await;
