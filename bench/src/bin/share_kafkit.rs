@@ -7,7 +7,7 @@
 //! or produce after the consumers joined.
 //!
 //! ```text
-//! cargo run --release --example share_throughput -- BOOTSTRAP TOPIC GROUP CONSUMERS RECORDS
+//! cargo run --release --bin bench-share-kafkit -- BOOTSTRAP TOPIC GROUP CONSUMERS RECORDS
 //! ```
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -21,7 +21,7 @@ use kafkit::ClientConfig;
 async fn main() -> kafkit::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [bootstrap, topic, group, consumers, records] = args.as_slice() else {
-        eprintln!("usage: share_throughput BOOTSTRAP TOPIC GROUP CONSUMERS RECORDS");
+        eprintln!("usage: bench-share-kafkit BOOTSTRAP TOPIC GROUP CONSUMERS RECORDS");
         std::process::exit(2);
     };
     let consumers: usize = consumers.parse().expect("CONSUMERS is a number");
