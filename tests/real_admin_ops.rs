@@ -138,14 +138,17 @@ async fn describes_and_alters_topic_and_broker_configs() {
             .describe_configs(&[topic_r.clone(), broker_r.clone()], true)
             .await
             .expect("describe");
-        let shows = |i: usize, key: &str, source: ConfigSource| {
-            after[i]
-                .1
-                .as_ref()
-                .is_ok_and(|entries| entries.iter().any(|e| e.name == key && e.source == source))
+        // Source and value both: the broker can report the dynamic source a
+        // moment before its running config takes the new value.
+        let shows = |i: usize, key: &str, value: &str, source: ConfigSource| {
+            after[i].1.as_ref().is_ok_and(|entries| {
+                entries.iter().any(|e| {
+                    e.name == key && e.source == source && e.value.as_deref() == Some(value)
+                })
+            })
         };
-        if shows(0, "retention.ms", ConfigSource::DynamicTopic)
-            && shows(1, "log.cleaner.backoff.ms", ConfigSource::DynamicBroker)
+        if shows(0, "retention.ms", "3600000", ConfigSource::DynamicTopic)
+            && shows(1, "log.cleaner.backoff.ms", "16000", ConfigSource::DynamicBroker)
         {
             break;
         }
@@ -219,7 +222,12 @@ async fn describes_and_alters_topic_and_broker_configs() {
                 e.name == "log.cleaner.backoff.ms" && e.source == ConfigSource::DynamicBroker
             })
         });
-        if !dynamic {
+        let topic_default = last[0].1.as_ref().is_ok_and(|entries| {
+            entries
+                .iter()
+                .any(|e| e.name == "retention.ms" && e.source == ConfigSource::Default)
+        });
+        if !dynamic && topic_default {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;

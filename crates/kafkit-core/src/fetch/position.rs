@@ -94,6 +94,15 @@ impl FetchPosition {
                 self.position = None;
                 return PartitionVerdict::OutOfRange { position };
             }
+            // The leader has not yet learnt the epoch our metadata already
+            // names (a KIP-951 hint can be a moment ahead of it): fetching
+            // again is enough, as the Java client does.
+            ErrorCode::UNKNOWN_LEADER_EPOCH => {
+                return PartitionVerdict::Failed {
+                    code,
+                    refresh: false,
+                };
+            }
             code => {
                 let refresh = code.needs_metadata_refresh() || code.is_retriable();
                 return PartitionVerdict::Failed { code, refresh };
@@ -255,6 +264,15 @@ mod tests {
                 code: ErrorCode::NOT_LEADER_OR_FOLLOWER,
                 refresh: true
             }
+        );
+        assert_eq!(p.position, Some(1));
+        assert_eq!(
+            p.on_partition(ErrorCode::UNKNOWN_LEADER_EPOCH, -1, None),
+            PartitionVerdict::Failed {
+                code: ErrorCode::UNKNOWN_LEADER_EPOCH,
+                refresh: false
+            },
+            "the leader catches up with our epoch: fetch again"
         );
         assert_eq!(p.position, Some(1));
         assert_eq!(
