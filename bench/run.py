@@ -3,7 +3,8 @@
 client in its own process.
 
     python3 bench/run.py --quick            # the quick subset (see QUICK)
-    python3 bench/run.py                    # the full matrix
+    python3 bench/run.py                    # the full matrix (20 cases)
+    python3 bench/run.py --cross            # every combination (57 cases)
     python3 bench/run.py --readme           # ... and rewrite README.md's table
 
 Clients: kafkit, rdkafka (rust-rdkafka), krafka, kacrab (bench/src/bin/*.rs,
@@ -85,6 +86,35 @@ def case_name(c):
 
 
 def full_matrix():
+    """Every workload the issue names, one dimension at a time around a base
+    case (100 B, no compression, acks=1, 1 partition): each record size, each
+    compression (at 100 B and 1 KiB), acks=all with idempotence, 16
+    partitions, the 3-node cluster; the consumer likewise; end-to-end
+    latency at 10k and 100k records/s; group start-up. Twenty cases, so five
+    interleaved rounds of six clients fit in under an hour on 2 cores. The
+    whole cross product is `--cross`."""
+    p = [case("produce", size, count=n) for size, n in ((10, 400_000), (100, 300_000),
+                                                         (1024, 100_000))]
+    for comp in ("lz4", "zstd"):
+        p.append(case("produce", 100, comp, count=300_000))
+        p.append(case("produce", 1024, comp, count=100_000))
+    p.append(case("produce", 100, acks="all", idem=True, count=300_000))
+    p.append(case("produce", 100, partitions=16, count=300_000))
+    p.append(case("produce", 100, acks="all", idem=True, partitions=16, count=300_000))
+    p.append(case("produce", 100, acks="all", idem=True, partitions=16, nodes=3,
+                  count=200_000))
+    c = [case("consume", size, count=n) for size, n in ((10, 400_000), (100, 300_000),
+                                                        (1024, 100_000))]
+    for comp in ("lz4", "zstd"):
+        c.append(case("consume", 1024, comp, count=100_000))
+    c.append(case("consume", 100, partitions=16, count=300_000))
+    e = [case("e2e", 100, rate=10_000, count=30_000),
+         case("e2e", 100, rate=100_000, count=200_000)]
+    return p + c + e + [case("group", 100, partitions=16)]
+
+
+def cross_matrix():
+    """The whole cross product: sizes x compressions x acks x partitions."""
     cases = []
     for size in (10, 100, 1024):
         for comp in ("none", "lz4", "zstd"):
@@ -100,6 +130,12 @@ def full_matrix():
         cases.append(case("e2e", 100, rate=rate))
     cases.append(case("group", 100, partitions=16))
     return cases
+
+
+def matrix(opts):
+    if opts.quick:
+        return QUICK
+    return cross_matrix() if opts.cross else full_matrix()
 
 
 # Smaller counts than the full matrix, so five rounds of six clients fit in
@@ -327,7 +363,7 @@ def prepare(rig, cases, clients, rounds):
 
 def run(opts):
     clients = opts.clients.split(",") if opts.clients else CLIENTS
-    cases = QUICK if opts.quick else full_matrix()
+    cases = matrix(opts)
     if opts.scale != 1.0:
         cases = [dict(c, count=max(1, int(c["count"] * opts.scale))) if c["mode"] != "group" else c
                  for c in cases]
@@ -478,6 +514,8 @@ def rewrite_readme(table):
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="the quick subset instead of the full matrix")
+    p.add_argument("--cross", action="store_true",
+                   help="the whole cross product (57 cases) instead of the full matrix")
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--clients", help=f"comma-separated subset of {','.join(CLIENTS)}")
     p.add_argument("--cases", help="only cases whose name contains this")
@@ -489,7 +527,7 @@ def main():
     p.add_argument("--list", action="store_true", help="print the cases and exit")
     opts = p.parse_args()
     if opts.list:
-        for c in (QUICK if opts.quick else full_matrix()):
+        for c in matrix(opts):
             print(c["name"], c["count"])
         return
     run(opts)
