@@ -25,7 +25,9 @@ pub struct DescribeTransactionsRequest {
     /// The transactional ids; an empty list gets no results (v0+).
     #[cfg_attr(
         test,
-        proptest(strategy = "crate::protocol::testing::vec_of(proptest::prelude::any::<String>())")
+        proptest(
+            strategy = "crate::protocol::testing::vec_of(proptest::prelude::any::<String>())"
+        )
     )]
     pub transactional_ids: Vec<String>,
     /// Unknown tagged fields (v0+).

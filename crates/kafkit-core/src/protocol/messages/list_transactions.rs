@@ -23,7 +23,9 @@ pub struct ListTransactionsRequest {
     /// all (v0+).
     #[cfg_attr(
         test,
-        proptest(strategy = "crate::protocol::testing::vec_of(proptest::prelude::any::<String>())")
+        proptest(
+            strategy = "crate::protocol::testing::vec_of(proptest::prelude::any::<String>())"
+        )
     )]
     pub state_filters: Vec<String>,
     /// Only transactions of these producer ids; empty for all (v0+).
@@ -61,7 +63,9 @@ pub struct ListTransactionsResponse {
     /// State filters of the request the coordinator does not know (v0+).
     #[cfg_attr(
         test,
-        proptest(strategy = "crate::protocol::testing::vec_of(proptest::prelude::any::<String>())")
+        proptest(
+            strategy = "crate::protocol::testing::vec_of(proptest::prelude::any::<String>())"
+        )
     )]
     pub unknown_state_filters: Vec<String>,
     /// The matching transactions (v0+).
