@@ -12,12 +12,107 @@ use std::time::Duration;
 
 use kafkit::admin::{Admin, TransactionDescription, TransactionFilter, TransactionState};
 use kafkit::producer::{Producer, ProducerConfig, ProducerRecord};
-use kafkit::protocol::ErrorCode;
+use kafkit::protocol::frame::decode_response_strict;
+use kafkit::protocol::messages::describe_producers::{
+    DescribeProducersRequest, DescribeProducersTopic,
+};
+use kafkit::protocol::messages::describe_transactions::DescribeTransactionsRequest;
+use kafkit::protocol::messages::list_transactions::ListTransactionsRequest;
+use kafkit::protocol::{ErrorCode, Request, VersionRange};
 use kafkit::Error;
 
 mod support;
+use support::golden::{assert_bytes_eq, encode_response_frame};
 use support::kafka;
+use support::kafka_golden::Recorder;
 use support::real::{admin, broker, client, topic, tp, WAIT};
+
+/// The versions of `R` kafkit and the broker share.
+fn shared<R: Request>(rec: &Recorder) -> Vec<i16> {
+    let theirs = rec.broker.get(&R::API_KEY.0).expect("the broker lists it");
+    let ours: VersionRange = R::VERSIONS;
+    (ours.min.max(theirs.min)..=ours.max.min(theirs.max)).collect()
+}
+
+/// `req` at every version both sides share: each answer decodes strictly,
+/// has no tagged field the codec does not know and re-encodes to the
+/// broker's bytes. Returns the answers.
+async fn every_version<R: Request + std::fmt::Debug>(
+    rec: &mut Recorder,
+    req: &R,
+) -> Vec<R::Response>
+where
+    R::Response: std::fmt::Debug,
+{
+    let versions = shared::<R>(rec);
+    assert!(!versions.is_empty(), "{:?}: no shared version", R::API_KEY);
+    let mut out = Vec::new();
+    for v in versions {
+        let what = format!("{:?} v{v}", R::API_KEY);
+        rec.call_at(&what, req, v).await;
+        let frame = rec.exchanges.last().expect("recorded").response.clone();
+        let (header, body) = decode_response_strict::<R::Response>(frame.slice(4..), v)
+            .unwrap_or_else(|e| panic!("{what}: strict decode: {e}"));
+        let shown = format!("{body:?}");
+        assert!(!shown.contains("TaggedFields([("), "{what}: {shown}");
+        assert_bytes_eq(&what, &frame, &encode_response_frame(&header, &body, v));
+        out.push(body);
+    }
+    out
+}
+
+/// The three codecs against the broker, at every shared version, while
+/// `id`'s transaction is open on `topic`/0.
+async fn codecs_at_every_version(bootstrap: &str, id: &str, topic: &str, producer_id: i64) {
+    let addr = bootstrap.split(',').next().expect("a broker");
+    let mut rec = Recorder::connect(addr).await;
+    let list = ListTransactionsRequest {
+        producer_id_filters: vec![producer_id],
+        ..Default::default()
+    };
+    let answers = every_version(&mut rec, &list).await;
+    assert_eq!(answers.len(), 2, "ListTransactions v0 and v1 on 4.4.0");
+    for a in answers {
+        assert_eq!(a.error_code, ErrorCode::NONE);
+        let ids: Vec<&str> = a
+            .transaction_states
+            .iter()
+            .map(|t| t.transactional_id.as_str())
+            .collect();
+        assert_eq!(ids, [id]);
+    }
+    let describe = DescribeTransactionsRequest {
+        transactional_ids: vec![id.to_owned()],
+        ..Default::default()
+    };
+    for a in every_version(&mut rec, &describe).await {
+        let t = &a.transaction_states[0];
+        assert_eq!(
+            (t.error_code, t.transaction_state.as_str()),
+            (ErrorCode::NONE, "Ongoing")
+        );
+        assert_eq!(t.topics[0].topic, topic);
+    }
+    let producers = DescribeProducersRequest {
+        topics: vec![DescribeProducersTopic {
+            name: topic.to_owned(),
+            partition_indexes: vec![0, 1],
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    for a in every_version(&mut rec, &producers).await {
+        let parts = &a.topics[0].partitions;
+        assert_eq!(parts.len(), 2, "{a:?}");
+        let open: Vec<i64> = parts
+            .iter()
+            .flat_map(|p| &p.active_producers)
+            .filter(|s| s.producer_id == producer_id)
+            .map(|s| s.current_txn_start_offset)
+            .collect();
+        assert_eq!(open, [0], "{a:?}");
+    }
+}
 
 async fn described(admin: &Admin, id: &str) -> TransactionDescription {
     let mut all = admin.describe_transactions(&[id]).await.expect("describe");
@@ -107,6 +202,8 @@ async fn an_open_transaction_shows_in_list_describe_and_producers_until_aborted(
         "three records, sequences 0-2"
     );
     assert!(producers[1].1.as_ref().expect("partition 1").is_empty());
+    assert_eq!(first_offset, 0, "a fresh partition");
+    codecs_at_every_version(&bootstrap, &id, &t, producer_id).await;
 
     // Unknown ids and partitions fail item by item, with the broker's code.
     let unknown = kafka::unique("never-used-txn-id");
