@@ -156,6 +156,20 @@ fn topics_groups_offsets_and_metadata_as_json_on_kafka() {
         "{md}"
     );
 
+    // The later commands' objects carry "ok" as well.
+    let described = json(&run(
+        b,
+        &["topics", "describe", "-t", &topic, "-t", &missing, "--json"],
+        1,
+    ));
+    assert_eq!(
+        (&described[0]["ok"], &described[1]["ok"]),
+        (&Value::from(true), &Value::from(false)),
+        "{described}"
+    );
+    let offsets = json(&run(b, &["groups", "offsets", "-G", &group, "--json"], 0));
+    assert_eq!(offsets[0]["ok"], true, "{offsets}");
+
     let deleted = json(&run(b, &["topics", "delete", "-t", &topic, "--json"], 0));
     assert_eq!(deleted, serde_json::json!([{"topic": topic, "ok": true}]));
     let gone = json(&run(b, &["topics", "delete", "-t", &missing, "--json"], 1));
