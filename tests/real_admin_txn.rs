@@ -212,6 +212,8 @@ async fn an_open_transaction_shows_in_list_describe_and_producers_until_aborted(
         matches!(&missing[0].1, Err(Error::Broker { code, .. }) if *code == ErrorCode::TRANSACTIONAL_ID_NOT_FOUND),
         "{missing:?}"
     );
+    let empty = admin.describe_transactions(&[""]).await.expect("ask");
+    assert!(matches!(&empty[0].1, Err(Error::Config(_))), "{empty:?}");
     let nowhere = tp(&kafka::unique("no-such-topic"), 0);
     let missing = admin.describe_producers(&[nowhere]).await.expect("ask");
     assert!(

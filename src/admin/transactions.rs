@@ -230,13 +230,18 @@ impl Admin {
 
     /// Each transactional id's state at its transaction coordinator, in
     /// the order asked. An id the coordinator does not know fails with
-    /// `TRANSACTIONAL_ID_NOT_FOUND`.
+    /// `TRANSACTIONAL_ID_NOT_FOUND`, an empty one with [`Error::Config`].
     pub async fn describe_transactions(
         &self,
         transactional_ids: &[&str],
     ) -> Result<PerItem<String, TransactionDescription>> {
         let mut out = Vec::with_capacity(transactional_ids.len());
         for id in transactional_ids {
+            if id.is_empty() {
+                let e = Error::Config("a transactional id cannot be empty".to_owned());
+                out.push((String::new(), Err(e)));
+                continue;
+            }
             let req = DescribeTransactionsRequest {
                 transactional_ids: vec![(*id).to_owned()],
                 ..Default::default()
