@@ -30,6 +30,7 @@ use kafkit::admin::{
 };
 use kafkit::ClientConfig;
 
+use crate::admin_json;
 use crate::args::{Connection, GroupsCommand, OffsetsArgs, TopicsCommand};
 
 /// The connection options of a `topics` subcommand.
@@ -103,15 +104,19 @@ pub async fn topics(config: ClientConfig, cmd: TopicsCommand) -> Result<bool, St
                 "created"
             };
             match admin.create_topics(&topics, a.validate_only).await {
-                Ok(results) => report(&results, verb),
+                Ok(results) => report(a.json, &results, verb),
                 Err(e) => Err(format!("create topics: {e}")),
             }
         }
         TopicsCommand::Delete(a) => match admin.delete_topics(&a.topics).await {
-            Ok(results) => report(&results, "deleted"),
+            Ok(results) => report(a.json, &results, "deleted"),
             Err(e) => Err(format!("delete topics: {e}")),
         },
         TopicsCommand::List(a) => match admin.list_topics(a.internal).await {
+            Ok(topics) if a.json => {
+                crate::admin_ops::emit(true, admin_json::topic_listings(&topics), Vec::new())
+                    .map(|()| true)
+            }
             Ok(topics) => stdout(|out| {
                 for t in &topics {
                     writeln!(
@@ -134,8 +139,13 @@ pub async fn topics(config: ClientConfig, cmd: TopicsCommand) -> Result<bool, St
     result
 }
 
-/// Prints one line per topic; `Ok(false)` if any failed.
-fn report(results: &PerItem<String>, verb: &str) -> Result<bool, String> {
+/// Prints one line (or JSON object) per topic; `Ok(false)` if any failed.
+fn report(json: bool, results: &PerItem<String>, verb: &str) -> Result<bool, String> {
+    if json {
+        let ok = results.iter().all(|(_, r)| r.is_ok());
+        return crate::admin_ops::emit(true, admin_json::topic_results(results), Vec::new())
+            .map(|()| ok);
+    }
     let mut out = Vec::new();
     let ok = render_results(results, verb, &mut out).map_err(|e| e.to_string())?;
     stdout(|w| w.write_all(&out))?;
@@ -186,6 +196,11 @@ pub async fn groups(config: ClientConfig, cmd: GroupsCommand) -> Result<bool, St
             Err(e) => Err(format!("list groups: {e}")),
         },
         GroupsCommand::Describe(a) => match admin.describe_any_groups(&a.groups).await {
+            Ok(described) if a.json => {
+                let ok = described.iter().all(|(_, r)| r.is_ok());
+                let value = admin_json::group_descriptions(&described);
+                crate::admin_ops::emit(true, value, Vec::new()).map(|()| ok)
+            }
             Ok(described) => {
                 let mut out = Vec::new();
                 let ok = render_descriptions(&described, &mut out).map_err(|e| e.to_string())?;
@@ -323,6 +338,13 @@ pub async fn offsets(config: ClientConfig, args: OffsetsArgs) -> Result<bool, St
         .map_err(|e| format!("offsets of {:?}: {e}", args.topic));
     admin.close();
     let rows = result?;
+    if args.json {
+        let value = admin_json::offsets(&args.topic, &rows, args.group.as_deref());
+        let ok = value
+            .as_array()
+            .is_some_and(|rows| rows.iter().all(|r| r["ok"] == true));
+        return crate::admin_ops::emit(true, value, Vec::new()).map(|()| ok);
+    }
     let mut out = Vec::new();
     let ok = render_offsets(&rows, args.group.is_some(), &mut out).map_err(|e| e.to_string())?;
     stdout(|w| w.write_all(&out))?;

@@ -111,12 +111,12 @@ pub async fn configs(config: ClientConfig, cmd: ConfigsCommand) -> Result<bool, 
                         .filter(|e| a.keys.is_empty() || a.keys.contains(&e.name))
                         .collect();
                     let text = config_lines(&entries, a.synonyms);
-                    let value = json!({"resource": r.to_string(), "configs": entries.iter().map(|e| entry_json(e)).collect::<Vec<_>>()});
+                    let value = json!({"resource": r.to_string(), "ok": true, "configs": entries.iter().map(|e| entry_json(e)).collect::<Vec<_>>()});
                     emit(a.json, value, text).map(|()| true)
                 }
                 Err(e) => emit(
                     a.json,
-                    json!({"resource": r.to_string(), "error": e.to_string()}),
+                    json!({"resource": r.to_string(), "ok": false, "error": e.to_string()}),
                     vec![format!("{r} failed: {e}")],
                 )
                 .map(|()| false),
@@ -232,11 +232,11 @@ pub async fn describe_topics(config: ClientConfig, a: TopicsDescribeArgs) -> Res
                     )
                 }));
                 let parts: Vec<Value> = t.partitions.iter().map(|p| json!({"partition": p.partition, "leader": p.leader, "replicas": p.replicas, "isr": p.isr})).collect();
-                values.push(json!({"topic": name, "id": t.id.to_string(), "internal": t.internal, "partitions": parts}));
+                values.push(json!({"topic": name, "ok": true, "id": t.id.to_string(), "internal": t.internal, "partitions": parts}));
             }
             Err(e) => {
                 text.push(format!("topic {name} failed: {e}"));
-                values.push(json!({"topic": name, "error": e.to_string()}));
+                values.push(json!({"topic": name, "ok": false, "error": e.to_string()}));
             }
         }
     }
@@ -313,8 +313,8 @@ pub async fn delete_records(config: ClientConfig, a: DeleteRecordsArgs) -> Resul
         Err(e) => format!("{} failed: {e}", tp_name(tp)),
     });
     let value = results.iter().map(|(tp, r)| match r {
-        Ok(low) => json!({"topic": tp.topic, "partition": tp.partition, "low_watermark": low}),
-        Err(e) => json!({"topic": tp.topic, "partition": tp.partition, "error": e.to_string()}),
+        Ok(low) => json!({"topic": tp.topic, "partition": tp.partition, "ok": true, "low_watermark": low}),
+        Err(e) => json!({"topic": tp.topic, "partition": tp.partition, "ok": false, "error": e.to_string()}),
     });
     emit(a.json, Value::Array(value.collect()), text.collect()).map(|()| ok)
 }
@@ -346,12 +346,12 @@ pub async fn groups_offsets(config: ClientConfig, a: GroupsOffsetsArgs) -> Resul
                     ));
                 }
                 let rows: Vec<Value> = rows.iter().map(|o| json!({"topic": o.partition.topic, "partition": o.partition.partition, "committed": o.committed, "latest": o.latest.as_ref().ok(), "lag": o.lag()})).collect();
-                values.push(json!({"group": group, "partitions": rows}));
+                values.push(json!({"group": group, "ok": true, "partitions": rows}));
             }
             Err(e) => {
                 ok = false;
                 text.push(format!("group {group} failed: {e}"));
-                values.push(json!({"group": group, "error": e.to_string()}));
+                values.push(json!({"group": group, "ok": false, "error": e.to_string()}));
             }
         }
     }
@@ -417,13 +417,13 @@ pub async fn reset_offsets(config: ClientConfig, a: ResetOffsetsArgs) -> Result<
                     tp_name(tp),
                     o.target
                 ));
-                values.push(json!({"topic": tp.topic, "partition": tp.partition, "current": o.current, "target": o.target, "error": failed.map(|e| e.to_string())}));
+                values.push(json!({"topic": tp.topic, "partition": tp.partition, "current": o.current, "target": o.target, "ok": failed.is_none(), "error": failed.map(|e| e.to_string())}));
             }
             (Err(e), _) => {
                 ok = false;
                 text.push(format!("{} failed: {e}", tp_name(tp)));
                 values.push(
-                    json!({"topic": tp.topic, "partition": tp.partition, "error": e.to_string()}),
+                    json!({"topic": tp.topic, "partition": tp.partition, "ok": false, "error": e.to_string()}),
                 );
             }
         }

@@ -60,10 +60,10 @@ pub enum Command {
     /// Write one record per line of stdin (`-P`, like `kcat -P`).
     #[command(short_flag = 'P')]
     Produce(ProduceArgs),
-    /// Create, delete or list topics.
+    /// Create, delete, list or describe topics; add partitions, delete records, elect leaders.
     #[command(subcommand)]
     Topics(TopicsCommand),
-    /// List or describe consumer groups.
+    /// List or describe consumer groups; their offsets and lag, reset or delete offsets.
     #[command(subcommand)]
     Groups(GroupsCommand),
     /// A topic's earliest and latest offsets per partition, with a group's
@@ -89,6 +89,11 @@ pub enum Command {
     /// List, create or delete ACL bindings.
     #[command(subcommand)]
     Acls(crate::admin_acls::AclsCommand),
+    /// List or describe transactions (stuck-transaction diagnosis).
+    #[command(subcommand)]
+    Transactions(crate::admin_txn::TransactionsCommand),
+    /// The producers a partition's leader tracks, with open transactions.
+    Producers(crate::admin_txn::ProducersArgs),
 }
 
 /// Options every subcommand takes.
@@ -139,6 +144,9 @@ pub struct MetadataArgs {
     /// Also show each partition's earliest and next offset (a ListOffsets per leader).
     #[arg(short = 'O', long = "offsets")]
     pub offsets: bool,
+    /// Print JSON (kcat's `-J`).
+    #[arg(short = 'J', long = "json")]
+    pub json: bool,
 }
 
 /// `kafkit produce`.
@@ -240,6 +248,9 @@ pub struct TopicsCreateArgs {
     /// Only check that the topics could be created.
     #[arg(long = "validate-only")]
     pub validate_only: bool,
+    /// Print JSON.
+    #[arg(long = "json")]
+    pub json: bool,
 }
 
 /// `kafkit topics delete`.
@@ -251,6 +262,9 @@ pub struct TopicsDeleteArgs {
     /// Topic to delete; repeatable.
     #[arg(short = 't', long = "topic", value_name = "TOPIC", required = true)]
     pub topics: Vec<String>,
+    /// Print JSON.
+    #[arg(long = "json")]
+    pub json: bool,
 }
 
 /// `kafkit topics list`.
@@ -262,6 +276,9 @@ pub struct TopicsListArgs {
     /// Include internal topics (`__consumer_offsets`).
     #[arg(long = "internal")]
     pub internal: bool,
+    /// Print JSON.
+    #[arg(long = "json")]
+    pub json: bool,
 }
 
 /// `kafkit groups ...`.
@@ -306,6 +323,9 @@ pub struct GroupsDescribeArgs {
     /// Group to describe; repeatable.
     #[arg(short = 'G', long = "group", value_name = "GROUP", required = true)]
     pub groups: Vec<String>,
+    /// Print JSON.
+    #[arg(long = "json")]
+    pub json: bool,
 }
 
 /// `kafkit offsets`.
@@ -320,6 +340,9 @@ pub struct OffsetsArgs {
     /// Also show this group's committed offsets and lag.
     #[arg(short = 'G', long = "group", value_name = "GROUP")]
     pub group: Option<String>,
+    /// Print JSON.
+    #[arg(long = "json")]
+    pub json: bool,
 }
 
 fn parse_topic_config(s: &str) -> Result<(String, String), String> {

@@ -11,6 +11,7 @@
 //! kafkit groups offsets|reset-offsets|delete-offsets ... [--json]
 //! kafkit consume -b localhost:9092 -t orders [-G GROUP] [-o beginning|end|stored|OFFSET|-N] [-c COUNT] [-e] [-J] [-f FORMAT]
 //! kafkit query -b localhost:9092 -t orders:0:1700000000000
+//! kafkit transactions list|describe ID; kafkit producers -t orders:0 [--json]
 //! kafkit -C -b localhost:9092 -t orders -e -d cgrp,protocol -v   # kcat's flags
 //! ```
 //!
@@ -32,12 +33,17 @@ mod admin;
 mod admin_acls;
 mod admin_args;
 mod admin_disks;
+mod admin_json;
 mod admin_ops;
+mod admin_txn;
 mod admin_users;
 mod args;
 mod consume;
+#[cfg(test)]
+mod help_tests;
 mod logging;
 mod metadata;
+mod metadata_json;
 mod modes;
 mod produce;
 mod progress;
@@ -65,6 +71,8 @@ fn main() -> ExitCode {
         Command::LogDirs(args) => &args.conn,
         Command::Users(cmd) => admin_users::users_connection(cmd),
         Command::Acls(cmd) => admin_acls::acls_connection(cmd),
+        Command::Transactions(cmd) => admin_txn::transactions_connection(cmd),
+        Command::Producers(args) => &args.conn,
     };
     if let Command::Consume(args) = &cli.command {
         if let Err(e) = args.check() {
@@ -105,6 +113,8 @@ fn main() -> ExitCode {
             Command::LogDirs(args) => admin_disks::log_dirs(client, args).await,
             Command::Users(cmd) => admin_users::users(client, cmd).await,
             Command::Acls(cmd) => admin_acls::acls(client, cmd).await,
+            Command::Transactions(cmd) => admin_txn::transactions(client, cmd).await,
+            Command::Producers(args) => admin_txn::producers(client, args).await,
         }
     });
     match result {

@@ -69,15 +69,22 @@ async fn describe(client: &Client, args: &MetadataArgs) -> Result<bool, String> 
         None
     };
     let mut out = std::io::stdout().lock();
-    render(
-        &metadata,
-        conn.addr(),
-        args.topic.as_deref(),
-        offsets.as_ref(),
-        &mut out,
-    )
-    .and_then(|()| out.flush())
-    .map_err(|e| format!("writing to stdout: {e}"))?;
+    let written = if args.json {
+        let only = args.topic.as_deref();
+        let value = crate::metadata_json::render(&metadata, conn.addr(), only, offsets.as_ref());
+        writeln!(out, "{value}")
+    } else {
+        render(
+            &metadata,
+            conn.addr(),
+            args.topic.as_deref(),
+            offsets.as_ref(),
+            &mut out,
+        )
+    };
+    written
+        .and_then(|()| out.flush())
+        .map_err(|e| format!("writing to stdout: {e}"))?;
     Ok(args.topic.as_ref().is_none_or(|t| {
         metadata
             .topic(t)

@@ -20,6 +20,9 @@
 //! | [`Admin::elect_leaders`] | ElectLeaders | the controller, as CreateTopics |
 //! | [`Admin::describe_user_scram_credentials`], [`Admin::alter_user_scram_credentials`] | DescribeUserScramCredentials, AlterUserScramCredentials | any broker (KRaft brokers forward the change to the controller) |
 //! | [`Admin::describe_acls`], [`Admin::create_acls`], [`Admin::delete_acls`] | DescribeAcls, CreateAcls, DeleteAcls | any broker |
+//! | [`Admin::list_transactions`] | ListTransactions | every broker (each lists the transactions it coordinates) |
+//! | [`Admin::describe_transactions`] | DescribeTransactions | each transactional id's coordinator (FindCoordinator key type 1) |
+//! | [`Admin::describe_producers`] | DescribeProducers | each partition's leader |
 //! | [`Admin::plan_offset_reset`], [`Admin::reset_offsets`] | DescribeGroups, OffsetFetch, ListOffsets, OffsetCommit | the coordinator, the leaders |
 //!
 //! Operations on several topics, groups or partitions report one result per
@@ -45,6 +48,7 @@ mod offsets;
 mod records;
 mod scram;
 mod topics;
+mod transactions;
 
 use std::time::Duration;
 
@@ -71,6 +75,10 @@ pub use log_dirs::{ElectionType, LogDir, ReplicaLogDir};
 pub use offsets::{ListedOffset, OffsetSpec, PartitionOffsets};
 pub use scram::{ScramAlteration, ScramCredential, ScramMechanism};
 pub use topics::{NewTopic, TopicListing};
+pub use transactions::{
+    ProducerDescription, TransactionDescription, TransactionFilter, TransactionListing,
+    TransactionState,
+};
 
 /// One result per topic, group or partition, in the order they were asked for.
 pub type PerItem<K, T = ()> = Vec<(K, Result<T>)>;
