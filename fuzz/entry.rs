@@ -14,15 +14,12 @@ use kafkit_core::protocol::messages::add_partitions_to_txn::{
     AddPartitionsToTxnPartitionResult, AddPartitionsToTxnResponse, AddPartitionsToTxnResult,
     AddPartitionsToTxnTopicResult,
 };
-use kafkit_core::protocol::messages::end_txn::EndTxnResponse;
-use kafkit_core::protocol::messages::init_producer_id::InitProducerIdResponse;
-use kafkit_core::protocol::messages::txn_offset_commit::{
-    TxnOffsetCommitResponse, TxnOffsetCommitResponsePartition, TxnOffsetCommitResponseTopic,
-};
 use kafkit_core::protocol::messages::any::{api_info, AnyRequest, AnyResponse, ApiInfo, APIS};
 use kafkit_core::protocol::messages::consumer_protocol::{
     ConsumerProtocolAssignment, ConsumerProtocolSubscription,
 };
+use kafkit_core::protocol::messages::end_txn::EndTxnResponse;
+use kafkit_core::protocol::messages::init_producer_id::InitProducerIdResponse;
 use kafkit_core::protocol::messages::share_acknowledge::ShareAcknowledgeResponse;
 use kafkit_core::protocol::messages::share_fetch::{
     AcquiredRecords, ShareFetchPartitionResponse, ShareFetchResponse, ShareFetchTopicResponse,
@@ -31,6 +28,9 @@ use kafkit_core::protocol::messages::share_group_describe::{
     DescribedShareGroup, ShareGroupDescribeResponse, ShareGroupMemberDescription,
 };
 use kafkit_core::protocol::messages::share_group_heartbeat::ShareGroupHeartbeatResponse;
+use kafkit_core::protocol::messages::txn_offset_commit::{
+    TxnOffsetCommitResponse, TxnOffsetCommitResponsePartition, TxnOffsetCommitResponseTopic,
+};
 use kafkit_core::protocol::record::{
     Batch, ControlRecordKey, DecodeOptions, EndTxnMarker, RecordBatch, RecordSet, RecordSetReader,
 };
@@ -501,7 +501,9 @@ pub fn txn_seeds() -> Vec<(String, Vec<u8>)> {
         (M::VERSIONS.min..=M::VERSIONS.max)
             .map(|version| {
                 let mut out = BytesMut::new();
-                make(version).encode(version, &mut out).expect("seed encodes");
+                make(version)
+                    .encode(version, &mut out)
+                    .expect("seed encodes");
                 let mut input = vec![api, version.to_be_bytes()[1]];
                 input.extend_from_slice(&out);
                 (format!("{name}-v{version}"), input)
@@ -539,21 +541,25 @@ pub fn txn_seeds() -> Vec<(String, Vec<u8>)> {
             }
         }
     }));
-    all.extend(seeds("AddOffsetsToTxnResponse", 2, |_| AddOffsetsToTxnResponse {
-        throttle_time_ms: 3,
-        ..Default::default()
+    all.extend(seeds("AddOffsetsToTxnResponse", 2, |_| {
+        AddOffsetsToTxnResponse {
+            throttle_time_ms: 3,
+            ..Default::default()
+        }
     }));
-    all.extend(seeds("TxnOffsetCommitResponse", 3, |_| TxnOffsetCommitResponse {
-        topics: vec![TxnOffsetCommitResponseTopic {
-            name: "t".into(),
-            partitions: vec![TxnOffsetCommitResponsePartition {
-                partition_index: 0,
-                error_code: ErrorCode::ILLEGAL_GENERATION,
+    all.extend(seeds("TxnOffsetCommitResponse", 3, |_| {
+        TxnOffsetCommitResponse {
+            topics: vec![TxnOffsetCommitResponseTopic {
+                name: "t".into(),
+                partitions: vec![TxnOffsetCommitResponsePartition {
+                    partition_index: 0,
+                    error_code: ErrorCode::ILLEGAL_GENERATION,
+                    ..Default::default()
+                }],
                 ..Default::default()
             }],
             ..Default::default()
-        }],
-        ..Default::default()
+        }
     }));
     all.extend(seeds("EndTxnResponse", 4, |v| EndTxnResponse {
         producer_id: if v >= 5 { 4000 } else { -1 },
