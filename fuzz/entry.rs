@@ -9,10 +9,17 @@
 #![allow(dead_code)]
 
 use bytes::{Bytes, BytesMut};
+use kafkit_core::protocol::messages::add_offsets_to_txn::AddOffsetsToTxnResponse;
+use kafkit_core::protocol::messages::add_partitions_to_txn::{
+    AddPartitionsToTxnPartitionResult, AddPartitionsToTxnResponse, AddPartitionsToTxnResult,
+    AddPartitionsToTxnTopicResult,
+};
 use kafkit_core::protocol::messages::any::{api_info, AnyRequest, AnyResponse, ApiInfo, APIS};
 use kafkit_core::protocol::messages::consumer_protocol::{
     ConsumerProtocolAssignment, ConsumerProtocolSubscription,
 };
+use kafkit_core::protocol::messages::end_txn::EndTxnResponse;
+use kafkit_core::protocol::messages::init_producer_id::InitProducerIdResponse;
 use kafkit_core::protocol::messages::share_acknowledge::ShareAcknowledgeResponse;
 use kafkit_core::protocol::messages::share_fetch::{
     AcquiredRecords, ShareFetchPartitionResponse, ShareFetchResponse, ShareFetchTopicResponse,
@@ -21,10 +28,13 @@ use kafkit_core::protocol::messages::share_group_describe::{
     DescribedShareGroup, ShareGroupDescribeResponse, ShareGroupMemberDescription,
 };
 use kafkit_core::protocol::messages::share_group_heartbeat::ShareGroupHeartbeatResponse;
+use kafkit_core::protocol::messages::txn_offset_commit::{
+    TxnOffsetCommitResponse, TxnOffsetCommitResponsePartition, TxnOffsetCommitResponseTopic,
+};
 use kafkit_core::protocol::record::{
     Batch, ControlRecordKey, DecodeOptions, EndTxnMarker, RecordBatch, RecordSet, RecordSetReader,
 };
-use kafkit_core::protocol::{try_parse_frame, ApiKey};
+use kafkit_core::protocol::{try_parse_frame, ApiKey, ErrorCode};
 use kafkit_core::protocol::{Message, Uuid};
 use kafkit_core::sasl::scram::{ScramClient, ScramHash, ServerFirst, MIN_ITERATIONS};
 use kafkit_core::sasl::Secret;
@@ -462,4 +472,99 @@ pub fn share_seeds() -> Vec<(String, Vec<u8>)> {
             &ShareAcknowledgeResponse::default(),
         ),
     ]
+}
+
+/// `txn_response`: the transactional producer's responses. `data[0] % 5`
+/// picks InitProducerId, AddPartitionsToTxn, AddOffsetsToTxn,
+/// TxnOffsetCommit or EndTxn, `data[1]` the version (signed: every version
+/// the codec has, and the ones it must refuse), the rest is the body. A
+/// body that decodes must round-trip.
+pub fn txn_response(data: &[u8]) {
+    let [api, version, rest @ ..] = data else {
+        return;
+    };
+    let version = i16::from(i8::from_be_bytes([*version]));
+    let body = Bytes::copy_from_slice(rest);
+    match api % 5 {
+        0 => drop(round_trip::<InitProducerIdResponse>(body, version)),
+        1 => drop(round_trip::<AddPartitionsToTxnResponse>(body, version)),
+        2 => drop(round_trip::<AddOffsetsToTxnResponse>(body, version)),
+        3 => drop(round_trip::<TxnOffsetCommitResponse>(body, version)),
+        _ => drop(round_trip::<EndTxnResponse>(body, version)),
+    }
+}
+
+/// Valid transactional responses at every version of their codecs, to seed
+/// the `txn_response` target: `(name, input)`.
+pub fn txn_seeds() -> Vec<(String, Vec<u8>)> {
+    fn seeds<M: Message>(name: &str, api: u8, make: impl Fn(i16) -> M) -> Vec<(String, Vec<u8>)> {
+        (M::VERSIONS.min..=M::VERSIONS.max)
+            .map(|version| {
+                let mut out = BytesMut::new();
+                make(version)
+                    .encode(version, &mut out)
+                    .expect("seed encodes");
+                let mut input = vec![api, version.to_be_bytes()[1]];
+                input.extend_from_slice(&out);
+                (format!("{name}-v{version}"), input)
+            })
+            .collect()
+    }
+    let topic = || AddPartitionsToTxnTopicResult {
+        name: "t".into(),
+        results_by_partition: vec![AddPartitionsToTxnPartitionResult {
+            partition_index: 1,
+            partition_error_code: ErrorCode::CONCURRENT_TRANSACTIONS,
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let mut all = seeds("InitProducerIdResponse", 0, |_| InitProducerIdResponse {
+        producer_id: 4000,
+        producer_epoch: 2,
+        ..Default::default()
+    });
+    all.extend(seeds("AddPartitionsToTxnResponse", 1, |v| {
+        if v >= 4 {
+            AddPartitionsToTxnResponse {
+                results_by_transaction: vec![AddPartitionsToTxnResult {
+                    transactional_id: "tx".into(),
+                    topic_results: vec![topic()],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }
+        } else {
+            AddPartitionsToTxnResponse {
+                results_by_topic_v3_and_below: vec![topic()],
+                ..Default::default()
+            }
+        }
+    }));
+    all.extend(seeds("AddOffsetsToTxnResponse", 2, |_| {
+        AddOffsetsToTxnResponse {
+            throttle_time_ms: 3,
+            ..Default::default()
+        }
+    }));
+    all.extend(seeds("TxnOffsetCommitResponse", 3, |_| {
+        TxnOffsetCommitResponse {
+            topics: vec![TxnOffsetCommitResponseTopic {
+                name: "t".into(),
+                partitions: vec![TxnOffsetCommitResponsePartition {
+                    partition_index: 0,
+                    error_code: ErrorCode::ILLEGAL_GENERATION,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }
+    }));
+    all.extend(seeds("EndTxnResponse", 4, |v| EndTxnResponse {
+        producer_id: if v >= 5 { 4000 } else { -1 },
+        producer_epoch: if v >= 5 { 3 } else { -1 },
+        ..Default::default()
+    }));
+    all
 }

@@ -112,6 +112,35 @@ fn share_seeds_are_committed_and_decode() {
     }
 }
 
+/// The transactional-response seeds are `entry::txn_seeds()` (every
+/// version of each codec), written to `fuzz/seeds/txn_response/` when
+/// `KAFKIT_WRITE_SEEDS=1`; replayed here with the target's crash inputs, and
+/// each seed cut short at every length must be refused, not panic.
+#[test]
+fn txn_seeds_are_committed_and_decode() {
+    let dir = fuzz_dir().join("seeds").join("txn_response");
+    for (name, input) in entry::txn_seeds() {
+        let path = dir.join(&name);
+        if std::env::var_os("KAFKIT_WRITE_SEEDS").is_some() {
+            std::fs::create_dir_all(&dir).expect("mkdir");
+            std::fs::write(&path, &input).expect("write seed");
+        }
+        let committed = std::fs::read(&path).expect("committed seed");
+        assert_eq!(committed, input, "{} is stale", path.display());
+        entry::txn_response(&input);
+        for cut in 2..input.len() {
+            entry::txn_response(&input[..cut]);
+        }
+    }
+    for kind in ["regressions", "corpus-saved"] {
+        for path in files(&fuzz_dir().join(kind).join("txn_response")) {
+            let data = std::fs::read(&path).expect("read input");
+            let outcome = std::panic::catch_unwind(|| entry::txn_response(&data));
+            assert!(outcome.is_ok(), "{} panicked", path.display());
+        }
+    }
+}
+
 /// The seeds are valid messages, so the targets start from inputs that
 /// reach deep into every codec (a codec change that breaks them shows here).
 #[test]

@@ -9,6 +9,9 @@
 //!   them with the control records' offsets skipped; the offsets sent with
 //!   the committed transaction are what OffsetFetch returns, the aborted
 //!   transaction's are not;
+//! - the Java client's transactional producer (commits and aborts) read by
+//!   kafkit: read_committed sees the committed records, read_uncommitted
+//!   every data record, and the positions end past the last marker;
 //! - fencing: a second producer with the same transactional id fences the
 //!   first, whose commit fails with a fatal fenced error and whose open
 //!   transaction never becomes visible.
@@ -376,4 +379,106 @@ async fn v1_offsets_with_the_consumer_group_metadata() {
 #[tokio::test]
 async fn v2_offsets_with_the_consumer_group_metadata() {
     offsets_with_group_metadata(2).await;
+}
+
+/// The Java client's transactional producer (kafka-clients 4.4.0, which
+/// picks v1 or v2 from the cluster as kafkit does) commits some
+/// transactions and aborts others on a 2-partition topic, the last one
+/// aborted. kafkit's read_committed consumer sees exactly the committed
+/// records, in order per partition; its read_uncommitted consumer sees every
+/// data record and no control record; both end with their fetch positions
+/// at the high watermark, past the last (abort) marker.
+async fn java_transactions_read_by_kafkit(version: u8) {
+    let Some(bootstrap) = node(version) else {
+        return;
+    };
+    let topic = kafka::unique(&format!("txn-java-v{version}"));
+    create_topics(bootstrap, &[(&topic, 2)], 1).await;
+    let id = kafka::unique("txn-java-id");
+    let lines = support::java::run(&["txn-produce", bootstrap, &topic, &id, "c3,a2,c2,a3,c1,a2"]);
+    let outcomes: Vec<String> = lines
+        .iter()
+        .filter(|l| l.first().map(String::as_str) == Some("txn"))
+        .map(|l| l[2].clone())
+        .collect();
+    assert_eq!(
+        outcomes,
+        ["commit", "abort", "commit", "abort", "commit", "abort"]
+    );
+
+    // Record i of transaction t went to partition i % 2.
+    let committed_p0 = ["t0-c-0", "t0-c-2", "t2-c-0", "t4-c-0"];
+    let committed_p1 = ["t0-c-1", "t2-c-1"];
+    let all_p0 = [
+        "t0-c-0", "t0-c-2", "t1-a-0", "t2-c-0", "t3-a-0", "t3-a-2", "t4-c-0", "t5-a-0",
+    ];
+    let all_p1 = ["t0-c-1", "t1-a-1", "t2-c-1", "t3-a-1", "t5-a-1"];
+    for (isolation, p0, p1) in [
+        (
+            IsolationLevel::ReadCommitted,
+            &committed_p0[..],
+            &committed_p1[..],
+        ),
+        (IsolationLevel::ReadUncommitted, &all_p0[..], &all_p1[..]),
+    ] {
+        let config = ConsumerConfig::default()
+            .from_beginning()
+            .with_isolation_level(isolation)
+            .with_fetch_max_wait(Duration::from_millis(100));
+        let mut consumer = kafkit::consumer::Consumer::connect(client(bootstrap), config)
+            .await
+            .expect("consumer");
+        consumer.assign_topic(&topic).await.expect("assign");
+        let read = support::real::next_records_of(&mut consumer, p0.len() + p1.len(), &topic).await;
+        support::real::assert_no_more(&mut consumer, Duration::from_millis(500)).await;
+        for (partition, want) in [(0, p0), (1, p1)] {
+            let got: Vec<(i64, String)> = read
+                .iter()
+                .filter(|r| r.partition == partition)
+                .map(|r| (r.offset, text(r.value.as_ref())))
+                .collect();
+            let values: Vec<&str> = got.iter().map(|(_, v)| v.as_str()).collect();
+            assert_eq!(values, want, "{isolation:?}, partition {partition}");
+            assert!(
+                got.windows(2).all(|w| w[0].0 < w[1].0),
+                "offsets increase: {got:?}"
+            );
+        }
+        // Partition 0 ends with the abort marker of t5 at 13, partition 1
+        // with t5's at 9: the positions move past them.
+        let mut positions = Default::default();
+        for _ in 0..50 {
+            positions = consumer.positions().await.expect("positions");
+            let at_end = |p: i32| {
+                positions
+                    .get(&tp(&topic, p))
+                    .is_some_and(|(pos, hw)| *pos == Some(*hw))
+            };
+            if at_end(0) && at_end(1) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(
+            positions.get(&tp(&topic, 0)),
+            Some(&(Some(14), 14)),
+            "{isolation:?}: {positions:?}"
+        );
+        assert_eq!(
+            positions.get(&tp(&topic, 1)),
+            Some(&(Some(10), 10)),
+            "{isolation:?}: {positions:?}"
+        );
+        consumer.close().await.expect("close");
+    }
+}
+
+#[tokio::test]
+async fn v1_java_transactions_read_by_kafkit() {
+    java_transactions_read_by_kafkit(1).await;
+}
+
+#[tokio::test]
+async fn v2_java_transactions_read_by_kafkit() {
+    java_transactions_read_by_kafkit(2).await;
 }

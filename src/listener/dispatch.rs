@@ -15,8 +15,9 @@ use super::events::ListenerEvent;
 use super::handler::{lock, Batch, BatchContext, Context, HandlerResult};
 use super::retries::Retries;
 use super::runner::{Exit, Runner};
+use super::transaction::TxnFailure;
 use super::Route;
-use crate::consumer::{Consumer, ConsumerControl, ConsumerRecord};
+use crate::consumer::{Consumer, ConsumerControl, ConsumerGroupMetadata, ConsumerRecord};
 use crate::producer::{Producer, TopicPartition};
 
 /// Where a handler's failure leaves a partition.
@@ -28,6 +29,8 @@ struct Failure {
     attempt: u32,
     error: String,
     permanent: bool,
+    /// Exactly-once mode: the group metadata to commit a give-up's offset with.
+    group: Option<ConsumerGroupMetadata>,
 }
 
 impl Runner {
@@ -49,12 +52,21 @@ impl Runner {
         };
         let route = self.settings.routes.get(tp.topic.as_str()).cloned();
         let attempt = retries.attempt(&tp, record.offset);
+        let first_offset = record.offset;
+        let txn = self.txn.clone();
+        let group = txn.as_ref().and_then(|_| consumer.group_metadata());
+        if let Some(p) = &txn {
+            if let Err(exit) = self.begin_txn(p).await {
+                return Some(exit);
+            }
+        }
         let ctx = Context {
             tp: tp.clone(),
             offset: record.offset,
             attempt,
             control: control.clone(),
             pauses: self.pauses.clone(),
+            txn: txn.clone(),
         };
         let (next, failure) = match route {
             None => {
@@ -74,6 +86,7 @@ impl Runner {
                     attempt,
                     error: e.to_string(),
                     permanent: e.is_permanent(),
+                    group: group.clone(),
                 });
                 (next, failure)
             }
@@ -97,20 +110,51 @@ impl Runner {
                 };
                 let failure = result
                     .err()
-                    .and_then(|e| batch_failure(&tp, records, attempt, &ctx, &e));
+                    .and_then(|e| batch_failure(&tp, records, attempt, &ctx, &e, &group));
                 (next, failure)
             }
         };
+        if let (Some(p), Some(g)) = (&txn, &group) {
+            let ended = match &failure {
+                None => self.commit_txn(p, vec![(tp.clone(), next)], g).await,
+                Some(_) => self.abort_txn(p).await,
+            };
+            match ended {
+                Ok(()) => {}
+                Err(TxnFailure::Fatal(exit)) => return Some(exit),
+                Err(TxnFailure::Aborted(error)) => {
+                    // Not the handler's failure: again, without counting a delivery.
+                    let failures = attempt.saturating_sub(1);
+                    let delay = self.settings.retry.backoff;
+                    self.redeliver(
+                        consumer,
+                        control,
+                        retries,
+                        &tp,
+                        first_offset,
+                        failures,
+                        delay,
+                        error,
+                    );
+                    return None;
+                }
+            }
+        }
+        let mark = txn.is_none();
         match failure {
             None => {
-                control.mark_processed(&tp, next);
+                if mark {
+                    control.mark_processed(&tp, next);
+                }
                 retries.done(&tp);
             }
             Some(f) => {
                 if !self.failed(consumer, control, retries, f).await {
                     return None; // redelivery scheduled: the partition is seeked back and paused
                 }
-                control.mark_processed(&tp, next);
+                if mark {
+                    control.mark_processed(&tp, next);
+                }
             }
         }
         if lock(&self.pauses).by_app.contains(&tp) {
@@ -187,24 +231,46 @@ impl Runner {
             }
         }
         let delay = self.settings.retry.delay(f.attempt);
-        debug!(topic = %f.tp.topic, partition = f.tp.partition, offset, attempt = f.attempt, ?delay, "redelivering");
-        let _ = consumer.seek(f.tp.clone(), offset);
-        lock(&self.pauses).by_retry.insert(f.tp.clone());
-        let _ = control.pause(vec![f.tp.clone()]);
-        retries.wait(f.tp.clone(), offset, f.attempt, Instant::now() + delay);
+        self.redeliver(
+            consumer, control, retries, &f.tp, offset, f.attempt, delay, error,
+        );
+        false
+    }
+
+    /// Seeks `tp` back to `offset` and pauses it for `delay`; `failures`
+    /// deliveries of the record failed so far.
+    #[allow(clippy::too_many_arguments)]
+    fn redeliver(
+        &mut self,
+        consumer: &mut Consumer,
+        control: &ConsumerControl,
+        retries: &mut Retries,
+        tp: &TopicPartition,
+        offset: i64,
+        failures: u32,
+        delay: std::time::Duration,
+        error: String,
+    ) {
+        debug!(topic = %tp.topic, partition = tp.partition, offset, failures, ?delay, "redelivering");
+        let _ = consumer.seek(tp.clone(), offset);
+        lock(&self.pauses).by_retry.insert(tp.clone());
+        let _ = control.pause(vec![tp.clone()]);
+        retries.wait(tp.clone(), offset, failures, Instant::now() + delay);
         self.emit(ListenerEvent::Retrying {
-            partition: f.tp,
+            partition: tp.clone(),
             offset,
-            attempt: f.attempt,
+            attempt: failures,
             error,
             delay,
         });
-        false
     }
 
     /// Writes the records to the dead-letter topic; the topic, or `None`
     /// when they are skipped.
     async fn give_up(&mut self, f: &Failure) -> crate::Result<Option<String>> {
+        if let (Some(p), Some(group)) = (self.txn.clone(), &f.group) {
+            return self.give_up_exactly_once(&p, f, group).await;
+        }
         let Some(topic) = self.settings.dead_letter.destination(&f.tp.topic) else {
             warn!(topic = %f.tp.topic, partition = f.tp.partition, records = f.records.len(), error = %f.error, "giving up: skipped");
             return Ok(None);
@@ -230,17 +296,49 @@ impl Runner {
     }
 }
 
+impl Runner {
+    /// Exactly-once: the dead letters (if any) and the offset past the
+    /// records commit in one transaction.
+    async fn give_up_exactly_once(
+        &mut self,
+        p: &Producer,
+        f: &Failure,
+        group: &ConsumerGroupMetadata,
+    ) -> crate::Result<Option<String>> {
+        let topic = self.settings.dead_letter.destination(&f.tp.topic);
+        let letters = match &topic {
+            Some(t) => f
+                .records
+                .iter()
+                .map(|r| dead_letter_record(r, t, &f.error, f.attempt))
+                .collect(),
+            None => Vec::new(),
+        };
+        let next = f.records.last().map_or(0, |r| r.offset + 1);
+        self.give_up_txn(p, letters, (f.tp.clone(), next), group)
+            .await?;
+        warn!(topic = %f.tp.topic, partition = f.tp.partition, records = f.records.len(), error = %f.error, dead_letter_topic = ?topic, "giving up (exactly once): committed past the records");
+        Ok(topic)
+    }
+}
+
 /// The unresolved part of a failed batch, or `None` if the handler resolved
-/// every record before failing.
+/// every record before failing. In exactly-once mode (`group` set) the
+/// whole batch: its transaction was aborted.
 fn batch_failure(
     tp: &TopicPartition,
     records: Vec<ConsumerRecord>,
     attempt: u32,
     ctx: &BatchContext,
     error: &super::HandlerError,
+    group: &Option<ConsumerGroupMetadata>,
 ) -> Option<Failure> {
     let first_offset = records.first().map(|r| r.offset);
-    let resolved = ctx.resolved();
+    let resolved = if group.is_some() {
+        None
+    } else {
+        ctx.resolved()
+    };
     let rest: Vec<ConsumerRecord> = records
         .into_iter()
         .filter(|r| resolved.is_none_or(|done| r.offset > done))
@@ -257,5 +355,6 @@ fn batch_failure(
         },
         error: error.to_string(),
         permanent: error.is_permanent(),
+        group: group.clone(),
     })
 }

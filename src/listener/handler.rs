@@ -6,7 +6,8 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
 use crate::consumer::{ConsumerControl, ConsumerRecord};
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::producer::{DeliveryReport, Producer, ProducerRecord};
 use crate::TopicPartition;
 
 /// Why a handler failed. Any error converts into it with `?`, and so do
@@ -188,6 +189,9 @@ pub struct Context {
     pub(crate) attempt: u32,
     pub(crate) control: ConsumerControl,
     pub(crate) pauses: SharedPauses,
+    /// The transactional producer in exactly-once mode (its transaction is
+    /// open while the handler runs).
+    pub(crate) txn: Option<Producer>,
 }
 
 impl Context {
@@ -245,6 +249,42 @@ impl Context {
         Ok(map.get(&self.tp).copied().flatten())
     }
 
+    /// Whether the listener runs in exactly-once mode
+    /// ([`ListenerBuilder::exactly_once`](super::ListenerBuilder::exactly_once)).
+    pub fn is_exactly_once(&self) -> bool {
+        self.txn.is_some()
+    }
+
+    /// Exactly-once mode: adds `record` to this handler call's transaction.
+    /// It becomes visible to `read_committed` readers together with the
+    /// consumed offset when the handler returns `Ok` and the transaction
+    /// commits; an `Err` (or a record that could not be written) aborts it.
+    /// Returns once the record is queued; the commit waits for its delivery.
+    /// Fails with [`Error::InvalidState`] outside exactly-once mode.
+    pub async fn produce(&self, record: ProducerRecord) -> Result<()> {
+        // The delivery is awaited by the commit, which fails if it failed.
+        drop(
+            self.txn_producer("Context::produce")?
+                .enqueue(record)
+                .await?,
+        );
+        Ok(())
+    }
+
+    /// Exactly-once mode: like [`produce`](Self::produce), but returns once
+    /// the broker has written the record (still invisible to
+    /// `read_committed` readers until the transaction commits).
+    pub async fn send(&self, record: ProducerRecord) -> Result<DeliveryReport> {
+        self.txn_producer("Context::send")?.send(record).await
+    }
+
+    fn txn_producer(&self, operation: &'static str) -> Result<&Producer> {
+        self.txn.as_ref().ok_or_else(|| Error::InvalidState {
+            operation,
+            reason: "the listener is not in exactly-once mode".to_owned(),
+        })
+    }
+
     /// Pauses this partition once the current record is handled (records
     /// already fetched are dropped and fetched again on resume). The
     /// returned handle resumes it; a pause does not outlive a consumer
@@ -280,13 +320,17 @@ impl BatchContext {
 
     /// Marks the records up to `offset` (included) processed: a later
     /// commit stores them, and a redelivery after an `Err` starts after them.
+    /// In exactly-once mode the batch commits or aborts as a whole, so this
+    /// only records the offset ([`resolved`](Self::resolved)).
     pub fn resolve_offset(&self, offset: i64) {
         let mut r = self.resolved.lock().unwrap_or_else(|e| e.into_inner());
         if r.is_none_or(|prev| offset > prev) {
             *r = Some(offset);
-            self.inner
-                .control
-                .mark_processed(&self.inner.tp, offset + 1);
+            if self.inner.txn.is_none() {
+                self.inner
+                    .control
+                    .mark_processed(&self.inner.tp, offset + 1);
+            }
         }
     }
 
@@ -311,6 +355,17 @@ impl BatchContext {
         I: IntoIterator<Item = (TopicPartition, i64)>,
     {
         self.inner.commit_offsets(offsets).await
+    }
+
+    /// See [`Context::produce`]: the batch's records and offsets commit in
+    /// one transaction.
+    pub async fn produce(&self, record: ProducerRecord) -> Result<()> {
+        self.inner.produce(record).await
+    }
+
+    /// See [`Context::send`].
+    pub async fn send(&self, record: ProducerRecord) -> Result<DeliveryReport> {
+        self.inner.send(record).await
     }
 
     /// See [`Context::pause`].

@@ -58,7 +58,32 @@
 //!   ([`ListenerEvent::PollTimeoutExpired`], its partitions
 //!   [`ListenerEvent::Lost`]) and rejoins when the handler returns.
 //!
-//! Spec: KIP-62 (`max.poll.interval.ms`); the retry and dead-letter headers
+//!
+//! # Exactly once
+//!
+//! With [`ListenerBuilder::exactly_once`] each handler call (a record, or a
+//! batch for [`ListenerBuilder::topic_batch`]) runs in one transaction
+//! (the shape of Spring Kafka's transactional listener container and of
+//! kafkajs's `eachBatch` with `transaction.sendOffsets`):
+//!
+//! - records the handler writes with [`Context::produce`] and the offset
+//!   past its record commit together (the offsets with the consumer's group
+//!   metadata, taken before the handler ran: KIP-447);
+//! - `Err` aborts the transaction and the record is redelivered under the
+//!   retry policy; once given up, its dead letter and the offset past it
+//!   commit in one transaction (for [`DeadLetter::Skip`] the offset alone);
+//! - a commit that fails with an abortable error (e.g. the group moved on:
+//!   a rebalance during the handler) aborts and redelivers without
+//!   counting a failed delivery; a fatal one (the producer was fenced by a
+//!   newer instance with the same transactional id) crashes the consumer
+//!   run, and the restart policy starts a new consumer and producer;
+//! - a transaction never outlives its handler call, so none is open when
+//!   partitions are revoked; a crash of the process leaves an open one that
+//!   the coordinator aborts when the restarted instance initializes
+//!   (or at the transaction timeout).
+//!
+//! Spec: KIP-62 (`max.poll.interval.ms`); KIP-98 and KIP-447 (exactly
+//! once); the retry and dead-letter headers
 //! are kafkit's own (see [`dead_letter`]).
 
 pub mod dead_letter;
@@ -68,6 +93,7 @@ mod handler;
 mod policy;
 mod retries;
 mod runner;
+mod transaction;
 mod typed;
 
 use std::collections::BTreeMap;
@@ -130,6 +156,7 @@ pub struct ListenerBuilder {
     dead_letter: DeadLetter,
     restart: RestartPolicy,
     producer: ProducerConfig,
+    exactly_once: Option<ProducerConfig>,
 }
 
 impl std::fmt::Debug for ListenerBuilder {
@@ -139,6 +166,7 @@ impl std::fmt::Debug for ListenerBuilder {
             .field("retry", &self.retry)
             .field("dead_letter", &self.dead_letter)
             .field("restart", &self.restart)
+            .field("exactly_once", &self.exactly_once.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -184,8 +212,26 @@ impl ListenerBuilder {
         self
     }
 
+    /// Exactly-once mode (consume-transform-produce, KIP-447): every
+    /// handler call runs in a transaction of a transactional producer
+    /// configured by `producer` (which must have a transactional id, unique
+    /// per listener instance and the same across its restarts, so a restart
+    /// fences the instance it replaces). What the handler writes with
+    /// [`Context::produce`] and the offset past its record (or batch) commit
+    /// together when it returns `Ok`; an `Err` aborts them and the record is
+    /// redelivered under the retry policy; a dead letter is written in the
+    /// transaction that commits the offset past it. The consumer reads
+    /// `read_committed` with auto-commit off: the group's offsets move only
+    /// with transactions. Use [`topic_batch`](Self::topic_batch) for one
+    /// transaction per fetched batch rather than per record. See the module
+    /// documentation for the failure cases.
+    pub fn exactly_once(mut self, producer: ProducerConfig) -> Self {
+        self.exactly_once = Some(producer);
+        self
+    }
+
     /// Starts the listener on the current tokio runtime (call it from within one).
-    pub fn run(self) -> Result<Listener> {
+    pub fn run(mut self) -> Result<Listener> {
         if self.consumer.group_id.is_none() {
             return Err(Error::Config("a listener needs a group_id".to_owned()));
         }
@@ -199,6 +245,15 @@ impl ListenerBuilder {
                 "retry max_attempts counts the first delivery: at least 1".to_owned(),
             ));
         }
+        if let Some(p) = &self.exactly_once {
+            if p.transactional_id.is_none() {
+                return Err(Error::Config(
+                    "exactly_once needs a producer config with a transactional id".to_owned(),
+                ));
+            }
+            self.consumer.auto_commit = false;
+            self.consumer.isolation_level = crate::consumer::IsolationLevel::ReadCommitted;
+        }
         let (events_tx, events_rx) = mpsc::unbounded_channel();
         let (stop_tx, stop_rx) = watch::channel(None);
         let runner = Runner::new(
@@ -210,6 +265,7 @@ impl ListenerBuilder {
                 dead_letter: self.dead_letter,
                 restart: self.restart,
                 producer: self.producer,
+                exactly_once: self.exactly_once,
             },
             events_tx,
             stop_rx,
@@ -246,6 +302,7 @@ impl Listener {
             dead_letter: DeadLetter::default(),
             restart: RestartPolicy::default(),
             producer: ProducerConfig::default(),
+            exactly_once: None,
         }
     }
 

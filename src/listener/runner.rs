@@ -67,6 +67,8 @@ pub(crate) struct Settings {
     pub dead_letter: DeadLetter,
     pub restart: RestartPolicy,
     pub producer: ProducerConfig,
+    /// Exactly-once mode: the transactional producer's configuration.
+    pub exactly_once: Option<ProducerConfig>,
 }
 
 pub(crate) struct Runner {
@@ -78,6 +80,8 @@ pub(crate) struct Runner {
     pub(super) pauses: SharedPauses,
     /// Writes dead letters; started on first use.
     pub(super) producer: Option<Producer>,
+    /// Exactly-once mode: the transactional producer of the consumer run.
+    pub(super) txn: Option<Producer>,
 }
 
 impl Runner {
@@ -93,6 +97,7 @@ impl Runner {
             stopping: None,
             pauses: Arc::new(std::sync::Mutex::new(Pauses::default())),
             producer: None,
+            txn: None,
         }
     }
 
@@ -183,6 +188,15 @@ impl Runner {
             let _ = consumer.close().await;
             return Exit::crash(&e);
         }
+        if let Some(config) = &self.settings.exactly_once {
+            match super::transaction::start(&self.settings.client, config).await {
+                Ok(p) => self.txn = Some(p),
+                Err(e) => {
+                    let _ = tokio::time::timeout(CRASH_CLOSE_LIMIT, consumer.close()).await;
+                    return Exit::crash(&e);
+                }
+            }
+        }
         let control = consumer.control();
         let mut retries = Retries::default();
         let exit = loop {
@@ -223,6 +237,9 @@ impl Runner {
             warn!(
                 "closing the consumer timed out; offsets since the last commit are not committed"
             );
+        }
+        if let Some(p) = self.txn.take() {
+            super::transaction::stop(p).await;
         }
         // What the consumer reported while closing (revocations).
         while let Ok(event) = events.try_recv() {

@@ -27,6 +27,14 @@
 //         rec <TAB> partition <TAB> offset <TAB> key|- <TAB> value <TAB>
 //         partition Java's default partitioner picks for the key (or -)
 //         <TAB> headers as name=value;... (value - when null)
+//   txn-produce BROKERS TOPIC TRANSACTIONAL_ID PLAN
+//       A transactional producer (idempotent, acks=all) runs the
+//       transactions of PLAN, a comma-separated list of c<N> (send N records,
+//       commit) and a<N> (send N records, abort), in order. Record i of
+//       transaction t (0-based) goes to partition i % (partitions of TOPIC),
+//       no key, value "t<t>-<c|a>-<i>". Prints per transaction, once it is
+//       committed or aborted:
+//         txn <TAB> t <TAB> commit|abort <TAB> records
 //   member BROKERS TOPIC GROUP STRATEGY
 //       A classic-protocol group member (STRATEGY: range or
 //       cooperative-sticky), or a KIP-848 one (STRATEGY: consumer, i.e.
@@ -96,6 +104,7 @@ public class Peer {
             case "consume" -> consume(args[1], args[2], Integer.parseInt(args[3]), "read_uncommitted");
             case "consume-committed" ->
                     consume(args[1], args[2], Integer.parseInt(args[3]), "read_committed");
+            case "txn-produce" -> txnProduce(args[1], args[2], args[3], args[4]);
             case "member" -> member(args[1], args[2], args[3], args[4]);
             case "share" -> share(args[1], args[2], args[3], !args[4].equals("0"),
                     args[4].equals("2"));
@@ -147,6 +156,39 @@ public class Peer {
                             Integer.toString(m.partition()), Long.toString(m.offset()),
                             keys.get(i), values.get(i)));
                 }
+            }
+        }
+    }
+
+    static void txnProduce(String brokers, String topic, String id, String plan) throws Exception {
+        Properties p = new Properties();
+        p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, brokers);
+        p.put(ProducerConfig.TRANSACTIONAL_ID_CONFIG, id);
+        p.put(ProducerConfig.TRANSACTION_TIMEOUT_CONFIG, "20000");
+        p.put(ProducerConfig.LINGER_MS_CONFIG, "5");
+        p.put(ProducerConfig.CLIENT_ID_CONFIG, "java-peer-txn");
+        try (KafkaProducer<byte[], byte[]> producer =
+                new KafkaProducer<>(p, new ByteArraySerializer(), new ByteArraySerializer())) {
+            int partitions = producer.partitionsFor(topic).size();
+            producer.initTransactions();
+            String[] steps = plan.split(",");
+            for (int t = 0; t < steps.length; t++) {
+                boolean commit = steps[t].charAt(0) == 'c';
+                int n = Integer.parseInt(steps[t].substring(1));
+                producer.beginTransaction();
+                for (int i = 0; i < n; i++) {
+                    producer.send(new ProducerRecord<>(topic, i % partitions, null,
+                            utf8("t" + t + "-" + (commit ? "c" : "a") + "-" + i)));
+                }
+                // Sent before the outcome, so an abort has written data to abort.
+                producer.flush();
+                if (commit) {
+                    producer.commitTransaction();
+                } else {
+                    producer.abortTransaction();
+                }
+                System.out.println(String.join("\t", "txn", Integer.toString(t),
+                        commit ? "commit" : "abort", Integer.toString(n)));
             }
         }
     }
