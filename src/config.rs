@@ -307,6 +307,10 @@ mod tests {
         assert_eq!(c.request_timeout, Duration::from_millis(1500));
         assert_eq!(c.security.protocol, SecurityProtocol::SaslSsl);
         assert!(!format!("{c:?}").contains("s3cret"));
+        assert!(c.enable_metrics_push, "on by default, as in Java");
+        c.set("enable.metrics.push", "false").unwrap();
+        assert!(!c.enable_metrics_push);
+        assert!(c.set("enable.metrics.push", "off").is_err());
         let err = c.set("request.timeout.ms", "soon").unwrap_err().to_string();
         assert!(err.contains("request.timeout.ms"), "{err}");
         let err = c.set("sasl.passwd", "s3cret").unwrap_err().to_string();

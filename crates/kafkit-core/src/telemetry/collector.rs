@@ -165,7 +165,10 @@ mod tests {
         let mut c = Collector::new(10);
         let all = vec![String::new()];
         let first = c.collect(vec![counter("a.total", 5)], &all, true, 100);
-        assert_eq!(values(&first), [("a.total".into(), NumberValue::Int(5), 10)]);
+        assert_eq!(
+            values(&first),
+            [("a.total".into(), NumberValue::Int(5), 10)]
+        );
         let second = c.collect(vec![counter("a.total", 12)], &all, true, 200);
         assert_eq!(
             values(&second),
@@ -173,7 +176,10 @@ mod tests {
         );
         // A counter that went down is a reset: its value counts from zero.
         let third = c.collect(vec![counter("a.total", 3)], &all, true, 300);
-        assert_eq!(values(&third), [("a.total".into(), NumberValue::Int(3), 200)]);
+        assert_eq!(
+            values(&third),
+            [("a.total".into(), NumberValue::Int(3), 200)]
+        );
         assert!(matches!(
             &third[0].data,
             MetricData::Sum {
@@ -205,6 +211,9 @@ mod tests {
         let picked = c.collect(samples.clone(), &["p.".to_owned()], true, 5);
         assert_eq!(picked.len(), 1);
         assert_eq!(values(&picked).len(), 2);
-        assert!(c.collect(samples, &[], true, 6).is_empty(), "no prefixes: nothing");
+        assert!(
+            c.collect(samples, &[], true, 6).is_empty(),
+            "no prefixes: nothing"
+        );
     }
 }

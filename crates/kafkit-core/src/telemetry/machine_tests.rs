@@ -50,7 +50,9 @@ fn asks_then_pushes_every_interval_with_the_assigned_id() {
     assert_eq!(m.client_instance_id(), ID);
     assert_eq!(m.poll(t0), Step::WaitUntil(t0 + ms(1000)));
     assert_eq!(m.poll(t0 + ms(1000)), Step::Push { terminating: false });
-    let req = m.push_request(vec![sample("x")], 5, false).expect("subscribed");
+    let req = m
+        .push_request(vec![sample("x")], 5, false)
+        .expect("subscribed");
     assert_eq!((req.client_instance_id, req.subscription_id), (ID, 42));
     assert!(!req.metrics.is_empty());
     m.handle_push(t0 + ms(1010), Some(&PushTelemetryResponse::default()));
@@ -149,7 +151,9 @@ fn close_pushes_once_more_marked_terminating_then_stops() {
     let mut m = ready(t0);
     m.close();
     assert_eq!(m.poll(t0), Step::Push { terminating: true });
-    let req = m.push_request(vec![sample("x")], 5, true).expect("subscribed");
+    let req = m
+        .push_request(vec![sample("x")], 5, true)
+        .expect("subscribed");
     assert!(req.terminating);
     m.handle_push(t0, Some(&PushTelemetryResponse::default()));
     assert_eq!(m.poll(t0), Step::Done);
