@@ -35,13 +35,14 @@ const OP_SET: i8 = 0;
 
 /// The plugin's classes, compiled once per source into the target dir.
 fn plugin() -> PathBuf {
-    let source = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/interop/java/TelemetryDump.java");
+    let source =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/interop/java/TelemetryDump.java");
     let text = std::fs::read(&source).expect("TelemetryDump.java");
     let hash = text.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
         (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
     });
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("telemetry-dump-{hash:016x}"));
+    let dir =
+        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("telemetry-dump-{hash:016x}"));
     if dir.join("TelemetryDump.class").is_file() {
         return dir;
     }
@@ -69,7 +70,9 @@ fn telemetry_broker() -> Option<&'static (kafka::Cluster, PathBuf)> {
             return None;
         }
         let classes = plugin();
-        let dump = std::env::temp_dir().join(kafka::unique("kafkit-telemetry")).with_extension("tsv");
+        let dump = std::env::temp_dir()
+            .join(kafka::unique("kafkit-telemetry"))
+            .with_extension("tsv");
         let set_file = format!("kafkit.telemetry.dump.file={}", dump.display());
         let cluster = kafka::Cluster::start(
             1,
@@ -131,11 +134,19 @@ async fn subscribe(bootstrap: &str, client_id: &str, metrics: &str, interval_ms:
             .expect("GetTelemetrySubscriptions");
         assert_eq!(got.error_code, ErrorCode::NONE);
         if got.requested_metrics == [metrics] {
-            assert!(!got.client_instance_id.is_zero(), "the broker assigns an id");
+            assert!(
+                !got.client_instance_id.is_zero(),
+                "the broker assigns an id"
+            );
             assert_eq!(got.push_interval_ms, i32::try_from(interval_ms).unwrap());
+            // kafkit compresses with the first of these it has (zstd on 4.4.0).
+            eprintln!("accepted compression: {:?}", got.accepted_compression_types);
             break;
         }
-        assert!(Instant::now() < deadline, "subscription never handed out: {got:?}");
+        assert!(
+            Instant::now() < deadline,
+            "subscription never handed out: {got:?}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     conn.close();
@@ -190,7 +201,11 @@ async fn wait_for<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
 }
 
 fn sum_of(points: &[Point], name: &str) -> f64 {
-    points.iter().filter(|p| p.name == name).map(|p| p.value).sum()
+    points
+        .iter()
+        .filter(|p| p.name == name)
+        .map(|p| p.value)
+        .sum()
 }
 
 const SENT: &str = "org.apache.kafka.producer.record.send.total";
@@ -217,9 +232,17 @@ async fn a_subscribed_producer_pushes_its_metrics_and_a_terminating_push() {
         (sum_of(&points, SENT) == 20.0).then_some(points)
     })
     .await;
-    eprintln!("pushes added up to 20 records after {:?}", started.elapsed());
-    assert!(points.iter().all(|p| p.name.starts_with("org.apache.kafka.producer.")));
-    assert!(points.iter().filter(|p| p.name == SENT).all(|p| p.kind == "sum-delta"));
+    eprintln!(
+        "pushes added up to 20 records after {:?}",
+        started.elapsed()
+    );
+    assert!(points
+        .iter()
+        .all(|p| p.name.starts_with("org.apache.kafka.producer.")));
+    assert!(points
+        .iter()
+        .filter(|p| p.name == SENT)
+        .all(|p| p.kind == "sum-delta"));
     let queue = points
         .iter()
         .find(|p| p.name == "org.apache.kafka.producer.record.queue.time.avg")
@@ -232,18 +255,29 @@ async fn a_subscribed_producer_pushes_its_metrics_and_a_terminating_push() {
         "node request latency pushed"
     );
     let instance = points[0].instance.clone();
-    assert!(points.iter().all(|p| p.instance == instance), "one instance id");
+    assert!(
+        points.iter().all(|p| p.instance == instance),
+        "one instance id"
+    );
     assert!(!points.iter().any(|p| p.terminating));
 
     producer.close(Duration::from_secs(5)).await.expect("close");
     let (payloads, _) = dump_of(dump, &client_id);
     let terminating: Vec<_> = payloads.iter().filter(|p| p[1] == "true").collect();
     assert_eq!(terminating.len(), 1, "one terminating push: {payloads:?}");
-    assert_eq!(payloads.last(), terminating.last().copied(), "and it is the last");
+    assert_eq!(
+        payloads.last(),
+        terminating.last().copied(),
+        "and it is the last"
+    );
     // The broker names uncompressed OTLP protobuf `OTLP`.
     assert!(payloads.iter().all(|p| p[2] == "OTLP"), "{payloads:?}");
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert_eq!(dump_of(dump, &client_id).0.len(), payloads.len(), "nothing after close");
+    assert_eq!(
+        dump_of(dump, &client_id).0.len(),
+        payloads.len(),
+        "nothing after close"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -285,7 +319,10 @@ async fn a_consumer_pushes_only_the_requested_prefix() {
         (sum_of(&points, consumed) == 5.0).then_some(points)
     })
     .await;
-    assert!(points.iter().all(|p| p.name.starts_with(prefix)), "{points:?}");
+    assert!(
+        points.iter().all(|p| p.name.starts_with(prefix)),
+        "{points:?}"
+    );
     consumer.close().await.expect("close");
     let (payloads, _) = dump_of(dump, &client_id);
     assert_eq!(payloads.iter().filter(|p| p[1] == "true").count(), 1);
@@ -316,7 +353,10 @@ async fn metrics_push_off_sends_nothing() {
     assert_eq!(conns.request_count(ApiKey::GET_TELEMETRY_SUBSCRIPTIONS), 0);
     assert_eq!(conns.request_count(ApiKey::PUSH_TELEMETRY), 0);
     producer.close(Duration::from_secs(5)).await.expect("close");
-    assert!(dump_of(dump, &client_id).0.is_empty(), "no push from {client_id}");
+    assert!(
+        dump_of(dump, &client_id).0.is_empty(),
+        "no push from {client_id}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -202,7 +202,7 @@ mod tests {
     #[test]
     fn prefixes_filter_and_same_names_share_a_metric() {
         let mut c = Collector::new(0);
-        let mut on_node = |n: &str| {
+        let on_node = |n: &str| {
             let mut s = counter("p.node.request.total", 1);
             s.attributes = vec![("node.id".into(), n.into())];
             s

@@ -3,14 +3,15 @@
 
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 
 use super::collector::{Collector, Sample};
-use super::otlp::{encode_metrics_data, Envelope};
+use super::otlp::{encode_metrics_data, Envelope, Metric};
 use crate::protocol::messages::get_telemetry_subscriptions::{
     GetTelemetrySubscriptionsRequest, GetTelemetrySubscriptionsResponse,
 };
 use crate::protocol::messages::push_telemetry::{PushTelemetryRequest, PushTelemetryResponse};
+use crate::protocol::record::{compress, Compression};
 use crate::protocol::{ErrorCode, Uuid};
 
 /// The push interval when the broker gave none (Java's default, 5 minutes).
@@ -25,7 +26,7 @@ const DEFAULT_MAX_BYTES: usize = 1 << 20;
 pub struct Subscription {
     /// Identifies the subscription set; every push carries it.
     pub subscription_id: i32,
-    /// Compression codes the broker accepts (kafkit pushes uncompressed).
+    /// Compression codes the broker accepts, preferred first.
     pub accepted_compression_types: Vec<i8>,
     /// How often to push.
     pub push_interval: Duration,
@@ -219,8 +220,10 @@ impl TelemetryMachine {
     }
 
     /// The push to send: the metrics of `samples` the subscription asks
-    /// for, as OTLP bytes no larger than the broker's limit (metrics at the
-    /// end are left out until it fits). `None` without a subscription.
+    /// for, as OTLP bytes compressed with the first codec the broker accepts
+    /// that this build has (none if there is none), no larger than the
+    /// broker's limit (metrics at the end are left out until it fits).
+    /// `None` without a subscription.
     pub fn push_request(
         &mut self,
         samples: Vec<Sample>,
@@ -234,17 +237,19 @@ impl TelemetryMachine {
             sub.delta_temporality,
             now_unix_nano,
         );
-        let mut payload = encode_metrics_data(&self.envelope, &metrics);
-        while payload.len() > sub.telemetry_max_bytes && !metrics.is_empty() {
+        let codec = preferred_compression(&sub.accepted_compression_types);
+        let mut payload = encoded(&self.envelope, &metrics, codec);
+        while payload.1.len() > sub.telemetry_max_bytes && !metrics.is_empty() {
             metrics.truncate(metrics.len() / 2);
-            payload = encode_metrics_data(&self.envelope, &metrics);
+            payload = encoded(&self.envelope, &metrics, codec);
         }
+        let (codec, metrics) = payload;
         Some(PushTelemetryRequest {
             client_instance_id: self.client_instance_id,
             subscription_id: sub.subscription_id,
             terminating,
-            compression_type: 0,
-            metrics: Bytes::from(payload),
+            compression_type: i8::try_from(codec.id()).unwrap_or(0),
+            metrics,
             ..Default::default()
         })
     }
@@ -296,6 +301,27 @@ impl TelemetryMachine {
             }
             Some(_) => State::Disabled,
         };
+    }
+}
+
+/// The first codec the broker accepts (its list is in its order of
+/// preference) that this build can write; none when there is none.
+fn preferred_compression(accepted: &[i8]) -> Compression {
+    accepted
+        .iter()
+        .filter_map(|id| u8::try_from(*id).ok())
+        .filter_map(|id| Compression::from_id(id).ok())
+        .find(|c| c.is_enabled())
+        .unwrap_or(Compression::None)
+}
+
+/// `metrics` as OTLP bytes compressed with `codec` (uncompressed if that fails).
+fn encoded(envelope: &Envelope, metrics: &[Metric], codec: Compression) -> (Compression, Bytes) {
+    let plain = encode_metrics_data(envelope, metrics);
+    let mut out = BytesMut::new();
+    match compress(codec, &plain, &mut out) {
+        Ok(()) => (codec, out.freeze()),
+        Err(_) => (Compression::None, Bytes::from(plain)),
     }
 }
 

@@ -225,3 +225,51 @@ fn hostile_intervals_and_limits_fall_back_to_defaults() {
         Some(MIN_PUSH_INTERVAL)
     );
 }
+
+#[test]
+fn pushes_are_compressed_with_the_first_accepted_codec_this_build_has() {
+    use crate::telemetry::otlp::encode_metrics_data;
+    let t0 = Instant::now();
+    let zstd: &[u8] = &[0x28, 0xb5, 0x2f, 0xfd];
+    let lz4: &[u8] = &[0x04, 0x22, 0x4d, 0x18];
+    let gzip: &[u8] = &[0x1f, 0x8b];
+    for (accepted, want, magic) in [
+        (vec![4, 3, 1, 2], Compression::Zstd, zstd),
+        (vec![3, 4], Compression::Lz4, lz4),
+        (vec![9, -1, 1], Compression::Gzip, gzip),
+    ] {
+        let mut m = TelemetryMachine::new(t0, 0, Envelope::default());
+        m.poll(t0);
+        let mut sub = subscribed(1000, &[""]);
+        sub.accepted_compression_types = accepted.clone();
+        m.handle_subscriptions(t0, Some(&sub), 1.0);
+        let req = m
+            .push_request(vec![sample("x")], 5, false)
+            .expect("subscribed");
+        assert_eq!(
+            i16::from(req.compression_type),
+            i16::from(want.id()),
+            "{accepted:?}"
+        );
+        assert!(
+            req.metrics.starts_with(magic),
+            "{accepted:?}: {:?}",
+            req.metrics
+        );
+    }
+    // Nothing accepted: the OTLP bytes as they are.
+    let mut m = TelemetryMachine::new(t0, 0, Envelope::default());
+    m.poll(t0);
+    let mut sub = subscribed(1000, &[""]);
+    sub.accepted_compression_types = Vec::new();
+    m.handle_subscriptions(t0, Some(&sub), 1.0);
+    let req = m
+        .push_request(vec![sample("x")], 5, false)
+        .expect("subscribed");
+    assert_eq!(req.compression_type, 0);
+    let metrics = Collector::new(0).collect(vec![sample("x")], &[String::new()], true, 5);
+    assert_eq!(
+        req.metrics,
+        encode_metrics_data(&Envelope::default(), &metrics)
+    );
+}
