@@ -30,12 +30,15 @@ pub struct Sample {
     pub unit: &'static str,
 }
 
+/// A series: a metric name and its attributes.
+type SeriesKey = (String, Vec<(String, String)>);
+
 /// Remembers what was pushed so counters can go as deltas.
 #[derive(Debug, Clone)]
 pub struct Collector {
     start_unix_nano: u64,
     /// Per (name, attributes): the total last pushed and when.
-    last: HashMap<(String, Vec<(String, String)>), (NumberValue, u64)>,
+    last: HashMap<SeriesKey, (NumberValue, u64)>,
 }
 
 impl Collector {
