@@ -160,6 +160,8 @@ struct Point {
     name: String,
     kind: String,
     value: f64,
+    /// `time_unix_nano`: the points of one push share it.
+    time: String,
 }
 
 /// The plugin's lines for `client_id`: payload lines (instance, terminating,
@@ -176,12 +178,13 @@ fn dump_of(file: &Path, client_id: &str) -> (Vec<Vec<String>>, Vec<Point>) {
         }
         match f[0].as_str() {
             "payload" => payloads.push(f[2..].to_vec()),
-            "metric" if f.len() >= 7 => points.push(Point {
+            "metric" if f.len() >= 10 => points.push(Point {
                 instance: f[2].clone(),
                 terminating: f[3] == "true",
                 name: f[4].clone(),
                 kind: f[5].clone(),
                 value: f[6].parse().unwrap_or_else(|_| panic!("value in {line}")),
+                time: f[9].clone(),
             }),
             _ => panic!("unexpected line {line}"),
         }
@@ -212,6 +215,7 @@ const SENT: &str = "org.apache.kafka.producer.record.send.total";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_subscribed_producer_pushes_its_metrics_and_a_terminating_push() {
+    support::real::init_tracing();
     let Some((cluster, dump)) = telemetry_broker() else {
         return;
     };
@@ -263,6 +267,13 @@ async fn a_subscribed_producer_pushes_its_metrics_and_a_terminating_push() {
 
     producer.close(Duration::from_secs(5)).await.expect("close");
     let (payloads, _) = dump_of(dump, &client_id);
+    let sent = producer.metrics_snapshot().connections;
+    assert_eq!(
+        sent.request_count(ApiKey::PUSH_TELEMETRY),
+        payloads.len() as u64,
+        "every push was taken (none throttled)"
+    );
+    assert_eq!(sent.request_count(ApiKey::GET_TELEMETRY_SUBSCRIPTIONS), 1);
     let terminating: Vec<_> = payloads.iter().filter(|p| p[1] == "true").collect();
     assert_eq!(terminating.len(), 1, "one terminating push: {payloads:?}");
     assert_eq!(
@@ -282,6 +293,7 @@ async fn a_subscribed_producer_pushes_its_metrics_and_a_terminating_push() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_consumer_pushes_only_the_requested_prefix() {
+    support::real::init_tracing();
     let Some((cluster, dump)) = telemetry_broker() else {
         return;
     };
@@ -330,6 +342,7 @@ async fn a_consumer_pushes_only_the_requested_prefix() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_push_off_sends_nothing() {
+    support::real::init_tracing();
     let Some((cluster, dump)) = telemetry_broker() else {
         return;
     };
@@ -385,4 +398,71 @@ async fn a_broker_without_the_apis_gets_no_telemetry_requests() {
     assert_eq!(conns.request_count(ApiKey::GET_TELEMETRY_SUBSCRIPTIONS), 0);
     assert!(conns.request_count(ApiKey::PRODUCE) > 0);
     producer.close(Duration::from_secs(5)).await.expect("close");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_subscription_is_fetched_again_and_followed() {
+    support::real::init_tracing();
+    let Some((cluster, dump)) = telemetry_broker() else {
+        return;
+    };
+    let bootstrap = cluster.bootstrap.as_str();
+    let client_id = kafka::unique("tel-change");
+    subscribe(bootstrap, &client_id, "org.apache.kafka.producer.", 500).await;
+    let topic = topic(bootstrap, "telemetry-change", 1).await;
+    let config = ClientConfig::new([bootstrap]).with_client_id(&client_id);
+    let producer = Producer::connect(config, ProducerConfig::default())
+        .await
+        .expect("producer");
+    producer
+        .send(ProducerRecord::new(&topic).value("v"))
+        .await
+        .expect("sent");
+    let queue = "org.apache.kafka.producer.record.queue.time.max";
+    let before = wait_for("a push under the first subscription", || {
+        let (_, points) = dump_of(dump, &client_id);
+        points
+            .iter()
+            .any(|p| p.name == queue)
+            .then_some(points.len())
+    })
+    .await;
+    // A new metrics list changes the subscription id: the next push is
+    // refused with UNKNOWN_SUBSCRIPTION_ID and the client asks again.
+    subscribe(bootstrap, &client_id, SENT, 500).await;
+    // A push under the new subscription carries that one metric only.
+    wait_for("a push under the second subscription", || {
+        let (_, points) = dump_of(dump, &client_id);
+        let later = points.get(before..)?;
+        later
+            .iter()
+            .any(|p| {
+                later
+                    .iter()
+                    .filter(|q| q.time == p.time)
+                    .all(|q| q.name == SENT)
+            })
+            .then_some(())
+    })
+    .await;
+    let conns = producer.metrics_snapshot().connections;
+    assert!(
+        conns.request_count(ApiKey::GET_TELEMETRY_SUBSCRIPTIONS) >= 2,
+        "the client asked again: {:?}",
+        conns.request_count(ApiKey::GET_TELEMETRY_SUBSCRIPTIONS)
+    );
+    producer.close(Duration::from_secs(5)).await.expect("close");
+    let (payloads, points) = dump_of(dump, &client_id);
+    assert_eq!(payloads.iter().filter(|p| p[1] == "true").count(), 1);
+    let sent = producer.metrics_snapshot().connections;
+    assert_eq!(
+        sent.request_count(ApiKey::PUSH_TELEMETRY) - payloads.len() as u64,
+        1,
+        "one push refused (UNKNOWN_SUBSCRIPTION_ID), none throttled"
+    );
+    let terminating: Vec<_> = points.iter().filter(|p| p.terminating).collect();
+    assert!(
+        !terminating.is_empty() && terminating.iter().all(|p| p.name == SENT),
+        "the terminating push follows the new subscription: {terminating:?}"
+    );
 }

@@ -108,13 +108,20 @@ enum State {
 /// ```
 ///
 /// The first push after a subscription waits `interval × jitter` (the shell
-/// passes a jitter in 0.5..1.5 so clients started together spread out).
+/// passes a jitter in 0.5..1.5 so clients started together spread out), and
+/// never comes less than an interval after the previous push (Kafka
+/// throttles that one, even after a refused push and a new subscription).
 #[derive(Debug, Clone)]
 pub struct TelemetryMachine {
     state: State,
     client_instance_id: Uuid,
     subscription: Option<Subscription>,
     closing: bool,
+    /// When the last (non-terminating) push was answered: the broker
+    /// refuses a push that comes less than an interval after the previous
+    /// one, even a refused one; counting from the answer keeps that true
+    /// whatever the requests' transit times.
+    last_push: Option<Instant>,
     collector: Collector,
     envelope: Envelope,
 }
@@ -129,6 +136,7 @@ impl TelemetryMachine {
             client_instance_id: Uuid::ZERO,
             subscription: None,
             closing: false,
+            last_push: None,
             collector: Collector::new(start_unix_nano),
             envelope,
         }
@@ -214,7 +222,10 @@ impl TelemetryMachine {
         self.state = match (wanted, self.closing) {
             (true, true) => State::TerminatingPushNeeded,
             (false, true) => State::Terminated,
-            (true, false) => State::PushNeeded(now + interval.mul_f64(jitter.clamp(0.5, 1.5))),
+            (true, false) => {
+                let at = now + interval.mul_f64(jitter.clamp(0.5, 1.5));
+                State::PushNeeded(self.last_push.map_or(at, |last| at.max(last + interval)))
+            }
             (false, false) => State::SubscriptionNeeded(now + interval),
         };
     }
@@ -258,19 +269,26 @@ impl TelemetryMachine {
     pub fn handle_push(&mut self, now: Instant, answer: Option<&PushTelemetryResponse>) {
         match self.state {
             State::TerminatingPushInFlight => self.state = State::Terminated,
-            State::PushInFlight => match answer {
-                Some(r) if r.error_code.is_ok() => {
-                    let interval = self.interval();
-                    self.state = if self.closing {
-                        State::TerminatingPushNeeded
-                    } else {
-                        State::PushNeeded(now + interval)
-                    };
-                }
-                Some(r) => self.after_error(now, Some(r.error_code), r.throttle_time_ms),
-                None => self.after_error(now, None, 0),
-            },
+            State::PushInFlight => {
+                self.last_push = Some(now);
+                self.after_push(now, answer);
+            }
             _ => {}
+        }
+    }
+
+    fn after_push(&mut self, now: Instant, answer: Option<&PushTelemetryResponse>) {
+        match answer {
+            Some(r) if r.error_code.is_ok() => {
+                let interval = self.interval();
+                self.state = if self.closing {
+                    State::TerminatingPushNeeded
+                } else {
+                    State::PushNeeded(now + interval)
+                };
+            }
+            Some(r) => self.after_error(now, Some(r.error_code), r.throttle_time_ms),
+            None => self.after_error(now, None, 0),
         }
     }
 

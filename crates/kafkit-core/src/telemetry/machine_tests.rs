@@ -105,6 +105,9 @@ fn unknown_subscription_and_compression_ask_again_at_once() {
     ] {
         let (mut m, t1) = after_push_error(code, 0);
         assert!(matches!(m.poll(t1), Step::GetSubscriptions(_)), "{code:?}");
+        // The next push keeps an interval after the refused one, jitter or not.
+        m.handle_subscriptions(t1 + ms(10), Some(&subscribed(1000, &[""])), 0.5);
+        assert_eq!(m.poll(t1 + ms(10)), Step::WaitUntil(t1 + ms(1000)));
     }
 }
 
