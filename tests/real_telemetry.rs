@@ -178,6 +178,7 @@ fn dump_of(file: &Path, client_id: &str) -> (Vec<Vec<String>>, Vec<Point>) {
         }
         match f[0].as_str() {
             "payload" => payloads.push(f[2..].to_vec()),
+            "resource" => {}
             "metric" if f.len() >= 10 => points.push(Point {
                 instance: f[2].clone(),
                 terminating: f[3] == "true",
@@ -190,6 +191,17 @@ fn dump_of(file: &Path, client_id: &str) -> (Vec<Vec<String>>, Vec<Point>) {
         }
     }
     (payloads, points)
+}
+
+/// The resource attributes of every push of `client_id`.
+fn resources_of(file: &Path, client_id: &str) -> Vec<String> {
+    std::fs::read_to_string(file)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| l.split('\t').collect::<Vec<_>>())
+        .filter(|f| f.len() >= 5 && f[0] == "resource" && f[1] == client_id)
+        .map(|f| f[4].to_owned())
+        .collect()
 }
 
 async fn wait_for<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
@@ -312,7 +324,8 @@ async fn a_consumer_pushes_only_the_requested_prefix() {
     producer.send_all(records).await.expect("sent");
     producer.close(Duration::from_secs(5)).await.expect("close");
     let config = ClientConfig::new([bootstrap]).with_client_id(&client_id);
-    let mut consumer = Consumer::connect(config, ConsumerConfig::default())
+    let group = kafka::unique("tel-group");
+    let mut consumer = Consumer::connect(config, ConsumerConfig::group(&group))
         .await
         .expect("consumer");
     consumer
@@ -334,6 +347,13 @@ async fn a_consumer_pushes_only_the_requested_prefix() {
     assert!(
         points.iter().all(|p| p.name.starts_with(prefix)),
         "{points:?}"
+    );
+    // KIP-714's client resource labels: the group, and nothing unset.
+    let resources = resources_of(dump, &client_id);
+    assert!(!resources.is_empty());
+    assert!(
+        resources.iter().all(|r| r == &format!("group_id={group}")),
+        "{resources:?}"
     );
     consumer.close().await.expect("close");
     let (payloads, _) = dump_of(dump, &client_id);

@@ -79,10 +79,18 @@ impl Consumer {
         let task = FetcherTask::new(client.clone(), config.clone(), shared.clone(), out);
         let handle = tokio::spawn(task.run(rx));
         let (events_tx, events_rx) = mpsc::unbounded_channel();
-        let telemetry = crate::telemetry::Telemetry::start(&client, {
-            let (client, shared) = (client.clone(), shared.clone());
-            Arc::new(move || Some(snapshot(&client, &shared)))
-        });
+        let telemetry = crate::telemetry::Telemetry::start(
+            &client,
+            {
+                let (client, shared) = (client.clone(), shared.clone());
+                Arc::new(move || Some(snapshot(&client, &shared)))
+            },
+            &[
+                ("client_rack", config.rack.as_deref()),
+                ("group_id", config.group_id.as_deref()),
+                ("group_instance_id", config.group_instance_id.as_deref()),
+            ],
+        );
         Self {
             telemetry,
             group: None,

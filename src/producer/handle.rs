@@ -165,13 +165,17 @@ impl Producer {
         let permits = config.buffer_memory.min(Semaphore::MAX_PERMITS);
         Self {
             inner: Arc::new_cyclic(|me| Inner {
-                telemetry: crate::telemetry::Telemetry::start(&client, {
-                    let me = me.clone();
-                    Arc::new(move || {
-                        let inner = me.upgrade()?;
-                        Some(Producer { inner }.metrics_snapshot())
-                    })
-                }),
+                telemetry: crate::telemetry::Telemetry::start(
+                    &client,
+                    {
+                        let me = me.clone();
+                        Arc::new(move || {
+                            let inner = me.upgrade()?;
+                            Some(Producer { inner }.metrics_snapshot())
+                        })
+                    },
+                    &[("transactional_id", config.transactional_id.as_deref())],
+                ),
                 client,
                 owns_client,
                 buffer: Arc::new(Semaphore::new(permits)),

@@ -43,14 +43,24 @@ pub(crate) struct Telemetry {
 }
 
 impl Telemetry {
-    /// Starts the task for a client on `client`, unless metrics push is off.
-    pub(crate) fn start(client: &Client, source: SnapshotSource) -> Option<Self> {
+    /// Starts the task for a client on `client`, unless metrics push is off;
+    /// `resource` holds the KIP's client resource labels that are set
+    /// (`group_id`, `transactional_id`, ...), `None` values left out.
+    pub(crate) fn start(
+        client: &Client,
+        source: SnapshotSource,
+        resource: &[(&str, Option<&str>)],
+    ) -> Option<Self> {
         if !client.config().enable_metrics_push {
             return None;
         }
         let (closing, closing_rx) = watch::channel(false);
         let span = tracing::debug_span!("telemetry", client_id = %client.config().client_id);
-        let task = tokio::spawn(run(client.clone(), source, closing_rx).instrument(span));
+        let resource = resource
+            .iter()
+            .filter_map(|(k, v)| Some(((*k).to_owned(), (*v)?.to_owned())))
+            .collect();
+        let task = tokio::spawn(run(client.clone(), source, resource, closing_rx).instrument(span));
         Some(Self {
             closing,
             task: Mutex::new(Some(task)),
@@ -113,12 +123,17 @@ async fn telemetry_broker(client: &Client) -> Option<BrokerConnection> {
     Some(conn)
 }
 
-async fn run(client: Client, source: SnapshotSource, mut closing: watch::Receiver<bool>) {
+async fn run(
+    client: Client,
+    source: SnapshotSource,
+    resource: Vec<(String, String)>,
+    mut closing: watch::Receiver<bool>,
+) {
     let Some(mut conn) = telemetry_broker(&client).await else {
         return;
     };
     let envelope = Envelope {
-        resource: Vec::new(),
+        resource,
         scope_name: "kafkit".to_owned(),
         scope_version: env!("CARGO_PKG_VERSION").to_owned(),
     };

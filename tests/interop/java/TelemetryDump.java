@@ -7,6 +7,7 @@
 // in kafka-clients, and appended to the file as tab-separated lines:
 //
 //   payload  <client id>  <client instance id>  <terminating>  <content type>  <bytes>  <metrics>
+//   resource <client id>  <client instance id>  <terminating>  <attributes>
 //   metric   <client id>  <client instance id>  <terminating>  <name>  <kind>  <value>  <attributes>  <start ns>  <time ns>
 //
 // kind is gauge, sum-delta or sum-cumulative; value is the as_int or
@@ -72,6 +73,8 @@ public class TelemetryDump implements MetricsReporter, ClientTelemetryExporterPr
         try {
             MetricsData decoded = MetricsData.parseFrom(bytes);
             for (ResourceMetrics rm : decoded.getResourceMetricsList()) {
+                lines.add(String.join("\t", "resource", id, term,
+                    joined(rm.getResource().getAttributesList())));
                 for (ScopeMetrics sm : rm.getScopeMetricsList()) {
                     for (Metric m : sm.getMetricsList()) {
                         count++;
@@ -92,6 +95,14 @@ public class TelemetryDump implements MetricsReporter, ClientTelemetryExporterPr
         } catch (IOException e) {
             throw new RuntimeException(e);
         }
+    }
+
+    private static String joined(List<KeyValue> attributes) {
+        List<String> out = new ArrayList<>();
+        for (KeyValue kv : attributes) {
+            out.add(kv.getKey() + "=" + kv.getValue().getStringValue());
+        }
+        return String.join(",", out);
     }
 
     private static void describe(List<String> lines, String id, String term, Metric m) {
@@ -119,12 +130,8 @@ public class TelemetryDump implements MetricsReporter, ClientTelemetryExporterPr
             String value = p.getValueCase() == NumberDataPoint.ValueCase.AS_INT
                 ? Long.toString(p.getAsInt())
                 : Double.toString(p.getAsDouble());
-            List<String> attrs = new ArrayList<>();
-            for (KeyValue kv : p.getAttributesList()) {
-                attrs.add(kv.getKey() + "=" + kv.getValue().getStringValue());
-            }
             lines.add(String.join("\t", "metric", id, term, m.getName(), kind, value,
-                String.join(",", attrs), Long.toString(p.getStartTimeUnixNano()),
+                joined(p.getAttributesList()), Long.toString(p.getStartTimeUnixNano()),
                 Long.toString(p.getTimeUnixNano())));
         }
     }
