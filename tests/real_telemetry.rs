@@ -9,7 +9,8 @@
 //! with kafkit's IncrementalAlterConfigs codec on resource type
 //! CLIENT_METRICS (16), matched to each test's client id.
 //!
-//! Peer: Apache Kafka 4.4.0 (own node) and the run's shared broker (no plugin).
+//! Peer: Apache Kafka 4.4.0 (own node) and the run's shared broker (no
+//! plugin); librdkafka's mock cluster (offers the APIs, subscribes nothing).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -485,4 +486,38 @@ async fn a_changed_subscription_is_fetched_again_and_followed() {
         !terminating.is_empty() && terminating.iter().all(|p| p.name == SENT),
         "the terminating push follows the new subscription: {terminating:?}"
     );
+}
+
+/// librdkafka's mock cluster offers both APIs but subscribes no metrics
+/// (and a 5-minute interval): one GetTelemetrySubscriptions, no push, and
+/// `close` does not wait for a terminating push that is not due.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_empty_subscription_means_no_push_and_no_wait_on_close() {
+    let mock = rdkafka::mocking::MockCluster::new(1).expect("mock cluster");
+    mock.create_topic("telemetry-mock", 1, 1).expect("topic");
+    let producer = Producer::connect(
+        ClientConfig::new([mock.bootstrap_servers()]),
+        ProducerConfig::default(),
+    )
+    .await
+    .expect("producer");
+    producer
+        .send(ProducerRecord::new("telemetry-mock").value("v"))
+        .await
+        .expect("sent");
+    wait_for("the subscription request", || {
+        let c = producer.metrics_snapshot().connections;
+        (c.request_count(ApiKey::GET_TELEMETRY_SUBSCRIPTIONS) == 1).then_some(())
+    })
+    .await;
+    let started = Instant::now();
+    producer.close(Duration::from_secs(5)).await.expect("close");
+    assert!(
+        started.elapsed() < Duration::from_millis(500),
+        "{:?}",
+        started.elapsed()
+    );
+    let c = producer.metrics_snapshot().connections;
+    assert_eq!(c.request_count(ApiKey::GET_TELEMETRY_SUBSCRIPTIONS), 1);
+    assert_eq!(c.request_count(ApiKey::PUSH_TELEMETRY), 0);
 }

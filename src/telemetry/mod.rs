@@ -15,6 +15,7 @@
 
 mod names;
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -39,6 +40,8 @@ pub(crate) type SnapshotSource = Arc<dyn Fn() -> Option<MetricsSnapshot> + Send 
 #[derive(Debug)]
 pub(crate) struct Telemetry {
     closing: watch::Sender<bool>,
+    /// Whether the broker asked for metrics (a terminating push is due on close).
+    subscribed: Arc<AtomicBool>,
     task: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -60,19 +63,31 @@ impl Telemetry {
             .iter()
             .filter_map(|(k, v)| Some(((*k).to_owned(), (*v)?.to_owned())))
             .collect();
-        let task = tokio::spawn(run(client.clone(), source, resource, closing_rx).instrument(span));
+        let subscribed = Arc::new(AtomicBool::new(false));
+        let shell = Shell {
+            client: client.clone(),
+            source,
+            subscribed: subscribed.clone(),
+        };
+        let task = tokio::spawn(run(shell, resource, closing_rx).instrument(span));
         Some(Self {
             closing,
+            subscribed,
             task: Mutex::new(Some(task)),
         })
     }
 
     /// Sends the terminating push (if subscribed) and waits for the task,
-    /// at most `limit`; then stops it.
+    /// at most `limit`; then stops it. Without a subscription it stops the
+    /// task at once (nothing is due, and the broker may be unreachable).
     pub(crate) async fn close(&self, limit: Duration) {
         let _ = self.closing.send(true);
         let task = self.task.lock().ok().and_then(|mut t| t.take());
         if let Some(mut task) = task {
+            if !self.subscribed.load(Ordering::Acquire) {
+                task.abort();
+                return;
+            }
             if tokio::time::timeout(limit, &mut task).await.is_err() {
                 debug!(?limit, "telemetry: terminating push did not finish in time");
                 task.abort();
@@ -123,12 +138,19 @@ async fn telemetry_broker(client: &Client) -> Option<BrokerConnection> {
     Some(conn)
 }
 
-async fn run(
+/// What the task works with besides the machine.
+struct Shell {
     client: Client,
     source: SnapshotSource,
-    resource: Vec<(String, String)>,
-    mut closing: watch::Receiver<bool>,
-) {
+    subscribed: Arc<AtomicBool>,
+}
+
+async fn run(shell: Shell, resource: Vec<(String, String)>, mut closing: watch::Receiver<bool>) {
+    let Shell {
+        client,
+        source,
+        subscribed,
+    } = shell;
     let Some(mut conn) = telemetry_broker(&client).await else {
         return;
     };
@@ -161,6 +183,10 @@ async fn run(
             Step::GetSubscriptions(req) => {
                 let answer = send(&conn, &req).await;
                 machine.handle_subscriptions(Instant::now().into_std(), answer.as_ref(), jitter());
+                let wanted = machine
+                    .subscription()
+                    .is_some_and(|s| !s.requested_metrics.is_empty());
+                subscribed.store(wanted, Ordering::Release);
                 if let Some(s) = machine.subscription() {
                     debug!(id = s.subscription_id, interval = ?s.push_interval,
                         metrics = ?s.requested_metrics, "telemetry: subscribed");
