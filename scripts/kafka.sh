@@ -25,6 +25,8 @@
 #                                first listener and the inter-broker one.
 #       --add-scram CREDENTIAL   a SCRAM user created at format time (repeatable;
 #                                'SCRAM-SHA-256=[name=alice,password=alice-secret]')
+#       --classpath JAR          an extra jar (or folder) on the nodes' classpath, for
+#                                plugins such as a metrics reporter (repeatable)
 #       --watch PID              stop the nodes when process PID exits
 #   scripts/kafka.sh stop DIR               stop every node started under DIR (SIGTERM, then SIGKILL)
 #   scripts/kafka.sh node DIR N kill|stop|cont|restart|pid
@@ -169,7 +171,7 @@ launch_node() { # DIR N
 }
 
 start() {
-  local dir="" nodes=1 version="$default_version" tv="" watch="" extra=() named=() scram=() per_node=()
+  local dir="" nodes=1 version="$default_version" tv="" watch="" extra=() named=() scram=() per_node=() jars=
   dir="${1:-}"; [ -n "$dir" ] || die "start needs a directory"; shift
   while [ $# -gt 0 ]; do
     case "$1" in
@@ -180,6 +182,8 @@ start() {
       --set-node) [[ "${2:-}" =~ ^[1-3]$ ]] || die "--set-node N key=value (N is 1..3)"
         per_node+=("$2:$3"); shift 3 ;;
       --watch) watch="$2"; shift 2 ;;
+      --classpath) [ -e "$2" ] || die "--classpath: no such file $2"
+        jars="$jars:$(cd "$(dirname "$2")" && pwd)/$(basename "$2")"; shift 2 ;;
       --listener) named+=("$2"); shift 2 ;;
       --add-scram) scram+=("$2"); shift 2 ;;
       *) die "unknown option $1" ;;
@@ -190,7 +194,7 @@ start() {
   local libs; libs="$(fetch "$version")"
   mkdir -p "$dir"; dir="$(cd "$dir" && pwd)"
   [ ! -f "$dir/bootstrap" ] || die "$dir already holds a cluster (stop it or use another folder)"
-  echo "$libs/*" >"$dir/classpath"
+  echo "$libs/*$jars" >"$dir/classpath"
   echo "$version" >"$dir/version"
 
   local l

@@ -47,6 +47,11 @@ pub struct ClientConfig {
     /// forgotten and the bootstrap list used alone
     /// (`metadata.recovery.rebootstrap.trigger.ms`, default 5 min).
     pub metadata_recovery_rebootstrap_trigger: Duration,
+    /// Push the client's metrics when a broker subscribes it (KIP-714,
+    /// `enable.metrics.push`, default on as in Java). A broker without a
+    /// client telemetry plugin never subscribes anyone, so it has no effect
+    /// there.
+    pub enable_metrics_push: bool,
 }
 
 /// What a client does when none of the brokers it knows answers
@@ -136,6 +141,12 @@ impl ClientConfig {
         self
     }
 
+    /// Turns KIP-714 metrics push on or off (`enable.metrics.push`).
+    pub fn with_metrics_push(mut self, enabled: bool) -> Self {
+        self.enable_metrics_push = enabled;
+        self
+    }
+
     /// Replaces the security settings.
     pub fn with_security(mut self, security: SecurityConfig) -> Self {
         self.security = security;
@@ -207,7 +218,7 @@ impl ClientConfig {
     /// they differ is accepted too): `bootstrap.servers`
     /// (`metadata.broker.list`), `client.id`, `request.timeout.ms`,
     /// `socket.connection.setup.timeout.ms`, `reconnect.backoff.ms`,
-    /// `reconnect.backoff.max.ms`, `metadata.max.age.ms`, and the security
+    /// `reconnect.backoff.max.ms`, `metadata.max.age.ms`, `enable.metrics.push`, and the security
     /// keys of [`SecurityConfig::set`]. Unknown keys are an error; error
     /// messages never contain credentials.
     pub fn set(&mut self, key: &str, value: &str) -> Result<()> {
@@ -231,12 +242,24 @@ impl ClientConfig {
             "reconnect.backoff.ms" => self.reconnect_backoff = millis()?,
             "reconnect.backoff.max.ms" => self.reconnect_backoff_max = millis()?,
             "metadata.max.age.ms" => self.metadata_max_age = millis()?,
+            "enable.metrics.push" => {
+                self.enable_metrics_push = match trimmed {
+                    "true" => true,
+                    "false" => false,
+                    _ => {
+                        return Err(Error::Config(format!(
+                            "{key}: expected true or false, got {trimmed:?}"
+                        )))
+                    }
+                };
+            }
             _ => {
                 if !self.security.set(key, value)? {
                     return Err(Error::Config(format!(
                         "unknown property `{key}`; client properties: bootstrap.servers, \
                          client.id, request.timeout.ms, socket.connection.setup.timeout.ms, \
-                         reconnect.backoff.ms, reconnect.backoff.max.ms, metadata.max.age.ms, {}",
+                         reconnect.backoff.ms, reconnect.backoff.max.ms, metadata.max.age.ms, \
+                         enable.metrics.push, {}",
                         SECURITY_KEYS.join(", ")
                     )));
                 }
@@ -261,6 +284,7 @@ impl Default for ClientConfig {
             security: SecurityConfig::default(),
             metadata_recovery_strategy: MetadataRecoveryStrategy::Rebootstrap,
             metadata_recovery_rebootstrap_trigger: Duration::from_secs(300),
+            enable_metrics_push: true,
         }
     }
 }
@@ -283,6 +307,10 @@ mod tests {
         assert_eq!(c.request_timeout, Duration::from_millis(1500));
         assert_eq!(c.security.protocol, SecurityProtocol::SaslSsl);
         assert!(!format!("{c:?}").contains("s3cret"));
+        assert!(c.enable_metrics_push, "on by default, as in Java");
+        c.set("enable.metrics.push", "false").unwrap();
+        assert!(!c.enable_metrics_push);
+        assert!(c.set("enable.metrics.push", "off").is_err());
         let err = c.set("request.timeout.ms", "soon").unwrap_err().to_string();
         assert!(err.contains("request.timeout.ms"), "{err}");
         let err = c.set("sasl.passwd", "s3cret").unwrap_err().to_string();

@@ -22,6 +22,7 @@ pub mod producer;
 pub mod rpc;
 pub mod security;
 pub mod share;
+mod telemetry;
 
 // The sans-IO half lives in the `kafkit-core` crate; its modules keep their
 // `kafkit::…` paths.

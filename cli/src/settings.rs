@@ -31,6 +31,8 @@ pub enum Setting {
     ReconnectBackoffMax(Duration),
     /// `metadata.max.age.ms`.
     MetadataMaxAge(Duration),
+    /// `enable.metrics.push` (KIP-714).
+    MetricsPush(bool),
     /// `linger.ms` (librdkafka: `queue.buffering.max.ms`).
     Linger(Duration),
     /// `batch.size`.
@@ -76,6 +78,7 @@ pub const SUPPORTED_KEYS: &[&str] = &[
     "reconnect.backoff.ms",
     "reconnect.backoff.max.ms",
     "metadata.max.age.ms",
+    "enable.metrics.push",
     "linger.ms",
     "batch.size",
     "buffer.memory",
@@ -110,6 +113,7 @@ pub fn parse_setting(arg: &str) -> Result<Setting, String> {
         "reconnect.backoff.ms" => Setting::ReconnectBackoff(millis(key, value)?),
         "reconnect.backoff.max.ms" => Setting::ReconnectBackoffMax(millis(key, value)?),
         "metadata.max.age.ms" => Setting::MetadataMaxAge(millis(key, value)?),
+        "enable.metrics.push" => Setting::MetricsPush(boolean(key, value)?),
         "linger.ms" | "queue.buffering.max.ms" => Setting::Linger(millis(key, value)?),
         "batch.size" => Setting::BatchSize(size(key, value)?),
         "buffer.memory" => Setting::BufferMemory(size(key, value)?),
@@ -244,6 +248,7 @@ pub fn client_config(brokers: Option<&str>, settings: &[Setting]) -> Result<Clie
             Setting::ReconnectBackoff(t) => backoff = *t,
             Setting::ReconnectBackoffMax(t) => backoff_max = *t,
             Setting::MetadataMaxAge(t) => config = config.with_metadata_max_age(*t),
+            Setting::MetricsPush(on) => config = config.with_metrics_push(*on),
             Setting::Security { key, value } => {
                 config.set(key, value.expose()).map_err(|e| e.to_string())?;
             }
@@ -318,6 +323,7 @@ mod tests {
             ("acks=all", Setting::Acks(Acks::All)),
             ("request.required.acks=0", Setting::Acks(Acks::None)),
             ("enable.idempotence=false", Setting::Idempotence(false)),
+            ("enable.metrics.push=false", Setting::MetricsPush(false)),
             (
                 "message.timeout.ms=900",
                 Setting::DeliveryTimeout(Duration::from_millis(900)),
@@ -387,6 +393,7 @@ mod tests {
             "enable.idempotence=false",
             "delivery.timeout.ms=3000",
             "max.request.size=4096",
+            "enable.metrics.push=false",
         ]
         .iter()
         .map(|s| parse_setting(s).unwrap())
@@ -397,6 +404,7 @@ mod tests {
         assert_eq!(client.request_timeout, Duration::from_millis(1500));
         assert_eq!(client.reconnect_backoff, Duration::from_millis(10));
         assert_eq!(client.reconnect_backoff_max, Duration::from_millis(20));
+        assert!(!client.enable_metrics_push);
         let producer = producer_config(&settings);
         assert_eq!(producer.acks, Acks::Leader);
         assert_eq!(producer.compression, Compression::Lz4);

@@ -52,6 +52,8 @@ pub struct Consumer {
     group: Option<GroupHandle>,
     events_tx: mpsc::UnboundedSender<ConsumerEvent>,
     events_rx: Option<mpsc::UnboundedReceiver<ConsumerEvent>>,
+    /// The KIP-714 push task (`None` with `enable_metrics_push` off).
+    telemetry: Option<crate::telemetry::Telemetry>,
 }
 
 #[derive(Debug)]
@@ -77,7 +79,20 @@ impl Consumer {
         let task = FetcherTask::new(client.clone(), config.clone(), shared.clone(), out);
         let handle = tokio::spawn(task.run(rx));
         let (events_tx, events_rx) = mpsc::unbounded_channel();
+        let telemetry = crate::telemetry::Telemetry::start(
+            &client,
+            {
+                let (client, shared) = (client.clone(), shared.clone());
+                Arc::new(move || Some(snapshot(&client, &shared)))
+            },
+            &[
+                ("client_rack", config.rack.as_deref()),
+                ("group_id", config.group_id.as_deref()),
+                ("group_instance_id", config.group_instance_id.as_deref()),
+            ],
+        );
         Self {
+            telemetry,
             group: None,
             events_tx,
             events_rx: Some(events_rx),
@@ -378,11 +393,7 @@ impl Consumer {
     /// commit latency, rebalances) and those of its connections, in one
     /// snapshot ([`crate::metrics::MetricsSnapshot::to_prometheus`] renders it).
     pub fn metrics_snapshot(&self) -> crate::metrics::MetricsSnapshot {
-        let mut s = self
-            .client
-            .snapshot_as(crate::metrics::ClientKind::Consumer);
-        s.consumer = Some(self.shared.stats.snapshot(&s.connections));
-        s
+        snapshot(&self.client, &self.shared)
     }
 
     /// Offsets after the last processed record, per partition (what a commit would store).
@@ -516,11 +527,25 @@ impl Consumer {
             task.abort();
             let _ = task.await;
         }
+        if let Some(telemetry) = self.telemetry.take() {
+            let limit = self.client.config().request_timeout;
+            telemetry.close(limit.min(TELEMETRY_CLOSE_LIMIT)).await;
+        }
         if self.owns_client {
             self.client.close();
         }
         Ok(())
     }
+}
+
+/// How long `close` waits for the terminating metrics push (KIP-714).
+const TELEMETRY_CLOSE_LIMIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// A consumer's counters and those of its client's connections.
+fn snapshot(client: &Client, shared: &Shared) -> crate::metrics::MetricsSnapshot {
+    let mut s = client.snapshot_as(crate::metrics::ClientKind::Consumer);
+    s.consumer = Some(shared.stats.snapshot(&s.connections));
+    s
 }
 
 impl futures_core::Stream for Consumer {

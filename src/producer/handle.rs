@@ -63,6 +63,8 @@ pub(super) struct Inner {
     closed: AtomicBool,
     clock: WallClock,
     routes: Mutex<RouteCache>,
+    /// The KIP-714 push task (`None` with `enable_metrics_push` off).
+    telemetry: Option<crate::telemetry::Telemetry>,
 }
 
 /// What the partitioner needs to know about a topic, computed once per
@@ -162,7 +164,18 @@ impl Producer {
         let handle = tokio::spawn(task.run(rx));
         let permits = config.buffer_memory.min(Semaphore::MAX_PERMITS);
         Self {
-            inner: Arc::new(Inner {
+            inner: Arc::new_cyclic(|me| Inner {
+                telemetry: crate::telemetry::Telemetry::start(
+                    &client,
+                    {
+                        let me = me.clone();
+                        Arc::new(move || {
+                            let inner = me.upgrade()?;
+                            Some(Producer { inner }.metrics_snapshot())
+                        })
+                    },
+                    &[("transactional_id", config.transactional_id.as_deref())],
+                ),
                 client,
                 owns_client,
                 buffer: Arc::new(Semaphore::new(permits)),
@@ -400,6 +413,10 @@ impl Producer {
         let left = self.inner.shared.acc().close();
         drop(left);
         self.inner.buffer.close();
+        if let Some(telemetry) = &self.inner.telemetry {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            telemetry.close(left.max(ABORT_GRACE)).await;
+        }
         if self.inner.owns_client {
             self.inner.client.close();
         }

@@ -13,6 +13,8 @@
 //! - [`producer`]: the producer's batching state machine (the accumulator).
 //! - [`fetch`]: the consumer's incremental fetch-session bookkeeping.
 //! - [`share`]: share groups (KIP-932): share sessions and acknowledgements.
+//! - [`telemetry`]: client metrics push (KIP-714): when to ask and push,
+//!   and a minimal OTLP metrics encoder.
 //! - [`common`]: types every layer shares ([`TopicPartition`]).
 //! - [`payload`]: typed record values ([`payload::Serializer`] /
 //!   [`payload::Deserializer`]; JSON with the `serde` feature).
@@ -31,5 +33,6 @@ pub mod producer;
 pub mod protocol;
 pub mod sasl;
 pub mod share;
+pub mod telemetry;
 
 pub use common::TopicPartition;

@@ -70,6 +70,8 @@ api_keys! {
     LIST_TRANSACTIONS = 66, "ListTransactions";
     CONSUMER_GROUP_HEARTBEAT = 68, "ConsumerGroupHeartbeat";
     CONSUMER_GROUP_DESCRIBE = 69, "ConsumerGroupDescribe";
+    GET_TELEMETRY_SUBSCRIPTIONS = 71, "GetTelemetrySubscriptions";
+    PUSH_TELEMETRY = 72, "PushTelemetry";
     SHARE_GROUP_HEARTBEAT = 76, "ShareGroupHeartbeat";
     SHARE_GROUP_DESCRIBE = 77, "ShareGroupDescribe";
     SHARE_FETCH = 78, "ShareFetch";
