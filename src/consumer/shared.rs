@@ -88,6 +88,13 @@ impl Shared {
         self.processed_slot(tp).mark(next_offset);
     }
 
+    /// `next_offset` (the offset after records of `tp` the application
+    /// finished), moved past the skipped offsets that follow them.
+    pub fn past_skipped(&self, tp: &TopicPartition, next_offset: i64) -> i64 {
+        let slot = lock(&self.processed).get(tp).cloned();
+        slot.map_or(next_offset, |s| s.past_skipped(next_offset))
+    }
+
     /// Sets a processed offset exactly (seek backwards, redelivery).
     pub fn reset_processed(&self, tp: &TopicPartition, next_offset: Option<i64>) {
         let mut p = lock(&self.processed);
@@ -156,6 +163,11 @@ impl ProcessedSlot {
         if let Some(reached) = tail.on_decoded(start, last_record, end, self.marked()) {
             self.mark(reached);
         }
+    }
+
+    /// `next_offset` counting the tail (without marking anything).
+    fn past_skipped(&self, next_offset: i64) -> i64 {
+        lock(&self.tail).processed(next_offset)
     }
 
     fn set(&self, next_offset: Option<i64>) {
@@ -232,6 +244,13 @@ mod tests {
         assert_eq!(shared.processed().get(&tp(0)), Some(&2));
         slot.mark(3);
         assert_eq!(shared.processed().get(&tp(0)), Some(&5));
+        assert_eq!(
+            shared.past_skipped(&tp(0), 3),
+            5,
+            "as a transaction commits it"
+        );
+        assert_eq!(shared.past_skipped(&tp(0), 2), 2);
+        assert_eq!(shared.past_skipped(&tp(1), 2), 2, "no slot: unchanged");
         // A seek forgets the tail.
         shared.reset_processed(&tp(0), Some(3));
         assert_eq!(shared.processed().get(&tp(0)), Some(&3));
