@@ -14,7 +14,10 @@
 //! - PRODUCER_FENCED / INVALID_PRODUCER_EPOCH: fatal, names the id, API and
 //!   broker, and the producer refuses further transactions;
 //! - abortable errors (TxnOffsetCommit, a failed produce): the commit fails
-//!   abortable, abort works, the next transaction commits.
+//!   abortable, abort works, the next transaction commits;
+//! - AddOffsetsToTxn / TxnOffsetCommit retried through CONCURRENT_TRANSACTIONS,
+//!   NOT_COORDINATOR (the group coordinator looked up again) and
+//!   COORDINATOR_LOAD_IN_PROGRESS; `close` ends an open transaction.
 //!
 //! Every case also checks what the mock recorded receiving (request
 //! tracking), so a retry or a rediscovery is seen from the broker's side.
@@ -349,4 +352,54 @@ async fn failed_produce_makes_the_commit_abortable() {
     commit(&p, &["b", "c"]).await;
     assert_eq!(count(&mock, ApiKey::END_TXN), 2, "abort, then commit");
     p.close(Duration::from_secs(5)).await.expect("close");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offsets_are_retried_through_group_coordinator_errors() {
+    let mock = mock();
+    let p = producer(&mock, "offsets-retried").await;
+    p.init_transactions().await.expect("init");
+    let cluster = mock.cluster();
+    cluster.request_errors(
+        Api::AddOffsetsToTxn,
+        &[E::RD_KAFKA_RESP_ERR_CONCURRENT_TRANSACTIONS],
+    );
+    cluster.request_errors(
+        Api::TxnOffsetCommit,
+        &[
+            E::RD_KAFKA_RESP_ERR_NOT_COORDINATOR,
+            E::RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS,
+        ],
+    );
+    mock.start_request_tracking();
+    p.begin_transaction().await.expect("begin");
+    p.send(record(0, "a")).await.expect("send");
+    p.send_offsets_to_transaction([(tp(TOPIC, 1), 4)], &group("g-retried"))
+        .await
+        .expect("offsets despite the errors");
+    p.commit_transaction().await.expect("commit");
+    assert_eq!(count(&mock, ApiKey::ADD_OFFSETS_TO_TXN), 2);
+    assert_eq!(count(&mock, ApiKey::TXN_OFFSET_COMMIT), 3);
+    // The group coordinator was looked up, then again after NOT_COORDINATOR
+    // (a coordinator still loading is asked again without a lookup).
+    assert_eq!(count(&mock, ApiKey::FIND_COORDINATOR), 2);
+    p.close(Duration::from_secs(5)).await.expect("close");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn close_aborts_the_open_transaction() {
+    let mock = mock();
+    let p = producer(&mock, "closed-open").await;
+    p.init_transactions().await.expect("init");
+    mock.start_request_tracking();
+    p.begin_transaction().await.expect("begin");
+    p.send(record(1, "never committed")).await.expect("send");
+    p.close(Duration::from_secs(5)).await.expect("close");
+    // The mock's record has no request body, so the abort flag itself is
+    // not checked here (tests/real_transactions.rs reads what became visible).
+    assert_eq!(
+        count(&mock, ApiKey::END_TXN),
+        1,
+        "the transaction ended on close"
+    );
 }
