@@ -95,6 +95,15 @@ impl ConsumerControl {
             .map_err(|_| Error::Closed)
     }
 
+    /// The offset to commit for `tp` once the records before `next_offset`
+    /// are processed: past the control records and aborted data that
+    /// follow them when the fetcher skipped those (as the consumer's own
+    /// commits); `next_offset` otherwise. For offsets committed elsewhere
+    /// (in a transaction).
+    pub(crate) fn offset_to_commit(&self, tp: &TopicPartition, next_offset: i64) -> i64 {
+        self.shared.past_skipped(tp, next_offset)
+    }
+
     /// Marks records of `tp` before `next_offset` processed (what the next
     /// commit stores for it).
     /// Partitions not assigned (lost or revoked meanwhile) are left alone.

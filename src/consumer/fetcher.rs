@@ -469,6 +469,12 @@ impl FetcherTask {
             Ok(decoded) => {
                 tracing::trace!(topic = %w.tp.topic, partition = w.tp.partition, position = w.position, records = decoded.records.len(), next = decoded.next_position, "fetched");
                 state.fetch.on_decoded(decoded.next_position);
+                let last = decoded.records.last().map(|r| r.offset);
+                self.shared.processed_slot(&w.tp).on_decoded(
+                    w.position,
+                    last,
+                    decoded.next_position,
+                );
                 if !decoded.records.is_empty() {
                     let bytes = decoded.memory;
                     self.shared.stats.delivered(decoded.records.len(), bytes);

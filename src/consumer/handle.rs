@@ -375,7 +375,9 @@ impl Consumer {
         rx.await.map_err(|_| Error::Closed)
     }
 
-    /// Lag per partition: high watermark minus the processed offset.
+    /// Lag per partition: high watermark minus the processed offset (see
+    /// [`Consumer::processed_offsets`]: trailing transaction markers and
+    /// aborted data do not count once the records before them are processed).
     pub async fn lag(&self) -> Result<HashMap<TopicPartition, i64>> {
         let positions = self.positions().await?;
         let processed = self.shared.processed();
@@ -396,7 +398,10 @@ impl Consumer {
         snapshot(&self.client, &self.shared)
     }
 
-    /// Offsets after the last processed record, per partition (what a commit would store).
+    /// Offsets after the last processed record, per partition (what a
+    /// commit would store): past the control records and aborted data that
+    /// follow it once it is processed, so a partition that ends in
+    /// transaction markers is committed up to its end.
     pub fn processed_offsets(&self) -> HashMap<TopicPartition, i64> {
         let mut p = self.shared.processed();
         p.retain(|tp, _| self.shared.generation(tp).is_some());

@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::TopicPartition;
+use kafkit_core::fetch::position::SkippedTail;
 
 /// Counters and maps both sides touch; every lock is held for a map update only.
 #[derive(Debug, Default)]
@@ -87,6 +88,13 @@ impl Shared {
         self.processed_slot(tp).mark(next_offset);
     }
 
+    /// `next_offset` (the offset after records of `tp` the application
+    /// finished), moved past the skipped offsets that follow them.
+    pub fn past_skipped(&self, tp: &TopicPartition, next_offset: i64) -> i64 {
+        let slot = lock(&self.processed).get(tp).cloned();
+        slot.map_or(next_offset, |s| s.past_skipped(next_offset))
+    }
+
     /// Sets a processed offset exactly (seek backwards, redelivery).
     pub fn reset_processed(&self, tp: &TopicPartition, next_offset: Option<i64>) {
         let mut p = lock(&self.processed);
@@ -120,32 +128,62 @@ impl Shared {
 }
 
 /// One partition's processed offset: the offset after the last record the
-/// application finished, or none.
+/// application finished, or none; and past the control batches and
+/// aborted data that follow it once that record is finished
+/// ([`SkippedTail`]: the fetcher reports each decoded chunk, the
+/// application marks records without a lock).
 #[derive(Debug)]
-pub(crate) struct ProcessedSlot(AtomicI64);
+pub(crate) struct ProcessedSlot {
+    marked: AtomicI64,
+    tail: Mutex<SkippedTail>,
+}
 
 /// The slot's "no processed offset" value (offsets are never negative).
 const NO_OFFSET: i64 = i64::MIN;
 
 impl Default for ProcessedSlot {
     fn default() -> Self {
-        Self(AtomicI64::new(NO_OFFSET))
+        Self {
+            marked: AtomicI64::new(NO_OFFSET),
+            tail: Mutex::new(SkippedTail::default()),
+        }
     }
 }
 
 impl ProcessedSlot {
     /// Raises the processed offset to `next_offset` (never lowers it).
     pub fn mark(&self, next_offset: i64) {
-        self.0.fetch_max(next_offset, Ordering::AcqRel);
+        self.marked.fetch_max(next_offset, Ordering::AcqRel);
+    }
+
+    /// The fetcher decoded a chunk fetched from `start`: its last record
+    /// (if any) and the fetch position `end` after it.
+    pub fn on_decoded(&self, start: i64, last_record: Option<i64>, end: i64) {
+        let mut tail = lock(&self.tail);
+        if let Some(reached) = tail.on_decoded(start, last_record, end, self.marked()) {
+            self.mark(reached);
+        }
+    }
+
+    /// `next_offset` counting the tail (without marking anything).
+    fn past_skipped(&self, next_offset: i64) -> i64 {
+        lock(&self.tail).processed(next_offset)
     }
 
     fn set(&self, next_offset: Option<i64>) {
-        self.0
+        let mut tail = lock(&self.tail);
+        tail.clear();
+        self.marked
             .store(next_offset.unwrap_or(NO_OFFSET), Ordering::Release);
     }
 
+    fn marked(&self) -> Option<i64> {
+        Some(self.marked.load(Ordering::Acquire)).filter(|v| *v != NO_OFFSET)
+    }
+
     fn get(&self) -> Option<i64> {
-        Some(self.0.load(Ordering::Acquire)).filter(|v| *v != NO_OFFSET)
+        let tail = lock(&self.tail);
+        self.marked().map(|v| tail.processed(v))
     }
 }
 
@@ -193,5 +231,28 @@ mod tests {
         shared.reset_processed(&tp(3), Some(11));
         assert_eq!(shared.processed().get(&tp(2)), None);
         assert_eq!(shared.processed().get(&tp(3)), Some(&11));
+    }
+
+    #[test]
+    fn trailing_markers_count_once_the_last_record_is_marked() {
+        let shared = Shared::default();
+        shared.reset_processed(&tp(0), Some(0));
+        let slot = shared.processed_slot(&tp(0));
+        // Records 0..=2 handed, then an abort marker: the position is 5.
+        slot.on_decoded(0, Some(2), 5);
+        slot.mark(2);
+        assert_eq!(shared.processed().get(&tp(0)), Some(&2));
+        slot.mark(3);
+        assert_eq!(shared.processed().get(&tp(0)), Some(&5));
+        assert_eq!(
+            shared.past_skipped(&tp(0), 3),
+            5,
+            "as a transaction commits it"
+        );
+        assert_eq!(shared.past_skipped(&tp(0), 2), 2);
+        assert_eq!(shared.past_skipped(&tp(1), 2), 2, "no slot: unchanged");
+        // A seek forgets the tail.
+        shared.reset_processed(&tp(0), Some(3));
+        assert_eq!(shared.processed().get(&tp(0)), Some(&3));
     }
 }

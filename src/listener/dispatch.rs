@@ -116,7 +116,10 @@ impl Runner {
         };
         if let (Some(p), Some(g)) = (&txn, &group) {
             let ended = match &failure {
-                None => self.commit_txn(p, vec![(tp.clone(), next)], g).await,
+                None => {
+                    let offset = control.offset_to_commit(&tp, next);
+                    self.commit_txn(p, vec![(tp.clone(), offset)], g).await
+                }
                 Some(_) => self.abort_txn(p).await,
             };
             match ended {

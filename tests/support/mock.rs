@@ -94,6 +94,37 @@ impl Mock {
         unsafe { rd::rd_kafka_mock_group_initial_rebalance_delay_ms(self.raw(), ms) }
     }
 
+    /// Starts recording the requests the brokers receive (clears the record).
+    pub fn start_request_tracking(&self) {
+        // SAFETY: `raw()` is a live cluster owned by `self`.
+        unsafe { rd::rd_kafka_mock_start_request_tracking(self.raw()) }
+    }
+
+    /// The requests received since [`Mock::start_request_tracking`], in
+    /// arrival order: (broker id, API key).
+    pub fn requests(&self) -> Vec<(i32, i16)> {
+        let mut n = 0usize;
+        // SAFETY: `raw()` is live; the mock returns `n` copies it allocated
+        // (or null when `n` is 0), freed below with its own destructor.
+        unsafe {
+            let list = rd::rd_kafka_mock_get_requests(self.raw(), &mut n);
+            if list.is_null() {
+                return Vec::new();
+            }
+            let out = (0..n)
+                .map(|i| {
+                    let r = *list.add(i);
+                    (
+                        rd::rd_kafka_mock_request_id(r),
+                        rd::rd_kafka_mock_request_api_key(r),
+                    )
+                })
+                .collect();
+            rd::rd_kafka_mock_request_destroy_array(list, n);
+            out
+        }
+    }
+
     /// Makes broker `id` advertise `host:port` in Metadata and FindCoordinator
     /// answers (its listener stays where it is).
     pub fn advertise(&self, id: i32, host: &str, port: u16) {

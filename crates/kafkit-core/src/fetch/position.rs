@@ -154,6 +154,75 @@ pub fn next_position(records: &[u8], position: i64) -> Option<i64> {
     }
 }
 
+/// Offsets the application is never handed (control batches, aborted
+/// transactions' data under read_committed) that follow the records it
+/// was handed, and when they count as processed.
+///
+/// A consumer's processed offset ("the last record finished + 1") is what
+/// it commits and what its lag is measured from; a partition that ends in
+/// transaction markers or aborted data would otherwise never reach the
+/// log's end. Each decoded chunk of a partition (fetched from `start`,
+/// its last record, the fetch position `end` after it) leaves a *tail*:
+/// once the processed offset reaches `need` (everything handed before the
+/// skipped offsets was finished), it may jump to `to`. A processed offset
+/// short of `need` is left alone, so nothing is ever committed past a
+/// record the application has not finished. As the Java consumer commits
+/// its position once every record before it was returned.
+///
+/// ```text
+///   records handed ── processed >= need ──► processed = max(processed, to)
+///   chunk with records:    need = last + 1, to = end
+///   chunk without records: need = start (or the earlier tail's need when
+///                          it ends at start), to = end
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SkippedTail(Option<(i64, i64)>);
+
+impl SkippedTail {
+    /// A chunk fetched from `start` was decoded: `last_record` is the
+    /// offset of its last record handed to the application (`None`: it
+    /// had none), `end` the fetch position after it. `processed` is the
+    /// processed offset now. Returns an offset the processed offset may be
+    /// raised to at once (the earlier tail, when it was already reached).
+    pub fn on_decoded(
+        &mut self,
+        start: i64,
+        last_record: Option<i64>,
+        end: i64,
+        processed: Option<i64>,
+    ) -> Option<i64> {
+        let reached = self
+            .0
+            .and_then(|(need, to)| processed.filter(|p| *p >= need && to > *p).map(|_| to));
+        let tail = match last_record {
+            Some(last) => {
+                let need = last.saturating_add(1);
+                (need, end.max(need))
+            }
+            None => match self.0 {
+                Some((need, to)) if to == start => (need, end.max(to)),
+                _ => (start, end.max(start)),
+            },
+        };
+        self.0 = Some(tail);
+        reached
+    }
+
+    /// The processed offset counting the tail: `to` once `processed`
+    /// reached `need`, else `processed` unchanged.
+    pub fn processed(&self, processed: i64) -> i64 {
+        match self.0 {
+            Some((need, to)) if processed >= need => processed.max(to),
+            _ => processed,
+        }
+    }
+
+    /// Forgets the tail (the partition was seeked, reset or revoked).
+    pub fn clear(&mut self) {
+        self.0 = None;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -282,5 +351,57 @@ mod tests {
         assert_eq!(p.high_watermark, 9);
         p.on_unreadable(1);
         assert_eq!(p.position, Some(1));
+    }
+
+    #[test]
+    fn a_trailing_skip_counts_once_the_last_record_is_processed() {
+        let mut t = SkippedTail::default();
+        // Records 0..=2, then an abort marker / aborted data up to 6.
+        assert_eq!(t.on_decoded(0, Some(2), 6, Some(0)), None);
+        assert_eq!(t.processed(0), 0, "nothing finished yet");
+        assert_eq!(t.processed(2), 2, "record 2 not finished: stay before it");
+        assert_eq!(t.processed(3), 6, "all records finished: past the markers");
+        // A later chunk with only markers, contiguous: still needs 3.
+        assert_eq!(t.on_decoded(6, None, 9, Some(2)), None);
+        assert_eq!(t.processed(2), 2);
+        assert_eq!(t.processed(3), 9);
+    }
+
+    #[test]
+    fn a_chunk_without_records_needs_everything_before_it() {
+        let mut t = SkippedTail::default();
+        // Assigned at 10, the log holds only aborted data and markers there.
+        assert_eq!(t.on_decoded(10, None, 14, Some(10)), None);
+        assert_eq!(t.processed(10), 14);
+        assert_eq!(t.processed(9), 9, "an earlier offset is never raised");
+        // Not contiguous with the tail (a gap the records will cover).
+        let mut t = SkippedTail::default();
+        t.on_decoded(0, Some(4), 5, Some(0));
+        t.on_decoded(8, None, 12, Some(5));
+        assert_eq!(t.processed(5), 5, "offsets 5..8 not known to be skipped");
+        assert_eq!(t.processed(8), 12);
+    }
+
+    #[test]
+    fn a_reached_tail_is_kept_when_the_next_chunk_replaces_it() {
+        let mut t = SkippedTail::default();
+        t.on_decoded(0, Some(1), 4, Some(0));
+        // The application finished record 1 (processed 2): the next chunk's
+        // decode hands back 4 so the processed offset never goes back.
+        assert_eq!(t.on_decoded(4, Some(5), 6, Some(2)), Some(4));
+        assert_eq!(t.processed(4), 4, "record 5 of the new chunk not finished");
+        assert_eq!(t.processed(6), 6);
+        // Not reached yet: nothing handed back, the new tail is conservative.
+        let mut t = SkippedTail::default();
+        t.on_decoded(0, Some(1), 4, Some(0));
+        assert_eq!(t.on_decoded(4, Some(7), 9, Some(1)), None);
+        assert_eq!(
+            t.processed(2),
+            2,
+            "the skip 2..4 is forgotten, not over-claimed"
+        );
+        assert_eq!(t.processed(8), 9);
+        t.clear();
+        assert_eq!(t.processed(8), 8);
     }
 }
