@@ -20,7 +20,7 @@ use super::transactional::{fail_unsent, TransactionProtocol, TxnStamp};
 use super::wire::{
     build_request, encode_batch, partition_result, split_requests, ProducerIdentity,
 };
-use crate::cluster::Client;
+use crate::cluster::{Client, Destination};
 use crate::error::{Error, Result};
 use crate::protocol::messages::init_producer_id::InitProducerIdRequest;
 use crate::protocol::messages::produce::{ProduceRequest, ProduceResponse};
@@ -561,16 +561,16 @@ impl SenderTask {
                 transaction_timeout_ms: -1,
                 ..Default::default()
             };
-            let result = client.send_any(&req).await.and_then(|resp| {
-                if resp.error_code.is_ok() {
-                    Ok(ProducerIdentity {
-                        id: resp.producer_id,
-                        epoch: resp.producer_epoch,
-                    })
-                } else {
-                    Err(Error::broker(resp.error_code, ApiKey::INIT_PRODUCER_ID, ""))
-                }
-            });
+            // Any broker (no transactional id), one attempt on the call
+            // path (the sender retries after its backoff).
+            let deadline = tokio::time::Instant::now() + client.config().request_timeout;
+            let result = client
+                .call_once(&Destination::AnyBroker, &|_, _| Ok(req.clone()), deadline)
+                .await
+                .map(|answer| ProducerIdentity {
+                    id: answer.body.producer_id,
+                    epoch: answer.body.producer_epoch,
+                });
             let _ = tx.send(Event::ProducerId(result));
         });
     }
