@@ -148,12 +148,7 @@ async fn describes_and_alters_topic_and_broker_configs() {
             })
         };
         if shows(0, "retention.ms", "3600000", ConfigSource::DynamicTopic)
-            && shows(
-                1,
-                "log.cleaner.backoff.ms",
-                "16000",
-                ConfigSource::DynamicBroker,
-            )
+            && shows(1, "log.cleaner.backoff.ms", "16000", ConfigSource::DynamicBroker)
         {
             break;
         }
