@@ -14,7 +14,7 @@ use super::dead_letter::dead_letter_record;
 use super::events::ListenerEvent;
 use super::handler::{lock, Batch, BatchContext, Context, HandlerResult};
 use super::retries::Retries;
-use super::runner::{Exit, Runner};
+use super::task::{Exit, Runner};
 use super::Route;
 use crate::consumer::{Consumer, ConsumerControl, ConsumerRecord};
 use crate::producer::{Producer, TopicPartition};
@@ -56,50 +56,8 @@ impl Runner {
             control: control.clone(),
             pauses: self.pauses.clone(),
         };
-        let (next, failure) = match route {
-            None => {
-                warn!(topic = %tp.topic, "record of a topic without a handler: skipped");
-                (record.offset + 1, None)
-            }
-            Some(Route::One(handler)) => {
-                let next = record.offset + 1;
-                let span = self.process_span(&tp, record.offset, 1);
-                let Some(result) = self.run_handler(handler(record.clone(), ctx), span).await
-                else {
-                    return Some(Exit::Shutdown);
-                };
-                let failure = result.err().map(|e| Failure {
-                    tp: tp.clone(),
-                    records: vec![record],
-                    attempt,
-                    error: e.to_string(),
-                    permanent: e.is_permanent(),
-                });
-                (next, failure)
-            }
-            Some(Route::Batch(handler)) => {
-                let mut records = vec![record];
-                records.extend(consumer.take_buffered());
-                let next = records.last().map_or(0, |r| r.offset + 1);
-                let ctx = BatchContext {
-                    inner: ctx,
-                    resolved: Arc::new(Mutex::new(None)),
-                };
-                let batch = Batch {
-                    topic: tp.topic.clone(),
-                    partition: tp.partition,
-                    records: records.clone(),
-                };
-                let first = records.first().map_or(0, |r| r.offset);
-                let span = self.process_span(&tp, first, records.len());
-                let Some(result) = self.run_handler(handler(batch, ctx.clone()), span).await else {
-                    return Some(Exit::Shutdown);
-                };
-                let failure = result
-                    .err()
-                    .and_then(|e| batch_failure(&tp, records, attempt, &ctx, &e));
-                (next, failure)
-            }
+        let Some((next, failure)) = self.handle(consumer, route, record, ctx, attempt).await else {
+            return Some(Exit::Shutdown);
         };
         match failure {
             None => {
@@ -118,6 +76,59 @@ impl Runner {
             let _ = consumer.seek(tp, next);
         }
         None
+    }
+
+    /// Runs the handler of `record`'s topic: the next offset to mark and
+    /// the failure, if any; `None` when a shutdown cancelled the handler.
+    async fn handle(
+        &mut self,
+        consumer: &mut Consumer,
+        route: Option<Route>,
+        record: ConsumerRecord,
+        ctx: Context,
+        attempt: u32,
+    ) -> Option<(i64, Option<Failure>)> {
+        let tp = ctx.tp.clone();
+        match route {
+            None => {
+                warn!(topic = %tp.topic, "record of a topic without a handler: skipped");
+                Some((record.offset + 1, None))
+            }
+            Some(Route::One(handler)) => {
+                let next = record.offset + 1;
+                let span = self.process_span(&tp, record.offset, 1);
+                let result = self.run_handler(handler(record.clone(), ctx), span).await?;
+                let failure = result.err().map(|e| Failure {
+                    tp,
+                    records: vec![record],
+                    attempt,
+                    error: e.to_string(),
+                    permanent: e.is_permanent(),
+                });
+                Some((next, failure))
+            }
+            Some(Route::Batch(handler)) => {
+                let mut records = vec![record];
+                records.extend(consumer.take_buffered());
+                let next = records.last().map_or(0, |r| r.offset + 1);
+                let ctx = BatchContext {
+                    inner: ctx,
+                    resolved: Arc::new(Mutex::new(None)),
+                };
+                let batch = Batch {
+                    topic: tp.topic.clone(),
+                    partition: tp.partition,
+                    records: records.clone(),
+                };
+                let first = records.first().map_or(0, |r| r.offset);
+                let span = self.process_span(&tp, first, records.len());
+                let result = self.run_handler(handler(batch, ctx.clone()), span).await?;
+                let failure = result
+                    .err()
+                    .and_then(|e| batch_failure(&tp, records, attempt, &ctx, &e));
+                Some((next, failure))
+            }
+        }
     }
 
     /// Runs a handler in its own task (a panic is a failed delivery); `None`

@@ -11,10 +11,10 @@ use tokio::sync::{mpsc, oneshot, Notify};
 use tokio::task::JoinSet;
 use tracing::{debug, info, warn};
 
-use super::accumulator::{Accumulator, AccumulatorConfig, Batch, TopicPartition};
+use super::accumulator::{Accumulator, AccumulatorConfig, TopicPartition};
 use super::config::{Acks, ProducerConfig};
 use super::delivery::{Completion, Delivered};
-use super::dispatch::run_dispatcher;
+use super::dispatch::{run_dispatcher, Dispatch, Event, PBatch};
 use super::metrics::Metrics;
 use super::transactional::{fail_unsent, TransactionProtocol, TxnStamp};
 use super::wire::{
@@ -23,7 +23,7 @@ use super::wire::{
 use crate::cluster::{Client, Destination};
 use crate::error::{Error, Result};
 use crate::protocol::messages::init_producer_id::InitProducerIdRequest;
-use crate::protocol::messages::produce::{ProduceRequest, ProduceResponse};
+use crate::protocol::messages::produce::ProduceResponse;
 use crate::protocol::ApiKey;
 use kafkit_core::producer::{BatchAnswer, ProduceOutcome};
 
@@ -76,26 +76,6 @@ pub(crate) enum Command {
     Flush(u64, oneshot::Sender<()>),
     /// Fail everything still queued or in flight, then stop.
     Abort(oneshot::Sender<()>),
-}
-
-pub(crate) type PBatch = Batch<Completion>;
-
-pub(crate) enum Event {
-    Produced {
-        batches: Vec<PBatch>,
-        result: Result<Option<ProduceResponse>>,
-    },
-    Refreshed,
-    ProducerId(Result<ProducerIdentity>),
-    /// The backoff after a failed InitProducerId is over.
-    RetryInit,
-}
-
-pub(crate) struct Dispatch {
-    pub(crate) batches: Vec<PBatch>,
-    pub(crate) request: ProduceRequest,
-    /// Send at Produce v12 (a transaction of protocol v2 adds the partition).
-    pub(crate) v12: bool,
 }
 
 pub(crate) struct SenderTask {

@@ -302,7 +302,7 @@ pub(crate) struct TxnStamp {
 /// Fails the records of batches of a failed or aborted transaction that
 /// were never sent.
 pub(crate) fn fail_unsent(
-    batches: Vec<crate::producer::sender::PBatch>,
+    batches: Vec<crate::producer::dispatch::PBatch>,
     transactional_id: &str,
     why: &str,
 ) {
