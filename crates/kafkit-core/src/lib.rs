@@ -13,7 +13,7 @@
 //! - [`producer`]: the producer's batching state machine (the accumulator).
 //! - [`fetch`]: the consumer's incremental fetch-session bookkeeping.
 //! - [`share`]: share groups (KIP-932): share sessions and acknowledgements.
-//! - [`common`]: types every layer shares ([`TopicPartition`]).
+//! - [`common`]: types every layer shares ([`TopicPartition`], [`LeaderHint`]).
 //! - [`payload`]: typed record values ([`payload::Serializer`] /
 //!   [`payload::Deserializer`]; JSON with the `serde` feature).
 //!
@@ -32,4 +32,4 @@ pub mod protocol;
 pub mod sasl;
 pub mod share;
 
-pub use common::TopicPartition;
+pub use common::{LeaderHint, TopicPartition};
