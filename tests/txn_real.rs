@@ -19,8 +19,8 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 use kafkit::consumer::{Consumer, ConsumerConfig, IsolationLevel};
 use kafkit::producer::transaction::{
-    GroupMetadata, Outgoing, TransactionManager, TxnConfig, TxnEvent, TxnOffset, TxnRequest,
-    TxnResponse, TxnState,
+    Destination, GroupMetadata, Outgoing, TransactionManager, TxnConfig, TxnEvent, TxnOffset,
+    TxnRequest, TxnResponse, TxnState,
 };
 use kafkit::producer::TopicPartition;
 use kafkit::protocol::messages::api_versions::ApiVersionsRequest;
@@ -45,17 +45,44 @@ fn version<R: Request>(rec: &Recorder, allowed: VersionRange) -> i16 {
     ours.unwrap_or_else(|| panic!("no common version of {:?} in {allowed:?}", R::API_KEY))
 }
 
+/// Looks up the coordinator the machine names (first time for a key, or
+/// when it says the coordinator moved); on one node the answer is that
+/// node, but the lookup also creates the coordinator's internal topic.
+/// Returns the lookup's error, if any.
+async fn find(
+    rec: &mut Recorder,
+    known: &mut std::collections::BTreeSet<String>,
+    out: &Outgoing,
+) -> Option<ErrorCode> {
+    use kafkit::protocol::messages::find_coordinator::{
+        FindCoordinatorRequest, KEY_TYPE_GROUP, KEY_TYPE_TRANSACTION,
+    };
+    let (key_type, key) = match &out.destination {
+        Destination::TransactionCoordinator(k) => (KEY_TYPE_TRANSACTION, k),
+        Destination::GroupCoordinator(k) => (KEY_TYPE_GROUP, k),
+    };
+    let tag = format!("{key_type}/{key}");
+    if known.contains(&tag) && !out.rediscover {
+        return None;
+    }
+    let v = version::<FindCoordinatorRequest>(
+        rec,
+        <FindCoordinatorRequest as kafkit::protocol::Message>::VERSIONS,
+    );
+    let req = FindCoordinatorRequest::for_key(key_type, key, v);
+    let found = rec.call_at("find-coordinator", &req, v).await;
+    let code = found.coordinator_for(key).error_code;
+    if code.is_ok() {
+        known.insert(tag);
+        return None;
+    }
+    Some(code)
+}
+
 /// Sends one request the machine asked for; returns the answer for it.
 async fn send(rec: &mut Recorder, out: &Outgoing) -> TxnResponse {
     let allowed = out.versions;
     match &out.request {
-        TxnRequest::FindCoordinator(lookup) => {
-            let v = version::<kafkit::protocol::messages::find_coordinator::FindCoordinatorRequest>(
-                rec, allowed,
-            );
-            let req = lookup.request_at(v);
-            TxnResponse::FindCoordinator(rec.call_at("find-coordinator", &req, v).await)
-        }
         TxnRequest::InitProducerId(req) => {
             let v = version::<kafkit::protocol::messages::init_producer_id::InitProducerIdRequest>(
                 rec, allowed,
@@ -97,6 +124,7 @@ async fn drive(
 ) -> Vec<TxnEvent> {
     let deadline = Instant::now() + WAIT;
     let mut events = Vec::new();
+    let mut known = std::collections::BTreeSet::new();
     loop {
         while let Some(event) = m.poll_event() {
             let finished = done(&event);
@@ -112,6 +140,10 @@ async fn drive(
         );
         match m.poll_request(Instant::now()) {
             Some(out) => {
+                if let Some(code) = find(rec, &mut known, &out).await {
+                    m.on_coordinator_error(code, Instant::now());
+                    continue;
+                }
                 let answer = send(rec, &out).await;
                 m.on_response(answer, Instant::now())
                     .expect("the answer fits");

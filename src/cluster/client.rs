@@ -186,6 +186,25 @@ impl Client {
         true
     }
 
+    /// What the metadata needs after a partition's answer, as the producer's
+    /// or fetcher's state machine decided it: `refresh`, or take `leader`
+    /// (KIP-951) into the snapshot, refreshing only if the snapshot cannot
+    /// take it (an unknown endpoint or an older epoch). Returns whether a
+    /// refresh is due.
+    pub fn needs_refresh_after(
+        &self,
+        tp: &crate::common::TopicPartition,
+        refresh: bool,
+        leader: Option<crate::common::LeaderHint>,
+        endpoints: &[NodeEndpoint],
+    ) -> bool {
+        let Some(h) = leader else {
+            return refresh;
+        };
+        let moves = [(tp.topic.clone(), tp.partition, h.leader_id, h.leader_epoch)];
+        refresh || !self.apply_leader_hints(&moves, endpoints)
+    }
+
     /// Whether a failed metadata refresh should forget the known brokers
     /// (KIP-1102): the broker said REBOOTSTRAP_REQUIRED, or nothing answered
     /// for the rebootstrap trigger.

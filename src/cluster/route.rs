@@ -35,7 +35,7 @@ use super::Client;
 use crate::connection::BrokerConnection;
 use crate::error::{BrokerRef, Error, Result};
 use crate::protocol::messages::find_coordinator::{
-    FindCoordinatorRequest, KEY_TYPE_GROUP, KEY_TYPE_SHARE, KEY_TYPE_TRANSACTION,
+    FindCoordinatorRequest, KeyCoordinator, KEY_TYPE_GROUP, KEY_TYPE_SHARE, KEY_TYPE_TRANSACTION,
 };
 use crate::protocol::{ApiKey, ErrorCode, Request, Route, RouteKey, VersionRange};
 
@@ -57,6 +57,16 @@ impl CoordinatorKind {
             CoordinatorKind::Group => KEY_TYPE_GROUP,
             CoordinatorKind::Transaction => KEY_TYPE_TRANSACTION,
             CoordinatorKind::Share => KEY_TYPE_SHARE,
+        }
+    }
+
+    /// The kind FindCoordinator's `key_type` names (`None` for an unknown one).
+    pub fn from_key_type(key_type: i8) -> Option<Self> {
+        match key_type {
+            KEY_TYPE_GROUP => Some(CoordinatorKind::Group),
+            KEY_TYPE_TRANSACTION => Some(CoordinatorKind::Transaction),
+            KEY_TYPE_SHARE => Some(CoordinatorKind::Share),
+            _ => None,
         }
     }
 
@@ -200,6 +210,17 @@ pub fn version_for<R: Request>(conn: &BrokerConnection, cap: Option<i16>) -> Res
         .unwrap_or(R::VERSIONS.min.max(theirs.min)))
 }
 
+/// The highest version of `R` in `allowed` that kafkit and the broker on
+/// `conn` both support, `None` when there is none: for a state machine
+/// that needs an exact range (a v2 transaction's EndTxn v5), where
+/// [`version_for`]'s cap is only a hint.
+pub fn version_within<R: Request>(conn: &BrokerConnection, allowed: VersionRange) -> Option<i16> {
+    let theirs = conn.broker_versions(R::API_KEY)?;
+    let ours = R::VERSIONS.highest_common(&allowed)?;
+    let both = VersionRange::new(allowed.min.max(R::VERSIONS.min), ours);
+    both.highest_common(&theirs)
+}
+
 /// One exchange on `conn` at `version`, waiting up to `timeout`. No retry,
 /// and the response is returned whatever its error codes say (a state
 /// machine judges them); [`Client::call_to`] judges them with [`judge`].
@@ -330,7 +351,7 @@ impl Client {
     }
 
     /// A connection to the coordinator of `key`: cached, else found with
-    /// FindCoordinator at any broker (one request, not retried here).
+    /// [`Client::find_coordinator`] (one request, not retried here).
     pub async fn coordinator(
         &self,
         kind: CoordinatorKind,
@@ -345,13 +366,10 @@ impl Client {
         {
             return Ok(conn.clone());
         }
-        let any = self.pool().any().await?;
-        let version = version_for::<FindCoordinatorRequest>(&any, None)?;
-        let request = FindCoordinatorRequest::for_key(kind.key_type(), key, version);
-        let found = exchange(&any, &request, version, self.timeout_until(deadline)).await?;
-        let c = found.body.coordinator_for(key);
+        let found = self.find_coordinator(kind, key, deadline).await?;
+        let c = &found.body;
         if !c.error_code.is_ok() {
-            let message = c.error_message.filter(|m| !m.is_empty());
+            let message = c.error_message.as_deref().filter(|m| !m.is_empty());
             let context = match message {
                 Some(m) => format!(" for {} {key}: {m}", kind.noun()),
                 None => format!(" for {} {key}", kind.noun()),
@@ -369,6 +387,29 @@ impl Client {
         };
         self.coordinators().insert(cache_key, conn.clone());
         Ok(conn)
+    }
+
+    /// FindCoordinator for `key` at any broker, at the negotiated version,
+    /// read by the one normaliser of its two shapes
+    /// ([`FindCoordinatorResponse::coordinator_for`](crate::protocol::messages::find_coordinator::FindCoordinatorResponse::coordinator_for)):
+    /// the entry whatever its error code, for a state machine that judges
+    /// it (the group members), or for [`Client::coordinator`]. One
+    /// request, not retried, nothing cached.
+    pub async fn find_coordinator(
+        &self,
+        kind: CoordinatorKind,
+        key: &str,
+        deadline: Instant,
+    ) -> Result<Answer<KeyCoordinator>> {
+        let any = self.pool().any().await?;
+        let version = version_for::<FindCoordinatorRequest>(&any, None)?;
+        let request = FindCoordinatorRequest::for_key(kind.key_type(), key, version);
+        let found = exchange(&any, &request, version, self.timeout_until(deadline)).await?;
+        Ok(Answer {
+            body: found.body.coordinator_for(key),
+            broker: found.broker,
+            version: found.version,
+        })
     }
 
     /// Forgets the cached coordinator of `key` (it moved or its connection broke).

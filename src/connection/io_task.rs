@@ -52,6 +52,79 @@ struct Pending {
     reply: oneshot::Sender<Result<Bytes, Error>>,
 }
 
+/// What the task remembers about the requests it took.
+#[derive(Default)]
+struct Book {
+    inflight: HashMap<i32, Pending>,
+    /// Correlation ids in the order they were written: a broker answers in
+    /// that order, so a broken frame is the answer to the oldest one.
+    order: VecDeque<i32>,
+    /// Requests without a response, by the stream position where their
+    /// frame ends.
+    unwritten: VecDeque<(u64, oneshot::Sender<Result<(), Error>>)>,
+    /// Bytes queued and written so far on this connection.
+    queued_bytes: u64,
+    written_bytes: u64,
+}
+
+impl Book {
+    /// Registers `out` and appends its frame to `wbuf`.
+    fn queue(&mut self, out: Outgoing, wbuf: &mut WriteQueue, broker: &str) {
+        let bytes: usize = out.frame.iter().map(Bytes::len).sum();
+        trace!(broker = %broker, api = %out.api, correlation_id = out.correlation_id, bytes, "queue request");
+        self.queued_bytes += bytes as u64;
+        match out.reply {
+            Reply::Response(reply) => {
+                let pending = Pending {
+                    api: out.api,
+                    reply,
+                };
+                self.inflight.insert(out.correlation_id, pending);
+                let inflight = &self.inflight;
+                self.order.retain(|id| inflight.contains_key(id));
+                self.order.push_back(out.correlation_id);
+            }
+            Reply::Written(done) => self.unwritten.push_back((self.queued_bytes, done)),
+        }
+        for chunk in out.frame {
+            wbuf.push(chunk);
+        }
+    }
+
+    /// Tells the requests without a response whose frames are now wholly
+    /// written (and flushed).
+    fn resolve_written(&mut self) {
+        while let Some((end, _)) = self.unwritten.front() {
+            if *end > self.written_bytes {
+                break;
+            }
+            if let Some((_, done)) = self.unwritten.pop_front() {
+                let _ = done.send(Ok(()));
+            }
+        }
+    }
+
+    /// Fails everything in flight, unwritten or still queued with `outcome`.
+    fn fail_all(&mut self, outcome: &Error, requests: &mut mpsc::Receiver<Outgoing>) {
+        for (_, p) in self.inflight.drain() {
+            let _ = p.reply.send(Err(in_flight_error(outcome, p.api)));
+        }
+        for (_, done) in self.unwritten.drain(..) {
+            let _ = done.send(Err(in_flight_error(outcome, ApiKey::PRODUCE)));
+        }
+        while let Ok(out) = requests.try_recv() {
+            match out.reply {
+                Reply::Response(reply) => {
+                    let _ = reply.send(Err(in_flight_error(outcome, out.api)));
+                }
+                Reply::Written(done) => {
+                    let _ = done.send(Err(in_flight_error(outcome, out.api)));
+                }
+            }
+        }
+    }
+}
+
 /// Runs the connection until the socket fails, every handle is dropped or
 /// `shutdown` fires; then fails everything in flight.
 pub(crate) async fn run<S>(
@@ -64,16 +137,9 @@ pub(crate) async fn run<S>(
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let (mut rd, mut wr) = tokio::io::split(stream);
-    let mut inflight: HashMap<i32, Pending> = HashMap::new();
-    // Correlation ids in the order they were written: a broker answers in
-    // that order, so a broken frame is the answer to the oldest one.
-    let mut order: VecDeque<i32> = VecDeque::new();
+    let mut book = Book::default();
     let mut rbuf = BytesMut::with_capacity(64 * 1024);
     let mut wbuf = WriteQueue::default();
-    // Requests without a response, by the stream position where their
-    // frame ends; bytes queued and written so far on this connection.
-    let mut unwritten: VecDeque<(u64, oneshot::Sender<Result<(), Error>>)> = VecDeque::new();
-    let (mut queued_bytes, mut written_bytes) = (0u64, 0u64);
     let mut accepting = true;
     let outcome: Error = loop {
         tokio::select! {
@@ -86,15 +152,15 @@ pub(crate) async fn run<S>(
                     message: "connection closed by the broker".to_owned(),
                 },
                 Ok(_) => {
-                    if let Err(source) = dispatch_frames(&mut rbuf, max_frame, &mut inflight, &broker) {
-                        break broken_frame(&broker, source, &mut inflight, &mut order);
+                    if let Err(source) = dispatch_frames(&mut rbuf, max_frame, &mut book.inflight, &broker) {
+                        break broken_frame(&broker, source, &mut book.inflight, &mut book.order);
                     }
                 }
                 Err(e) => break Error::io(&broker, &e),
             },
             written = wr.write_buf(&mut wbuf), if !wbuf.is_empty() => {
                 match written {
-                    Ok(n) => written_bytes += n as u64,
+                    Ok(n) => book.written_bytes += n as u64,
                     Err(e) => break Error::io(&broker, &e),
                 }
                 if wbuf.is_empty() {
@@ -102,63 +168,24 @@ pub(crate) async fn run<S>(
                         break Error::io(&broker, &e);
                     }
                 }
-                while unwritten.front().is_some_and(|(end, _)| *end <= written_bytes) {
-                    if let Some((_, done)) = unwritten.pop_front() {
-                        let _ = done.send(Ok(()));
-                    }
-                }
+                book.resolve_written();
             }
             cmd = requests.recv(), if accepting && wbuf.len() < WRITE_HIGH_WATER => match cmd {
-                Some(out) => {
-                    let bytes: usize = out.frame.iter().map(Bytes::len).sum();
-                    trace!(broker = %broker, api = %out.api, correlation_id = out.correlation_id, bytes, "queue request");
-                    queued_bytes += bytes as u64;
-                    match out.reply {
-                        Reply::Response(reply) => {
-                            inflight.insert(out.correlation_id, Pending { api: out.api, reply });
-                            order.retain(|id| inflight.contains_key(id));
-                            order.push_back(out.correlation_id);
-                        }
-                        Reply::Written(done) => unwritten.push_back((queued_bytes, done)),
-                    }
-                    for chunk in out.frame {
-                        wbuf.push(chunk);
-                    }
-                }
-                None => {
-                    // Every handle is gone: finish what is in flight, then stop.
-                    accepting = false;
-                    if inflight.is_empty() && wbuf.is_empty() {
-                        break Error::Closed;
-                    }
-                }
+                Some(out) => book.queue(out, &mut wbuf, &broker),
+                // Every handle is gone: finish what is in flight, then stop.
+                None => accepting = false,
             },
         }
-        if !accepting && inflight.is_empty() && wbuf.is_empty() {
+        if !accepting && book.inflight.is_empty() && wbuf.is_empty() {
             break Error::Closed;
         }
     };
     // Refuse new requests first: a caller that sees its request fail below
     // and retries must find this connection closed, not queue on it again.
     requests.close();
-    debug!(broker = %broker, in_flight = inflight.len(), reason = %outcome, "connection closed");
+    debug!(broker = %broker, in_flight = book.inflight.len(), reason = %outcome, "connection closed");
     let _ = wr.shutdown().await;
-    for (_, p) in inflight.drain() {
-        let _ = p.reply.send(Err(in_flight_error(&outcome, p.api)));
-    }
-    for (_, done) in unwritten.drain(..) {
-        let _ = done.send(Err(in_flight_error(&outcome, ApiKey::PRODUCE)));
-    }
-    while let Ok(out) = requests.try_recv() {
-        match out.reply {
-            Reply::Response(reply) => {
-                let _ = reply.send(Err(in_flight_error(&outcome, out.api)));
-            }
-            Reply::Written(done) => {
-                let _ = done.send(Err(in_flight_error(&outcome, out.api)));
-            }
-        }
-    }
+    book.fail_all(&outcome, &mut requests);
 }
 
 /// The error for a request that was in flight or queued when the

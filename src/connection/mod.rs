@@ -6,6 +6,7 @@
 
 mod auth;
 mod broker;
+mod connect;
 mod io_task;
 mod pool;
 #[cfg(feature = "tls")]

@@ -34,6 +34,7 @@ use crate::protocol::record::DecodeOptions;
 use crate::protocol::{ApiKey, ErrorCode, Uuid};
 use crate::TopicPartition;
 use kafkit_core::fetch::position::{FetchPosition, PartitionVerdict};
+use kafkit_core::LeaderHint;
 
 /// How long a partition waits before an unreadable batch is fetched again.
 const UNREADABLE_BATCH_BACKOFF: Duration = Duration::from_millis(500);
@@ -347,9 +348,11 @@ impl FetcherTask {
                 };
                 // KIP-951: a failed partition may name its new leader.
                 let l = &p.current_leader;
-                let hint = (l.leader_id >= 0)
-                    .then(|| (tp.topic.clone(), tp.partition, l.leader_id, l.leader_epoch));
-                match self.judge(node, &tp, &p, sent_generations) {
+                let hint = LeaderHint::named(l.leader_id, l.leader_epoch);
+                match self
+                    .judge(node, &tp, &p, sent_generations)
+                    .with_leader(hint)
+                {
                     PartitionVerdict::Decode { position, early: e } => {
                         early &= e;
                         work.push(FetchedPartition {
@@ -359,7 +362,7 @@ impl FetcherTask {
                             aborted: p.aborted_transactions,
                         });
                     }
-                    verdict => self.partition_failed(&tp, verdict, hint, &endpoints),
+                    verdict => self.partition_failed(&tp, verdict, &endpoints),
                 }
             }
         }
@@ -414,14 +417,12 @@ impl FetcherTask {
         verdict
     }
 
-    /// Acts on a partition that yielded no records to decode.
-    /// `hint`: the new leader the answer named (KIP-951), which spares the
-    /// metadata refresh when it is applied.
+    /// Acts on a partition that yielded no records to decode. `endpoints`:
+    /// the brokers the response listed, for a new leader it named (KIP-951).
     fn partition_failed(
         &mut self,
         tp: &TopicPartition,
         verdict: PartitionVerdict,
-        hint: Option<(String, i32, i32, i32)>,
         endpoints: &[NodeEndpoint],
     ) {
         match verdict {
@@ -439,10 +440,16 @@ impl FetcherTask {
                     state.paused = true;
                 }
             }
-            PartitionVerdict::Failed { code, refresh } => {
-                debug!(topic = %tp.topic, partition = tp.partition, error = %code, "fetch partition error");
-                let moved = hint.is_some_and(|h| self.client.apply_leader_hints(&[h], endpoints));
-                if refresh && !moved {
+            PartitionVerdict::Failed {
+                code,
+                refresh,
+                leader,
+            } => {
+                debug!(topic = %tp.topic, partition = tp.partition, error = %code, ?leader, "fetch partition error");
+                if self
+                    .client
+                    .needs_refresh_after(tp, refresh, leader, endpoints)
+                {
                     self.refresh_metadata();
                 }
             }

@@ -9,12 +9,11 @@ use tokio::sync::mpsc;
 use tracing::debug;
 
 use super::events::ConsumerEvent;
-use crate::cluster::Client;
+use crate::cluster::{route, Client, CoordinatorKind};
 use crate::connection::BrokerConnection;
 use crate::error::{Error, Result};
 use crate::group::consumer_member::{ConsumerMemberRequest, ConsumerMemberResponse};
-use crate::group::{Coordinator, FindCoordinatorCall, GroupCall, RequestId};
-use crate::protocol::messages::find_coordinator::FindCoordinatorRequest;
+use crate::group::{Coordinator, RequestId};
 use crate::protocol::messages::metadata::{MetadataRequest, MetadataRequestTopic};
 use crate::protocol::messages::offset_commit::{OffsetCommitRequest, OffsetCommitResponse};
 use crate::protocol::messages::offset_fetch::{OffsetFetchRequest, OffsetFetchResponse};
@@ -110,14 +109,15 @@ impl Route {
         }
     }
 
+    /// FindCoordinator through the client's call path (its one
+    /// normaliser); the member judges the answer.
     async fn find(&self, key: String, timeout: Duration) -> Result<ConsumerMemberResponse> {
-        let conn = self.client.pool().any().await?;
-        let version = conn.version_for::<FindCoordinatorRequest>()?;
-        let req = FindCoordinatorCall { key: key.clone() }
-            .to_request(version)
-            .map_err(Error::from)?;
-        let r = conn.send_at_within(&req, version, timeout).await?;
-        let found = r.coordinator_for(&key);
+        let deadline = tokio::time::Instant::now() + timeout;
+        let found = self
+            .client
+            .find_coordinator(CoordinatorKind::Group, &key, deadline)
+            .await?
+            .body;
         let ok = found.error_code.is_ok();
         Ok(ConsumerMemberResponse::FindCoordinator {
             error_code: found.error_code,
@@ -170,7 +170,7 @@ async fn send<R: Request>(
     min: i16,
     timeout: Duration,
 ) -> Result<R::Response> {
-    let version = conn.version_for::<R>()?;
+    let version = route::version_for::<R>(conn, None)?;
     if version < min {
         return Err(Error::UnsupportedVersion {
             broker: conn.addr().to_owned(),
@@ -179,8 +179,8 @@ async fn send<R: Request>(
             what: format!("the consumer group protocol (KIP-848 needs v{min}+)"),
         });
     }
-    match tokio::time::timeout(timeout, conn.send_at_within(req, version, timeout)).await {
-        Ok(r) => r,
+    match tokio::time::timeout(timeout, route::exchange(conn, req, version, timeout)).await {
+        Ok(r) => r.map(|answer| answer.body),
         Err(_) => Err(Error::Timeout {
             broker: conn.addr().to_owned(),
             api: R::API_KEY,

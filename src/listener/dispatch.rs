@@ -14,7 +14,7 @@ use super::dead_letter::dead_letter_record;
 use super::events::ListenerEvent;
 use super::handler::{lock, Batch, BatchContext, Context, HandlerResult};
 use super::retries::Retries;
-use super::runner::{Exit, Runner};
+use super::task::{Exit, Runner};
 use super::transaction::TxnFailure;
 use super::Route;
 use crate::consumer::{Consumer, ConsumerControl, ConsumerGroupMetadata, ConsumerRecord};
@@ -68,51 +68,11 @@ impl Runner {
             pauses: self.pauses.clone(),
             txn: txn.clone(),
         };
-        let (next, failure) = match route {
-            None => {
-                warn!(topic = %tp.topic, "record of a topic without a handler: skipped");
-                (record.offset + 1, None)
-            }
-            Some(Route::One(handler)) => {
-                let next = record.offset + 1;
-                let span = self.process_span(&tp, record.offset, 1);
-                let Some(result) = self.run_handler(handler(record.clone(), ctx), span).await
-                else {
-                    return Some(Exit::Shutdown);
-                };
-                let failure = result.err().map(|e| Failure {
-                    tp: tp.clone(),
-                    records: vec![record],
-                    attempt,
-                    error: e.to_string(),
-                    permanent: e.is_permanent(),
-                    group: group.clone(),
-                });
-                (next, failure)
-            }
-            Some(Route::Batch(handler)) => {
-                let mut records = vec![record];
-                records.extend(consumer.take_buffered());
-                let next = records.last().map_or(0, |r| r.offset + 1);
-                let ctx = BatchContext {
-                    inner: ctx,
-                    resolved: Arc::new(Mutex::new(None)),
-                };
-                let batch = Batch {
-                    topic: tp.topic.clone(),
-                    partition: tp.partition,
-                    records: records.clone(),
-                };
-                let first = records.first().map_or(0, |r| r.offset);
-                let span = self.process_span(&tp, first, records.len());
-                let Some(result) = self.run_handler(handler(batch, ctx.clone()), span).await else {
-                    return Some(Exit::Shutdown);
-                };
-                let failure = result
-                    .err()
-                    .and_then(|e| batch_failure(&tp, records, attempt, &ctx, &e, &group));
-                (next, failure)
-            }
+        let Some((next, failure)) = self
+            .handle(consumer, route, record, ctx, attempt, &group)
+            .await
+        else {
+            return Some(Exit::Shutdown);
         };
         if let (Some(p), Some(g)) = (&txn, &group) {
             let ended = match &failure {
@@ -165,6 +125,61 @@ impl Runner {
             let _ = consumer.seek(tp, next);
         }
         None
+    }
+
+    /// Runs the handler of `record`'s topic: the next offset to mark and
+    /// the failure, if any; `None` when a shutdown cancelled the handler.
+    async fn handle(
+        &mut self,
+        consumer: &mut Consumer,
+        route: Option<Route>,
+        record: ConsumerRecord,
+        ctx: Context,
+        attempt: u32,
+        group: &Option<ConsumerGroupMetadata>,
+    ) -> Option<(i64, Option<Failure>)> {
+        let tp = ctx.tp.clone();
+        match route {
+            None => {
+                warn!(topic = %tp.topic, "record of a topic without a handler: skipped");
+                Some((record.offset + 1, None))
+            }
+            Some(Route::One(handler)) => {
+                let next = record.offset + 1;
+                let span = self.process_span(&tp, record.offset, 1);
+                let result = self.run_handler(handler(record.clone(), ctx), span).await?;
+                let failure = result.err().map(|e| Failure {
+                    tp,
+                    records: vec![record],
+                    attempt,
+                    error: e.to_string(),
+                    permanent: e.is_permanent(),
+                    group: group.clone(),
+                });
+                Some((next, failure))
+            }
+            Some(Route::Batch(handler)) => {
+                let mut records = vec![record];
+                records.extend(consumer.take_buffered());
+                let next = records.last().map_or(0, |r| r.offset + 1);
+                let ctx = BatchContext {
+                    inner: ctx,
+                    resolved: Arc::new(Mutex::new(None)),
+                };
+                let batch = Batch {
+                    topic: tp.topic.clone(),
+                    partition: tp.partition,
+                    records: records.clone(),
+                };
+                let first = records.first().map_or(0, |r| r.offset);
+                let span = self.process_span(&tp, first, records.len());
+                let result = self.run_handler(handler(batch, ctx.clone()), span).await?;
+                let failure = result
+                    .err()
+                    .and_then(|e| batch_failure(&tp, records, attempt, &ctx, &e, group));
+                Some((next, failure))
+            }
+        }
     }
 
     /// Runs a handler in its own task (a panic is a failed delivery); `None`

@@ -93,6 +93,7 @@ mod handler;
 mod policy;
 mod retries;
 mod runner;
+mod task;
 mod transaction;
 mod typed;
 
@@ -116,7 +117,7 @@ use crate::consumer::ConsumerConfig;
 use crate::error::{Error, Result};
 use crate::producer::ProducerConfig;
 use handler::{DynBatchHandler, DynHandler};
-use runner::{Runner, Stop};
+use task::{Runner, Stop};
 
 /// Why a listener ended other than by a clean shutdown.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -257,7 +258,7 @@ impl ListenerBuilder {
         let (events_tx, events_rx) = mpsc::unbounded_channel();
         let (stop_tx, stop_rx) = watch::channel(None);
         let runner = Runner::new(
-            runner::Settings {
+            task::Settings {
                 client: self.client,
                 consumer: self.consumer,
                 routes: self.routes,

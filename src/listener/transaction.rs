@@ -27,7 +27,7 @@ use std::time::Duration;
 
 use tracing::{debug, warn};
 
-use super::runner::{Exit, Runner};
+use super::task::{Exit, Runner};
 use crate::config::ClientConfig;
 use crate::consumer::ConsumerGroupMetadata;
 use crate::error::{Error, Result};

@@ -4,11 +4,39 @@
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
-use super::sender::{Dispatch, Event};
+use super::accumulator::Batch;
+use super::delivery::Completion;
+use super::wire::ProducerIdentity;
 use crate::cluster::Client;
 use crate::connection::{BrokerConnection, PendingResponse};
 use crate::error::Result;
 use crate::protocol::messages::produce::{ProduceRequest, ProduceResponse, ProduceV12Request};
+
+/// A batch with its records' completions.
+pub(crate) type PBatch = Batch<Completion>;
+
+/// What the dispatchers and helper tasks tell the sender task.
+pub(crate) enum Event {
+    /// A Produce request's answer (`None` with acks=0).
+    Produced {
+        batches: Vec<PBatch>,
+        result: Result<Option<ProduceResponse>>,
+    },
+    /// A metadata refresh finished.
+    Refreshed,
+    /// InitProducerId (idempotent producer) answered.
+    ProducerId(Result<ProducerIdentity>),
+    /// The backoff after a failed InitProducerId is over.
+    RetryInit,
+}
+
+/// One Produce request for a dispatcher, with the batches it carries.
+pub(crate) struct Dispatch {
+    pub(crate) batches: Vec<PBatch>,
+    pub(crate) request: ProduceRequest,
+    /// Send at Produce v12 (a transaction of protocol v2 adds the partition).
+    pub(crate) v12: bool,
+}
 
 /// Sends one broker's requests in the order they were drained, so batches
 /// of one partition reach the broker in sequence order.
@@ -93,7 +121,7 @@ impl Pending {
 }
 
 /// The earliest delivery deadline of the records in `batches`.
-fn delivery_deadline(batches: &[super::sender::PBatch]) -> tokio::time::Instant {
+fn delivery_deadline(batches: &[PBatch]) -> tokio::time::Instant {
     batches
         .iter()
         .map(|b| b.earliest_deadline)
@@ -118,7 +146,7 @@ fn expired(node: i32) -> crate::error::Error {
 fn fail_queued(
     rx: &mut mpsc::UnboundedReceiver<Dispatch>,
     events: &mpsc::UnboundedSender<Event>,
-    batches: Vec<super::sender::PBatch>,
+    batches: Vec<PBatch>,
     error: &crate::error::Error,
 ) {
     if !batches.is_empty() {

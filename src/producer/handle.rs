@@ -252,23 +252,7 @@ impl Producer {
             self.add_to_transaction(tp).await?;
         }
         let permits = u32::try_from(size).unwrap_or(u32::MAX);
-        // Without waiters the space is simply taken (no timer); released
-        // space goes to queued waiters first, so this does not jump the queue.
-        match inner.buffer.try_acquire_many(permits) {
-            Ok(permit) => permit.forget(),
-            Err(TryAcquireError::Closed) => return Err(Error::Closed),
-            Err(TryAcquireError::NoPermits) => {
-                tokio::time::timeout_at(deadline.into(), inner.buffer.acquire_many(permits))
-                    .await
-                    .map_err(|_| {
-                        Error::DeadlineExceeded(
-                            "buffer full for the whole delivery timeout".to_owned(),
-                        )
-                    })?
-                    .map_err(|_| Error::Closed)?
-                    .forget();
-            }
-        }
+        self.reserve(permits, deadline).await?;
         // From here the permits travel with the record's batch.
         let held = usize::try_from(permits).unwrap_or(size);
         let timestamp = record.timestamp.unwrap_or_else(|| inner.clock.now_ms(now));
@@ -308,6 +292,30 @@ impl Producer {
             partition,
         );
         Ok(DeliveryFuture::new(result, index, timestamp, record.topic).with_span(span))
+    }
+
+    /// Takes `permits` bytes of `buffer_memory`, waiting until `deadline`
+    /// when they are not free (backpressure).
+    async fn reserve(&self, permits: u32, deadline: std::time::Instant) -> Result<()> {
+        let buffer = &self.inner.buffer;
+        // Without waiters the space is simply taken (no timer); released
+        // space goes to queued waiters first, so this does not jump the queue.
+        match buffer.try_acquire_many(permits) {
+            Ok(permit) => permit.forget(),
+            Err(TryAcquireError::Closed) => return Err(Error::Closed),
+            Err(TryAcquireError::NoPermits) => {
+                tokio::time::timeout_at(deadline.into(), buffer.acquire_many(permits))
+                    .await
+                    .map_err(|_| {
+                        Error::DeadlineExceeded(
+                            "buffer full for the whole delivery timeout".to_owned(),
+                        )
+                    })?
+                    .map_err(|_| Error::Closed)?
+                    .forget();
+            }
+        }
+        Ok(())
     }
 
     async fn partition_for(&self, record: &ProducerRecord) -> Result<i32> {

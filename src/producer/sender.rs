@@ -11,21 +11,23 @@ use tokio::sync::{mpsc, oneshot, Notify};
 use tokio::task::JoinSet;
 use tracing::{debug, info, warn};
 
-use super::accumulator::{Accumulator, AccumulatorConfig, Batch, TopicPartition};
+use super::accumulator::{Accumulator, AccumulatorConfig, TopicPartition};
 use super::config::{Acks, ProducerConfig};
 use super::delivery::{Completion, Delivered};
-use super::dispatch::run_dispatcher;
+use super::dispatch::{run_dispatcher, Dispatch, Event, PBatch};
 use super::metrics::Metrics;
 use super::transactional::{fail_unsent, TransactionProtocol, TxnStamp};
 use super::wire::{
     build_request, encode_batch, partition_result, split_requests, ProducerIdentity,
 };
-use crate::cluster::Client;
+use crate::cluster::{Client, Destination};
 use crate::error::{Error, Result};
 use crate::protocol::messages::init_producer_id::InitProducerIdRequest;
-use crate::protocol::messages::produce::{ProduceRequest, ProduceResponse};
+use crate::protocol::messages::leader_discovery::NodeEndpoint;
+use crate::protocol::messages::produce::ProduceResponse;
 use crate::protocol::ApiKey;
 use kafkit_core::producer::{BatchAnswer, ProduceOutcome};
+use kafkit_core::LeaderHint;
 
 /// What the handles and the task share: handles append records under the
 /// lock (short critical sections: encoding one record), the task drains.
@@ -76,26 +78,6 @@ pub(crate) enum Command {
     Flush(u64, oneshot::Sender<()>),
     /// Fail everything still queued or in flight, then stop.
     Abort(oneshot::Sender<()>),
-}
-
-pub(crate) type PBatch = Batch<Completion>;
-
-pub(crate) enum Event {
-    Produced {
-        batches: Vec<PBatch>,
-        result: Result<Option<ProduceResponse>>,
-    },
-    Refreshed,
-    ProducerId(Result<ProducerIdentity>),
-    /// The backoff after a failed InitProducerId is over.
-    RetryInit,
-}
-
-pub(crate) struct Dispatch {
-    pub(crate) batches: Vec<PBatch>,
-    pub(crate) request: ProduceRequest,
-    /// Send at Produce v12 (a transaction of protocol v2 adds the partition).
-    pub(crate) v12: bool,
 }
 
 pub(crate) struct SenderTask {
@@ -392,7 +374,7 @@ impl SenderTask {
                         code: e.code(),
                         retriable: e.is_retriable(),
                     };
-                    self.decide(b, answer, false, || e.clone());
+                    self.decide(b, answer, &[], || e.clone());
                 }
                 return;
             }
@@ -400,16 +382,18 @@ impl SenderTask {
         for b in batches {
             let Some(resp) = &resp else {
                 // acks=0: nothing comes back; the records count as sent.
-                self.decide(b, BatchAnswer::Unacknowledged, false, || Error::Closed);
+                self.decide(b, BatchAnswer::Unacknowledged, &[], || Error::Closed);
                 continue;
             };
             let tp = b.tp.clone();
             match partition_result(resp, &tp) {
                 Ok(p) => {
+                    let l = &p.current_leader;
                     let answer = BatchAnswer::Partition {
                         code: p.error_code,
                         base_offset: p.base_offset,
                         log_append_time_ms: p.log_append_time_ms,
+                        leader: LeaderHint::named(l.leader_id, l.leader_epoch),
                     };
                     let message = p.error_message.as_deref().map(|m| format!(": {m}"));
                     let context = format!(
@@ -418,16 +402,7 @@ impl SenderTask {
                         tp.partition,
                         message.unwrap_or_default()
                     );
-                    // KIP-951: the error may name the new leader; then
-                    // the retry goes there without a metadata refresh.
-                    let hint = (p.current_leader.leader_id >= 0).then(|| {
-                        let l = &p.current_leader;
-                        (tp.topic.clone(), tp.partition, l.leader_id, l.leader_epoch)
-                    });
-                    let moved = hint.is_some_and(|h| {
-                        self.client.apply_leader_hints(&[h], &resp.node_endpoints)
-                    });
-                    self.decide(b, answer, moved, || {
+                    self.decide(b, answer, &resp.node_endpoints, || {
                         Error::broker(p.error_code, ApiKey::PRODUCE, context)
                     });
                 }
@@ -440,7 +415,7 @@ impl SenderTask {
                         " for {}/{}: missing from the response",
                         tp.topic, tp.partition
                     );
-                    self.decide(b, answer, false, || {
+                    self.decide(b, answer, &[], || {
                         Error::broker(code, ApiKey::PRODUCE, context)
                     });
                 }
@@ -450,13 +425,13 @@ impl SenderTask {
 
     /// Carries out the accumulator's decision for one batch (kafkit-core's
     /// `Accumulator::on_produced`); `error` renders the failure if it fails.
-    /// `moved`: the answer named the partition's new leader (KIP-951), so
-    /// no metadata refresh is needed.
+    /// `endpoints`: the brokers the response listed, for a new leader it
+    /// named (KIP-951).
     fn decide(
         &mut self,
         batch: PBatch,
         answer: BatchAnswer,
-        moved: bool,
+        endpoints: &[NodeEndpoint],
         error: impl FnOnce() -> Error,
     ) {
         let (tp, attempts, records) = (batch.tp.clone(), batch.attempts, batch.record_count());
@@ -471,10 +446,13 @@ impl SenderTask {
                 base_offset,
                 append_time,
             } => self.complete(batch, base_offset, append_time),
-            ProduceOutcome::Retried { refresh } => {
+            ProduceOutcome::Retried { refresh, leader } => {
                 debug!(topic = %tp.topic, partition = tp.partition, attempts, ?answer, "retrying batch");
                 self.metrics.add_retry(records);
-                if refresh && !moved {
+                if self
+                    .client
+                    .needs_refresh_after(&tp, refresh, leader, endpoints)
+                {
                     self.refresh_metadata();
                 }
             }
@@ -482,10 +460,14 @@ impl SenderTask {
                 batch,
                 expired,
                 refresh,
+                leader,
             } => {
                 let err = error();
                 warn!(topic = %tp.topic, partition = tp.partition, error = %err, "batch failed");
-                if refresh && !moved {
+                if self
+                    .client
+                    .needs_refresh_after(&tp, refresh, leader, endpoints)
+                {
                     self.refresh_metadata();
                 }
                 let err = if expired {
@@ -561,16 +543,16 @@ impl SenderTask {
                 transaction_timeout_ms: -1,
                 ..Default::default()
             };
-            let result = client.send_any(&req).await.and_then(|resp| {
-                if resp.error_code.is_ok() {
-                    Ok(ProducerIdentity {
-                        id: resp.producer_id,
-                        epoch: resp.producer_epoch,
-                    })
-                } else {
-                    Err(Error::broker(resp.error_code, ApiKey::INIT_PRODUCER_ID, ""))
-                }
-            });
+            // Any broker (no transactional id), one attempt on the call
+            // path (the sender retries after its backoff).
+            let deadline = tokio::time::Instant::now() + client.config().request_timeout;
+            let result = client
+                .call_once(&Destination::AnyBroker, &|_, _| Ok(req.clone()), deadline)
+                .await
+                .map(|answer| ProducerIdentity {
+                    id: answer.body.producer_id,
+                    epoch: answer.body.producer_epoch,
+                });
             let _ = tx.send(Event::ProducerId(result));
         });
     }

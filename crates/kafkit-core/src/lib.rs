@@ -15,7 +15,7 @@
 //! - [`share`]: share groups (KIP-932): share sessions and acknowledgements.
 //! - [`telemetry`]: client metrics push (KIP-714): when to ask and push,
 //!   and a minimal OTLP metrics encoder.
-//! - [`common`]: types every layer shares ([`TopicPartition`]).
+//! - [`common`]: types every layer shares ([`TopicPartition`], [`LeaderHint`]).
 //! - [`payload`]: typed record values ([`payload::Serializer`] /
 //!   [`payload::Deserializer`]; JSON with the `serde` feature).
 //!
@@ -35,4 +35,4 @@ pub mod sasl;
 pub mod share;
 pub mod telemetry;
 
-pub use common::TopicPartition;
+pub use common::{LeaderHint, TopicPartition};

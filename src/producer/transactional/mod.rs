@@ -25,7 +25,7 @@ use tracing::{debug, info, warn};
 
 pub use error::{TransactionError, TransactionErrorKind};
 
-use crate::cluster::Client;
+use crate::cluster::{route, Client, CoordinatorKind};
 use crate::connection::BrokerConnection;
 use crate::error::Error;
 use crate::producer::transaction::{
@@ -34,10 +34,9 @@ use crate::producer::transaction::{
 use crate::protocol::messages::add_offsets_to_txn::AddOffsetsToTxnRequest;
 use crate::protocol::messages::add_partitions_to_txn::AddPartitionsToTxnRequest;
 use crate::protocol::messages::end_txn::EndTxnRequest;
-use crate::protocol::messages::find_coordinator::FindCoordinatorRequest;
 use crate::protocol::messages::init_producer_id::InitProducerIdRequest;
 use crate::protocol::messages::txn_offset_commit::TxnOffsetCommitRequest;
-use crate::protocol::{ApiKey, Message, VersionRange};
+use crate::protocol::{ApiKey, Request, VersionRange};
 
 /// Which transaction protocol a transaction used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -155,38 +154,46 @@ impl Driver {
         }
     }
 
-    /// Sends one request and hands the answer (or the failure) to the machine.
+    /// Sends one request through the client's call path (the coordinator
+    /// cache, found again when the machine says it moved) and hands the
+    /// answer, a failed lookup or a lost exchange to the machine, which
+    /// decides what happens next.
     async fn exchange(&mut self, client: &Client, id: &str, out: Outgoing) -> Result<(), Error> {
         let api = out.request.api_key();
-        let conn = match out.destination {
-            Destination::AnyBroker => client.pool().any().await,
-            Destination::Node(n) => client.broker(n).await,
+        let to = match &out.destination {
+            Destination::TransactionCoordinator(key) => (CoordinatorKind::Transaction, key),
+            Destination::GroupCoordinator(key) => (CoordinatorKind::Group, key),
         };
-        let conn = match conn {
+        if out.rediscover {
+            client.forget_coordinator(to.0, to.1);
+        }
+        let to = route::Destination::Coordinator {
+            kind: to.0,
+            key: to.1.clone(),
+        };
+        let deadline = tokio::time::Instant::now() + client.config().request_timeout;
+        let conn = match client.connection_to(&to, deadline).await {
             Ok(c) => c,
             Err(e) => {
-                debug!(transactional_id = id, %api, error = %e, "no connection; retrying");
-                self.tm.on_request_failed(Instant::now());
+                debug!(transactional_id = id, %api, error = %e, "no coordinator; retrying");
+                match e {
+                    // The lookup answered: the machine classifies its code.
+                    Error::Broker {
+                        api: ApiKey::FIND_COORDINATOR,
+                        code,
+                        ..
+                    } => self.tm.on_coordinator_error(code, Instant::now()),
+                    _ => self.tm.on_request_failed(Instant::now()),
+                }
                 return Ok(());
             }
         };
         let Some(version) = pick_version(&conn, api, out.versions) else {
-            let mut e = TransactionError::new(
-                TransactionErrorKind::Fatal,
-                id,
-                format!(
-                    "the broker supports no version of {api} in {:?}",
-                    out.versions
-                ),
-            );
-            e.broker = Some(conn.addr().to_owned());
-            e.api = Some(api);
-            e.code = Some(crate::protocol::ErrorCode::UNSUPPORTED_VERSION);
-            return Err(Error::Transaction(e));
+            return Err(self.unsupported(&conn, id, api, out.versions));
         };
         self.exchange = Some((conn.addr().to_owned(), api, version));
         debug!(transactional_id = id, broker = %conn.addr(), %api, version, "transaction request");
-        match send(&conn, out.request, version).await {
+        match send(&conn, out.request, version, client.config().request_timeout).await {
             Ok(answer) => self
                 .tm
                 .on_response(answer, Instant::now())
@@ -198,47 +205,74 @@ impl Driver {
             }
         }
     }
+
+    /// The broker has no version of `api` the machine allows.
+    fn unsupported(
+        &self,
+        conn: &BrokerConnection,
+        id: &str,
+        api: ApiKey,
+        versions: VersionRange,
+    ) -> Error {
+        let mut e = TransactionError::new(
+            TransactionErrorKind::Fatal,
+            id,
+            format!("the broker supports no version of {api} in {versions:?}"),
+        );
+        e.broker = Some(conn.addr().to_owned());
+        e.api = Some(api);
+        e.code = Some(crate::protocol::ErrorCode::UNSUPPORTED_VERSION);
+        Error::Transaction(e)
+    }
 }
 
-/// The highest version of `api` in `allowed`, kafkit's codec and the broker's range.
+/// The highest version of `api` in `allowed` that kafkit's codec and the
+/// broker both support.
 fn pick_version(conn: &BrokerConnection, api: ApiKey, allowed: VersionRange) -> Option<i16> {
-    let ours = match api {
-        ApiKey::FIND_COORDINATOR => FindCoordinatorRequest::VERSIONS,
-        ApiKey::INIT_PRODUCER_ID => InitProducerIdRequest::VERSIONS,
-        ApiKey::ADD_PARTITIONS_TO_TXN => AddPartitionsToTxnRequest::VERSIONS,
-        ApiKey::ADD_OFFSETS_TO_TXN => AddOffsetsToTxnRequest::VERSIONS,
-        ApiKey::TXN_OFFSET_COMMIT => TxnOffsetCommitRequest::VERSIONS,
-        ApiKey::END_TXN => EndTxnRequest::VERSIONS,
-        _ => return None,
-    };
-    let theirs = conn.broker_versions(api)?;
-    let hi = allowed.highest_common(&ours)?;
-    VersionRange::new(allowed.min.max(ours.min), hi).highest_common(&theirs)
+    match api {
+        ApiKey::INIT_PRODUCER_ID => route::version_within::<InitProducerIdRequest>(conn, allowed),
+        ApiKey::ADD_PARTITIONS_TO_TXN => {
+            route::version_within::<AddPartitionsToTxnRequest>(conn, allowed)
+        }
+        ApiKey::ADD_OFFSETS_TO_TXN => {
+            route::version_within::<AddOffsetsToTxnRequest>(conn, allowed)
+        }
+        ApiKey::TXN_OFFSET_COMMIT => route::version_within::<TxnOffsetCommitRequest>(conn, allowed),
+        ApiKey::END_TXN => route::version_within::<EndTxnRequest>(conn, allowed),
+        _ => None,
+    }
 }
 
-/// Sends `request` at `version` and wraps the answer.
+/// Sends `request` at `version` on the call path's single exchange (the
+/// machine judges the answer) and wraps the answer.
 async fn send(
     conn: &BrokerConnection,
     request: TxnRequest,
     version: i16,
+    timeout: Duration,
 ) -> Result<TxnResponse, Error> {
+    async fn one<R: Request>(
+        conn: &BrokerConnection,
+        r: &R,
+        version: i16,
+        timeout: Duration,
+    ) -> Result<R::Response, Error> {
+        Ok(route::exchange(conn, r, version, timeout).await?.body)
+    }
     Ok(match request {
-        TxnRequest::FindCoordinator(lookup) => {
-            TxnResponse::FindCoordinator(conn.send_at(&lookup.request_at(version), version).await?)
-        }
         TxnRequest::InitProducerId(r) => {
-            TxnResponse::InitProducerId(conn.send_at(&r, version).await?)
+            TxnResponse::InitProducerId(one(conn, &r, version, timeout).await?)
         }
         TxnRequest::AddPartitionsToTxn(r) => {
-            TxnResponse::AddPartitionsToTxn(conn.send_at(&r, version).await?)
+            TxnResponse::AddPartitionsToTxn(one(conn, &r, version, timeout).await?)
         }
         TxnRequest::AddOffsetsToTxn(r) => {
-            TxnResponse::AddOffsetsToTxn(conn.send_at(&r, version).await?)
+            TxnResponse::AddOffsetsToTxn(one(conn, &r, version, timeout).await?)
         }
         TxnRequest::TxnOffsetCommit(r) => {
-            TxnResponse::TxnOffsetCommit(conn.send_at(&r, version).await?)
+            TxnResponse::TxnOffsetCommit(one(conn, &r, version, timeout).await?)
         }
-        TxnRequest::EndTxn(r) => TxnResponse::EndTxn(conn.send_at(&r, version).await?),
+        TxnRequest::EndTxn(r) => TxnResponse::EndTxn(one(conn, &r, version, timeout).await?),
         other => {
             return Err(Error::InvalidState {
                 operation: "transaction",
@@ -268,7 +302,7 @@ pub(crate) struct TxnStamp {
 /// Fails the records of batches of a failed or aborted transaction that
 /// were never sent.
 pub(crate) fn fail_unsent(
-    batches: Vec<crate::producer::sender::PBatch>,
+    batches: Vec<crate::producer::dispatch::PBatch>,
     transactional_id: &str,
     why: &str,
 ) {

@@ -18,6 +18,7 @@
 //! Spec: the Fetch API (key 1) <https://kafka.apache.org/protocol#The_Messages_Fetch>,
 //! KIP-392's `OFFSET_OUT_OF_RANGE` handling as the Java consumer does it.
 
+use crate::common::LeaderHint;
 use crate::protocol::record::{BatchHeader, PeekedBatch};
 use crate::protocol::ErrorCode;
 
@@ -41,13 +42,41 @@ pub enum PartitionVerdict {
         /// The position the broker refused.
         position: i64,
     },
-    /// The partition failed with `code`; `refresh` when new metadata may help.
+    /// The partition failed with `code`; `refresh` when new metadata may
+    /// help, `leader` when the answer named the new leader (KIP-951), which
+    /// the driver takes into its metadata instead of a refresh.
     Failed {
         /// The partition's error.
         code: ErrorCode,
         /// Whether to refresh the metadata before fetching it again.
         refresh: bool,
+        /// The new leader to take into the metadata (`refresh` is false then).
+        leader: Option<LeaderHint>,
     },
+}
+
+impl PartitionVerdict {
+    /// The verdict once the partition's `current_leader` field is read
+    /// (KIP-951): a failure that calls for a metadata refresh, with a code
+    /// the named leader answers, takes the leader instead; any other
+    /// verdict is unchanged (`UNKNOWN_LEADER_EPOCH` fetches again as it is).
+    pub fn with_leader(self, hint: Option<LeaderHint>) -> Self {
+        match (self, hint) {
+            (
+                PartitionVerdict::Failed {
+                    code,
+                    refresh: true,
+                    ..
+                },
+                Some(h),
+            ) if h.replaces_refresh(code) => PartitionVerdict::Failed {
+                code,
+                refresh: false,
+                leader: Some(h),
+            },
+            (verdict, _) => verdict,
+        }
+    }
 }
 
 /// One partition's fetch position and high watermark.
@@ -101,11 +130,16 @@ impl FetchPosition {
                 return PartitionVerdict::Failed {
                     code,
                     refresh: false,
+                    leader: None,
                 };
             }
             code => {
                 let refresh = code.needs_metadata_refresh() || code.is_retriable();
-                return PartitionVerdict::Failed { code, refresh };
+                return PartitionVerdict::Failed {
+                    code,
+                    refresh,
+                    leader: None,
+                };
             }
         }
         self.high_watermark = high_watermark;
@@ -331,7 +365,8 @@ mod tests {
             p.on_partition(ErrorCode::NOT_LEADER_OR_FOLLOWER, -1, None),
             PartitionVerdict::Failed {
                 code: ErrorCode::NOT_LEADER_OR_FOLLOWER,
-                refresh: true
+                refresh: true,
+                leader: None
             }
         );
         assert_eq!(p.position, Some(1));
@@ -339,7 +374,8 @@ mod tests {
             p.on_partition(ErrorCode::UNKNOWN_LEADER_EPOCH, -1, None),
             PartitionVerdict::Failed {
                 code: ErrorCode::UNKNOWN_LEADER_EPOCH,
-                refresh: false
+                refresh: false,
+                leader: None
             },
             "the leader catches up with our epoch: fetch again"
         );
@@ -403,5 +439,33 @@ mod tests {
         assert_eq!(t.processed(8), 9);
         t.clear();
         assert_eq!(t.processed(8), 8);
+    }
+
+    #[test]
+    fn a_named_leader_replaces_the_refresh_of_a_stale_leader() {
+        let hint = LeaderHint::named(3, 9);
+        let mut p = FetchPosition::new(Some(5));
+        let verdict = p
+            .on_partition(ErrorCode::FENCED_LEADER_EPOCH, -1, None)
+            .with_leader(hint);
+        assert_eq!(
+            verdict,
+            PartitionVerdict::Failed {
+                code: ErrorCode::FENCED_LEADER_EPOCH,
+                refresh: false,
+                leader: hint
+            }
+        );
+        assert_eq!(p.position, Some(5), "fetched again from the same offset");
+        // Without a hint, or for a code the hint does not answer, the
+        // verdict stands.
+        let alone = p.on_partition(ErrorCode::NOT_LEADER_OR_FOLLOWER, -1, None);
+        assert_eq!(alone.with_leader(None), alone);
+        let unknown = p.on_partition(ErrorCode::UNKNOWN_SERVER_ERROR, -1, None);
+        assert_eq!(unknown.with_leader(hint), unknown);
+        let catching_up = p.on_partition(ErrorCode::UNKNOWN_LEADER_EPOCH, -1, None);
+        assert_eq!(catching_up.with_leader(hint), catching_up);
+        let out_of_range = p.on_partition(ErrorCode::OFFSET_OUT_OF_RANGE, -1, None);
+        assert_eq!(out_of_range.with_leader(hint), out_of_range);
     }
 }

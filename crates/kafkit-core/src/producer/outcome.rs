@@ -8,14 +8,17 @@
 //! | `DUPLICATE_SEQUENCE_NUMBER` | written before (a retry of a batch the broker has): done, offset unknown |
 //! | `OUT_OF_ORDER_SEQUENCE_NUMBER`, idempotent, at most 10 attempts | retried: it was sent behind a batch that failed |
 //! | a retriable code or transport failure, before the delivery timeout | retried after the backoff |
+//! | a stale-leader code naming the new leader (KIP-951) | as above, with `leader` instead of `refresh` |
 //! | a retriable failure after the delivery timeout | failed, `expired` |
 //! | anything else | failed |
 //!
-//! Spec: KIP-98 (idempotent producer: sequence errors), KIP-91 (delivery timeout).
+//! Spec: KIP-98 (idempotent producer: sequence errors), KIP-91 (delivery
+//! timeout), KIP-951 (the new leader in a Produce error).
 
 use std::time::{Duration, Instant};
 
 use super::{Accumulator, Batch};
+use crate::common::LeaderHint;
 use crate::protocol::ErrorCode;
 
 /// How many times an out-of-order batch of an idempotent producer is tried
@@ -34,6 +37,8 @@ pub enum BatchAnswer {
         base_offset: i64,
         /// Broker time of the append, or -1.
         log_append_time_ms: i64,
+        /// The new leader the error named (KIP-951), if any.
+        leader: Option<LeaderHint>,
     },
     /// acks=0: no response; the batch counts as sent.
     Unacknowledged,
@@ -63,6 +68,9 @@ pub enum ProduceOutcome<T> {
     Retried {
         /// Whether the metadata should be refreshed first (stale leader).
         refresh: bool,
+        /// The new leader to take into the metadata instead of a refresh
+        /// (KIP-951; `refresh` is false then).
+        leader: Option<LeaderHint>,
     },
     /// The batch is given up: resolve its records with the error.
     Failed {
@@ -72,6 +80,9 @@ pub enum ProduceOutcome<T> {
         expired: bool,
         /// Whether the metadata should be refreshed (stale leader).
         refresh: bool,
+        /// The new leader to take into the metadata instead of a refresh
+        /// (KIP-951; `refresh` is false then).
+        leader: Option<LeaderHint>,
     },
 }
 
@@ -87,11 +98,12 @@ impl<T> Accumulator<T> {
         now: Instant,
         backoff: Duration,
     ) -> ProduceOutcome<T> {
-        let (code, retriable) = match answer {
+        let (code, retriable, hint) = match answer {
             BatchAnswer::Partition {
                 code,
                 base_offset,
                 log_append_time_ms,
+                ..
             } if code.is_ok() => {
                 let append_time = (log_append_time_ms >= 0).then_some(log_append_time_ms);
                 return self.written(batch, base_offset, append_time);
@@ -101,23 +113,28 @@ impl<T> Accumulator<T> {
                 ..
             }
             | BatchAnswer::Unacknowledged => return self.written(batch, -1, None),
-            BatchAnswer::Partition { code, .. } => (Some(code), code.is_retriable()),
-            BatchAnswer::Failed { code, retriable } => (code, retriable),
+            BatchAnswer::Partition { code, leader, .. } => {
+                (Some(code), code.is_retriable(), leader)
+            }
+            BatchAnswer::Failed { code, retriable } => (code, retriable, None),
         };
-        let refresh = code.is_some_and(ErrorCode::needs_metadata_refresh);
+        let stale = code.is_some_and(ErrorCode::needs_metadata_refresh);
+        let leader = hint.filter(|h| code.is_some_and(|c| h.replaces_refresh(c)));
+        let refresh = stale && leader.is_none();
         let out_of_order = code == Some(ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER)
             && self.is_idempotent()
             && batch.attempts <= OUT_OF_ORDER_ATTEMPTS;
         let expired = batch.is_expired(now);
         if (retriable || out_of_order) && !expired {
             self.retry(batch, now, backoff);
-            return ProduceOutcome::Retried { refresh };
+            return ProduceOutcome::Retried { refresh, leader };
         }
         self.fail(&batch);
         ProduceOutcome::Failed {
             batch,
             expired: expired && retriable,
             refresh,
+            leader,
         }
     }
 
@@ -172,6 +189,7 @@ mod tests {
             code,
             base_offset: 40,
             log_append_time_ms: -1,
+            leader: None,
         }
     }
 
@@ -212,7 +230,13 @@ mod tests {
         let b = sent(&mut a, t0, Duration::from_secs(5));
         let stale = partition(ErrorCode::NOT_LEADER_OR_FOLLOWER);
         let out = a.on_produced(b, stale, t0, BACKOFF);
-        assert!(matches!(out, ProduceOutcome::Retried { refresh: true }));
+        assert!(matches!(
+            out,
+            ProduceOutcome::Retried {
+                refresh: true,
+                leader: None
+            }
+        ));
         assert_eq!(a.queued().0, 1, "back in the queue");
         assert!(a.drain(t0, |_| Some(1)).by_leader.is_empty(), "backoff");
         let mut d = a.drain(t0 + BACKOFF, |_| Some(1));
@@ -245,7 +269,10 @@ mod tests {
         let b = sent(&mut a, t0, Duration::from_secs(5));
         assert!(matches!(
             a.on_produced(b, ooo, t0, BACKOFF),
-            ProduceOutcome::Retried { refresh: false }
+            ProduceOutcome::Retried {
+                refresh: false,
+                leader: None
+            }
         ));
         let mut plain = acc(false);
         let b = sent(&mut plain, t0, Duration::from_secs(5));
@@ -263,5 +290,67 @@ mod tests {
         assert!(matches!(out, ProduceOutcome::Failed { expired: false, .. }));
         assert!(a.needs_epoch_bump());
         assert_eq!(a.in_flight(), 0);
+    }
+
+    #[test]
+    fn a_named_leader_replaces_the_metadata_refresh() {
+        let t0 = Instant::now();
+        let mut a = acc(true);
+        let hint = LeaderHint::named(2, 5);
+        let moved = BatchAnswer::Partition {
+            code: ErrorCode::NOT_LEADER_OR_FOLLOWER,
+            base_offset: -1,
+            log_append_time_ms: -1,
+            leader: hint,
+        };
+        let b = sent(&mut a, t0, Duration::from_secs(5));
+        assert!(matches!(
+            a.on_produced(b, moved, t0, BACKOFF),
+            ProduceOutcome::Retried {
+                refresh: false,
+                leader: Some(LeaderHint {
+                    leader_id: 2,
+                    leader_epoch: 5
+                })
+            }
+        ));
+        // A hint with an error it does not answer is ignored.
+        let timed_out = BatchAnswer::Partition {
+            code: ErrorCode::REQUEST_TIMED_OUT,
+            base_offset: -1,
+            log_append_time_ms: -1,
+            leader: hint,
+        };
+        let mut d = a.drain(t0 + BACKOFF, |_| Some(1));
+        let b = d
+            .by_leader
+            .remove(&1)
+            .and_then(|mut v| v.pop())
+            .expect("again");
+        assert!(matches!(
+            a.on_produced(b, timed_out, t0 + BACKOFF, BACKOFF),
+            ProduceOutcome::Retried {
+                refresh: false,
+                leader: None
+            }
+        ));
+        // Past the delivery timeout the batch fails; the hint still reaches
+        // the metadata for the batches behind it.
+        let mut d = a.drain(t0 + BACKOFF * 3, |_| Some(1));
+        let b = d
+            .by_leader
+            .remove(&1)
+            .and_then(|mut v| v.pop())
+            .expect("again");
+        let late = t0 + Duration::from_secs(6);
+        assert!(matches!(
+            a.on_produced(b, moved, late, BACKOFF),
+            ProduceOutcome::Failed {
+                expired: true,
+                refresh: false,
+                leader: Some(_),
+                ..
+            }
+        ));
     }
 }

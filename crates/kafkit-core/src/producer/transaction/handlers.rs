@@ -10,9 +10,6 @@ use crate::protocol::messages::add_partitions_to_txn::{
     AddPartitionsToTxnRequest, AddPartitionsToTxnResponse, AddPartitionsToTxnTopic,
 };
 use crate::protocol::messages::end_txn::{EndTxnRequest, EndTxnResponse};
-use crate::protocol::messages::find_coordinator::{
-    FindCoordinatorResponse, KEY_TYPE_GROUP, KEY_TYPE_TRANSACTION,
-};
 use crate::protocol::messages::init_producer_id::{InitProducerIdRequest, InitProducerIdResponse};
 use crate::protocol::messages::txn_offset_commit::{
     TxnOffsetCommitRequest, TxnOffsetCommitRequestPartition, TxnOffsetCommitRequestTopic,
@@ -21,9 +18,8 @@ use crate::protocol::messages::txn_offset_commit::{
 use crate::protocol::{ApiKey, ErrorCode, Message, VersionRange};
 
 use super::{
-    classify, Coordinator, CoordinatorLookup, Destination, ErrorClass, Flight, GroupMetadata,
-    Outgoing, Step, TransactionManager, TxnError, TxnEvent, TxnOffset, TxnRequest, TxnResponse,
-    TxnState,
+    classify, Coordinator, Destination, ErrorClass, GroupMetadata, Outgoing, Step,
+    TransactionManager, TxnError, TxnEvent, TxnOffset, TxnRequest, TxnResponse, TxnState,
 };
 
 /// The versions a client sends AddPartitionsToTxn at (v4+ is broker to broker).
@@ -44,41 +40,26 @@ impl TransactionManager {
         }
         self.retry_at = None;
         loop {
-            let step = self.queue.front()?.clone();
-            let node = match step.coordinator() {
-                Coordinator::Transaction => self.txn_coordinator,
-                Coordinator::Group(g) => match &self.group_coordinator {
-                    Some((known, node)) if *known == g => Some(*node),
-                    _ => None,
-                },
-            };
-            let Some(node) = node else {
-                return Some(self.find(step.coordinator()));
-            };
-            self.queue.pop_front();
-            if let Some(out) = self.build(&step, node) {
-                self.in_flight = Some(Flight::Step(step));
+            let step = self.queue.pop_front()?;
+            if let Some(out) = self.build(&step) {
+                self.in_flight = Some(step);
                 return Some(out);
             }
         }
     }
 
-    fn find(&mut self, kind: Coordinator) -> Outgoing {
-        let lookup = match &kind {
-            Coordinator::Transaction => CoordinatorLookup {
-                key: self.config.transactional_id.clone(),
-                key_type: KEY_TYPE_TRANSACTION,
-            },
-            Coordinator::Group(g) => CoordinatorLookup {
-                key: g.clone(),
-                key_type: KEY_TYPE_GROUP,
-            },
-        };
-        self.in_flight = Some(Flight::Find(kind));
-        Outgoing {
-            destination: Destination::AnyBroker,
-            versions: crate::protocol::messages::find_coordinator::FindCoordinatorRequest::VERSIONS,
-            request: TxnRequest::FindCoordinator(lookup),
+    /// Where `step` goes, and whether its coordinator must be found again
+    /// (the flag is handed to the driver once).
+    fn route(&mut self, step: &Step) -> (Destination, bool) {
+        match step.coordinator() {
+            Coordinator::Transaction => (
+                Destination::TransactionCoordinator(self.config.transactional_id.clone()),
+                std::mem::take(&mut self.txn_moved),
+            ),
+            Coordinator::Group(g) => (
+                Destination::GroupCoordinator(g),
+                std::mem::take(&mut self.group_moved),
+            ),
         }
     }
 
@@ -92,7 +73,7 @@ impl TransactionManager {
     }
 
     /// The request for `step`, or `None` when it has nothing left to do.
-    fn build(&mut self, step: &Step, node: i32) -> Option<Outgoing> {
+    fn build(&mut self, step: &Step) -> Option<Outgoing> {
         let id = self.config.transactional_id.clone();
         let (versions, request) = match step {
             Step::InitProducerId => {
@@ -151,8 +132,10 @@ impl TransactionManager {
                 (self.end_versions(), TxnRequest::EndTxn(req))
             }
         };
+        let (destination, rediscover) = self.route(step);
         Some(Outgoing {
-            destination: Destination::Node(node),
+            destination,
+            rediscover,
             versions,
             request,
         })
@@ -219,23 +202,19 @@ impl TransactionManager {
     pub fn on_response(&mut self, response: TxnResponse, now: Instant) -> Result<(), TxnError> {
         let flight = self.in_flight.take();
         match (flight, response) {
-            (Some(Flight::Find(kind)), TxnResponse::FindCoordinator(r)) => {
-                self.on_find(kind, &r, now);
-            }
-            (Some(Flight::Step(Step::InitProducerId)), TxnResponse::InitProducerId(r)) => {
+            (Some(Step::InitProducerId), TxnResponse::InitProducerId(r)) => {
                 self.on_init(&r, now);
             }
-            (Some(Flight::Step(Step::AddPartitions)), TxnResponse::AddPartitionsToTxn(r)) => {
+            (Some(Step::AddPartitions), TxnResponse::AddPartitionsToTxn(r)) => {
                 self.on_add_partitions(&r, now);
             }
-            (Some(Flight::Step(s @ Step::AddOffsets(_))), TxnResponse::AddOffsetsToTxn(r)) => {
+            (Some(s @ Step::AddOffsets(_)), TxnResponse::AddOffsetsToTxn(r)) => {
                 self.on_add_offsets(s, &r, now);
             }
-            (
-                Some(Flight::Step(s @ Step::TxnOffsetCommit(..))),
-                TxnResponse::TxnOffsetCommit(r),
-            ) => self.on_txn_offset_commit(s, &r, now),
-            (Some(Flight::Step(Step::EndTxn(commit))), TxnResponse::EndTxn(r)) => {
+            (Some(s @ Step::TxnOffsetCommit(..)), TxnResponse::TxnOffsetCommit(r)) => {
+                self.on_txn_offset_commit(s, &r, now)
+            }
+            (Some(Step::EndTxn(commit)), TxnResponse::EndTxn(r)) => {
                 self.on_end(commit, &r, now);
             }
             (flight, response) => {
@@ -250,27 +229,40 @@ impl TransactionManager {
         Ok(())
     }
 
-    fn flight_api(f: &Flight) -> ApiKey {
+    fn flight_api(f: &Step) -> ApiKey {
         match f {
-            Flight::Find(_) => ApiKey::FIND_COORDINATOR,
-            Flight::Step(Step::InitProducerId) => ApiKey::INIT_PRODUCER_ID,
-            Flight::Step(Step::AddPartitions) => ApiKey::ADD_PARTITIONS_TO_TXN,
-            Flight::Step(Step::AddOffsets(_)) => ApiKey::ADD_OFFSETS_TO_TXN,
-            Flight::Step(Step::TxnOffsetCommit(..)) => ApiKey::TXN_OFFSET_COMMIT,
-            Flight::Step(Step::EndTxn(_)) => ApiKey::END_TXN,
+            Step::InitProducerId => ApiKey::INIT_PRODUCER_ID,
+            Step::AddPartitions => ApiKey::ADD_PARTITIONS_TO_TXN,
+            Step::AddOffsets(_) => ApiKey::ADD_OFFSETS_TO_TXN,
+            Step::TxnOffsetCommit(..) => ApiKey::TXN_OFFSET_COMMIT,
+            Step::EndTxn(_) => ApiKey::END_TXN,
         }
     }
 
     /// The request in flight got no answer (connection lost, timeout): the
     /// coordinator is looked up again and the request retried after the backoff.
     pub fn on_request_failed(&mut self, now: Instant) {
-        match self.in_flight.take() {
-            Some(Flight::Step(step)) => {
-                self.forget_coordinator(&step.coordinator());
-                self.retry(step, now);
+        if let Some(step) = self.in_flight.take() {
+            self.forget_coordinator(&step.coordinator());
+            self.retry(step, now);
+        }
+    }
+
+    /// The driver could not find the coordinator of the request in flight:
+    /// FindCoordinator answered `code` (already normalised: an answer that
+    /// names no usable broker is `COORDINATOR_NOT_AVAILABLE`). Transient
+    /// codes retry the request (and the lookup) after the backoff; the rest
+    /// fail the transaction or the producer as the Java client does.
+    pub fn on_coordinator_error(&mut self, code: ErrorCode, now: Instant) {
+        let Some(step) = self.in_flight.take() else {
+            return;
+        };
+        match classify(ApiKey::FIND_COORDINATOR, code) {
+            ErrorClass::Abortable => self.abortable(ApiKey::FIND_COORDINATOR, code, None),
+            ErrorClass::Fatal => self.fatal(ApiKey::FIND_COORDINATOR, code),
+            ErrorClass::None | ErrorClass::CoordinatorMoved | ErrorClass::RetryAfterBackoff => {
+                self.retry(step, now)
             }
-            Some(Flight::Find(_)) => self.backoff(now),
-            None => {}
         }
     }
 
@@ -297,8 +289,8 @@ impl TransactionManager {
 
     fn forget_coordinator(&mut self, kind: &Coordinator) {
         match kind {
-            Coordinator::Transaction => self.txn_coordinator = None,
-            Coordinator::Group(_) => self.group_coordinator = None,
+            Coordinator::Transaction => self.txn_moved = true,
+            Coordinator::Group(_) => self.group_moved = true,
         }
     }
 
@@ -315,24 +307,6 @@ impl TransactionManager {
             ErrorClass::Fatal => self.fatal(api, error),
         }
         false
-    }
-
-    fn on_find(&mut self, kind: Coordinator, r: &FindCoordinatorResponse, now: Instant) {
-        let (error, node) = match r.coordinators.first() {
-            Some(c) => (c.error_code, c.node_id),
-            None => (r.error_code, r.node_id),
-        };
-        match classify(ApiKey::FIND_COORDINATOR, error) {
-            ErrorClass::None if node >= 0 => match kind {
-                Coordinator::Transaction => self.txn_coordinator = Some(node),
-                Coordinator::Group(g) => self.group_coordinator = Some((g, node)),
-            },
-            ErrorClass::None | ErrorClass::CoordinatorMoved | ErrorClass::RetryAfterBackoff => {
-                self.backoff(now)
-            }
-            ErrorClass::Abortable => self.abortable(ApiKey::FIND_COORDINATOR, error, None),
-            ErrorClass::Fatal => self.fatal(ApiKey::FIND_COORDINATOR, error),
-        }
     }
 
     fn on_init(&mut self, r: &InitProducerIdResponse, now: Instant) {

@@ -9,9 +9,6 @@ use crate::protocol::messages::add_partitions_to_txn::{
     AddPartitionsToTxnRequest, AddPartitionsToTxnResponse,
 };
 use crate::protocol::messages::end_txn::{EndTxnRequest, EndTxnResponse};
-use crate::protocol::messages::find_coordinator::{
-    FindCoordinatorRequest, FindCoordinatorResponse,
-};
 use crate::protocol::messages::init_producer_id::{InitProducerIdRequest, InitProducerIdResponse};
 use crate::protocol::messages::txn_offset_commit::{
     TxnOffsetCommitRequest, TxnOffsetCommitResponse,
@@ -20,38 +17,21 @@ use crate::protocol::{ApiKey, VersionRange};
 
 use super::TxnError;
 
-/// Where a request goes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Destination {
-    /// Any broker (coordinator lookups).
-    AnyBroker,
-    /// The broker with this node id (a coordinator found earlier).
-    Node(i32),
-}
-
-/// A coordinator lookup: key and key type, in whichever shape the version
-/// negotiated needs.
+/// Where a request goes: a coordinator, named by its key. The driver
+/// finds it (FindCoordinator, key type 1 or 0) and keeps it; the machine
+/// only says when it must be found again ([`Outgoing::rediscover`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CoordinatorLookup {
-    /// Transactional id or group id.
-    pub key: String,
-    /// `KEY_TYPE_TRANSACTION` or `KEY_TYPE_GROUP`.
-    pub key_type: i8,
-}
-
-impl CoordinatorLookup {
-    /// The FindCoordinator request for `version` (one key before v4, a batch of one after).
-    pub fn request_at(&self, version: i16) -> FindCoordinatorRequest {
-        FindCoordinatorRequest::for_key(self.key_type, &self.key, version)
-    }
+pub enum Destination {
+    /// The transaction coordinator of this transactional id.
+    TransactionCoordinator(String),
+    /// The group coordinator of this group (TxnOffsetCommit).
+    GroupCoordinator(String),
 }
 
 /// A request the machine wants sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum TxnRequest {
-    /// FindCoordinator for the transactional id or a group.
-    FindCoordinator(CoordinatorLookup),
     /// InitProducerId with the transactional id.
     InitProducerId(InitProducerIdRequest),
     /// AddPartitionsToTxn in its client (v0-v3) shape.
@@ -68,7 +48,6 @@ impl TxnRequest {
     /// The request's API.
     pub fn api_key(&self) -> ApiKey {
         match self {
-            Self::FindCoordinator(_) => ApiKey::FIND_COORDINATOR,
             Self::InitProducerId(_) => ApiKey::INIT_PRODUCER_ID,
             Self::AddPartitionsToTxn(_) => ApiKey::ADD_PARTITIONS_TO_TXN,
             Self::AddOffsetsToTxn(_) => ApiKey::ADD_OFFSETS_TO_TXN,
@@ -81,8 +60,11 @@ impl TxnRequest {
 /// A request to send, where, and at which versions.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outgoing {
-    /// The broker to send it to.
+    /// The coordinator to send it to.
     pub destination: Destination,
+    /// The coordinator moved or its connection broke since the last
+    /// request to it: the driver must look it up again before sending.
+    pub rediscover: bool,
     /// The versions this request may be sent at (intersect with the broker's).
     pub versions: VersionRange,
     /// The request.
@@ -93,8 +75,6 @@ pub struct Outgoing {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum TxnResponse {
-    /// To FindCoordinator.
-    FindCoordinator(FindCoordinatorResponse),
     /// To InitProducerId.
     InitProducerId(InitProducerIdResponse),
     /// To AddPartitionsToTxn.
@@ -111,7 +91,6 @@ impl TxnResponse {
     /// The response's API.
     pub fn api_key(&self) -> ApiKey {
         match self {
-            Self::FindCoordinator(_) => ApiKey::FIND_COORDINATOR,
             Self::InitProducerId(_) => ApiKey::INIT_PRODUCER_ID,
             Self::AddPartitionsToTxn(_) => ApiKey::ADD_PARTITIONS_TO_TXN,
             Self::AddOffsetsToTxn(_) => ApiKey::ADD_OFFSETS_TO_TXN,

@@ -8,7 +8,6 @@
 //! ```text
 //!                 init_transactions
 //!  Uninitialized ───────────────────▶ Initializing
-//!                                     │ FindCoordinator (key type 1)
 //!                                     │ InitProducerId (transactional id, timeout)
 //!                                     ▼
 //!          ┌───────────────────────▶ Ready ◀──────────────────────────────┐
@@ -37,9 +36,15 @@
 //! (`PRODUCER_FENCED`, `INVALID_PRODUCER_EPOCH`,
 //! `TRANSACTIONAL_ID_AUTHORIZATION_FAILED`, `UNSUPPORTED_VERSION`, ...: the
 //! producer is unusable), coordinator moved (`NOT_COORDINATOR`,
-//! `COORDINATOR_NOT_AVAILABLE`: find the coordinator again and retry) and
+//! `COORDINATOR_NOT_AVAILABLE`: the next request to that coordinator says
+//! [`Outgoing::rediscover`], the driver finds it again) and
 //! retriable (`CONCURRENT_TRANSACTIONS`, `COORDINATOR_LOAD_IN_PROGRESS`: the
 //! same request after the retry backoff). One request is in flight at a time.
+//!
+//! Requests name their coordinator by key ([`Destination`]); the driver
+//! finds it (FindCoordinator) and reports a failed lookup with
+//! [`TransactionManager::on_coordinator_error`], whose code the machine
+//! classifies like any other.
 //!
 //! What the driver must do besides: send each [`Outgoing`] at a version in
 //! both its `versions` and the broker's range (AddPartitionsToTxn as a client
@@ -68,10 +73,7 @@ use crate::producer::TopicPartition;
 use crate::protocol::ApiKey;
 
 pub use errors::{classify, ErrorClass, TxnError};
-pub use io::{
-    CoordinatorLookup, Destination, GroupMetadata, Outgoing, TxnEvent, TxnOffset, TxnRequest,
-    TxnResponse,
-};
+pub use io::{Destination, GroupMetadata, Outgoing, TxnEvent, TxnOffset, TxnRequest, TxnResponse};
 
 /// Settings of a transactional producer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -142,13 +144,6 @@ impl Step {
     }
 }
 
-/// What is in flight.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Flight {
-    Find(Coordinator),
-    Step(Step),
-}
-
 /// The transactional producer's state machine; see the module docs.
 #[derive(Debug)]
 pub struct TransactionManager {
@@ -160,15 +155,17 @@ pub struct TransactionManager {
     v2: bool,
     producer_id: i64,
     epoch: i16,
-    txn_coordinator: Option<i32>,
-    group_coordinator: Option<(String, i32)>,
+    /// The transaction coordinator must be looked up again.
+    txn_moved: bool,
+    /// The group coordinator must be looked up again.
+    group_moved: bool,
     pending_partitions: BTreeSet<TopicPartition>,
     sending_partitions: BTreeSet<TopicPartition>,
     added: BTreeSet<TopicPartition>,
     /// Something was added to the transaction (EndTxn is needed).
     started: bool,
     queue: VecDeque<Step>,
-    in_flight: Option<Flight>,
+    in_flight: Option<Step>,
     retry_at: Option<Instant>,
     events: VecDeque<TxnEvent>,
     error: Option<TxnError>,
@@ -192,8 +189,8 @@ impl TransactionManager {
             v2: false,
             producer_id: -1,
             epoch: -1,
-            txn_coordinator: None,
-            group_coordinator: None,
+            txn_moved: false,
+            group_moved: false,
             pending_partitions: BTreeSet::new(),
             sending_partitions: BTreeSet::new(),
             added: BTreeSet::new(),

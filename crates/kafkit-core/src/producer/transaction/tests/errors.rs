@@ -89,9 +89,6 @@ fn a_lost_generation_fails_the_offset_commit_abortably() {
         };
         m.send_offsets(Vec::new(), group).expect("offsets");
         m.commit().expect("commit queued behind the offsets");
-        m.poll_request(t0).expect("find group");
-        m.on_response(found(GROUP_NODE, ErrorCode::NONE), t0)
-            .expect("found");
         m.poll_request(t0).expect("TxnOffsetCommit");
         m.on_response(offsets_committed(error), t0).expect("answer");
         assert_eq!(m.state(), TxnState::AbortableError, "{error:?}");
@@ -178,8 +175,29 @@ fn a_lost_connection_looks_up_the_coordinator_again() {
     let mut m = adding(t0);
     m.on_request_failed(t0);
     assert_eq!(m.poll_request(t0), None);
-    let find = m.poll_request(t0 + BACKOFF).expect("find");
-    assert!(matches!(find.request, TxnRequest::FindCoordinator(_)));
+    let again = m.poll_request(t0 + BACKOFF).expect("retry");
+    assert!(matches!(again.request, TxnRequest::AddPartitionsToTxn(_)));
+    assert!(again.rediscover, "find the coordinator again");
+}
+
+#[test]
+fn a_failed_lookup_retries_or_fails_as_the_java_client_does() {
+    let t0 = Instant::now();
+    let mut m = adding(t0);
+    m.on_coordinator_error(ErrorCode::COORDINATOR_NOT_AVAILABLE, t0);
+    assert_eq!(m.state(), TxnState::InTransaction);
+    assert_eq!(m.poll_request(t0), None, "backing off");
+    let again = m.poll_request(t0 + BACKOFF).expect("retry");
+    assert!(matches!(again.request, TxnRequest::AddPartitionsToTxn(_)));
+    m.on_coordinator_error(ErrorCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED, t0);
+    assert_eq!(m.state(), TxnState::FatalError);
+    assert_eq!(
+        m.last_error(),
+        Some(&TxnError::Fatal {
+            api: ApiKey::FIND_COORDINATOR,
+            error: ErrorCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED
+        })
+    );
 }
 
 #[test]

@@ -11,10 +11,6 @@ use crate::protocol::messages::add_partitions_to_txn::{
     AddPartitionsToTxnPartitionResult, AddPartitionsToTxnTopicResult,
 };
 use crate::protocol::messages::end_txn::{EndTxnRequest, EndTxnResponse};
-use crate::protocol::messages::find_coordinator::FindCoordinatorResponse;
-use crate::protocol::messages::find_coordinator::{
-    Coordinator as Found, KEY_TYPE_GROUP, KEY_TYPE_TRANSACTION,
-};
 use crate::protocol::messages::init_producer_id::InitProducerIdResponse;
 use crate::protocol::messages::txn_offset_commit::TxnOffsetCommitResponse;
 use crate::protocol::messages::txn_offset_commit::{
@@ -26,8 +22,11 @@ use crate::protocol::VersionRange;
 mod errors;
 
 pub(super) const BACKOFF: Duration = Duration::from_millis(100);
-pub(super) const TXN_NODE: i32 = 3;
-pub(super) const GROUP_NODE: i32 = 5;
+
+/// The transaction coordinator of "tx-1".
+pub(super) fn txn() -> Destination {
+    Destination::TransactionCoordinator("tx-1".into())
+}
 
 pub(super) fn tp(topic: &str, partition: i32) -> TopicPartition {
     TopicPartition {
@@ -38,17 +37,6 @@ pub(super) fn tp(topic: &str, partition: i32) -> TopicPartition {
 
 pub(super) fn manager() -> TransactionManager {
     TransactionManager::new(TxnConfig::new("tx-1")).expect("valid config")
-}
-
-pub(super) fn found(node: i32, error: ErrorCode) -> TxnResponse {
-    TxnResponse::FindCoordinator(FindCoordinatorResponse {
-        coordinators: vec![Found {
-            node_id: node,
-            error_code: error,
-            ..Default::default()
-        }],
-        ..Default::default()
-    })
 }
 
 pub(super) fn init_ok(producer_id: i64, epoch: i16) -> TxnResponse {
@@ -108,22 +96,10 @@ pub(super) fn ready(t0: Instant) -> TransactionManager {
     let mut m = manager();
     m.init_transactions().expect("init");
     assert_eq!(m.state(), TxnState::Initializing);
-    let find = m.poll_request(t0).expect("FindCoordinator first");
-    assert_eq!(find.destination, Destination::AnyBroker);
-    let TxnRequest::FindCoordinator(lookup) = &find.request else {
-        panic!("{find:?}");
-    };
-    assert_eq!(
-        (lookup.key.as_str(), lookup.key_type),
-        ("tx-1", KEY_TYPE_TRANSACTION)
-    );
-    assert_eq!(lookup.request_at(4).coordinator_keys, ["tx-1"]);
-    assert_eq!(lookup.request_at(3).key, "tx-1");
-    assert_eq!(m.poll_request(t0), None, "one request in flight");
-    m.on_response(found(TXN_NODE, ErrorCode::NONE), t0)
-        .expect("find");
     let init = m.poll_request(t0).expect("InitProducerId");
-    assert_eq!(init.destination, Destination::Node(TXN_NODE));
+    assert_eq!(init.destination, txn(), "to the coordinator of the id");
+    assert!(!init.rediscover);
+    assert_eq!(m.poll_request(t0), None, "one request in flight");
     let TxnRequest::InitProducerId(req) = &init.request else {
         panic!("{init:?}");
     };
@@ -177,7 +153,7 @@ fn v1_adds_each_partition_before_produce_then_commits() {
     assert!(!m.is_partition_ready(&tp("out", 0)));
     let out = m.poll_request(t0).expect("AddPartitionsToTxn");
     assert_eq!(out.versions, CLIENT_ADD_PARTITIONS_VERSIONS);
-    assert_eq!(out.destination, Destination::Node(TXN_NODE));
+    assert_eq!(out.destination, txn());
     let TxnRequest::AddPartitionsToTxn(req) = &out.request else {
         panic!("{out:?}");
     };
@@ -247,20 +223,10 @@ fn v2_adds_partitions_implicitly_and_end_txn_bumps_the_epoch() {
         metadata: None,
     };
     m.send_offsets(vec![offset], group).expect("offsets");
-    let find = m.poll_request(t0).expect("the group coordinator first");
-    let TxnRequest::FindCoordinator(lookup) = &find.request else {
-        panic!("{find:?}");
-    };
-    assert_eq!(
-        (lookup.key.as_str(), lookup.key_type),
-        ("g", KEY_TYPE_GROUP)
-    );
-    m.on_response(found(GROUP_NODE, ErrorCode::NONE), t0)
-        .expect("found");
     let out = m
         .poll_request(t0)
         .expect("TxnOffsetCommit without AddOffsetsToTxn");
-    assert_eq!(out.destination, Destination::Node(GROUP_NODE));
+    assert_eq!(out.destination, Destination::GroupCoordinator("g".into()));
     assert_eq!(out.versions, VersionRange::new(V2_VERSION, V2_VERSION));
     let TxnRequest::TxnOffsetCommit(req) = &out.request else {
         panic!("{out:?}");
@@ -277,7 +243,7 @@ fn v2_adds_partitions_implicitly_and_end_txn_bumps_the_epoch() {
     assert_eq!(m.poll_event(), Some(TxnEvent::OffsetsSent));
     m.commit().expect("commit");
     let out = end_ok(&mut m, t0, true, (42, 1));
-    assert_eq!(out.destination, Destination::Node(TXN_NODE));
+    assert_eq!(out.destination, txn());
     assert_eq!(out.versions, VersionRange::new(5, 5));
     assert_eq!(m.producer_id_and_epoch(), (42, 1), "the bumped epoch");
     assert_eq!(m.poll_event(), Some(TxnEvent::Committed));
@@ -300,17 +266,14 @@ fn v1_send_offsets_adds_the_group_then_commits_to_its_coordinator() {
         panic!("{out:?}");
     };
     assert_eq!((req.group_id.as_str(), req.producer_id), ("g", 42));
-    assert_eq!(out.destination, Destination::Node(TXN_NODE));
+    assert_eq!(out.destination, txn());
     m.on_response(
         TxnResponse::AddOffsetsToTxn(AddOffsetsToTxnResponse::default()),
         t0,
     )
     .expect("added");
-    let find = m.poll_request(t0).expect("group coordinator");
-    assert!(matches!(find.request, TxnRequest::FindCoordinator(_)));
-    m.on_response(found(GROUP_NODE, ErrorCode::NONE), t0)
-        .expect("found");
     let out = m.poll_request(t0).expect("TxnOffsetCommit");
+    assert_eq!(out.destination, Destination::GroupCoordinator("g".into()));
     assert_eq!(out.versions, VersionRange::new(0, 4));
     m.on_response(offsets_committed(ErrorCode::NONE), t0)
         .expect("ok");
@@ -341,15 +304,9 @@ fn not_coordinator_finds_the_coordinator_again_after_the_backoff() {
         assert_eq!(m.state(), TxnState::InTransaction);
         assert_eq!(m.next_deadline(), Some(t0 + BACKOFF));
         assert_eq!(m.poll_request(t0 + BACKOFF / 2), None, "backing off");
-        let find = m.poll_request(t0 + BACKOFF).expect("find again");
-        assert!(
-            matches!(find.request, TxnRequest::FindCoordinator(_)),
-            "{error:?}"
-        );
-        m.on_response(found(7, ErrorCode::NONE), t0 + BACKOFF)
-            .expect("found");
         let again = m.poll_request(t0 + BACKOFF).expect("retry");
-        assert_eq!(again.destination, Destination::Node(7));
+        assert_eq!(again.destination, txn());
+        assert!(again.rediscover, "find the coordinator again: {error:?}");
         let TxnRequest::AddPartitionsToTxn(req) = &again.request else {
             panic!("{again:?}");
         };
@@ -370,7 +327,8 @@ fn concurrent_transactions_and_loading_retry_the_same_coordinator() {
             .expect("answer");
         assert_eq!(m.poll_request(t0), None);
         let again = m.poll_request(t0 + BACKOFF).expect("retry");
-        assert_eq!(again.destination, Destination::Node(TXN_NODE), "{error:?}");
+        assert_eq!(again.destination, txn(), "{error:?}");
+        assert!(!again.rediscover, "the same coordinator: {error:?}");
         assert!(matches!(again.request, TxnRequest::AddPartitionsToTxn(_)));
     }
 }
@@ -380,9 +338,6 @@ fn init_retries_while_the_coordinator_loads() {
     let t0 = Instant::now();
     let mut m = manager();
     m.init_transactions().expect("init");
-    m.poll_request(t0).expect("find");
-    m.on_response(found(TXN_NODE, ErrorCode::NONE), t0)
-        .expect("found");
     m.poll_request(t0).expect("init");
     let loading = TxnResponse::InitProducerId(InitProducerIdResponse {
         error_code: ErrorCode::COORDINATOR_LOAD_IN_PROGRESS,
@@ -403,7 +358,7 @@ fn bump_epoch_sends_init_producer_id_with_the_current_id_and_epoch() {
     m.bump_epoch().expect("ready");
     assert_eq!(m.state(), TxnState::Initializing);
     let out = m.poll_request(t0).expect("InitProducerId");
-    assert_eq!(out.destination, Destination::Node(TXN_NODE));
+    assert_eq!(out.destination, txn());
     let TxnRequest::InitProducerId(req) = &out.request else {
         panic!("{out:?}");
     };
