@@ -111,6 +111,11 @@ fn negotiated(conn: &BrokerConnection) -> BTreeMap<i16, Option<i16>> {
     one::<delete_groups::DeleteGroupsRequest>(conn, &mut out);
     one::<offset_delete::OffsetDeleteRequest>(conn, &mut out);
     one::<consumer_group_heartbeat::ConsumerGroupHeartbeatRequest>(conn, &mut out);
+    one::<consumer_group_describe::ConsumerGroupDescribeRequest>(conn, &mut out);
+    one::<share_group_heartbeat::ShareGroupHeartbeatRequest>(conn, &mut out);
+    one::<share_group_describe::ShareGroupDescribeRequest>(conn, &mut out);
+    one::<share_fetch::ShareFetchRequest>(conn, &mut out);
+    one::<share_acknowledge::ShareAcknowledgeRequest>(conn, &mut out);
     out
 }
 

@@ -30,6 +30,7 @@ const MODULES: &[&str] = &[
     "add_offsets_to_txn",
     "add_partitions_to_txn",
     "api_versions",
+    "consumer_group_describe",
     "consumer_group_heartbeat",
     "consumer_protocol",
     "create_topics",
@@ -52,6 +53,10 @@ const MODULES: &[&str] = &[
     "produce",
     "sasl_authenticate",
     "sasl_handshake",
+    "share_acknowledge",
+    "share_fetch",
+    "share_group_describe",
+    "share_group_heartbeat",
     "sync_group",
     "txn_offset_commit",
 ];
