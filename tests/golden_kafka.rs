@@ -562,7 +562,11 @@ fn check_kip848(f: &Frames, topic_id: Uuid) {
     let g = &described.groups[0];
     assert_eq!(
         (g.error_code, g.group_id.as_str(), g.group_state.as_str()),
-        (ErrorCode::NONE, format!("{}-kip848", f.facts.get("group")).as_str(), "Stable"),
+        (
+            ErrorCode::NONE,
+            format!("{}-kip848", f.facts.get("group")).as_str(),
+            "Stable"
+        ),
         "{g:?}"
     );
     assert_eq!(g.members.len(), 1);
@@ -636,7 +640,10 @@ fn check_share(f: &Frames, topic_id: Uuid) {
         .map(|r| r.expect("record").value.expect("value"))
         .collect();
     let want: Vec<_> = (0..RECORDS).map(scenario::record_value).collect();
-    assert_eq!(values, want.iter().map(|v| v.as_bytes()).collect::<Vec<_>>());
+    assert_eq!(
+        values,
+        want.iter().map(|v| v.as_bytes()).collect::<Vec<_>>()
+    );
 
     let ack: share_acknowledge::ShareAcknowledgeRequest = f.req("share-acknowledge");
     assert_eq!(ack.share_session_epoch, fetch.share_session_epoch + 1);

@@ -418,11 +418,12 @@ async fn kip848_steps(rec: &mut Recorder, topic: &str, group: &str) {
             !r.error_code.is_retriable()
         })
         .await;
-    let describe = kafkit::protocol::messages::consumer_group_describe::ConsumerGroupDescribeRequest {
-        group_ids: vec![group.clone()],
-        include_authorized_operations: true,
-        ..Default::default()
-    };
+    let describe =
+        kafkit::protocol::messages::consumer_group_describe::ConsumerGroupDescribeRequest {
+            group_ids: vec![group.clone()],
+            include_authorized_operations: true,
+            ..Default::default()
+        };
     rec.call("consumer-group-describe", &describe).await;
     let leave = ConsumerGroupHeartbeatRequest {
         group_id: group,

@@ -159,12 +159,18 @@ pub async fn round(
 ) -> ShareRound {
     let member_id = format!("{:032x}", rand_u128());
     let joined = join(rec, prefix, group, &member_id, topic, partitions).await;
-    assert_eq!(joined.error_code, ErrorCode::NONE, "{prefix} join: {joined:?}");
+    assert_eq!(
+        joined.error_code,
+        ErrorCode::NONE,
+        "{prefix} join: {joined:?}"
+    );
     let open = fetch_request(group, &member_id, 0, topic_id, Vec::new());
-    let opened = rec
-        .call_at(&step(prefix, "fetch-open"), &open, v)
-        .await;
-    assert_eq!(opened.error_code, ErrorCode::NONE, "{prefix} open: {opened:?}");
+    let opened = rec.call_at(&step(prefix, "fetch-open"), &open, v).await;
+    assert_eq!(
+        opened.error_code,
+        ErrorCode::NONE,
+        "{prefix} open: {opened:?}"
+    );
     let produce = produce_request(topic, record_batch(-1, -1));
     rec.call_until(&step(prefix, "produce"), &produce, produce_settled)
         .await;
@@ -186,10 +192,9 @@ pub async fn round(
         .unwrap_or_else(|| panic!("{prefix}: no records acquired: {fetched:?}"));
     let fetch_epoch = {
         let last = rec.exchanges.last().expect("the fetch");
-        let (_, req) = kafkit::protocol::frame::decode_request::<ShareFetchRequest>(
-            last.request.slice(4..),
-        )
-        .expect("our own request");
+        let (_, req) =
+            kafkit::protocol::frame::decode_request::<ShareFetchRequest>(last.request.slice(4..))
+                .expect("our own request");
         req.share_session_epoch
     };
     let ack = ShareAcknowledgeRequest {
@@ -212,8 +217,7 @@ pub async fn round(
         }],
         ..Default::default()
     };
-    let acked: ShareAcknowledgeResponse =
-        rec.call_at(&step(prefix, "acknowledge"), &ack, v).await;
+    let acked: ShareAcknowledgeResponse = rec.call_at(&step(prefix, "acknowledge"), &ack, v).await;
     assert_eq!(acked.error_code, ErrorCode::NONE, "{prefix} ack: {acked:?}");
     let describe = ShareGroupDescribeRequest {
         group_ids: vec![group.to_string()],
@@ -229,7 +233,11 @@ pub async fn round(
         ..ack
     };
     let closed = rec.call_at(&step(prefix, "close"), &close, v).await;
-    assert_eq!(closed.error_code, ErrorCode::NONE, "{prefix} close: {closed:?}");
+    assert_eq!(
+        closed.error_code,
+        ErrorCode::NONE,
+        "{prefix} close: {closed:?}"
+    );
     let leave = ShareGroupHeartbeatRequest {
         group_id: group.to_string(),
         member_id: member_id.clone(),
