@@ -672,6 +672,47 @@ fn check_share(f: &Frames, topic_id: Uuid) {
     assert_eq!((leave.member_id, leave.member_epoch), (join.member_id, -1));
     let left = f.resp::<Sgh>("share-group-heartbeat-leave");
     assert_eq!((left.error_code, left.member_epoch), (ErrorCode::NONE, -1));
+    check_share_offsets(f, &group, topic_id, base);
+}
+
+/// DescribeShareGroupOffsets, AlterShareGroupOffsets and
+/// DeleteShareGroupOffsets on the emptied share group.
+fn check_share_offsets(f: &Frames, group: &str, topic_id: Uuid, first: i64) {
+    use alter_share_group_offsets::AlterShareGroupOffsetsRequest as Alter;
+    use delete_share_group_offsets::DeleteShareGroupOffsetsRequest as Delete;
+    use describe_share_group_offsets::DescribeShareGroupOffsetsRequest as Describe;
+    let topic = f.facts.get("topic");
+    let req: Describe = f.req("share-describe-offsets");
+    assert_eq!(req.groups[0].group_id, group);
+    let described = f.resp::<Describe>("share-describe-offsets");
+    let g = &described.groups[0];
+    assert_eq!(
+        (g.group_id.as_str(), g.error_code),
+        (group, ErrorCode::NONE)
+    );
+    let t = &g.topics[0];
+    assert_eq!((t.topic_name.as_str(), t.topic_id), (topic, topic_id));
+    let p = &t.partitions[0];
+    assert_eq!((p.partition_index, p.error_code), (0, ErrorCode::NONE));
+    // The start offset is persisted lazily: the first accepted record or past
+    // the last; the lag (v1) says every record was accepted.
+    assert!((first..=first + RECORDS).contains(&p.start_offset), "{p:?}");
+    assert_eq!(p.lag, 0, "every record accepted: {p:?}");
+    let alter: Alter = f.req("share-alter-offsets");
+    assert_eq!(alter.topics[0].partitions[0].start_offset, 0);
+    let altered = f.resp::<Alter>("share-alter-offsets");
+    assert_eq!(altered.error_code, ErrorCode::NONE, "{altered:?}");
+    let t = &altered.responses[0];
+    assert_eq!((t.topic_name.as_str(), t.topic_id), (topic, topic_id));
+    assert_eq!(t.partitions[0].error_code, ErrorCode::NONE);
+    let _: Delete = f.req("share-delete-offsets");
+    let deleted = f.resp::<Delete>("share-delete-offsets");
+    assert_eq!(deleted.error_code, ErrorCode::NONE, "{deleted:?}");
+    let t = &deleted.responses[0];
+    assert_eq!(
+        (t.topic_name.as_str(), t.topic_id, t.error_code),
+        (topic, topic_id, ErrorCode::NONE)
+    );
 }
 
 fn check_sasl(f: &Frames) {

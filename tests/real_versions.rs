@@ -116,6 +116,9 @@ fn negotiated(conn: &BrokerConnection) -> BTreeMap<i16, Option<i16>> {
     one::<share_group_describe::ShareGroupDescribeRequest>(conn, &mut out);
     one::<share_fetch::ShareFetchRequest>(conn, &mut out);
     one::<share_acknowledge::ShareAcknowledgeRequest>(conn, &mut out);
+    one::<describe_share_group_offsets::DescribeShareGroupOffsetsRequest>(conn, &mut out);
+    one::<alter_share_group_offsets::AlterShareGroupOffsetsRequest>(conn, &mut out);
+    one::<delete_share_group_offsets::DeleteShareGroupOffsetsRequest>(conn, &mut out);
     out
 }
 

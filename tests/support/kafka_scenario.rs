@@ -88,7 +88,11 @@ pub async fn run(
     kip848_steps(&mut rec, topic, group).await;
     let v = rec.version::<kafkit::protocol::messages::share_fetch::ShareFetchRequest>();
     let share_group = format!("{group}-share");
-    super::kafka_share::round(&mut rec, "share", topic, st.topic_id, &share_group, 2, v).await;
+    let r =
+        super::kafka_share::round(&mut rec, "share", topic, st.topic_id, &share_group, 2, v).await;
+    let dv = rec.version::<kafkit::protocol::messages::describe_share_group_offsets::DescribeShareGroupOffsetsRequest>();
+    super::kafka_share::offsets_steps(&mut rec, "share", topic, &share_group, r.first_offset, dv)
+        .await;
     cleanup_steps(&mut rec, &st, topic, group).await;
     sasl_steps(&mut rec).await;
     let (host, port) = addr.rsplit_once(':').expect("host:port");

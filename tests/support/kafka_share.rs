@@ -5,7 +5,10 @@
 //! is produced, the member acquires them (ShareFetch, delivery count 1),
 //! accepts them (ShareAcknowledge), the group is described
 //! (ShareGroupDescribe), the session is closed (ShareAcknowledge at epoch
-//! -1) and the member leaves (epoch -1).
+//! -1) and the member leaves (epoch -1). On the now empty group the
+//! share-partition start offset is described (DescribeShareGroupOffsets:
+//! past the accepted records), set back to 0 (AlterShareGroupOffsets) and
+//! the topic's state deleted (DeleteShareGroupOffsets).
 //!
 //! Share groups start at the latest offset, so the records are produced
 //! after the session is open. Nothing is sent to a broker that does not list
@@ -13,8 +16,20 @@
 
 use std::time::Duration;
 
+use kafkit::protocol::messages::alter_share_group_offsets::{
+    AlterShareGroupOffsetsRequest, AlterShareGroupOffsetsRequestPartition,
+    AlterShareGroupOffsetsRequestTopic,
+};
 use kafkit::protocol::messages::api_versions::ApiVersionsRequest;
 use kafkit::protocol::messages::consumer_group_describe::ConsumerGroupDescribeRequest;
+use kafkit::protocol::messages::delete_share_group_offsets::{
+    DeleteShareGroupOffsetsRequest, DeleteShareGroupOffsetsRequestTopic,
+};
+use kafkit::protocol::messages::describe_share_group_offsets::{
+    DescribeShareGroupOffsetsRequest, DescribeShareGroupOffsetsRequestGroup,
+    DescribeShareGroupOffsetsRequestTopic, DescribeShareGroupOffsetsResponse,
+    DescribeShareGroupOffsetsResponsePartition,
+};
 use kafkit::protocol::messages::metadata::{MetadataRequest, MetadataRequestTopic};
 use kafkit::protocol::messages::share_acknowledge::{
     ShareAcknowledgeRequest, ShareAcknowledgeResponse,
@@ -254,6 +269,99 @@ pub async fn round(
     }
 }
 
+/// The admin steps on the now empty group: DescribeShareGroupOffsets of
+/// partition 0 at `describe_v` (a start offset among the accepted records
+/// or past them, and at v1 a lag of 0), AlterShareGroupOffsets back to
+/// offset 0, DeleteShareGroupOffsets of the topic.
+pub async fn offsets_steps(
+    rec: &mut Recorder,
+    prefix: &str,
+    topic: &str,
+    group: &str,
+    first_offset: i64,
+    describe_v: i16,
+) {
+    let describe = DescribeShareGroupOffsetsRequest {
+        groups: vec![DescribeShareGroupOffsetsRequestGroup {
+            group_id: group.to_string(),
+            topics: Some(vec![DescribeShareGroupOffsetsRequestTopic {
+                topic_name: topic.to_string(),
+                partitions: vec![0],
+                ..Default::default()
+            }]),
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    // The broker persists the start offset lazily (it may still name the
+    // first accepted record); v1's lag shows that every record was accepted.
+    let settled = |r: &DescribeShareGroupOffsetsResponse| {
+        let p = partition0(r);
+        p.is_some_and(|p| {
+            (first_offset..=first_offset + RECORDS).contains(&p.start_offset)
+                && (describe_v == 0 || p.lag == 0)
+        })
+    };
+    let described = rec
+        .call_until_at(
+            &step(prefix, "describe-offsets"),
+            &describe,
+            describe_v,
+            settled,
+        )
+        .await;
+    assert!(settled(&described), "{prefix} v{describe_v}: {described:?}");
+    let alter = AlterShareGroupOffsetsRequest {
+        group_id: group.to_string(),
+        topics: vec![AlterShareGroupOffsetsRequestTopic {
+            topic_name: topic.to_string(),
+            partitions: vec![AlterShareGroupOffsetsRequestPartition {
+                partition_index: 0,
+                start_offset: 0,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let altered = rec.call(&step(prefix, "alter-offsets"), &alter).await;
+    let errors: Vec<_> = altered
+        .responses
+        .iter()
+        .flat_map(|t| &t.partitions)
+        .map(|p| p.error_code)
+        .collect();
+    assert_eq!(
+        (altered.error_code, errors),
+        (ErrorCode::NONE, vec![ErrorCode::NONE])
+    );
+    let delete = DeleteShareGroupOffsetsRequest {
+        group_id: group.to_string(),
+        topics: vec![DeleteShareGroupOffsetsRequestTopic {
+            topic_name: topic.to_string(),
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let deleted = rec.call(&step(prefix, "delete-offsets"), &delete).await;
+    let errors: Vec<_> = deleted.responses.iter().map(|t| t.error_code).collect();
+    assert_eq!(
+        (deleted.error_code, errors),
+        (ErrorCode::NONE, vec![ErrorCode::NONE])
+    );
+}
+
+/// Partition 0 in a DescribeShareGroupOffsets answer, when without error.
+pub fn partition0(
+    r: &DescribeShareGroupOffsetsResponse,
+) -> Option<&DescribeShareGroupOffsetsResponsePartition> {
+    r.groups
+        .iter()
+        .flat_map(|g| &g.topics)
+        .flat_map(|t| &t.partitions)
+        .find(|p| p.partition_index == 0 && p.error_code == ErrorCode::NONE)
+}
+
 fn rand_u128() -> u128 {
     use std::hash::{BuildHasher, Hasher};
     let s = std::collections::hash_map::RandomState::new();
@@ -322,10 +430,18 @@ pub async fn sweep(rec: &mut Recorder, topic: &str, unique: &dyn Fn(&str) -> Str
     let described = rec.call("sweep-share-metadata", &meta).await;
     let t = described.topics.first().expect("the sweep's topic");
     let (topic_id, partitions) = (t.topic_id, t.partitions.len());
-    for v in fetch {
+    // One round per version pair: every shared ShareFetch/ShareAcknowledge
+    // and DescribeShareGroupOffsets version is used once (the last one
+    // repeats when one list is shorter); AlterShareGroupOffsets and
+    // DeleteShareGroupOffsets (v0 only) in every round.
+    let describe = versions::<DescribeShareGroupOffsetsRequest>(rec);
+    for i in 0..fetch.len().max(describe.len()) {
+        let v = fetch[i.min(fetch.len() - 1)];
         let group = unique("sweep-share");
         let prefix = format!("sweep-share-v{v}");
         let r = round(rec, &prefix, topic, topic_id, &group, partitions, v).await;
-        assert!(r.first_offset >= 0, "v{v}");
+        if let Some(dv) = describe.get(i.min(describe.len().saturating_sub(1))) {
+            offsets_steps(rec, &prefix, topic, &group, r.first_offset, *dv).await;
+        }
     }
 }

@@ -257,6 +257,9 @@ any_messages! {
     ShareGroupDescribe: share_group_describe::{ShareGroupDescribeRequest, ShareGroupDescribeResponse},
     ShareFetch: share_fetch::{ShareFetchRequest, ShareFetchResponse},
     ShareAcknowledge: share_acknowledge::{ShareAcknowledgeRequest, ShareAcknowledgeResponse},
+    DescribeShareGroupOffsets: describe_share_group_offsets::{DescribeShareGroupOffsetsRequest, DescribeShareGroupOffsetsResponse},
+    AlterShareGroupOffsets: alter_share_group_offsets::{AlterShareGroupOffsetsRequest, AlterShareGroupOffsetsResponse},
+    DeleteShareGroupOffsets: delete_share_group_offsets::{DeleteShareGroupOffsetsRequest, DeleteShareGroupOffsetsResponse},
 }
 
 impl AnyRequest {
