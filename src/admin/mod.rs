@@ -44,6 +44,7 @@ mod log_dirs;
 mod offsets;
 mod records;
 mod scram;
+mod share_groups;
 mod topics;
 
 use std::time::Duration;
@@ -70,6 +71,9 @@ pub use groups::{GroupDescription, GroupListing, GroupListings, MemberDescriptio
 pub use log_dirs::{ElectionType, LogDir, ReplicaLogDir};
 pub use offsets::{ListedOffset, OffsetSpec, PartitionOffsets};
 pub use scram::{ScramAlteration, ScramCredential, ScramMechanism};
+pub use share_groups::{
+    ShareGroupDescription, ShareGroupMember, SharePartitionOffset, SHARE_GROUP_TYPE,
+};
 pub use topics::{NewTopic, TopicListing};
 
 /// One result per topic, group or partition, in the order they were asked for.
