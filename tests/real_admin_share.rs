@@ -58,7 +58,11 @@ async fn take(c: &mut ShareConsumer, n: usize, mut got: Vec<ShareRecord>) -> Vec
     let give_up = Instant::now() + Duration::from_secs(30);
     while got.len() < n {
         got.extend(c.poll(Duration::from_millis(200)).await.expect("poll"));
-        assert!(Instant::now() < give_up, "{} of {n} records in 30 s", got.len());
+        assert!(
+            Instant::now() < give_up,
+            "{} of {n} records in 30 s",
+            got.len()
+        );
     }
     c.commit_sync().await.expect("acknowledged");
     got
@@ -93,7 +97,10 @@ async fn list_describe_reset_and_delete_a_share_group() {
     let group = kafka::unique("admin-share-group");
     let admin = admin(&b).await;
     let (mut c, early) = member(&b, &group, &topic).await;
-    assert!(early.is_empty(), "records before any were produced: {early:?}");
+    assert!(
+        early.is_empty(),
+        "records before any were produced: {early:?}"
+    );
     produce(&b, &topic).await;
     let first = take(&mut c, 2 * PER_PARTITION, Vec::new()).await;
     assert_eq!(first.len(), 2 * PER_PARTITION);
@@ -102,7 +109,9 @@ async fn list_describe_reset_and_delete_a_share_group() {
     let ours = listed.iter().find(|g| g.group_id == group).expect("listed");
     assert_eq!(ours.state.as_deref(), Some("Stable"));
     assert!(
-        listed.iter().all(|g| g.protocol_type.is_empty() || g.protocol_type == "share"),
+        listed
+            .iter()
+            .all(|g| g.protocol_type.is_empty() || g.protocol_type == "share"),
         "only share groups: {listed:?}"
     );
     let described = admin
@@ -118,14 +127,21 @@ async fn list_describe_reset_and_delete_a_share_group() {
     owned.sort();
     assert_eq!(owned, [tp(&topic, 0), tp(&topic, 1)]);
     let unknown = described[1].1.as_ref().expect_err("no such group");
-    assert_eq!(unknown.code(), Some(ErrorCode::GROUP_ID_NOT_FOUND), "{unknown}");
+    assert_eq!(
+        unknown.code(),
+        Some(ErrorCode::GROUP_ID_NOT_FOUND),
+        "{unknown}"
+    );
 
     let busy = admin
         .reset_share_group_offsets(&group, &[topic.clone()], OffsetSpec::Earliest)
         .await;
     let refused = match busy {
         Err(e) => e.code(),
-        Ok(per) => per.into_iter().find_map(|(_, r)| r.err()).and_then(|e| e.code()),
+        Ok(per) => per
+            .into_iter()
+            .find_map(|(_, r)| r.err())
+            .and_then(|e| e.code()),
     };
     assert_eq!(refused, Some(ErrorCode::NON_EMPTY_GROUP));
     c.close().await.expect("close");
@@ -165,7 +181,8 @@ async fn list_describe_reset_and_delete_a_share_group() {
         .expect("reset to latest");
     assert!(latest.iter().all(|(_, r)| r.is_ok()), "{latest:?}");
     offsets_until(&admin, &group, &topic, |o| {
-        o.iter().all(|p| p.start_offset == Some(PER_PARTITION as i64))
+        o.iter()
+            .all(|p| p.start_offset == Some(PER_PARTITION as i64))
     })
     .await;
 

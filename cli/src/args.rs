@@ -89,6 +89,9 @@ pub enum Command {
     /// List, create or delete ACL bindings.
     #[command(subcommand)]
     Acls(crate::admin_acls::AclsCommand),
+    /// List, describe, reset or delete share groups (KIP-932) and their offsets.
+    #[command(subcommand, name = "share-groups")]
+    ShareGroups(crate::admin_share::ShareGroupsCommand),
 }
 
 /// Options every subcommand takes.

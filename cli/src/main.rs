@@ -33,6 +33,7 @@ mod admin_acls;
 mod admin_args;
 mod admin_disks;
 mod admin_ops;
+mod admin_share;
 mod admin_users;
 mod args;
 mod consume;
@@ -65,6 +66,7 @@ fn main() -> ExitCode {
         Command::LogDirs(args) => &args.conn,
         Command::Users(cmd) => admin_users::users_connection(cmd),
         Command::Acls(cmd) => admin_acls::acls_connection(cmd),
+        Command::ShareGroups(cmd) => admin_share::share_groups_connection(cmd),
     };
     if let Command::Consume(args) = &cli.command {
         if let Err(e) = args.check() {
@@ -105,6 +107,7 @@ fn main() -> ExitCode {
             Command::LogDirs(args) => admin_disks::log_dirs(client, args).await,
             Command::Users(cmd) => admin_users::users(client, cmd).await,
             Command::Acls(cmd) => admin_acls::acls(client, cmd).await,
+            Command::ShareGroups(cmd) => admin_share::share_groups(client, cmd).await,
         }
     });
     match result {

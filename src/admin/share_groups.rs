@@ -352,7 +352,10 @@ fn offsets_of(
     for t in g.topics {
         for p in t.partitions {
             if !p.error_code.is_ok() {
-                let what = format!("group {group} partition {}/{}", t.topic_name, p.partition_index);
+                let what = format!(
+                    "group {group} partition {}/{}",
+                    t.topic_name, p.partition_index
+                );
                 return Err(item_error(
                     p.error_code,
                     ApiKey::DESCRIBE_SHARE_GROUP_OFFSETS,
@@ -391,10 +394,12 @@ fn describe(g: DescribedShareGroup) -> ShareGroupDescription {
                 .into_iter()
                 .flat_map(|t| {
                     let topic = t.topic_name;
-                    t.partitions.into_iter().map(move |partition| TopicPartition {
-                        topic: topic.clone(),
-                        partition,
-                    })
+                    t.partitions
+                        .into_iter()
+                        .map(move |partition| TopicPartition {
+                            topic: topic.clone(),
+                            partition,
+                        })
                 })
                 .collect(),
         })
