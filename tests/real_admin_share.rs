@@ -122,7 +122,7 @@ async fn list_describe_reset_and_delete_a_share_group() {
     assert_eq!((d.state.as_str(), d.members.len()), ("Stable", 1));
     let m = &d.members[0];
     assert_eq!(m.member_id, c.member_id());
-    assert_eq!(m.subscribed_topic_names, [topic.clone()]);
+    assert_eq!(m.subscribed_topic_names, [topic.as_str()]);
     let mut owned = m.assignment.clone();
     owned.sort();
     assert_eq!(owned, [tp(&topic, 0), tp(&topic, 1)]);
@@ -134,7 +134,7 @@ async fn list_describe_reset_and_delete_a_share_group() {
     );
 
     let busy = admin
-        .reset_share_group_offsets(&group, &[topic.clone()], OffsetSpec::Earliest)
+        .reset_share_group_offsets(&group, std::slice::from_ref(&topic), OffsetSpec::Earliest)
         .await;
     let refused = match busy {
         Err(e) => e.code(),
@@ -153,7 +153,7 @@ async fn list_describe_reset_and_delete_a_share_group() {
     assert_eq!(done[0].partition, tp(&topic, 0));
 
     let reset = admin
-        .reset_share_group_offsets(&group, &[topic.clone()], OffsetSpec::Earliest)
+        .reset_share_group_offsets(&group, std::slice::from_ref(&topic), OffsetSpec::Earliest)
         .await
         .expect("reset");
     assert!(reset.iter().all(|(_, r)| r.is_ok()), "{reset:?}");
@@ -176,7 +176,7 @@ async fn list_describe_reset_and_delete_a_share_group() {
     again.close().await.expect("close");
 
     let latest = admin
-        .reset_share_group_offsets(&group, &[topic.clone()], OffsetSpec::Latest)
+        .reset_share_group_offsets(&group, std::slice::from_ref(&topic), OffsetSpec::Latest)
         .await
         .expect("reset to latest");
     assert!(latest.iter().all(|(_, r)| r.is_ok()), "{latest:?}");
@@ -187,7 +187,7 @@ async fn list_describe_reset_and_delete_a_share_group() {
     .await;
 
     let deleted = admin
-        .delete_share_group_offsets(&group, &[topic.clone()])
+        .delete_share_group_offsets(&group, std::slice::from_ref(&topic))
         .await
         .expect("delete offsets");
     assert!(deleted[0].1.is_ok(), "{deleted:?}");
@@ -197,7 +197,10 @@ async fn list_describe_reset_and_delete_a_share_group() {
         .expect("offsets of every topic");
     assert!(gone.is_empty(), "state left: {gone:?}");
 
-    let dropped = admin.delete_groups(&[group.clone()]).await.expect("delete");
+    let dropped = admin
+        .delete_groups(std::slice::from_ref(&group))
+        .await
+        .expect("delete");
     assert!(dropped[0].1.is_ok(), "{dropped:?}");
     let listed = admin.list_share_groups().await.expect("list");
     assert!(listed.iter().all(|g| g.group_id != group), "{listed:?}");

@@ -115,7 +115,7 @@ async fn a_classic_group_moves_to_the_consumer_protocol_online() {
     await_reads(&log, &first).await;
     commits_reach_reads(&admin, &group, &topic, &log).await;
     let before = admin
-        .describe_any_groups(&[group.clone()])
+        .describe_any_groups(std::slice::from_ref(&group))
         .await
         .expect("describe");
     assert!(
@@ -138,7 +138,7 @@ async fn a_classic_group_moves_to_the_consumer_protocol_online() {
         .0;
     assert_eq!((owners[&0].len(), owners[&1].len()), (2, 2), "{owners:?}");
     let mixed = admin
-        .describe_consumer_groups(&[group.clone()])
+        .describe_consumer_groups(std::slice::from_ref(&group))
         .await
         .expect("describe");
     let d = mixed[0].1.as_ref().expect("now a consumer group");
@@ -174,7 +174,7 @@ async fn a_classic_group_moves_to_the_consumer_protocol_online() {
     let third = produce(&b, &topic, "third-", 0..100).await;
     await_reads(&log, &third).await;
     let after = admin
-        .describe_consumer_groups(&[group.clone()])
+        .describe_consumer_groups(std::slice::from_ref(&group))
         .await
         .expect("describe");
     let d = after[0].1.as_ref().expect("a consumer group");
@@ -192,7 +192,7 @@ async fn a_classic_group_moves_to_the_consumer_protocol_online() {
     modern.leave().await;
     // Empty now: still a consumer group, or already removed.
     let gone = admin
-        .describe_consumer_groups(&[group.clone()])
+        .describe_consumer_groups(std::slice::from_ref(&group))
         .await
         .expect("describe");
     match &gone[0].1 {
