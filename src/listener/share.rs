@@ -295,19 +295,23 @@ async fn handle_one<H: ShareHandler>(
     let handler = Arc::clone(&b.handler);
     let owned = record.clone();
     let task = tokio::spawn(async move { handler.handle(owned).await });
-    let failed: Option<HandlerError> = match task.await {
+    let failed: HandlerError = match task.await {
         Ok(Ok(())) => return Ok((ShareOutcome::Accepted, None)),
-        Ok(Err(e)) => Some(e),
-        Err(join) => Some(HandlerError::from(format!("handler panicked: {join}"))),
+        Ok(Err(e)) => e,
+        Err(join) => HandlerError::from(format!("handler panicked: {join}")),
     };
-    let error = failed.map(|e| (e.is_permanent(), e.to_string()));
-    let (permanent, text) = error.unwrap_or((false, String::new()));
+    let (permanent, text) = (failed.is_permanent(), failed.to_string());
     let count = u32::try_from(record.delivery_count).unwrap_or(0);
-    if !permanent && count < b.max_deliveries {
-        return Ok((ShareOutcome::Released, Some(text)));
-    }
-    let Some(topic) = b.dead_letter.destination(&record.topic) else {
-        return Ok((ShareOutcome::Rejected, Some(text)));
+    let topic = match decide(
+        permanent,
+        count,
+        b.max_deliveries,
+        &b.dead_letter,
+        &record.topic,
+    ) {
+        Some(ShareOutcome::DeadLettered(topic)) => topic,
+        Some(other) => return Ok((other, Some(text))),
+        None => return Ok((ShareOutcome::Released, Some(text))),
     };
     if producer.is_none() {
         *producer = Some(Producer::connect(b.client.clone(), b.producer.clone()).await?);
@@ -317,4 +321,56 @@ async fn handle_one<H: ShareHandler>(
             .await?;
     }
     Ok((ShareOutcome::DeadLettered(topic), Some(text)))
+}
+
+/// What a failed delivery becomes: `None` to release it (deliveries left),
+/// else dead-lettered to the destination of `topic`, or rejected when there
+/// is none.
+fn decide(
+    permanent: bool,
+    delivery_count: u32,
+    max_deliveries: u32,
+    dead_letter: &DeadLetter,
+    topic: &str,
+) -> Option<ShareOutcome> {
+    if !permanent && delivery_count < max_deliveries {
+        return None;
+    }
+    Some(match dead_letter.destination(topic) {
+        Some(to) => ShareOutcome::DeadLettered(to),
+        None => ShareOutcome::Rejected,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failures_release_until_the_last_delivery() {
+        let skip = DeadLetter::Skip;
+        let dlt = DeadLetter::default_topic();
+        assert_eq!(decide(false, 1, 3, &dlt, "t"), None);
+        assert_eq!(decide(false, 2, 3, &dlt, "t"), None);
+        assert_eq!(
+            decide(false, 3, 3, &dlt, "t"),
+            Some(ShareOutcome::DeadLettered("t.dlt".into()))
+        );
+        assert_eq!(
+            decide(false, 3, 3, &skip, "t"),
+            Some(ShareOutcome::Rejected)
+        );
+        // A count past the limit (the broker's own limit is higher) too.
+        assert_eq!(
+            decide(false, 7, 3, &skip, "t"),
+            Some(ShareOutcome::Rejected)
+        );
+        // A permanent failure skips the remaining deliveries.
+        assert_eq!(decide(true, 1, 3, &skip, "t"), Some(ShareOutcome::Rejected));
+        let one = DeadLetter::Topic("all.dlt".into());
+        assert_eq!(
+            decide(true, 1, 3, &one, "t"),
+            Some(ShareOutcome::DeadLettered("all.dlt".into()))
+        );
+    }
 }
