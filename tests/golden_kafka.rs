@@ -11,6 +11,10 @@
 
 mod support;
 
+/// The KIP-932 share-group checks.
+#[path = "support/golden_share.rs"]
+mod golden_share;
+
 use std::cell::RefCell;
 use std::collections::BTreeSet;
 use std::fmt::Debug;
@@ -128,6 +132,7 @@ fn check_all(frames: &Frames, negotiated: &dyn Fn(i16) -> i16) {
     check_offsets(frames, &member);
     check_txn(frames, &member);
     check_kip848(frames, topic_id);
+    golden_share::check_share(frames, topic_id);
     check_cleanup(frames, topic_id);
     check_sasl(frames);
     let unchecked: Vec<_> = frames
@@ -555,6 +560,32 @@ fn check_kip848(f: &Frames, topic_id: Uuid) {
         .map(|tp| (tp.topic_id, tp.partitions.clone()))
         .collect();
     assert_eq!(parts, [(topic_id, vec![0, 1])]);
+    let _: consumer_group_describe::ConsumerGroupDescribeRequest = f.req("consumer-group-describe");
+    let described =
+        f.resp::<consumer_group_describe::ConsumerGroupDescribeRequest>("consumer-group-describe");
+    let g = &described.groups[0];
+    assert_eq!(
+        (g.error_code, g.group_id.as_str(), g.group_state.as_str()),
+        (
+            ErrorCode::NONE,
+            format!("{}-kip848", f.facts.get("group")).as_str(),
+            "Stable"
+        ),
+        "{g:?}"
+    );
+    assert_eq!(g.members.len(), 1);
+    let m = &g.members[0];
+    assert_eq!(m.member_id, join.member_id);
+    assert_eq!(m.member_epoch, joined.member_epoch);
+    assert_eq!(m.subscribed_topic_names, [topic]);
+    let owned: Vec<_> = m
+        .assignment
+        .topic_partitions
+        .iter()
+        .map(|tp| (tp.topic_id, tp.topic_name.as_str(), tp.partitions.clone()))
+        .collect();
+    assert_eq!(owned, [(topic_id, topic, vec![0, 1])]);
+    assert!(g.authorized_operations > 0, "{g:?}");
     let leave: Cgh = f.req("consumer-group-heartbeat-leave");
     assert_eq!((leave.member_id, leave.member_epoch), (join.member_id, -1));
     let left = f.resp::<Cgh>("consumer-group-heartbeat-leave");

@@ -111,6 +111,14 @@ fn negotiated(conn: &BrokerConnection) -> BTreeMap<i16, Option<i16>> {
     one::<delete_groups::DeleteGroupsRequest>(conn, &mut out);
     one::<offset_delete::OffsetDeleteRequest>(conn, &mut out);
     one::<consumer_group_heartbeat::ConsumerGroupHeartbeatRequest>(conn, &mut out);
+    one::<consumer_group_describe::ConsumerGroupDescribeRequest>(conn, &mut out);
+    one::<share_group_heartbeat::ShareGroupHeartbeatRequest>(conn, &mut out);
+    one::<share_group_describe::ShareGroupDescribeRequest>(conn, &mut out);
+    one::<share_fetch::ShareFetchRequest>(conn, &mut out);
+    one::<share_acknowledge::ShareAcknowledgeRequest>(conn, &mut out);
+    one::<describe_share_group_offsets::DescribeShareGroupOffsetsRequest>(conn, &mut out);
+    one::<alter_share_group_offsets::AlterShareGroupOffsetsRequest>(conn, &mut out);
+    one::<delete_share_group_offsets::DeleteShareGroupOffsetsRequest>(conn, &mut out);
     out
 }
 

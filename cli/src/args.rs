@@ -94,6 +94,9 @@ pub enum Command {
     Transactions(crate::admin_txn::TransactionsCommand),
     /// The producers a partition's leader tracks, with open transactions.
     Producers(crate::admin_txn::ProducersArgs),
+    /// List, describe, reset or delete share groups (KIP-932) and their offsets.
+    #[command(subcommand, name = "share-groups")]
+    ShareGroups(crate::admin_share::ShareGroupsCommand),
 }
 
 /// Options every subcommand takes.

@@ -35,6 +35,7 @@ mod admin_args;
 mod admin_disks;
 mod admin_json;
 mod admin_ops;
+mod admin_share;
 mod admin_txn;
 mod admin_users;
 mod args;
@@ -73,6 +74,7 @@ fn main() -> ExitCode {
         Command::Acls(cmd) => admin_acls::acls_connection(cmd),
         Command::Transactions(cmd) => admin_txn::transactions_connection(cmd),
         Command::Producers(args) => &args.conn,
+        Command::ShareGroups(cmd) => admin_share::share_groups_connection(cmd),
     };
     if let Command::Consume(args) = &cli.command {
         if let Err(e) = args.check() {
@@ -115,6 +117,7 @@ fn main() -> ExitCode {
             Command::Acls(cmd) => admin_acls::acls(client, cmd).await,
             Command::Transactions(cmd) => admin_txn::transactions(client, cmd).await,
             Command::Producers(args) => admin_txn::producers(client, args).await,
+            Command::ShareGroups(cmd) => admin_share::share_groups(client, cmd).await,
         }
     });
     match result {

@@ -283,7 +283,7 @@ impl Admin {
     /// `request` at `group`'s coordinator through the client's one call
     /// path (found again on `NOT_COORDINATOR`, `COORDINATOR_NOT_AVAILABLE`
     /// or `COORDINATOR_LOAD_IN_PROGRESS`); a failure names the group.
-    async fn call_for_group<R: Request + Clone>(
+    pub(super) async fn call_for_group<R: Request + Clone>(
         &self,
         group: &str,
         request: &R,

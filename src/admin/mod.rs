@@ -47,6 +47,7 @@ mod log_dirs;
 mod offsets;
 mod records;
 mod scram;
+mod share_groups;
 mod topics;
 mod transactions;
 
@@ -74,6 +75,9 @@ pub use groups::{GroupDescription, GroupListing, GroupListings, MemberDescriptio
 pub use log_dirs::{ElectionType, LogDir, ReplicaLogDir};
 pub use offsets::{ListedOffset, OffsetSpec, PartitionOffsets};
 pub use scram::{ScramAlteration, ScramCredential, ScramMechanism};
+pub use share_groups::{
+    ShareGroupDescription, ShareGroupMember, SharePartitionOffset, SHARE_GROUP_TYPE,
+};
 pub use topics::{NewTopic, TopicListing};
 pub use transactions::{
     ProducerDescription, TransactionDescription, TransactionFilter, TransactionListing,

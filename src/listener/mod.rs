@@ -93,6 +93,7 @@ mod handler;
 mod policy;
 mod retries;
 mod runner;
+mod share;
 mod task;
 mod transaction;
 mod typed;
@@ -108,6 +109,9 @@ pub use handler::{
     Batch, BatchContext, BatchHandler, Context, Handler, HandlerError, HandlerResult, Resume,
 };
 pub use policy::{DeadLetter, RestartPolicy, RetryPolicy};
+pub use share::{
+    ShareHandler, ShareListener, ShareListenerBuilder, ShareListenerEvent, ShareOutcome,
+};
 #[cfg(feature = "serde")]
 pub use typed::json;
 pub use typed::typed;

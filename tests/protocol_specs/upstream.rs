@@ -6,8 +6,9 @@
 //! absent the check is skipped with a loud notice on stderr, unless
 //! `KAFKIT_REQUIRE_UPSTREAM` is set, which turns the absence into a failure.
 //! A table implementing versions newer than those definitions (TxnOffsetCommit
-//! v5) is checked against the pinned broker's `kafka-clients-4.4.0.jar` from
-//! scripts/kafka.sh's cache instead, read with `unzip -p`.
+//! v5), or missing from them (DescribeShareGroupOffsets), is checked against
+//! the pinned broker's `kafka-clients-4.4.0.jar` from scripts/kafka.sh's cache
+//! instead, read with `unzip -p`.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -179,9 +180,14 @@ fn compare(path: &str, ours: &[Field], theirs: &[Field], failures: &mut Vec<Stri
 }
 
 fn check_message(dir: &Path, m: &MessageSpec, api_key: Option<i16>, failures: &mut Vec<String>) {
+    // Messages newer than the shared definitions (the KIP-932 admin APIs of
+    // 4.1+) are read from the pinned broker's jar.
     let mut json = match load(dir, &m.name) {
         Ok(j) => j,
-        Err(e) => return failures.push(e),
+        Err(e) => match load_pinned(&m.name) {
+            Some(j) => j,
+            None => return failures.push(e),
+        },
     };
     let (lo, hi) = m.versions;
     let covered = |j: &Value| versions(j, "validVersions").ok().flatten();

@@ -86,6 +86,13 @@ pub async fn run(
     };
     super::kafka_txn::scenario_steps(&mut rec, topic, &txn_group).await;
     kip848_steps(&mut rec, topic, group).await;
+    let v = rec.version::<kafkit::protocol::messages::share_fetch::ShareFetchRequest>();
+    let share_group = format!("{group}-share");
+    let r =
+        super::kafka_share::round(&mut rec, "share", topic, st.topic_id, &share_group, 2, v).await;
+    let dv = rec.version::<kafkit::protocol::messages::describe_share_group_offsets::DescribeShareGroupOffsetsRequest>();
+    super::kafka_share::offsets_steps(&mut rec, "share", topic, &share_group, r.first_offset, dv)
+        .await;
     cleanup_steps(&mut rec, &st, topic, group).await;
     sasl_steps(&mut rec).await;
     let (host, port) = addr.rsplit_once(':').expect("host:port");
@@ -396,7 +403,8 @@ async fn commit_and_fetch(rec: &mut Recorder, st: &State, topic: &str, group: &s
 
 /// A KIP-848 consumer group of its own (`{group}-kip848`): a member joins at
 /// epoch 0 with a client-generated id (ConsumerGroupHeartbeat v1), is given
-/// both partitions of the topic by topic id, and leaves at epoch -1.
+/// both partitions of the topic by topic id, is described
+/// (ConsumerGroupDescribe), and leaves at epoch -1.
 async fn kip848_steps(rec: &mut Recorder, topic: &str, group: &str) {
     use kafkit::protocol::messages::consumer_group_heartbeat::ConsumerGroupHeartbeatRequest;
     let group = format!("{group}-kip848");
@@ -414,6 +422,13 @@ async fn kip848_steps(rec: &mut Recorder, topic: &str, group: &str) {
             !r.error_code.is_retriable()
         })
         .await;
+    let describe =
+        kafkit::protocol::messages::consumer_group_describe::ConsumerGroupDescribeRequest {
+            group_ids: vec![group.clone()],
+            include_authorized_operations: true,
+            ..Default::default()
+        };
+    rec.call("consumer-group-describe", &describe).await;
     let leave = ConsumerGroupHeartbeatRequest {
         group_id: group,
         member_id: joined.member_id.unwrap_or_default(),

@@ -41,6 +41,7 @@ pub async fn sweep(addr: &str, unique: &dyn Fn(&str) -> String) -> BTreeMap<i16,
     super::kafka_sweep_groups::groups(&mut rec, &topic, unique).await;
     super::kafka_txn::sweep(&mut rec, &topic, unique).await;
     super::kafka_sweep_kip848::consumer_groups(&mut rec, &topic, unique).await;
+    super::kafka_share::sweep(&mut rec, &topic, unique).await;
     sasl(&mut rec).await;
     check_encodings(&rec);
     let mut seen: BTreeMap<i16, Vec<i16>> = BTreeMap::new();

@@ -8,6 +8,7 @@ pub mod java;
 pub mod kafka;
 pub mod kafka_golden;
 pub mod kafka_scenario;
+pub mod kafka_share;
 pub mod kafka_sweep;
 pub mod kafka_sweep_groups;
 pub mod kafka_sweep_kip848;

@@ -76,6 +76,9 @@ api_keys! {
     SHARE_GROUP_DESCRIBE = 77, "ShareGroupDescribe";
     SHARE_FETCH = 78, "ShareFetch";
     SHARE_ACKNOWLEDGE = 79, "ShareAcknowledge";
+    DESCRIBE_SHARE_GROUP_OFFSETS = 90, "DescribeShareGroupOffsets";
+    ALTER_SHARE_GROUP_OFFSETS = 91, "AlterShareGroupOffsets";
+    DELETE_SHARE_GROUP_OFFSETS = 92, "DeleteShareGroupOffsets";
 }
 
 impl fmt::Debug for ApiKey {

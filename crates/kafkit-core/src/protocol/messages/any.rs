@@ -252,6 +252,14 @@ any_messages! {
     DeleteGroups: delete_groups::{DeleteGroupsRequest, DeleteGroupsResponse},
     OffsetDelete: offset_delete::{OffsetDeleteRequest, OffsetDeleteResponse},
     ConsumerGroupHeartbeat: consumer_group_heartbeat::{ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse},
+    ConsumerGroupDescribe: consumer_group_describe::{ConsumerGroupDescribeRequest, ConsumerGroupDescribeResponse},
+    ShareGroupHeartbeat: share_group_heartbeat::{ShareGroupHeartbeatRequest, ShareGroupHeartbeatResponse},
+    ShareGroupDescribe: share_group_describe::{ShareGroupDescribeRequest, ShareGroupDescribeResponse},
+    ShareFetch: share_fetch::{ShareFetchRequest, ShareFetchResponse},
+    ShareAcknowledge: share_acknowledge::{ShareAcknowledgeRequest, ShareAcknowledgeResponse},
+    DescribeShareGroupOffsets: describe_share_group_offsets::{DescribeShareGroupOffsetsRequest, DescribeShareGroupOffsetsResponse},
+    AlterShareGroupOffsets: alter_share_group_offsets::{AlterShareGroupOffsetsRequest, AlterShareGroupOffsetsResponse},
+    DeleteShareGroupOffsets: delete_share_group_offsets::{DeleteShareGroupOffsetsRequest, DeleteShareGroupOffsetsResponse},
 }
 
 impl AnyRequest {
