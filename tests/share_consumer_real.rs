@@ -79,7 +79,20 @@ async fn consumer(
     topic: &str,
     mode: AcknowledgementMode,
 ) -> ShareConsumer {
-    let config = ShareConsumerConfig::new(group).with_acknowledgement_mode(mode);
+    consumer_of(bootstrap, group, topic, mode, 500).await
+}
+
+/// A share consumer acquiring at most `max_records` records per fetch.
+async fn consumer_of(
+    bootstrap: &str,
+    group: &str,
+    topic: &str,
+    mode: AcknowledgementMode,
+    max_records: i32,
+) -> ShareConsumer {
+    let config = ShareConsumerConfig::new(group)
+        .with_acknowledgement_mode(mode)
+        .with_max_records(max_records);
     let mut c = ShareConsumer::connect(client(bootstrap), config)
         .await
         .expect("share consumer");
@@ -112,6 +125,28 @@ async fn ready(consumers: &mut [&mut ShareConsumer], partitions: usize) {
 
 async fn produce(bootstrap: &str, topic: &str, n: usize) {
     produce_from(bootstrap, topic, 0, n, 2).await;
+}
+
+/// Writes values `v0`..`v<n - 1>` over 2 partitions, `chunk` records per
+/// awaited send, so the log holds many small batches.
+async fn produce_in_batches(bootstrap: &str, topic: &str, n: usize, chunk: usize) {
+    let producer = Producer::connect(client(bootstrap), ProducerConfig::default())
+        .await
+        .expect("producer");
+    for from in (0..n).step_by(chunk) {
+        producer
+            .send_all((from..(from + chunk).min(n)).map(|i| {
+                ProducerRecord::new(topic)
+                    .partition((i % 2) as i32)
+                    .value(format!("v{i}"))
+            }))
+            .await
+            .expect("produced");
+    }
+    producer
+        .close(Duration::from_secs(10))
+        .await
+        .expect("close");
 }
 
 /// Writes values `v<from>`..`v<from + n - 1>`, round robin over `parts` partitions.
@@ -159,12 +194,15 @@ async fn three_share_consumers_split_the_records_and_accept_each_once() {
     let topic = new_topic(&b, "share-split").await;
     let group = kafka::unique("share-split");
     let mode = AcknowledgementMode::Implicit;
-    let mut c1 = consumer(&b, &group, &topic, mode).await;
-    let mut c2 = consumer(&b, &group, &topic, mode).await;
-    let mut c3 = consumer(&b, &group, &topic, mode).await;
+    // Small fetches over small batches: the broker acquires whole batches,
+    // so one consumer could otherwise take all the records in its first
+    // fetch (seen under load: [600, 0, 0]).
+    let mut c1 = consumer_of(&b, &group, &topic, mode, 40).await;
+    let mut c2 = consumer_of(&b, &group, &topic, mode, 40).await;
+    let mut c3 = consumer_of(&b, &group, &topic, mode, 40).await;
     ready(&mut [&mut c1, &mut c2, &mut c3], 2).await;
     const N: usize = 600;
-    produce(&b, &topic, N).await;
+    produce_in_batches(&b, &topic, N, 20).await;
 
     let mut seen: BTreeMap<String, usize> = BTreeMap::new();
     let mut per_consumer = [0usize; 3];
