@@ -19,11 +19,9 @@ use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 use tracing::{debug, info_span, warn, Instrument};
 
-use crate::cluster::Client;
+use crate::cluster::{Client, CoordinatorKind};
 use crate::connection::BrokerConnection;
 use crate::error::{Error, Result};
-use crate::group::{FindCoordinatorCall, GroupCall};
-use crate::protocol::messages::find_coordinator::FindCoordinatorRequest;
 use crate::protocol::messages::share_group_heartbeat::{
     ShareGroupHeartbeatRequest, ShareGroupHeartbeatResponse,
 };
@@ -152,7 +150,7 @@ impl Heartbeat {
                 },
                 Err(e) if e.is_retriable() => {
                     debug!(error = %e, "share group heartbeat failed; retrying");
-                    self.coordinator = None;
+                    self.forget_coordinator();
                     wait = Duration::from_millis(200);
                 }
                 Err(e) => {
@@ -163,38 +161,26 @@ impl Heartbeat {
         }
     }
 
+    /// The group coordinator's connection, through the client's call path
+    /// (its coordinator cache and FindCoordinator normaliser).
     async fn coordinator(&mut self) -> Result<BrokerConnection> {
-        if let Some(c) = &self.coordinator {
+        if let Some(c) = self.coordinator.as_ref().filter(|c| !c.is_closed()) {
             return Ok(c.clone());
         }
-        let conn = self.client.pool().any().await?;
-        let version = conn.version_for::<FindCoordinatorRequest>()?;
-        let call = FindCoordinatorCall {
-            key: self.group.clone(),
-        };
-        let request = call.to_request(version).map_err(Error::from)?;
-        let found = conn
-            .send_at(&request, version)
-            .await?
-            .coordinator_for(&self.group);
-        if !found.error_code.is_ok() {
-            return Err(Error::Broker {
-                version: None,
-                broker: None,
-                code: found.error_code,
-                api: ApiKey::FIND_COORDINATOR,
-                context: format!(" for share group {} at broker {}", self.group, conn.addr()),
-            });
-        }
-        let addr = format!("{}:{}", found.host, found.port);
-        let pool = self.client.pool();
-        let c = if pool.broker_addr(found.node_id).as_deref() == Some(addr.as_str()) {
-            self.client.broker(found.node_id).await?
-        } else {
-            BrokerConnection::connect(&addr, Some(found.node_id), self.client.config()).await?
-        };
+        let deadline = tokio::time::Instant::now() + self.client.config().request_timeout;
+        let c = self
+            .client
+            .coordinator(CoordinatorKind::Group, &self.group, deadline)
+            .await?;
         self.coordinator = Some(c.clone());
         Ok(c)
+    }
+
+    /// The coordinator moved or its connection broke: find it again next time.
+    fn forget_coordinator(&mut self) {
+        self.coordinator = None;
+        self.client
+            .forget_coordinator(CoordinatorKind::Group, &self.group);
     }
 
     fn request(&self, epoch: i32, send_topics: bool) -> ShareGroupHeartbeatRequest {
@@ -221,7 +207,7 @@ impl Heartbeat {
         match resp.error_code {
             ErrorCode::NONE => {}
             ErrorCode::NOT_COORDINATOR | ErrorCode::COORDINATOR_NOT_AVAILABLE => {
-                self.coordinator = None;
+                self.forget_coordinator();
                 return Ok(quick);
             }
             ErrorCode::COORDINATOR_LOAD_IN_PROGRESS => return Ok(quick),
