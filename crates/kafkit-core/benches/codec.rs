@@ -2,6 +2,8 @@
 //!
 //! For {1, 100, 1000} records × {100 B, 1 KiB} values, uncompressed and LZ4:
 //! - `encode/kafkit`: `RecordBatch::encode` into a reused buffer;
+//! - `encode/kafka-protocol`: `RecordBatchEncoder::encode` of the same
+//!   records (its LZ4 is the C liblz4, frame API, level 4);
 //! - `decode/kafkit`: `BatchView::decode` (CRC-32C check, decompression)
 //!   plus iterating every record — the consumer's path;
 //! - `decode/kafka-protocol`: `RecordBatchDecoder::decode` of the same bytes;
@@ -10,8 +12,8 @@
 //!
 //! Criterion reports records/s; the `*-bytes` entries repeat the kafkit
 //! measurements in bytes/s (batch bytes). After the groups, short timed
-//! loops per case (best of 100, interleaved) print one summary line with
-//! the ratios.
+//! loops per case (best of 100, interleaved) print summary lines with the
+//! ratios, for decoding and for encoding.
 //!
 //! Run: `cargo bench --bench codec -- --warm-up-time 1 --measurement-time 2`.
 
@@ -20,7 +22,10 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use criterion::{BenchmarkId, Criterion, Throughput};
-use kafka_protocol::records::RecordBatchDecoder;
+use kafka_protocol::records::{
+    Compression as TheirCompression, Record as TheirRecord, RecordBatchDecoder, RecordBatchEncoder,
+    RecordEncodeOptions, TimestampType,
+};
 use kafkit_core::protocol::record::{
     BatchAttributes, BatchHeader, BatchView, Compression, DecodeOptions, Record, RecordBatch,
 };
@@ -40,6 +45,7 @@ struct Case {
     count: usize,
     size: usize,
     batch: RecordBatch,
+    theirs: Vec<TheirRecord>,
     bytes: Bytes,
 }
 
@@ -83,6 +89,25 @@ impl Case {
             },
             records,
         };
+        let theirs = batch
+            .records
+            .iter()
+            .map(|r| TheirRecord {
+                transactional: false,
+                control: false,
+                delete_horizon: false,
+                partition_leader_epoch: -1,
+                producer_id: -1,
+                producer_epoch: -1,
+                timestamp_type: TimestampType::Creation,
+                offset: 1_000_000 + r.offset_delta as i64,
+                sequence: -1,
+                timestamp: 1_700_000_000_000 + r.timestamp_delta,
+                key: r.key.clone(),
+                value: r.value.clone(),
+                headers: Default::default(),
+            })
+            .collect();
         let mut buf = BytesMut::new();
         batch.encode(&mut buf).expect("encode");
         Self {
@@ -90,6 +115,7 @@ impl Case {
             count,
             size,
             batch,
+            theirs,
             bytes: buf.freeze(),
         }
     }
@@ -102,6 +128,19 @@ impl Case {
 fn encode_kafkit(case: &Case, buf: &mut BytesMut) {
     buf.clear();
     case.batch.encode(buf).expect("encode");
+    black_box(&buf);
+}
+
+fn encode_kafka_protocol(case: &Case, buf: &mut BytesMut) {
+    let options = RecordEncodeOptions {
+        version: 2,
+        compression: match case.codec {
+            Compression::Lz4 => TheirCompression::Lz4,
+            _ => TheirCompression::None,
+        },
+    };
+    buf.clear();
+    RecordBatchEncoder::encode(buf, &case.theirs, &options).expect("kafka-protocol encode");
     black_box(&buf);
 }
 
@@ -145,6 +184,9 @@ fn bench_case(c: &mut Criterion, case: &Case) {
     group.throughput(records.clone());
     group.bench_function(BenchmarkId::new("encode", "kafkit"), |b| {
         b.iter(|| encode_kafkit(case, &mut buf))
+    });
+    group.bench_function(BenchmarkId::new("encode", "kafka-protocol"), |b| {
+        b.iter(|| encode_kafka_protocol(case, &mut buf))
     });
     group.bench_function(BenchmarkId::new("decode", "kafkit"), |b| {
         b.iter(|| decode_kafkit(&case.bytes, &options))
@@ -238,6 +280,36 @@ fn summary(cases: &[Case]) {
     }
 }
 
+fn encode_summary(cases: &[Case]) {
+    println!();
+    println!(
+        "summary (encode, best of 100 interleaved 3 ms loops; ratios < 1 mean kafkit is faster):"
+    );
+    for case in cases {
+        let (mut a, mut b) = (BytesMut::new(), BytesMut::new());
+        let [ours, theirs] = best_times(
+            100,
+            Duration::from_millis(3),
+            [&mut || encode_kafkit(case, &mut a), &mut || {
+                encode_kafka_protocol(case, &mut b)
+            }],
+        );
+        let secs = ours.as_secs_f64();
+        println!(
+            "{:<16} kafkit {:>10.2?} ({:>6.2} Mrec/s, {:>6.0} MB/s, {:>7} B) | kafka-protocol {:>10.2?} \
+             ({:>7} B) | kafkit/kafka-protocol {:.2}",
+            case.name(),
+            ours,
+            case.count as f64 / secs / 1e6,
+            (case.count * case.size) as f64 / secs / 1e6,
+            a.len(),
+            theirs,
+            b.len(),
+            secs / theirs.as_secs_f64(),
+        );
+    }
+}
+
 fn main() {
     let cases: Vec<Case> = CODECS
         .iter()
@@ -260,4 +332,5 @@ fn main() {
     }
     criterion.final_summary();
     summary(&cases);
+    encode_summary(&cases);
 }
