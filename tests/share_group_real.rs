@@ -9,6 +9,7 @@
 use std::time::{Duration, Instant};
 
 use kafkit::connection::BrokerConnection;
+use kafkit::protocol::messages::find_coordinator::FindCoordinatorRequest;
 use kafkit::protocol::messages::metadata::{MetadataRequest, MetadataRequestTopic};
 use kafkit::protocol::messages::share_group_heartbeat::ShareGroupHeartbeatRequest;
 use kafkit::protocol::ErrorCode;
@@ -51,7 +52,23 @@ async fn a_share_group_member_joins_gets_the_partitions_and_leaves() {
         subscribed_topic_names: Some(vec![topic.clone()]),
         ..Default::default()
     };
+    // As a client does first: FindCoordinator, which on a fresh node also
+    // creates the offsets topic the group coordinator lives on (without it
+    // the heartbeat gets NOT_COORDINATOR for ever).
+    let find = FindCoordinatorRequest {
+        coordinator_keys: vec![group.clone()],
+        ..Default::default()
+    };
     let give_up = Instant::now() + Duration::from_secs(20);
+    loop {
+        let resp = conn.send(&find).await.expect("find coordinator");
+        let c = resp.coordinators.first().expect("one coordinator");
+        if c.error_code == ErrorCode::NONE {
+            break;
+        }
+        assert!(Instant::now() < give_up, "no coordinator within 20 s: {c:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let assigned = loop {
         assert!(Instant::now() < give_up, "no assignment within 20 s");
         let resp = conn.send(&req).await.expect("share group heartbeat");
