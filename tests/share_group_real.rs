@@ -66,7 +66,10 @@ async fn a_share_group_member_joins_gets_the_partitions_and_leaves() {
         if c.error_code == ErrorCode::NONE {
             break;
         }
-        assert!(Instant::now() < give_up, "no coordinator within 20 s: {c:?}");
+        assert!(
+            Instant::now() < give_up,
+            "no coordinator within 20 s: {c:?}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let assigned = loop {

@@ -242,17 +242,27 @@ impl Producer {
         }
         let now = std::time::Instant::now();
         let deadline = now + inner.config.delivery_timeout;
-        let partition = self.partition_for(&record).await?;
+        // The slow paths (metadata to wait for, a transaction to join, a
+        // full buffer) are boxed: this future stays small, and the common
+        // case moves less per record.
+        let partition = match self.partition_cached(&record) {
+            Some(partition) => partition?,
+            None => Box::pin(self.partition_for(&record)).await?,
+        };
         record.partition = Some(partition);
         if inner.txn.is_ok() {
             let tp = TopicPartition {
                 topic: record.topic.clone(),
                 partition,
             };
-            self.add_to_transaction(tp).await?;
+            Box::pin(self.add_to_transaction(tp)).await?;
         }
         let permits = u32::try_from(size).unwrap_or(u32::MAX);
-        self.reserve(permits, deadline).await?;
+        match inner.buffer.try_acquire_many(permits) {
+            Ok(permit) => permit.forget(),
+            Err(TryAcquireError::Closed) => return Err(Error::Closed),
+            Err(TryAcquireError::NoPermits) => Box::pin(self.reserve(permits, deadline)).await?,
+        }
         // From here the permits travel with the record's batch.
         let held = usize::try_from(permits).unwrap_or(size);
         let timestamp = record.timestamp.unwrap_or_else(|| inner.clock.now_ms(now));

@@ -111,6 +111,13 @@ impl Request for InitProducerIdRequest {
             None => RouteKey::None,
         }
     }
+
+    /// The answer's only error: a producer id of -1 comes with it (e.g.
+    /// COORDINATOR_LOAD_IN_PROGRESS from a node still starting), so the
+    /// call path must not take the answer for an identity.
+    fn response_error(response: &Self::Response) -> ErrorCode {
+        response.error_code
+    }
 }
 
 impl Message for InitProducerIdResponse {
@@ -251,6 +258,29 @@ mod tests {
         assert_eq!(
             InitProducerIdResponse::decode(Bytes::from_static(v2), 2),
             Ok(m)
+        );
+    }
+
+    #[test]
+    fn the_answers_error_code_is_the_calls_error() {
+        let refused = InitProducerIdResponse {
+            error_code: ErrorCode::COORDINATOR_LOAD_IN_PROGRESS,
+            producer_id: -1,
+            producer_epoch: -1,
+            ..Default::default()
+        };
+        assert_eq!(
+            InitProducerIdRequest::response_error(&refused),
+            ErrorCode::COORDINATOR_LOAD_IN_PROGRESS
+        );
+        let given = InitProducerIdResponse {
+            producer_id: 7,
+            producer_epoch: 0,
+            ..Default::default()
+        };
+        assert_eq!(
+            InitProducerIdRequest::response_error(&given),
+            ErrorCode::NONE
         );
     }
 }
