@@ -34,7 +34,11 @@ pub const AREAS: &[(&str, &[&str])] = &[
     // versions negotiated with each broker.
     (
         "protocol",
-        &["kafkit::protocol", "kafkit::connection::broker"],
+        &[
+            "kafkit::protocol",
+            "kafkit::connection::broker",
+            "kafkit::connection::connect",
+        ],
     ),
     ("metadata", &["kafkit::cluster"]),
     (
@@ -194,6 +198,7 @@ mod tests {
         let t = filter(&[parse_area("protocol").unwrap()], 0);
         assert!(level(&t, "kafkit::protocol"));
         assert!(level(&t, "kafkit::connection::broker"));
+        assert!(level(&t, "kafkit::connection::connect"));
         assert!(!level(&t, "kafkit::consumer::group"));
         assert!(t.would_enable("kafkit::consumer::group", &Level::WARN));
         assert!(!t.would_enable("kafkit::consumer::group", &Level::INFO));

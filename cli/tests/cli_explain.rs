@@ -166,7 +166,7 @@ fn debug_areas_show_connections_versions_and_requests() {
         "{stderr}"
     );
     assert!(
-        stderr.contains("kafkit::connection::broker: connected"),
+        stderr.contains("kafkit::connection::connect: connected"),
         "{stderr}"
     );
     assert!(!stderr.contains("kafkit::protocol"), "{stderr}");
