@@ -55,9 +55,9 @@ RUN_LIMIT_S = 90
 # ---------------------------------------------------------------- the matrix
 
 def case(mode, size=100, compression="none", acks="1", idem=False, partitions=1,
-         rate=0, nodes=1, count=None):
+         rate=0, nodes=1, count=None, txn=0):
     c = dict(mode=mode, size=size, compression=compression, acks=acks, idem=idem,
-             partitions=partitions, rate=rate, nodes=nodes)
+             partitions=partitions, rate=rate, nodes=nodes, txn=txn)
     if count is None:
         count = {10: 1_000_000, 100: 1_000_000, 1024: 200_000}.get(size, 200_000)
         if mode == "e2e":
@@ -75,6 +75,8 @@ def case_name(c):
         return f"e2e {size} at {c['rate'] // 1000}k/s, {c['partitions']}p"
     if c["mode"] == "group":
         return f"group start-up, {c['partitions']}p"
+    if c["mode"] == "txn":
+        return f"txn {size}, {c['txn']:,} records per transaction, {c['partitions']}p"
     acks = "acks=all+idem" if c["idem"] else f"acks={c['acks']}"
     parts = f"{size} {c['compression']}"
     if c["mode"] == "produce":
@@ -132,7 +134,16 @@ def cross_matrix():
     return cases
 
 
+# Issue 14's benchmark: transactional producers (kafkit, rdkafka, Java) with
+# transactions of 100, 1,000 and 10,000 records of 100 B (`--txn`).
+TXN = [case("txn", 100, acks="all", idem=True, count=n, txn=t)
+       for t, n in ((100, 20_000), (1_000, 100_000), (10_000, 200_000))]
+TXN_CLIENTS = ["kafkit", "rdkafka", "java"]
+
+
 def matrix(opts):
+    if opts.txn:
+        return TXN
     if opts.quick:
         return QUICK
     return cross_matrix() if opts.cross else full_matrix()
@@ -264,6 +275,8 @@ def case_args(c, bootstrap, topic, group=None):
             "--idempotence", "true" if c["idem"] else "false",
             "--partitions", str(c["partitions"]), "--rate", str(c["rate"] or 10000),
             "--linger-ms", "1" if c["mode"] == "e2e" else "5"]
+    if c["mode"] == "txn":
+        args += ["--txn-size", str(c["txn"])]
     if group:
         args += ["--group", group]
     return args
@@ -362,7 +375,7 @@ def prepare(rig, cases, clients, rounds):
 
 
 def run(opts):
-    clients = opts.clients.split(",") if opts.clients else CLIENTS
+    clients = opts.clients.split(",") if opts.clients else (TXN_CLIENTS if opts.txn else CLIENTS)
     cases = matrix(opts)
     if opts.scale != 1.0:
         cases = [dict(c, count=max(1, int(c["count"] * opts.scale))) if c["mode"] != "group" else c
@@ -460,6 +473,9 @@ def render(cases, clients, results, meta, opts):
         ("e2e", "End-to-end latency (send to receive, one process, fixed rate)",
          ["p50 µs", "p99 µs", "p99.9 µs", "client CPU µs/rec", "peak RSS MB"]),
         ("group", "Consumer-group start-up (subscribe to first record)", ["start-up ms", "peak RSS MB"]),
+        ("txn", "Transactional producer (100 B records, acks=all, idempotent; commit latency per transaction)",
+         ["records/s", "commit p50 µs", "commit p99 µs", "client CPU µs/rec", "peak RSS MB",
+          "broker CPU µs/rec"]),
     ]
     for mode, title, cols in sections:
         mode_cases = [c for c in cases if c["mode"] == mode]
@@ -490,6 +506,8 @@ def render(cases, clients, results, meta, opts):
                         "peak RSS MB": lambda: col("rss_mb", lambda v: f"{v:.0f}"),
                         "broker CPU µs/rec": lambda: col("broker_us_per_record", lambda v: f"{v:.2f}"),
                         "p50 µs": lambda: col("p50_us", lambda v: f"{v:.0f}"),
+                        "commit p50 µs": lambda: col("p50_us", lambda v: f"{v:.0f}"),
+                        "commit p99 µs": lambda: col("p99_us", lambda v: f"{v:.0f}"),
                         "p99 µs": lambda: col("p99_us", lambda v: f"{v:.0f}"),
                         "p99.9 µs": lambda: col("p999_us", lambda v: f"{v:.0f}"),
                         "start-up ms": lambda: col("startup_ms", lambda v: f"{v:.0f}"),
@@ -514,6 +532,8 @@ def rewrite_readme(table):
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="the quick subset instead of the full matrix")
+    p.add_argument("--txn", action="store_true",
+                   help="the transactional producer cases (kafkit, rdkafka, java) instead")
     p.add_argument("--cross", action="store_true",
                    help="the whole cross product (57 cases) instead of the full matrix")
     p.add_argument("--rounds", type=int, default=5)

@@ -19,7 +19,7 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
 public class Bench {
     static String mode = "produce", brokers = "127.0.0.1:9092", topic = "bench", compression = "none",
             acks = "1", group = "bench-group";
-    static int size = 100, count = 100000, partitions = 1, linger = 5;
+    static int size = 100, count = 100000, partitions = 1, linger = 5, txnSize = 1000;
     static long rate = 10000;
     static boolean idempotence = false;
 
@@ -40,6 +40,7 @@ public class Bench {
                 case "--group" -> group = v;
                 case "--linger-ms" -> linger = Integer.parseInt(v);
                 case "--replication" -> { }
+                case "--txn-size" -> txnSize = Math.max(1, Integer.parseInt(v));
                 default -> throw new IllegalArgumentException("unknown flag " + argv[i]);
             }
         }
@@ -48,6 +49,7 @@ public class Bench {
             case "consume" -> consume();
             case "e2e" -> e2e();
             case "group" -> group();
+            case "txn" -> txn();
             default -> throw new IllegalArgumentException("unknown mode " + mode);
         }
         System.exit(0);
@@ -149,6 +151,53 @@ public class Bench {
             long bytes = send(producer, vs, count);
             report(count, bytes, start, null, null);
         }
+    }
+
+    // Transactions of txnSize records; the percentiles are commit latencies.
+    static void txn() throws Exception {
+        Properties p = new Properties();
+        p.put("bootstrap.servers", brokers);
+        p.put("transactional.id", "bench-" + topic + "-" + ProcessHandle.current().pid());
+        p.put("linger.ms", Integer.toString(linger));
+        p.put("batch.size", Integer.toString(256 * 1024));
+        p.put("buffer.memory", Long.toString(512L * 1024 * 1024));
+        try (KafkaProducer<byte[], byte[]> producer =
+                new KafkaProducer<>(p, new ByteArraySerializer(), new ByteArraySerializer())) {
+            producer.initTransactions();
+            byte[][] vs = values();
+            long[] warm = new long[1];
+            oneTxn(producer, vs, Math.min(txnSize, count), warm, 0);
+            long start = startWindow();
+            int txns = (count + txnSize - 1) / txnSize;
+            long[] commits = new long[txns];
+            long bytes = 0;
+            int sent = 0;
+            for (int t = 0; t < txns; t++) {
+                int n = Math.min(txnSize, count - sent);
+                bytes += oneTxn(producer, vs, n, commits, t);
+                sent += n;
+            }
+            report(count, bytes, start, commits, null);
+        }
+    }
+
+    static long oneTxn(KafkaProducer<byte[], byte[]> producer, byte[][] vs, int n, long[] commits, int slot)
+            throws Exception {
+        producer.beginTransaction();
+        AtomicReference<Exception> failed = new AtomicReference<>();
+        long bytes = 0;
+        for (int i = 0; i < n; i++) {
+            byte[] v = value(vs, i);
+            bytes += v.length;
+            producer.send(new ProducerRecord<>(topic, v), (m, e) -> {
+                if (e != null) failed.set(e);
+            });
+        }
+        long t = System.nanoTime();
+        producer.commitTransaction();
+        commits[slot] = (System.nanoTime() - t) / 1000;
+        if (failed.get() != null) throw failed.get();
+        return bytes;
     }
 
     static KafkaConsumer<byte[], byte[]> consumer(String groupId) {

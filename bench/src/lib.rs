@@ -56,6 +56,9 @@ pub enum Mode {
     Group,
     /// Create the topic (kafkit's binary only; used by the harness).
     Create,
+    /// Transactional producer: transactions of `txn_size` records, each
+    /// committed; reports commit latencies as the percentiles.
+    Txn,
 }
 
 impl Mode {
@@ -67,6 +70,7 @@ impl Mode {
             Mode::E2e => "e2e",
             Mode::Group => "group",
             Mode::Create => "create",
+            Mode::Txn => "txn",
         }
     }
 }
@@ -100,6 +104,8 @@ pub struct Args {
     pub linger_ms: u64,
     /// Replication factor (topic creation).
     pub replication: i16,
+    /// Records per transaction (txn mode).
+    pub txn_size: usize,
 }
 
 impl Args {
@@ -119,6 +125,7 @@ impl Args {
             group: "bench-group".into(),
             linger_ms: 5,
             replication: 1,
+            txn_size: 1_000,
         };
         let mut it = std::env::args().skip(1);
         while let Some(flag) = it.next() {
@@ -131,6 +138,7 @@ impl Args {
                         "e2e" => Mode::E2e,
                         "group" => Mode::Group,
                         "create" => Mode::Create,
+                        "txn" => Mode::Txn,
                         other => return Err(format!("unknown mode {other}").into()),
                     }
                 }
@@ -146,6 +154,7 @@ impl Args {
                 "--group" => args.group = value,
                 "--linger-ms" => args.linger_ms = value.parse()?,
                 "--replication" => args.replication = value.parse()?,
+                "--txn-size" => args.txn_size = value.parse::<usize>()?.max(1),
                 other => return Err(format!("unknown flag {other}").into()),
             }
         }

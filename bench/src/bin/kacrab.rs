@@ -25,6 +25,7 @@ fn main() -> Result<(), BoxError> {
             Mode::E2e => e2e(&args).await,
             Mode::Group => group(&args).await,
             Mode::Create => Err("create is bench-kafkit's".into()),
+            Mode::Txn => Err("txn mode: kafkit, rdkafka and java only".into()),
         }
     })
 }

@@ -28,6 +28,7 @@ fn main() -> Result<(), BoxError> {
             Mode::E2e => e2e(&args).await,
             Mode::Group => group(&args).await,
             Mode::Create => create(&args).await,
+            Mode::Txn => txn(&args).await,
         }
     })
 }
@@ -111,6 +112,66 @@ async fn produce(args: &Args) -> Result<(), BoxError> {
         records: args.count,
         bytes,
         elapsed: start.elapsed(),
+        ..Report::default()
+    }
+    .print();
+    producer.close(Duration::from_secs(10)).await?;
+    Ok(())
+}
+
+/// Transactions of `txn_size` records; the percentiles are commit latencies.
+async fn txn(args: &Args) -> Result<(), BoxError> {
+    let config = ProducerConfig::default()
+        .with_transactional_id(format!("bench-{}-{}", args.topic, std::process::id()))
+        .with_linger(args.linger())
+        .with_batch_size(256 * 1024)
+        .with_buffer_memory(512 * 1024 * 1024);
+    let producer = Producer::connect(client(args), config).await?;
+    producer.init_transactions().await?;
+    let values = Values::new(args.size);
+    let one = |n: usize| {
+        let producer = &producer;
+        let values = &values;
+        async move {
+            producer.begin_transaction().await?;
+            let mut pending = Vec::with_capacity(n);
+            let mut bytes = 0;
+            for i in 0..n {
+                let value = values.get(i).clone();
+                bytes += value.len();
+                pending.push(
+                    producer
+                        .enqueue(ProducerRecord::new(&args.topic).value(value))
+                        .await?,
+                );
+            }
+            let t = Instant::now();
+            producer.commit_transaction().await?;
+            let commit = t.elapsed();
+            for f in pending {
+                f.await?;
+            }
+            Ok::<_, BoxError>((bytes, commit))
+        }
+    };
+    one(args.txn_size.min(args.count)).await?;
+    let start = start_window();
+    let (mut bytes, mut commits) = (0, Vec::new());
+    let mut sent = 0;
+    while sent < args.count {
+        let n = args.txn_size.min(args.count - sent);
+        let (b, commit) = one(n).await?;
+        bytes += b;
+        sent += n;
+        commits.push(u64::try_from(commit.as_micros()).unwrap_or(u64::MAX));
+    }
+    Report {
+        client: CLIENT,
+        mode: "txn",
+        records: args.count,
+        bytes,
+        elapsed: start.elapsed(),
+        latencies_us: commits,
         ..Report::default()
     }
     .print();

@@ -26,6 +26,7 @@ fn main() -> Result<(), BoxError> {
             Mode::E2e => e2e(&kafka, &args).await,
             Mode::Group => group(&kafka, &args).await,
             Mode::Create => Err("create is bench-kafkit's".into()),
+            Mode::Txn => Err("txn mode: kafkit, rdkafka and java only".into()),
         }
     })
 }

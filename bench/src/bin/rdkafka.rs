@@ -9,7 +9,7 @@ use kafkit_bench::{
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::{Offset, TopicPartitionList};
 
 const CLIENT: &str = "rdkafka";
@@ -26,6 +26,7 @@ fn main() -> Result<(), BoxError> {
         Mode::E2e => rt.block_on(e2e(&args)),
         Mode::Group => group(&args),
         Mode::Create => Err("create is bench-kafkit's".into()),
+        Mode::Txn => rt.block_on(txn(&args)),
     }
 }
 
@@ -41,6 +42,70 @@ fn producer(args: &Args) -> Result<FutureProducer, BoxError> {
         .set("queue.buffering.max.messages", "2000000")
         .set("queue.buffering.max.kbytes", "524288")
         .create()?)
+}
+
+/// Transactions of `txn_size` records; the percentiles are commit latencies.
+async fn txn(args: &Args) -> Result<(), BoxError> {
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", &args.brokers)
+        .set(
+            "transactional.id",
+            format!("bench-{}-{}", args.topic, std::process::id()),
+        )
+        .set("linger.ms", args.linger_ms.to_string())
+        .set("batch.size", (256 * 1024).to_string())
+        .set("queue.buffering.max.messages", "2000000")
+        .set("queue.buffering.max.kbytes", "524288")
+        .create()?;
+    let timeout = Duration::from_secs(30);
+    producer.init_transactions(timeout)?;
+    let values = Values::new(args.size);
+    async fn one(
+        producer: &FutureProducer,
+        args: &Args,
+        values: &Values,
+        n: usize,
+        timeout: Duration,
+    ) -> Result<(usize, Duration), BoxError> {
+        producer.begin_transaction()?;
+        let mut pending = Vec::with_capacity(n);
+        let mut bytes = 0;
+        for i in 0..n {
+            let value = values.get(i);
+            bytes += value.len();
+            let record: FutureRecord<'_, [u8], [u8]> =
+                FutureRecord::to(&args.topic).payload(value);
+            pending.push(producer.send_result(record).map_err(|(e, _)| e)?);
+        }
+        let t = Instant::now();
+        producer.commit_transaction(timeout)?;
+        let commit = t.elapsed();
+        for f in pending {
+            f.await?.map_err(|(e, _)| e)?;
+        }
+        Ok((bytes, commit))
+    }
+    one(&producer, args, &values, args.txn_size.min(args.count), timeout).await?;
+    let start = start_window();
+    let (mut bytes, mut commits, mut sent) = (0, Vec::new(), 0);
+    while sent < args.count {
+        let n = args.txn_size.min(args.count - sent);
+        let (b, commit) = one(&producer, args, &values, n, timeout).await?;
+        bytes += b;
+        sent += n;
+        commits.push(u64::try_from(commit.as_micros()).unwrap_or(u64::MAX));
+    }
+    Report {
+        client: CLIENT,
+        mode: "txn",
+        records: args.count,
+        bytes,
+        elapsed: start.elapsed(),
+        latencies_us: commits,
+        ..Report::default()
+    }
+    .print();
+    Ok(())
 }
 
 async fn send(
