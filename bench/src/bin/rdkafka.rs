@@ -73,8 +73,7 @@ async fn txn(args: &Args) -> Result<(), BoxError> {
         for i in 0..n {
             let value = values.get(i);
             bytes += value.len();
-            let record: FutureRecord<'_, [u8], [u8]> =
-                FutureRecord::to(&args.topic).payload(value);
+            let record: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(&args.topic).payload(value);
             pending.push(producer.send_result(record).map_err(|(e, _)| e)?);
         }
         let t = Instant::now();
@@ -85,7 +84,14 @@ async fn txn(args: &Args) -> Result<(), BoxError> {
         }
         Ok((bytes, commit))
     }
-    one(&producer, args, &values, args.txn_size.min(args.count), timeout).await?;
+    one(
+        &producer,
+        args,
+        &values,
+        args.txn_size.min(args.count),
+        timeout,
+    )
+    .await?;
     let start = start_window();
     let (mut bytes, mut commits, mut sent) = (0, Vec::new(), 0);
     while sent < args.count {
