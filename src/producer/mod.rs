@@ -20,6 +20,7 @@ mod handle;
 mod metrics;
 pub mod partitioner;
 mod sender;
+mod shared;
 mod transactional;
 mod wire;
 

@@ -3,20 +3,21 @@
 //! broker, and resolves batches.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use tokio::sync::{mpsc, oneshot, Notify};
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
 use tracing::{debug, info, warn};
 
-use super::accumulator::{Accumulator, AccumulatorConfig, TopicPartition};
+use super::accumulator::TopicPartition;
 use super::config::{Acks, ProducerConfig};
-use super::delivery::{Completion, Delivered};
+use super::delivery::Delivered;
 use super::dispatch::{run_dispatcher, Dispatch, Event, PBatch};
 use super::metrics::Metrics;
-use super::transactional::{fail_unsent, TransactionProtocol, TxnStamp};
+use super::shared::Shared;
+use super::transactional::{fail_unsent, TransactionProtocol};
 use super::wire::{
     build_request, encode_batch, partition_result, split_requests, ProducerIdentity,
 };
@@ -38,48 +39,6 @@ use kafkit_core::LeaderHint;
 /// way and to the setting on average, as librdkafka's microsecond timer
 /// keeps it.
 const TIMER_ROUNDING: Duration = Duration::from_micros(500);
-
-/// What the handles and the task share: handles append records under the
-/// lock (short critical sections: encoding one record), the task drains.
-#[derive(Debug)]
-pub(crate) struct Shared {
-    acc: Mutex<Accumulator<Completion>>,
-    /// Told when a batch opens (a linger deadline to watch) or fills up.
-    pub wake: Notify,
-    /// The transactional id, for a transactional producer.
-    pub transactional_id: Option<String>,
-    /// What the transactional calls tell the task (never held with `acc`).
-    txn: Mutex<TxnStamp>,
-}
-
-impl Shared {
-    pub fn new(cfg: &ProducerConfig) -> Self {
-        let idempotent = cfg.is_idempotent();
-        let batch_size = cfg.batch_size.max(1);
-        Self {
-            acc: Mutex::new(Accumulator::new(AccumulatorConfig {
-                linger: cfg.linger,
-                batch_size: cfg.batch_size,
-                max_in_flight: cfg.in_flight_per_partition(),
-                idempotent,
-                pool_buffers: (cfg.buffer_memory / batch_size).clamp(1, 16),
-            })),
-            wake: Notify::new(),
-            transactional_id: cfg.transactional_id.clone(),
-            txn: Mutex::new(TxnStamp::default()),
-        }
-    }
-
-    /// The transactional state (a poisoned lock is taken over).
-    pub fn txn(&self) -> MutexGuard<'_, TxnStamp> {
-        self.txn.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// The accumulator (a poisoned lock is taken over: the state is kept consistent per call).
-    pub fn acc(&self) -> MutexGuard<'_, Accumulator<Completion>> {
-        self.acc.lock().unwrap_or_else(|p| p.into_inner())
-    }
-}
 
 /// Requests from the `Producer` handle (records go through [`Shared`]).
 #[derive(Debug)]
