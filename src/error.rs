@@ -284,10 +284,10 @@ impl Error {
             | Error::InvalidState { .. }
             | Error::UnsupportedVersion { .. }
             | Error::Record { .. }
-            | Error::ShareSession { .. }
             | Error::Group(_)
             | Error::Transaction(_) => false,
             Error::Offsets { source, .. } => source.is_retriable(),
+            Error::ShareSession { source, .. } => source.is_retriable(),
         }
     }
 

@@ -253,7 +253,10 @@ impl ShareConsumer {
             let at = (reply.broker.clone(), reply.version);
             match apply(s, &self.config.group_id, reply) {
                 Ok(outcome) => self.record_outcome(outcome, Some(at)),
-                Err(e) => warn!(error = %e, "ShareAcknowledge failed"),
+                Err((e, failed)) => {
+                    warn!(error = %e, "ShareAcknowledge failed");
+                    self.record_outcome(failed, Some(at));
+                }
             }
         }
         Ok(self.take_results())
@@ -275,8 +278,8 @@ impl ShareConsumer {
                 continue;
             };
             let at = (reply.broker.clone(), reply.version);
-            if let Ok(outcome) = apply(s, &self.config.group_id, reply) {
-                self.record_outcome(outcome, Some(at));
+            match apply(s, &self.config.group_id, reply) {
+                Ok(outcome) | Err((_, outcome)) => self.record_outcome(outcome, Some(at)),
             }
         }
         if let Some(mut m) = self.membership.take() {
@@ -377,12 +380,13 @@ impl ShareConsumer {
             let api = reply.api;
             let outcome = match apply(s, &self.config.group_id, reply) {
                 Ok(o) => o,
-                Err(e) if e.is_retriable() => {
+                Err((e, failed)) if e.is_retriable() => {
                     warn!(broker = %at.0, error = %e, "share request failed; retrying");
+                    self.record_outcome(failed, Some(at));
                     refresh = true;
                     continue;
                 }
-                Err(e) => return Err(e),
+                Err((e, _)) => return Err(e),
             };
             refresh |= self.check_errors(&outcome, api, &at)?;
             records.extend(self.deliver(&outcome, &at)?);

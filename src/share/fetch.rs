@@ -106,13 +106,25 @@ async fn send_one(client: &Client, node: i32, req: Outgoing) -> Reply {
     }
 }
 
+/// A reply that failed: the error, and what the session made of it (the
+/// acknowledgements it carried, failed with the error's code, for the
+/// consumer's results).
+pub(crate) type Failed = (Error, ShareOutcome);
+
 /// Applies a reply to its session.
-pub(crate) fn apply(session: &mut ShareSession, group: &str, reply: Reply) -> Result<ShareOutcome> {
-    let refused = |source| Error::ShareSession {
-        group: group.to_owned(),
-        broker: reply.broker.clone(),
-        api: reply.api,
-        source,
+pub(crate) fn apply(
+    session: &mut ShareSession,
+    group: &str,
+    reply: Reply,
+) -> std::result::Result<ShareOutcome, Failed> {
+    let refused = |source| {
+        let e = Error::ShareSession {
+            group: group.to_owned(),
+            broker: reply.broker.clone(),
+            api: reply.api,
+            source,
+        };
+        (e, ShareOutcome::default())
     };
     match reply.body {
         Ok(Body::Fetch(r)) => session
@@ -126,8 +138,8 @@ pub(crate) fn apply(session: &mut ShareSession, group: &str, reply: Reply) -> Re
             let code = e
                 .code()
                 .unwrap_or(crate::protocol::ErrorCode::NETWORK_EXCEPTION);
-            let _ = session.on_failure(code);
-            Err(e)
+            let failed = session.on_failure(code);
+            Err((e, failed))
         }
     }
 }

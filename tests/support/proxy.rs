@@ -10,8 +10,9 @@
 //! it and the connection before the broker sees it ([`Proxy::arm_request`]).
 //!
 //! In front of a real broker, which advertises its own address, the proxy
-//! rewrites every Metadata response so each broker listed is the proxy
-//! itself ([`Proxy::advertise_self`]; meant for a one-broker cluster).
+//! rewrites every Metadata and FindCoordinator response so each broker
+//! listed is the proxy itself ([`Proxy::advertise_self`]; meant for a
+//! one-broker cluster).
 
 #![allow(dead_code)]
 
@@ -109,7 +110,8 @@ impl Proxy {
         lock(&self.shared.armed_requests).push(api);
     }
 
-    /// From now on every Metadata response lists this proxy as each broker.
+    /// From now on every Metadata response lists this proxy as each broker,
+    /// and every FindCoordinator response names it as the coordinator.
     pub fn advertise_self(&self) {
         *lock(&self.shared.advertise) = Some(self.port);
     }
@@ -240,6 +242,27 @@ fn advertise_in(version: i16, frame: Bytes, port: u16) -> Option<Bytes> {
     Some(out.freeze().slice(4..))
 }
 
+/// A FindCoordinator response (after the size prefix) naming `port` on
+/// loopback for every coordinator found; `None` when it does not decode.
+fn coordinator_in(version: i16, frame: Bytes, port: u16) -> Option<Bytes> {
+    use kafkit::protocol::frame::{decode_response_message, encode_response};
+    use kafkit::protocol::messages::find_coordinator::FindCoordinatorResponse;
+    let (header, mut resp) =
+        decode_response_message::<FindCoordinatorResponse>(frame, version).ok()?;
+    // v0-v3 answer one key in top-level fields, v4+ a list.
+    if version < 4 && resp.node_id >= 0 {
+        resp.host = "127.0.0.1".to_owned();
+        resp.port = i32::from(port);
+    }
+    for c in resp.coordinators.iter_mut().filter(|c| c.node_id >= 0) {
+        c.host = "127.0.0.1".to_owned();
+        c.port = i32::from(port);
+    }
+    let mut out = BytesMut::new();
+    encode_response(&resp, version, header.correlation_id, &mut out).ok()?;
+    Some(out.freeze().slice(4..))
+}
+
 async fn forward_responses(
     mut rd: OwnedReadHalf,
     mut wr: OwnedWriteHalf,
@@ -258,9 +281,14 @@ async fn forward_responses(
             let (api, version) = lock(&requests).remove(&correlation_id).unwrap_or((-1, -1));
             let advertise = *lock(&shared.advertise);
             let frame = match advertise {
-                Some(port) if api == 3 => {
-                    let body = advertise_in(version, frame.slice(4..), port)
-                        .expect("a Metadata response kafkit can decode");
+                Some(port) if api == 3 || api == 10 => {
+                    let body = if api == 3 {
+                        advertise_in(version, frame.slice(4..), port)
+                            .expect("a Metadata response kafkit can decode")
+                    } else {
+                        coordinator_in(version, frame.slice(4..), port)
+                            .expect("a FindCoordinator response kafkit can decode")
+                    };
                     let mut out = BytesMut::with_capacity(body.len() + 4);
                     out.put_i32(i32::try_from(body.len()).expect("size"));
                     out.extend_from_slice(&body);

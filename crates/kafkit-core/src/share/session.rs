@@ -433,8 +433,29 @@ impl ShareSession {
         }
         self.advance(&f);
         match bad {
-            Some(e) => Err(e),
+            Some(e) => {
+                self.release_acquired(&out.acquired);
+                Err(e)
+            }
             None => Ok(out),
+        }
+    }
+
+    /// Gives back what a refused response acquired: its records are never
+    /// delivered, so they go back to the broker as Release with the next
+    /// request (an implicit-mode poll would otherwise accept them unseen).
+    fn release_acquired(&mut self, acquired: &[AcquiredData]) {
+        for data in acquired {
+            let Some(held) = self.partitions.get_mut(&data.partition) else {
+                continue;
+            };
+            for a in &data.acquired {
+                let mut offset = a.first_offset;
+                while offset <= a.last_offset && held.is_held(offset) {
+                    let _ = held.acknowledge(offset, AcknowledgeType::Release);
+                    offset = offset.saturating_add(1);
+                }
+            }
         }
     }
 

@@ -288,6 +288,41 @@ fn a_hostile_acquired_range_is_refused_without_allocating() {
 }
 
 #[test]
+fn a_response_with_a_hostile_range_gives_back_what_it_acquired() {
+    let t0 = Instant::now();
+    let mut s = ShareSession::new("g", "m");
+    s.set_partitions([tp(0), tp(1)]);
+    s.fetch_request(&LIMITS).unwrap();
+    // Partition 1's good range and partition 0's good range come with a
+    // hostile one: the response is refused, so its records are never
+    // delivered, and an implicit-mode poll must not accept them unseen.
+    let err = s
+        .on_fetch_response(
+            t0,
+            fetch_response(vec![
+                (
+                    0,
+                    vec![acquired(0, 2, 1), acquired(5, i64::MAX, 1)],
+                    ErrorCode::NONE,
+                ),
+                (1, vec![acquired(10, 11, 1)], ErrorCode::NONE),
+            ]),
+        )
+        .unwrap_err();
+    assert!(matches!(err, ShareSessionError::BadRange { .. }));
+    assert!(
+        err.is_retriable(),
+        "a broker's impossible range is retriable"
+    );
+    assert_eq!(s.acknowledge_held(AcknowledgeType::Accept), 0);
+    let r = s.fetch_request(&LIMITS).unwrap();
+    assert_eq!(
+        summary(&r.topics),
+        [(0, vec![(0, 2, vec![2])]), (1, vec![(10, 11, vec![2])])]
+    );
+}
+
+#[test]
 fn gaps_are_acknowledged_with_the_records_of_the_fetch() {
     let t0 = Instant::now();
     let mut s = ShareSession::new("g", "m");

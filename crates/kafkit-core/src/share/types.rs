@@ -68,6 +68,15 @@ pub enum ShareSessionError {
     },
 }
 
+impl ShareSessionError {
+    /// Whether the same operation may succeed if retried: a broker's
+    /// impossible range is (the records come back with the next fetch);
+    /// a caller's acknowledgement of an offset it does not hold is not.
+    pub fn is_retriable(&self) -> bool {
+        matches!(self, ShareSessionError::BadRange { .. })
+    }
+}
+
 /// The outcome of one partition's acknowledgements.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AckResult {
