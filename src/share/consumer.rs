@@ -253,7 +253,8 @@ impl ShareConsumer {
             let at = (reply.broker.clone(), reply.version);
             match apply(s, &self.config.group_id, reply) {
                 Ok(outcome) => self.record_outcome(outcome, Some(at)),
-                Err((e, failed)) => {
+                Err(f) => {
+                    let (e, failed) = *f;
                     warn!(error = %e, "ShareAcknowledge failed");
                     self.record_outcome(failed, Some(at));
                 }
@@ -279,7 +280,8 @@ impl ShareConsumer {
             };
             let at = (reply.broker.clone(), reply.version);
             match apply(s, &self.config.group_id, reply) {
-                Ok(outcome) | Err((_, outcome)) => self.record_outcome(outcome, Some(at)),
+                Ok(outcome) => self.record_outcome(outcome, Some(at)),
+                Err(f) => self.record_outcome(f.1, Some(at)),
             }
         }
         if let Some(mut m) = self.membership.take() {
@@ -380,13 +382,14 @@ impl ShareConsumer {
             let api = reply.api;
             let outcome = match apply(s, &self.config.group_id, reply) {
                 Ok(o) => o,
-                Err((e, failed)) if e.is_retriable() => {
+                Err(f) if f.0.is_retriable() => {
+                    let (e, failed) = *f;
                     warn!(broker = %at.0, error = %e, "share request failed; retrying");
                     self.record_outcome(failed, Some(at));
                     refresh = true;
                     continue;
                 }
-                Err((e, _)) => return Err(e),
+                Err(f) => return Err(f.0),
             };
             refresh |= self.check_errors(&outcome, api, &at)?;
             records.extend(self.deliver(&outcome, &at)?);

@@ -109,7 +109,7 @@ async fn send_one(client: &Client, node: i32, req: Outgoing) -> Reply {
 /// A reply that failed: the error, and what the session made of it (the
 /// acknowledgements it carried, failed with the error's code, for the
 /// consumer's results).
-pub(crate) type Failed = (Error, ShareOutcome);
+pub(crate) type Failed = Box<(Error, ShareOutcome)>;
 
 /// Applies a reply to its session.
 pub(crate) fn apply(
@@ -124,7 +124,7 @@ pub(crate) fn apply(
             api: reply.api,
             source,
         };
-        (e, ShareOutcome::default())
+        Box::new((e, ShareOutcome::default()))
     };
     match reply.body {
         Ok(Body::Fetch(r)) => session
@@ -139,7 +139,7 @@ pub(crate) fn apply(
                 .code()
                 .unwrap_or(crate::protocol::ErrorCode::NETWORK_EXCEPTION);
             let failed = session.on_failure(code);
-            Err((e, failed))
+            Err(Box::new((e, failed)))
         }
     }
 }
