@@ -12,18 +12,23 @@
 //! partition is owned again (each exactly once, balanced, unchanged for a
 //! second: "owned again" is when that state began), until the first and
 //! until the last of the moved partitions gave its new owner a record, the
-//! longest time no member read anything (the group-wide pause) and, per
-//! partition, the longest time it went unread, up to the later of "owned
-//! again" and "every moved partition read" (eager stops every partition;
-//! the incremental protocols only the 3 that move). Heartbeats every 500 ms
-//! on all three (client setting for classic, the broker's
+//! longest time no member read anything (the group-wide pause), per
+//! partition the longest time it went unread, up to the later of "owned
+//! again" and "every moved partition read", and how many partitions the
+//! members that stay had revoked (eager: all they own; the incremental
+//! protocols: only those that move). Heartbeats every 500 ms on all three
+//! (client setting for classic, the broker's
 //! `group.consumer.heartbeat.interval.ms` for KIP-848), fetch max wait
-//! 100 ms, both clients alike. The numbers are printed side by side; the
-//! test asserts that each client converges on each protocol (each
-//! partition owned once, every partition read by its owner after
-//! settling, nobody reading a partition it does not own), and that the
-//! consumer protocol and cooperative-sticky keep the unmoved partitions
-//! flowing where eager stops everyone.
+//! 100 ms, both clients alike. Each scenario starts right after the group
+//! held still for a second, two heartbeat intervals after its last
+//! assignment, so the members that must notice it do so a whole interval
+//! later: the times are the worst heartbeat phase plus the protocol's
+//! round trips. The numbers are printed side by side; the test asserts
+//! that each client converges on each protocol (each partition owned
+//! once, every partition read by its owner after settling, nobody reading
+//! a partition it does not own), that eager revokes everything and the
+//! incremental protocols only what moves, and that these keep the
+//! unmoved partitions flowing.
 //!
 //! Peer: the KIP-848 tests' broker (`support::kip848`).
 
