@@ -381,6 +381,27 @@ fn check_commits_monotonic(commits: &[(Instant, i32, i64)]) {
     }
 }
 
+/// No member was fenced, lost partitions, crashed or lost its coordinator:
+/// every change went through revocations and assignments.
+fn check_events(view: &GroupView) {
+    for (id, e, _) in &view.events {
+        let bad = matches!(
+            e,
+            ConsumerEvent::Lost { .. }
+                | ConsumerEvent::Crashed { .. }
+                | ConsumerEvent::PollTimeoutExpired
+                | ConsumerEvent::Disconnected { .. }
+                | ConsumerEvent::RequestDropped(_)
+        );
+        assert!(!bad, "member {id}: {e:?}");
+    }
+    let stopped = view
+        .events
+        .iter()
+        .filter(|(_, e, _)| matches!(e, ConsumerEvent::Stopped));
+    assert_eq!(stopped.count(), 9, "every member stopped once");
+}
+
 fn print_table(steps: &[Step], all: &[Read], dup: &[bool], end: Instant) {
     println!(
         "{:<22} {:>8} {:>9} {:>9} {:>10} {:>5}  group after",
@@ -507,6 +528,10 @@ async fn a_group_rolls_to_the_consumer_protocol_and_back_while_records_flow() {
     while let Some((_, _, m)) = rig.members.pop_front() {
         m.leave().await;
     }
+    while let Ok(e) = rig.events.try_recv() {
+        rig.view.apply(e);
+    }
+    check_events(&rig.view);
     let gone = rig
         .admin
         .describe_any_groups(std::slice::from_ref(&group))
@@ -520,4 +545,72 @@ async fn a_group_rolls_to_the_consumer_protocol_and_back_while_records_flow() {
         other => panic!("{other:?}"),
     }
     rig.admin.close();
+}
+
+/// Reads of partition 0: `(member, offset)` in order, 10 ms apart from
+/// `t0`; the values written are `r<offset>` for `0..written`.
+fn synthetic(
+    t0: Instant,
+    reads: &[(usize, i64)],
+    written: i64,
+) -> (Vec<Read>, BTreeMap<String, (i32, i64)>) {
+    let all = reads
+        .iter()
+        .zip(0u64..)
+        .map(|(&(member, offset), i)| Read {
+            member,
+            partition: 0,
+            offset,
+            value: format!("r{offset}"),
+            at: t0 + Duration::from_millis(10 * i),
+        })
+        .collect();
+    let written = (0..written).map(|o| (format!("r{o}"), (0, o))).collect();
+    (all, written)
+}
+
+#[test]
+fn the_read_check_counts_re_reads_above_the_commit_as_duplicates() {
+    let t0 = Instant::now();
+    let (all, written) = synthetic(
+        t0,
+        &[(0, 0), (0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (1, 4)],
+        5,
+    );
+    // Offset 2 was committed before member 1 began at 2: 2 and 3 re-read.
+    let commits = [(t0 + Duration::from_millis(5), 0, 2)];
+    let dup = check_reads(&all, &written, &commits);
+    assert_eq!(dup, [false, false, false, false, true, true, false]);
+}
+
+#[test]
+#[should_panic(expected = "under the commit")]
+fn the_read_check_refuses_a_re_read_of_committed_records() {
+    let t0 = Instant::now();
+    let (all, written) = synthetic(t0, &[(0, 0), (0, 1), (0, 2), (0, 3), (1, 2), (1, 3)], 4);
+    // Offset 3 was committed before member 1 began at 2.
+    let commits = [(t0 + Duration::from_millis(35), 0, 3)];
+    check_reads(&all, &written, &commits);
+}
+
+#[test]
+#[should_panic(expected = "records lost")]
+fn the_read_check_refuses_a_lost_record() {
+    let (all, written) = synthetic(Instant::now(), &[(0, 0), (0, 1), (1, 3)], 4);
+    check_reads(&all, &written, &[]);
+}
+
+#[test]
+#[should_panic(expected = "skipped past")]
+fn the_read_check_refuses_a_partition_read_past_a_gap() {
+    // Everything read in the end, but member 1 began beyond what was read.
+    let (all, written) = synthetic(Instant::now(), &[(0, 0), (0, 1), (1, 3), (0, 2)], 4);
+    check_reads(&all, &written, &[]);
+}
+
+#[test]
+#[should_panic(expected = "commit went back")]
+fn commits_going_back_are_refused() {
+    let t0 = Instant::now();
+    check_commits_monotonic(&[(t0, 0, 5), (t0, 1, 2), (t0, 0, 4)]);
 }
