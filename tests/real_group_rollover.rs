@@ -242,24 +242,35 @@ impl Rig {
                     (consumer + classic, classic),
                     "{g:?}"
                 );
+                self.check_listed("consumer").await;
                 format!("consumer ({consumer} consumer, {classic} classic)")
             }
             Ok(AnyGroupDescription::Classic(g)) => {
                 assert_eq!(consumer, 0, "a classic group with consumer members: {g:?}");
                 assert_eq!(g.members.len(), classic, "{g:?}");
-                let (listed, _) = self
-                    .admin
-                    .list_groups_filtered(&[], &["classic".to_owned()])
-                    .await
-                    .expect("ListGroups");
-                assert!(
-                    listed.iter().any(|s| s.group_id == self.group),
-                    "{listed:?}"
-                );
+                self.check_listed("classic").await;
                 format!("classic ({classic} members)")
             }
             other => panic!("{other:?}"),
         }
+    }
+}
+
+impl Rig {
+    /// ListGroups (filtered by type) lists the group as `kind`.
+    async fn check_listed(&self, kind: &str) {
+        let (listed, errors) = self
+            .admin
+            .list_groups_filtered(&[], &[kind.to_owned()])
+            .await
+            .expect("ListGroups");
+        assert!(errors.is_empty(), "{errors:?}");
+        let found = listed.iter().find(|s| s.group_id == self.group);
+        assert_eq!(
+            found.map(|s| s.group_type.as_str()),
+            Some(kind),
+            "{listed:?}"
+        );
     }
 }
 
