@@ -49,6 +49,15 @@ enum Kind {
     Consumer,
 }
 
+/// How a member goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Exit {
+    /// Commit and leave the group (`close`).
+    Leave,
+    /// Vanish: no commit, no LeaveGroup; its session expires.
+    Crash,
+}
+
 fn config(group: &str, kind: Kind) -> ConsumerConfig {
     match kind {
         Kind::Classic => kafkit_config(group).with_session_timeout(Duration::from_secs(6)),
@@ -199,10 +208,14 @@ impl Rig {
     }
 
     /// Replaces the oldest member with one of `kind`, and measures.
-    async fn roll(&mut self, kind: Kind, label: String) -> Step {
-        let (old, _, member) = self.members.pop_front().expect("a member");
+    async fn roll(&mut self, exit: Exit, kind: Kind) -> Step {
+        let (old, was, member) = self.members.pop_front().expect("a member");
+        let label = format!("{exit:?} {was:?} -> {kind:?}").to_lowercase();
         let change = Instant::now();
-        member.leave().await;
+        match exit {
+            Exit::Leave => member.leave().await,
+            Exit::Crash => member.crash(),
+        }
         let leave = change.elapsed();
         self.view.remove(old);
         self.spawn(kind).await;
@@ -322,7 +335,7 @@ fn max_pause(all: &[Read], from: Instant, to: Instant) -> Duration {
 
 /// No member was fenced, lost partitions, crashed or lost its coordinator:
 /// every change went through revocations and assignments.
-fn check_events(view: &GroupView) {
+fn check_events(view: &GroupView, closed: usize) {
     for (id, e, _) in &view.events {
         let bad = matches!(
             e,
@@ -338,7 +351,7 @@ fn check_events(view: &GroupView) {
         .events
         .iter()
         .filter(|(_, e, _)| matches!(e, ConsumerEvent::Stopped));
-    assert_eq!(stopped.count(), 9, "every member stopped once");
+    assert_eq!(stopped.count(), closed, "every member closed stopped once");
 }
 
 fn print_table(steps: &[Step], all: &[Read], dup: &[bool], end: Instant) {
@@ -366,17 +379,17 @@ fn print_table(steps: &[Step], all: &[Read], dup: &[bool], end: Instant) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_group_rolls_to_the_consumer_protocol_and_back_while_records_flow() {
-    support::real::init_tracing();
-    let Some(b) = broker() else { return };
+/// Starts `initial` classic members under a continuous producer, replaces
+/// the oldest member once per `plan` entry, then stops writing, drains,
+/// checks and prints the steps. `name` names the topic and group.
+async fn roll_group(b: &str, name: &str, initial: usize, plan: &[(Exit, Kind)]) {
     let started = Instant::now();
-    let topic = support::real::topic(&b, "rollover", PARTITIONS).await;
-    let group = kafka::unique("rollover");
-    let connect = || Admin::connect(ClientConfig::new([b.as_str()]));
+    let topic = support::real::topic(b, name, PARTITIONS).await;
+    let group = kafka::unique(name);
+    let connect = || Admin::connect(ClientConfig::new([b]));
     let admin = connect().await.expect("admin");
     let (stop, stopped) = watch::channel(false);
-    let producer = Producer::connect(ClientConfig::new([b.as_str()]), ProducerConfig::default())
+    let producer = Producer::connect(ClientConfig::new([b]), ProducerConfig::default())
         .await
         .expect("producer");
     let writer = write_continuously(producer, topic.clone(), stopped.clone());
@@ -388,7 +401,7 @@ async fn a_group_rolls_to_the_consumer_protocol_and_back_while_records_flow() {
     );
     let (tx, events) = mpsc::unbounded_channel();
     let mut rig = Rig {
-        bootstrap: b.clone(),
+        bootstrap: b.to_owned(),
         topic: topic.clone(),
         group: group.clone(),
         admin,
@@ -400,26 +413,15 @@ async fn a_group_rolls_to_the_consumer_protocol_and_back_while_records_flow() {
         next_id: 0,
     };
 
-    // Three classic members, reading.
-    for _ in 0..3 {
+    for _ in 0..initial {
         rig.spawn(Kind::Classic).await;
     }
     let (owners, since) = rig.settle().await;
     read_by_owners(&rig.log, &owners, since).await;
     assert!(rig.check_type().await.starts_with("classic"));
-
     let mut steps = Vec::new();
-    for i in 1..=3 {
-        steps.push(
-            rig.roll(Kind::Consumer, format!("classic->consumer {i}/3"))
-                .await,
-        );
-    }
-    for i in 1..=3 {
-        steps.push(
-            rig.roll(Kind::Classic, format!("consumer->classic {i}/3"))
-                .await,
-        );
+    for (exit, kind) in plan {
+        steps.push(rig.roll(*exit, *kind).await);
     }
 
     // Stop writing, read everything, commit it.
@@ -455,6 +457,7 @@ async fn a_group_rolls_to_the_consumer_protocol_and_back_while_records_flow() {
     let all = reads(&rig.log);
     let dup = check_reads(&all, &written, &commits);
     let dups = dup.iter().filter(|d| **d).count();
+    println!("{name}:");
     print_table(&steps, &all, &dup, end);
     println!(
         "written {}, read {}, lost 0, duplicates {dups}, log ends {log_end:?}, total {:?}",
@@ -470,7 +473,8 @@ async fn a_group_rolls_to_the_consumer_protocol_and_back_while_records_flow() {
     while let Ok(e) = rig.events.try_recv() {
         rig.view.apply(e);
     }
-    check_events(&rig.view);
+    let crashed = plan.iter().filter(|(e, _)| *e == Exit::Crash).count();
+    check_events(&rig.view, initial + plan.len() - crashed);
     let gone = rig
         .admin
         .describe_any_groups(std::slice::from_ref(&group))
@@ -484,4 +488,33 @@ async fn a_group_rolls_to_the_consumer_protocol_and_back_while_records_flow() {
         other => panic!("{other:?}"),
     }
     rig.admin.close();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_rolls_to_the_consumer_protocol_and_back_while_records_flow() {
+    support::real::init_tracing();
+    let Some(b) = broker() else { return };
+    use {Exit::Leave, Kind::*};
+    let plan = [(Leave, Consumer), (Leave, Consumer), (Leave, Consumer)];
+    let back = [(Leave, Classic), (Leave, Classic), (Leave, Classic)];
+    roll_group(&b, "rollover", 3, &[plan, back].concat()).await;
+}
+
+/// Members crash instead of leaving (no commit, no LeaveGroup): a classic
+/// member of a mixed group, a consumer member, then the last consumer
+/// member, whose session expiry turns the group classic again. What the
+/// crashed members read after their last commit is read again, and only
+/// that (`check_reads`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crashed_members_are_replaced_across_the_protocols() {
+    support::real::init_tracing();
+    let Some(b) = broker() else { return };
+    use {Exit::*, Kind::*};
+    let plan = [
+        (Leave, Consumer),
+        (Crash, Consumer),
+        (Crash, Classic),
+        (Crash, Classic),
+    ];
+    roll_group(&b, "rollcrash", 2, &plan).await;
 }
