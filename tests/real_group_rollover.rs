@@ -150,6 +150,8 @@ fn write_continuously(
 /// One member change, measured.
 struct Step {
     label: String,
+    /// The member replaced.
+    old: usize,
     change: Instant,
     leave: Duration,
     settled: Duration,
@@ -224,6 +226,7 @@ impl Rig {
         let reading = resumed.duration_since(change);
         Step {
             label,
+            old,
             change,
             leave,
             settled: since.duration_since(change),
@@ -354,10 +357,41 @@ fn check_events(view: &GroupView, closed: usize) {
     assert_eq!(stopped.count(), closed, "every member closed stopped once");
 }
 
-fn print_table(steps: &[Step], all: &[Read], dup: &[bool], end: Instant) {
+/// What member `old` had read of the partitions it was reading at `change`
+/// beyond the latest commit observed before another member read them: the
+/// records its replacement may read again (an upper bound: a commit the
+/// watcher, polling every 50 ms, had not seen yet counts as not made).
+fn uncommitted(all: &[Read], commits: &[(Instant, i32, i64)], old: usize, change: Instant) -> i64 {
+    let mut n = 0;
+    for p in 0..PARTITIONS {
+        let of_p = || all.iter().filter(move |r| r.partition == p);
+        if of_p().filter(|r| r.at <= change).last().map(|r| r.member) != Some(old) {
+            continue;
+        }
+        let last = of_p().filter(|r| r.member == old).map(|r| r.offset).max();
+        let next = of_p().find(|r| r.at > change && r.member != old);
+        let taken = next.map_or(change, |r| r.at);
+        let commit = commits
+            .iter()
+            .filter(|(at, q, _)| *q == p && *at < taken)
+            .map(|(_, _, o)| *o)
+            .max()
+            .unwrap_or(0);
+        n += last.map_or(0, |l| (l + 1 - commit).max(0));
+    }
+    n
+}
+
+fn print_table(
+    steps: &[Step],
+    all: &[Read],
+    dup: &[bool],
+    commits: &[(Instant, i32, i64)],
+    end: Instant,
+) {
     println!(
-        "{:<22} {:>8} {:>9} {:>9} {:>10} {:>5}  group after",
-        "step", "leave", "settled", "reading", "max pause", "dups"
+        "{:<26} {:>6} {:>9} {:>9} {:>9} {:>11} {:>5}  group after",
+        "step", "leave", "settled", "reading", "max pause", "uncommitted", "dups"
     );
     for (i, s) in steps.iter().enumerate() {
         let until = steps.get(i + 1).map_or(end, |n| n.change);
@@ -367,12 +401,13 @@ fn print_table(steps: &[Step], all: &[Read], dup: &[bool], end: Instant) {
             .filter(|(r, d)| **d && r.at >= s.change && r.at < until)
             .count();
         println!(
-            "{:<22} {:>6}ms {:>7}ms {:>7}ms {:>8}ms {:>5}  {}",
+            "{:<26} {:>4}ms {:>7}ms {:>7}ms {:>7}ms {:>11} {:>5}  {}",
             s.label,
             s.leave.as_millis(),
             s.settled.as_millis(),
             s.reading.as_millis(),
             s.max_pause.as_millis(),
+            uncommitted(all, commits, s.old, s.change),
             dups,
             s.group
         );
@@ -458,7 +493,7 @@ async fn roll_group(b: &str, name: &str, initial: usize, plan: &[(Exit, Kind)]) 
     let dup = check_reads(&all, &written, &commits);
     let dups = dup.iter().filter(|d| **d).count();
     println!("{name}:");
-    print_table(&steps, &all, &dup, end);
+    print_table(&steps, &all, &dup, &commits, end);
     println!(
         "written {}, read {}, lost 0, duplicates {dups}, log ends {log_end:?}, total {:?}",
         written.len(),
