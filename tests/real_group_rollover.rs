@@ -8,6 +8,11 @@
 //! last consumer-protocol member leaves, the broker converts the group back
 //! into a classic group and the classic members rejoin).
 //!
+//! A second test crashes members instead (no commit, no LeaveGroup) in a
+//! mixed and in a consumer group; the last consumer member's session expiry
+//! turns the group classic again, and the records the crashed members read
+//! after their last commit are read again.
+//!
 //! Measured per step: how long the leave took, the time from the change until
 //! the group settled (each partition owned once, balanced), until every
 //! partition was read by its new owner, the longest pause of a partition,
@@ -16,7 +21,9 @@
 //! committed when the re-reading began (the at-least-once window: every
 //! re-read run of a partition starts at or after the group's commit observed
 //! before it started); committed offsets never go back; at the end the
-//! commits are the log ends; and the group's type after each step.
+//! commits are the log ends; no running member is fenced, loses partitions
+//! or crashes; and the group's type after each step (ConsumerGroupDescribe,
+//! DescribeGroups, ListGroups by type).
 //!
 //! Peer: the KIP-848 tests' broker (`support::kip848`: 500 ms consumer
 //! heartbeats, 6 s sessions); classic members use 6 s sessions (the broker's
