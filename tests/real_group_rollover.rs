@@ -372,7 +372,7 @@ fn uncommitted(all: &[Read], commits: &[(Instant, i32, i64)], old: usize, change
     let mut n = 0;
     for p in 0..PARTITIONS {
         let of_p = || all.iter().filter(move |r| r.partition == p);
-        if of_p().filter(|r| r.at <= change).last().map(|r| r.member) != Some(old) {
+        if of_p().rfind(|r| r.at <= change).map(|r| r.member) != Some(old) {
             continue;
         }
         let last = of_p().filter(|r| r.member == old).map(|r| r.offset).max();
