@@ -123,6 +123,12 @@ impl KafkitMember {
             .expect("committed");
     }
 
+    /// Drops the consumer without closing it (no commit, no LeaveGroup), as
+    /// a crashed process would: the group notices when its session expires.
+    pub fn crash(self) {
+        self.task.abort();
+    }
+
     /// Closes the consumer (commit, LeaveGroup) and waits for it.
     pub async fn leave(self) {
         let _ = self.stop.send(true);
