@@ -29,11 +29,7 @@ use kafkit::protocol::messages::metadata::{MetadataRequest, MetadataRequestTopic
 use kafkit::{Client, ClientConfig};
 
 use crate::args::MetadataArgs;
-
-/// A partition's offset range, or why it could not be read.
-pub type OffsetRange = Result<(i64, i64), String>;
-/// Offset ranges by (topic, partition).
-pub type Offsets = BTreeMap<(String, i32), OffsetRange>;
+use crate::metadata_json::Offsets;
 
 /// Runs the command: `Ok(false)` when the broker reported an error for the
 /// topic asked for with `-t`.

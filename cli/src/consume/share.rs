@@ -13,7 +13,8 @@ use std::time::Duration;
 use kafkit::share::{AcknowledgeType, AcknowledgementMode, ShareConsumer, ShareConsumerConfig};
 use kafkit::ClientConfig;
 
-use super::output::{Format, Printable};
+use super::output::Format;
+use super::printable::Printable;
 use super::{ConsumeArgs, FLUSH_BYTES};
 
 /// Runs the share-group reader: `Ok(true)` on a clean stop.
