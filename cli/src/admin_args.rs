@@ -21,7 +21,7 @@ pub enum TopicsCommand {
     /// Delete the records before an offset (at each partition's leader).
     DeleteRecords(DeleteRecordsArgs),
     /// Elect the preferred (or, with --unclean, any live) replica as leader.
-    ElectLeaders(crate::admin_disks::ElectLeadersArgs),
+    ElectLeaders(ElectLeadersArgs),
 }
 
 /// `kafkit topics create`.
@@ -87,6 +87,23 @@ pub struct TopicsListArgs {
     /// Include internal topics (`__consumer_offsets`).
     #[arg(long = "internal")]
     pub internal: bool,
+    /// Print JSON.
+    #[arg(long = "json")]
+    pub json: bool,
+}
+
+/// `kafkit topics elect-leaders`.
+#[derive(Debug, Args)]
+pub struct ElectLeadersArgs {
+    /// Brokers and properties.
+    #[command(flatten)]
+    pub conn: Connection,
+    /// TOPIC (every partition) or TOPIC:P[,P...]; repeatable.
+    #[arg(short = 't', long = "topic", value_name = "TOPIC[:P,..]", required = true, value_parser = parse_topic_partitions)]
+    pub topics: Vec<(String, Vec<i32>)>,
+    /// Elect any live replica, even an out-of-sync one (may lose records).
+    #[arg(long = "unclean")]
+    pub unclean: bool,
     /// Print JSON.
     #[arg(long = "json")]
     pub json: bool,

@@ -56,7 +56,7 @@ fn parse_seconds(s: &str) -> Result<std::time::Duration, String> {
 pub enum Command {
     /// List brokers, topics and partitions (`-L`, like `kcat -L`).
     #[command(short_flag = 'L')]
-    Metadata(MetadataArgs),
+    Metadata(crate::metadata::MetadataArgs),
     /// Write one record per line of stdin (`-P`, like `kcat -P`).
     #[command(short_flag = 'P')]
     Produce(ProduceArgs),
@@ -97,23 +97,6 @@ pub enum Command {
     /// List, describe, reset or delete share groups (KIP-932) and their offsets.
     #[command(subcommand, name = "share-groups")]
     ShareGroups(crate::admin_share::ShareGroupsCommand),
-}
-
-/// `kafkit metadata`.
-#[derive(Debug, Args)]
-pub struct MetadataArgs {
-    /// Brokers and properties.
-    #[command(flatten)]
-    pub conn: Connection,
-    /// Only this topic (exit status 1 if the broker reports an error for it).
-    #[arg(short = 't', long = "topic", value_name = "TOPIC")]
-    pub topic: Option<String>,
-    /// Also show each partition's earliest and next offset (a ListOffsets per leader).
-    #[arg(short = 'O', long = "offsets")]
-    pub offsets: bool,
-    /// Print JSON (kcat's `-J`).
-    #[arg(short = 'J', long = "json")]
-    pub json: bool,
 }
 
 /// `kafkit produce`.
