@@ -30,8 +30,9 @@ use kafkit::admin::{
 };
 use kafkit::ClientConfig;
 
+use crate::admin_args::{GroupsCommand, OffsetsArgs, TopicsCommand};
 use crate::admin_json;
-use crate::args::{Connection, GroupsCommand, OffsetsArgs, TopicsCommand};
+use crate::common_args::Connection;
 
 /// The connection options of a `topics` subcommand.
 pub fn topics_connection(cmd: &TopicsCommand) -> &Connection {

@@ -1,10 +1,184 @@
-//! The command lines of `kafkit configs`, `kafkit cluster` and the
-//! operations `topics describe|create-partitions|delete-records` and
-//! `groups offsets|reset-offsets|delete-offsets` add.
+//! The command lines of the administrative subcommands: `kafkit topics`,
+//! `kafkit groups`, `kafkit offsets`, `kafkit configs` and `kafkit cluster`.
 
 use clap::{Args, Subcommand};
 
-use crate::args::Connection;
+use crate::common_args::{parse_topic_partitions, Connection};
+
+/// `kafkit topics ...`.
+#[derive(Debug, Subcommand)]
+pub enum TopicsCommand {
+    /// Create topics (on the controller).
+    Create(TopicsCreateArgs),
+    /// Delete topics (on the controller).
+    Delete(TopicsDeleteArgs),
+    /// List the cluster's topics.
+    List(TopicsListArgs),
+    /// Describe topics: id, partitions, leaders, replicas, in-sync replicas.
+    Describe(TopicsDescribeArgs),
+    /// Raise topics' partition counts.
+    CreatePartitions(CreatePartitionsArgs),
+    /// Delete the records before an offset (at each partition's leader).
+    DeleteRecords(DeleteRecordsArgs),
+    /// Elect the preferred (or, with --unclean, any live) replica as leader.
+    ElectLeaders(ElectLeadersArgs),
+}
+
+/// `kafkit topics create`.
+#[derive(Debug, Args)]
+pub struct TopicsCreateArgs {
+    /// Brokers and properties.
+    #[command(flatten)]
+    pub conn: Connection,
+    /// Topic to create; repeatable.
+    #[arg(short = 't', long = "topic", value_name = "TOPIC", required = true)]
+    pub topics: Vec<String>,
+    /// Partitions (-1: the broker's default).
+    #[arg(
+        short = 'p',
+        long = "partitions",
+        value_name = "N",
+        default_value_t = -1,
+        allow_negative_numbers = true,
+        value_parser = clap::value_parser!(i32).range(-1..)
+    )]
+    pub partitions: i32,
+    /// Replication factor (-1: the broker's default).
+    #[arg(
+        short = 'r',
+        long = "replication-factor",
+        value_name = "N",
+        default_value_t = -1,
+        allow_negative_numbers = true,
+        value_parser = clap::value_parser!(i16).range(-1..)
+    )]
+    pub replication_factor: i16,
+    /// Topic configuration KEY=VALUE; repeatable.
+    #[arg(long = "config", value_name = "KEY=VALUE", value_parser = parse_topic_config)]
+    pub configs: Vec<(String, String)>,
+    /// Only check that the topics could be created.
+    #[arg(long = "validate-only")]
+    pub validate_only: bool,
+    /// Print JSON.
+    #[arg(long = "json")]
+    pub json: bool,
+}
+
+/// `kafkit topics delete`.
+#[derive(Debug, Args)]
+pub struct TopicsDeleteArgs {
+    /// Brokers and properties.
+    #[command(flatten)]
+    pub conn: Connection,
+    /// Topic to delete; repeatable.
+    #[arg(short = 't', long = "topic", value_name = "TOPIC", required = true)]
+    pub topics: Vec<String>,
+    /// Print JSON.
+    #[arg(long = "json")]
+    pub json: bool,
+}
+
+/// `kafkit topics list`.
+#[derive(Debug, Args)]
+pub struct TopicsListArgs {
+    /// Brokers and properties.
+    #[command(flatten)]
+    pub conn: Connection,
+    /// Include internal topics (`__consumer_offsets`).
+    #[arg(long = "internal")]
+    pub internal: bool,
+    /// Print JSON.
+    #[arg(long = "json")]
+    pub json: bool,
+}
+
+/// `kafkit topics elect-leaders`.
+#[derive(Debug, Args)]
+pub struct ElectLeadersArgs {
+    /// Brokers and properties.
+    #[command(flatten)]
+    pub conn: Connection,
+    /// TOPIC (every partition) or TOPIC:P[,P...]; repeatable.
+    #[arg(short = 't', long = "topic", value_name = "TOPIC[:P,..]", required = true, value_parser = parse_topic_partitions)]
+    pub topics: Vec<(String, Vec<i32>)>,
+    /// Elect any live replica, even an out-of-sync one (may lose records).
+    #[arg(long = "unclean")]
+    pub unclean: bool,
+    /// Print JSON.
+    #[arg(long = "json")]
+    pub json: bool,
+}
+
+/// `kafkit groups ...`.
+#[derive(Debug, Subcommand)]
+pub enum GroupsCommand {
+    /// List the groups of every broker.
+    List(GroupsListArgs),
+    /// Describe a group: state, protocol, members and their partitions.
+    Describe(GroupsDescribeArgs),
+    /// Committed offsets and lag of one or more groups.
+    Offsets(GroupsOffsetsArgs),
+    /// Reset a group's offsets (a dry run unless --execute; refused while
+    /// the group has members).
+    ResetOffsets(ResetOffsetsArgs),
+    /// Delete a group's committed offsets of some partitions.
+    DeleteOffsets(DeleteOffsetsArgs),
+}
+
+/// `kafkit groups list`.
+#[derive(Debug, Args)]
+pub struct GroupsListArgs {
+    /// Brokers and properties.
+    #[command(flatten)]
+    pub conn: Connection,
+    /// Only groups in this state (`Stable`, `Empty`, ...); repeatable.
+    #[arg(long = "state", value_name = "STATE")]
+    pub states: Vec<String>,
+    /// Only groups of this type (`classic`, `consumer`, `share`); repeatable.
+    #[arg(long = "type", value_name = "TYPE")]
+    pub types: Vec<String>,
+    /// Print JSON (with each group's state and type).
+    #[arg(long = "json")]
+    pub json: bool,
+}
+
+/// `kafkit groups describe`.
+#[derive(Debug, Args)]
+pub struct GroupsDescribeArgs {
+    /// Brokers and properties.
+    #[command(flatten)]
+    pub conn: Connection,
+    /// Group to describe; repeatable.
+    #[arg(short = 'G', long = "group", value_name = "GROUP", required = true)]
+    pub groups: Vec<String>,
+    /// Print JSON.
+    #[arg(long = "json")]
+    pub json: bool,
+}
+
+/// `kafkit offsets`.
+#[derive(Debug, Args)]
+pub struct OffsetsArgs {
+    /// Brokers and properties.
+    #[command(flatten)]
+    pub conn: Connection,
+    /// The topic.
+    #[arg(short = 't', long = "topic", value_name = "TOPIC")]
+    pub topic: String,
+    /// Also show this group's committed offsets and lag.
+    #[arg(short = 'G', long = "group", value_name = "GROUP")]
+    pub group: Option<String>,
+    /// Print JSON.
+    #[arg(long = "json")]
+    pub json: bool,
+}
+
+fn parse_topic_config(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
+        _ => Err(format!("topic config {s:?} is not KEY=VALUE")),
+    }
+}
 
 /// `kafkit configs ...`.
 #[derive(Debug, Subcommand)]
@@ -214,31 +388,6 @@ fn parse_key_value(s: &str) -> Result<(String, String), String> {
     }
 }
 
-/// `TOPIC` or `TOPIC:0,2`: the topic and its partitions (empty: all).
-pub fn parse_topic_partitions(s: &str) -> Result<(String, Vec<i32>), String> {
-    let (topic, parts) = match s.rsplit_once(':') {
-        Some((t, p)) => (t, Some(p)),
-        None => (s, None),
-    };
-    if topic.is_empty() {
-        return Err(format!("{s:?} names no topic"));
-    }
-    let partitions = match parts {
-        None => Vec::new(),
-        Some(p) => p
-            .split(',')
-            .map(|n| {
-                n.trim()
-                    .parse::<i32>()
-                    .ok()
-                    .filter(|n| *n >= 0)
-                    .ok_or_else(|| format!("{n:?} in {s:?} is not a partition"))
-            })
-            .collect::<Result<_, _>>()?,
-    };
-    Ok((topic.to_owned(), partitions))
-}
-
 /// Milliseconds since the epoch, or `YYYY-MM-DDTHH:MM:SS[.sss][Z]` in UTC.
 pub fn parse_datetime(s: &str) -> Result<i64, String> {
     if let Ok(ms) = s.parse::<i64>() {
@@ -282,14 +431,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn topic_partitions_and_datetimes_parse() {
-        assert_eq!(parse_topic_partitions("t"), Ok(("t".into(), vec![])));
-        assert_eq!(
-            parse_topic_partitions("a:b:0,2"),
-            Ok(("a:b".into(), vec![0, 2]))
-        );
-        assert!(parse_topic_partitions("t:x").is_err());
-        assert!(parse_topic_partitions(":1").is_err());
+    fn datetimes_parse() {
         assert_eq!(parse_datetime("1700000000000"), Ok(1_700_000_000_000));
         assert_eq!(parse_datetime("1970-01-01T00:00:00"), Ok(0));
         assert_eq!(

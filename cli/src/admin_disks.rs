@@ -16,9 +16,9 @@ use kafkit::admin::{ElectionType, LogDir};
 use kafkit::ClientConfig;
 use serde_json::{json, Value};
 
-use crate::admin_args::parse_topic_partitions;
+use crate::admin_args::ElectLeadersArgs;
 use crate::admin_ops::{connect, emit, partitions_of, tp_name};
-use crate::args::Connection;
+use crate::common_args::{parse_topic_partitions, Connection};
 
 /// `kafkit logdirs`.
 #[derive(Debug, Args)]
@@ -33,23 +33,6 @@ pub struct LogDirsArgs {
     /// every partition.
     #[arg(short = 't', long = "topic", value_name = "TOPIC[:P,..]", value_parser = parse_topic_partitions)]
     pub topics: Vec<(String, Vec<i32>)>,
-    /// Print JSON.
-    #[arg(long = "json")]
-    pub json: bool,
-}
-
-/// `kafkit topics elect-leaders`.
-#[derive(Debug, Args)]
-pub struct ElectLeadersArgs {
-    /// Brokers and properties.
-    #[command(flatten)]
-    pub conn: Connection,
-    /// TOPIC (every partition) or TOPIC:P[,P...]; repeatable.
-    #[arg(short = 't', long = "topic", value_name = "TOPIC[:P,..]", required = true, value_parser = parse_topic_partitions)]
-    pub topics: Vec<(String, Vec<i32>)>,
-    /// Elect any live replica, even an out-of-sync one (may lose records).
-    #[arg(long = "unclean")]
-    pub unclean: bool,
     /// Print JSON.
     #[arg(long = "json")]
     pub json: bool,

@@ -455,7 +455,7 @@ pub async fn delete_offsets(config: ClientConfig, a: DeleteOffsetsArgs) -> Resul
 }
 
 /// The connection options of a `configs` subcommand.
-pub fn configs_connection(cmd: &ConfigsCommand) -> &crate::args::Connection {
+pub fn configs_connection(cmd: &ConfigsCommand) -> &crate::common_args::Connection {
     match cmd {
         ConfigsCommand::Describe(a) => &a.conn,
         ConfigsCommand::Alter(a) => &a.conn,
@@ -465,7 +465,7 @@ pub fn configs_connection(cmd: &ConfigsCommand) -> &crate::args::Connection {
 /// Runs `kafkit groups list` with state or type filters or `--json`.
 pub async fn list_groups(
     config: ClientConfig,
-    a: crate::args::GroupsListArgs,
+    a: crate::admin_args::GroupsListArgs,
 ) -> Result<bool, String> {
     let admin = connect(config).await?;
     let listed = admin.list_groups_filtered(&a.states, &a.types).await;

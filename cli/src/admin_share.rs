@@ -19,7 +19,7 @@ use kafkit::ClientConfig;
 use serde_json::{json, Value};
 
 use crate::admin_ops::{connect, emit};
-use crate::args::Connection;
+use crate::common_args::Connection;
 
 /// `kafkit share-groups ...`.
 #[derive(Debug, Subcommand)]

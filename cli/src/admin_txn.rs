@@ -23,9 +23,9 @@ use kafkit::admin::{
 use kafkit::ClientConfig;
 use serde_json::{json, Value};
 
-use crate::admin_args::parse_topic_partitions;
 use crate::admin_ops::{connect, emit, partitions_of, tp_name};
-use crate::args::Connection;
+use crate::common_args::parse_topic_partitions;
+use crate::common_args::Connection;
 
 /// `kafkit transactions ...`.
 #[derive(Debug, Subcommand)]

@@ -17,7 +17,7 @@ use kafkit::ClientConfig;
 use serde_json::{json, Value};
 
 use crate::admin_ops::{connect, emit};
-use crate::args::Connection;
+use crate::common_args::Connection;
 
 /// `kafkit users ...`.
 #[derive(Debug, Subcommand)]

@@ -6,9 +6,9 @@
 use bytes::Bytes;
 use clap::{Args, Parser, Subcommand};
 
-use crate::settings::{parse_acks, parse_compression, parse_setting, Setting};
-use clap::builder::TypedValueParser;
-use clap::error::ErrorKind;
+use crate::admin_args::{GroupsCommand, OffsetsArgs, TopicsCommand};
+use crate::common_args::{parse_delimiter, Connection};
+use crate::settings::{parse_acks, parse_compression};
 use kafkit::producer::Acks;
 use kafkit::protocol::record::Compression;
 
@@ -56,7 +56,7 @@ fn parse_seconds(s: &str) -> Result<std::time::Duration, String> {
 pub enum Command {
     /// List brokers, topics and partitions (`-L`, like `kcat -L`).
     #[command(short_flag = 'L')]
-    Metadata(MetadataArgs),
+    Metadata(crate::metadata::MetadataArgs),
     /// Write one record per line of stdin (`-P`, like `kcat -P`).
     #[command(short_flag = 'P')]
     Produce(ProduceArgs),
@@ -97,59 +97,6 @@ pub enum Command {
     /// List, describe, reset or delete share groups (KIP-932) and their offsets.
     #[command(subcommand, name = "share-groups")]
     ShareGroups(crate::admin_share::ShareGroupsCommand),
-}
-
-/// Options every subcommand takes.
-#[derive(Debug, Args)]
-pub struct Connection {
-    /// Bootstrap brokers, comma-separated HOST:PORT.
-    #[arg(short = 'b', long = "brokers", value_name = "BROKERS")]
-    pub brokers: Option<String>,
-    /// Client property KEY=VALUE (Java names, librdkafka aliases, TLS and
-    /// SASL: security.protocol, ssl.*, sasl.*); repeatable.
-    #[arg(short = 'X', value_name = "KEY=VALUE", value_parser = SettingParser)]
-    pub settings: Vec<Setting>,
-}
-
-/// `-X` through [`parse_setting`], with errors that do not repeat the
-/// argument (clap's own message would, and it may hold a password).
-#[derive(Debug, Clone, Copy)]
-pub struct SettingParser;
-
-impl TypedValueParser for SettingParser {
-    type Value = Setting;
-
-    fn parse_ref(
-        &self,
-        cmd: &clap::Command,
-        _arg: Option<&clap::Arg>,
-        value: &std::ffi::OsStr,
-    ) -> Result<Setting, clap::Error> {
-        let fail = |kind, message: String| {
-            clap::Error::raw(kind, format!("-X: {message}\n")).with_cmd(cmd)
-        };
-        let text = value
-            .to_str()
-            .ok_or_else(|| fail(ErrorKind::InvalidUtf8, "not UTF-8".to_owned()))?;
-        parse_setting(text).map_err(|e| fail(ErrorKind::ValueValidation, e))
-    }
-}
-
-/// `kafkit metadata`.
-#[derive(Debug, Args)]
-pub struct MetadataArgs {
-    /// Brokers and properties.
-    #[command(flatten)]
-    pub conn: Connection,
-    /// Only this topic (exit status 1 if the broker reports an error for it).
-    #[arg(short = 't', long = "topic", value_name = "TOPIC")]
-    pub topic: Option<String>,
-    /// Also show each partition's earliest and next offset (a ListOffsets per leader).
-    #[arg(short = 'O', long = "offsets")]
-    pub offsets: bool,
-    /// Print JSON (kcat's `-J`).
-    #[arg(short = 'J', long = "json")]
-    pub json: bool,
 }
 
 /// `kafkit produce`.
@@ -197,164 +144,6 @@ pub struct ProduceArgs {
     pub transactional_id: Option<String>,
 }
 
-/// `kafkit topics ...`.
-#[derive(Debug, Subcommand)]
-pub enum TopicsCommand {
-    /// Create topics (on the controller).
-    Create(TopicsCreateArgs),
-    /// Delete topics (on the controller).
-    Delete(TopicsDeleteArgs),
-    /// List the cluster's topics.
-    List(TopicsListArgs),
-    /// Describe topics: id, partitions, leaders, replicas, in-sync replicas.
-    Describe(crate::admin_args::TopicsDescribeArgs),
-    /// Raise topics' partition counts.
-    CreatePartitions(crate::admin_args::CreatePartitionsArgs),
-    /// Delete the records before an offset (at each partition's leader).
-    DeleteRecords(crate::admin_args::DeleteRecordsArgs),
-    /// Elect the preferred (or, with --unclean, any live) replica as leader.
-    ElectLeaders(crate::admin_disks::ElectLeadersArgs),
-}
-
-/// `kafkit topics create`.
-#[derive(Debug, Args)]
-pub struct TopicsCreateArgs {
-    /// Brokers and properties.
-    #[command(flatten)]
-    pub conn: Connection,
-    /// Topic to create; repeatable.
-    #[arg(short = 't', long = "topic", value_name = "TOPIC", required = true)]
-    pub topics: Vec<String>,
-    /// Partitions (-1: the broker's default).
-    #[arg(
-        short = 'p',
-        long = "partitions",
-        value_name = "N",
-        default_value_t = -1,
-        allow_negative_numbers = true,
-        value_parser = clap::value_parser!(i32).range(-1..)
-    )]
-    pub partitions: i32,
-    /// Replication factor (-1: the broker's default).
-    #[arg(
-        short = 'r',
-        long = "replication-factor",
-        value_name = "N",
-        default_value_t = -1,
-        allow_negative_numbers = true,
-        value_parser = clap::value_parser!(i16).range(-1..)
-    )]
-    pub replication_factor: i16,
-    /// Topic configuration KEY=VALUE; repeatable.
-    #[arg(long = "config", value_name = "KEY=VALUE", value_parser = parse_topic_config)]
-    pub configs: Vec<(String, String)>,
-    /// Only check that the topics could be created.
-    #[arg(long = "validate-only")]
-    pub validate_only: bool,
-    /// Print JSON.
-    #[arg(long = "json")]
-    pub json: bool,
-}
-
-/// `kafkit topics delete`.
-#[derive(Debug, Args)]
-pub struct TopicsDeleteArgs {
-    /// Brokers and properties.
-    #[command(flatten)]
-    pub conn: Connection,
-    /// Topic to delete; repeatable.
-    #[arg(short = 't', long = "topic", value_name = "TOPIC", required = true)]
-    pub topics: Vec<String>,
-    /// Print JSON.
-    #[arg(long = "json")]
-    pub json: bool,
-}
-
-/// `kafkit topics list`.
-#[derive(Debug, Args)]
-pub struct TopicsListArgs {
-    /// Brokers and properties.
-    #[command(flatten)]
-    pub conn: Connection,
-    /// Include internal topics (`__consumer_offsets`).
-    #[arg(long = "internal")]
-    pub internal: bool,
-    /// Print JSON.
-    #[arg(long = "json")]
-    pub json: bool,
-}
-
-/// `kafkit groups ...`.
-#[derive(Debug, Subcommand)]
-pub enum GroupsCommand {
-    /// List the groups of every broker.
-    List(GroupsListArgs),
-    /// Describe a group: state, protocol, members and their partitions.
-    Describe(GroupsDescribeArgs),
-    /// Committed offsets and lag of one or more groups.
-    Offsets(crate::admin_args::GroupsOffsetsArgs),
-    /// Reset a group's offsets (a dry run unless --execute; refused while
-    /// the group has members).
-    ResetOffsets(crate::admin_args::ResetOffsetsArgs),
-    /// Delete a group's committed offsets of some partitions.
-    DeleteOffsets(crate::admin_args::DeleteOffsetsArgs),
-}
-
-/// `kafkit groups list`.
-#[derive(Debug, Args)]
-pub struct GroupsListArgs {
-    /// Brokers and properties.
-    #[command(flatten)]
-    pub conn: Connection,
-    /// Only groups in this state (`Stable`, `Empty`, ...); repeatable.
-    #[arg(long = "state", value_name = "STATE")]
-    pub states: Vec<String>,
-    /// Only groups of this type (`classic`, `consumer`, `share`); repeatable.
-    #[arg(long = "type", value_name = "TYPE")]
-    pub types: Vec<String>,
-    /// Print JSON (with each group's state and type).
-    #[arg(long = "json")]
-    pub json: bool,
-}
-
-/// `kafkit groups describe`.
-#[derive(Debug, Args)]
-pub struct GroupsDescribeArgs {
-    /// Brokers and properties.
-    #[command(flatten)]
-    pub conn: Connection,
-    /// Group to describe; repeatable.
-    #[arg(short = 'G', long = "group", value_name = "GROUP", required = true)]
-    pub groups: Vec<String>,
-    /// Print JSON.
-    #[arg(long = "json")]
-    pub json: bool,
-}
-
-/// `kafkit offsets`.
-#[derive(Debug, Args)]
-pub struct OffsetsArgs {
-    /// Brokers and properties.
-    #[command(flatten)]
-    pub conn: Connection,
-    /// The topic.
-    #[arg(short = 't', long = "topic", value_name = "TOPIC")]
-    pub topic: String,
-    /// Also show this group's committed offsets and lag.
-    #[arg(short = 'G', long = "group", value_name = "GROUP")]
-    pub group: Option<String>,
-    /// Print JSON.
-    #[arg(long = "json")]
-    pub json: bool,
-}
-
-fn parse_topic_config(s: &str) -> Result<(String, String), String> {
-    match s.split_once('=') {
-        Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
-        _ => Err(format!("topic config {s:?} is not KEY=VALUE")),
-    }
-}
-
 /// One `-H` header.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Header {
@@ -376,42 +165,6 @@ fn parse_header(s: &str) -> Result<Header, String> {
         name: name.to_owned(),
         value,
     })
-}
-
-/// Parses a delimiter with backslash escapes: `\t`, `\n`, `\r`, `\0`, `\\`, `\xHH`.
-pub fn parse_delimiter(s: &str) -> Result<Bytes, String> {
-    let mut out = Vec::with_capacity(s.len());
-    let mut bytes = s.bytes();
-    while let Some(b) = bytes.next() {
-        if b != b'\\' {
-            out.push(b);
-            continue;
-        }
-        let escaped = match bytes.next() {
-            Some(b't') => b'\t',
-            Some(b'n') => b'\n',
-            Some(b'r') => b'\r',
-            Some(b'0') => 0,
-            Some(b'\\') => b'\\',
-            Some(b'x') => {
-                let hex: Vec<u8> = bytes.by_ref().take(2).collect();
-                std::str::from_utf8(&hex)
-                    .ok()
-                    .filter(|h| h.len() == 2)
-                    .and_then(|h| u8::from_str_radix(h, 16).ok())
-                    .ok_or_else(|| format!("bad \\x escape in {s:?}"))?
-            }
-            _ => return Err(format!("bad escape in {s:?} (\\t \\n \\r \\0 \\\\ \\xHH)")),
-        };
-        out.push(escaped);
-    }
-    if out.is_empty() {
-        return Err("empty delimiter".to_owned());
-    }
-    if out.contains(&b'\n') {
-        return Err("the key delimiter cannot contain a newline (records are lines)".to_owned());
-    }
-    Ok(Bytes::from(out))
 }
 
 #[cfg(test)]
@@ -656,17 +409,5 @@ mod tests {
             Err(ErrorKind::MissingRequiredArgument)
         );
         assert_eq!(kind(&["offsets"]), Err(ErrorKind::MissingRequiredArgument));
-    }
-
-    #[test]
-    fn delimiters_take_escapes() {
-        assert_eq!(parse_delimiter(":").unwrap(), &b":"[..]);
-        assert_eq!(parse_delimiter("\\t").unwrap(), &b"\t"[..]);
-        assert_eq!(parse_delimiter("::").unwrap(), &b"::"[..]);
-        assert_eq!(parse_delimiter("a\\x1fb\\\\").unwrap(), &b"a\x1fb\\"[..]);
-        assert_eq!(parse_delimiter("\\0").unwrap(), &b"\0"[..]);
-        for bad in ["", "\\q", "\\x1", "\\xzz", "\\n", "\\"] {
-            assert!(parse_delimiter(bad).is_err(), "{bad:?}");
-        }
     }
 }

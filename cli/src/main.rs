@@ -39,6 +39,7 @@ mod admin_share;
 mod admin_txn;
 mod admin_users;
 mod args;
+mod common_args;
 mod consume;
 #[cfg(test)]
 mod help_tests;

@@ -20,6 +20,7 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 
+use clap::Args;
 use kafkit::cluster::{ClusterMetadata, TopicMetadata};
 use kafkit::protocol::messages::list_offsets::{
     ListOffsetsPartition, ListOffsetsRequest, ListOffsetsTopic, EARLIEST_TIMESTAMP,
@@ -28,12 +29,25 @@ use kafkit::protocol::messages::list_offsets::{
 use kafkit::protocol::messages::metadata::{MetadataRequest, MetadataRequestTopic};
 use kafkit::{Client, ClientConfig};
 
-use crate::args::MetadataArgs;
+use crate::common_args::Connection;
+use crate::metadata_json::Offsets;
 
-/// A partition's offset range, or why it could not be read.
-pub type OffsetRange = Result<(i64, i64), String>;
-/// Offset ranges by (topic, partition).
-pub type Offsets = BTreeMap<(String, i32), OffsetRange>;
+/// `kafkit metadata`.
+#[derive(Debug, Args)]
+pub struct MetadataArgs {
+    /// Brokers and properties.
+    #[command(flatten)]
+    pub conn: Connection,
+    /// Only this topic (exit status 1 if the broker reports an error for it).
+    #[arg(short = 't', long = "topic", value_name = "TOPIC")]
+    pub topic: Option<String>,
+    /// Also show each partition's earliest and next offset (a ListOffsets per leader).
+    #[arg(short = 'O', long = "offsets")]
+    pub offsets: bool,
+    /// Print JSON (kcat's `-J`).
+    #[arg(short = 'J', long = "json")]
+    pub json: bool,
+}
 
 /// Runs the command: `Ok(false)` when the broker reported an error for the
 /// topic asked for with `-t`.

@@ -3,10 +3,15 @@
 //! `kafkit topics describe --json` for the topics (each with `"ok"` and,
 //! when the broker reported one, `"error"`).
 
+use std::collections::BTreeMap;
+
 use kafkit::cluster::{ClusterMetadata, TopicMetadata};
 use serde_json::{json, Value};
 
-use crate::metadata::Offsets;
+/// A partition's offset range, or why it could not be read.
+pub type OffsetRange = Result<(i64, i64), String>;
+/// Offset ranges by (topic, partition).
+pub type Offsets = BTreeMap<(String, i32), OffsetRange>;
 
 /// The metadata as JSON; `only` limits the topics to one name.
 pub fn render(

@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use clap::Args;
 use kafkit::{Client, ClientConfig};
 
-use crate::args::Connection;
+use crate::common_args::Connection;
 
 /// `kafkit query`.
 #[derive(Debug, Args)]

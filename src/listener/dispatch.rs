@@ -33,9 +33,26 @@ struct Failure {
     group: Option<ConsumerGroupMetadata>,
 }
 
+/// What one delivery of a record (or a batch) to its handler came to.
+struct Delivery {
+    tp: TopicPartition,
+    /// The offset past the records handed over.
+    next: i64,
+    /// Deliveries of the first record so far, this one included.
+    attempt: u32,
+    /// The offset of the record the delivery started with.
+    first_offset: i64,
+    /// The handler's failure, if it failed.
+    failure: Option<Failure>,
+}
+
 impl Runner {
     /// Hands `record` (and, for a batch handler, the rest of its fetched
     /// batch) to its topic's handler. `Some` ends this consumer's run.
+    ///
+    /// In exactly-once mode the delivery runs in a transaction that commits
+    /// the offset past it (or aborts, after a failure); otherwise the
+    /// records are marked processed once handled or given up.
     pub(super) async fn dispatch(
         &mut self,
         consumer: &mut Consumer,
@@ -46,6 +63,42 @@ impl Runner {
         // Processed marks are explicit here: a failed or cancelled record
         // must not be marked by the consumer's next poll or its close.
         consumer.forget_handed();
+        let txn = self.txn.clone();
+        let group = txn.as_ref().and_then(|_| consumer.group_metadata());
+        let delivery = match self
+            .deliver(consumer, control, retries, record, txn.as_ref(), &group)
+            .await
+        {
+            Ok(delivery) => delivery,
+            Err(exit) => return Some(exit),
+        };
+        if let (Some(p), Some(g)) = (&txn, &group) {
+            match self.end_delivery_txn(p, g, control, &delivery).await {
+                Ok(()) => {}
+                Err(TxnFailure::Fatal(exit)) => return Some(exit),
+                Err(TxnFailure::Aborted(error)) => {
+                    self.redeliver_aborted(consumer, control, retries, &delivery, error);
+                    return None;
+                }
+            }
+        }
+        self.settle(consumer, control, retries, delivery, txn.is_none())
+            .await;
+        None
+    }
+
+    /// Counts the delivery, begins its transaction (exactly-once mode) and
+    /// runs the handler. `Err` ends this consumer's run: the transaction
+    /// could not begin, or a shutdown cancelled the handler.
+    async fn deliver(
+        &mut self,
+        consumer: &mut Consumer,
+        control: &ConsumerControl,
+        retries: &mut Retries,
+        record: ConsumerRecord,
+        txn: Option<&Producer>,
+        group: &Option<ConsumerGroupMetadata>,
+    ) -> Result<Delivery, Exit> {
         let tp = TopicPartition {
             topic: record.topic.to_string(),
             partition: record.partition,
@@ -53,12 +106,8 @@ impl Runner {
         let route = self.settings.routes.get(tp.topic.as_str()).cloned();
         let attempt = retries.attempt(&tp, record.offset);
         let first_offset = record.offset;
-        let txn = self.txn.clone();
-        let group = txn.as_ref().and_then(|_| consumer.group_metadata());
-        if let Some(p) = &txn {
-            if let Err(exit) = self.begin_txn(p).await {
-                return Some(exit);
-            }
+        if let Some(p) = txn {
+            self.begin_txn(p).await?;
         }
         let ctx = Context {
             tp: tp.clone(),
@@ -66,65 +115,95 @@ impl Runner {
             attempt,
             control: control.clone(),
             pauses: self.pauses.clone(),
-            txn: txn.clone(),
+            txn: txn.cloned(),
         };
-        let Some((next, failure)) = self
-            .handle(consumer, route, record, ctx, attempt, &group)
+        let (next, failure) = self
+            .handle(consumer, route, record, ctx, attempt, group)
             .await
-        else {
-            return Some(Exit::Shutdown);
-        };
-        if let (Some(p), Some(g)) = (&txn, &group) {
-            let ended = match &failure {
-                None => {
-                    let offset = control.offset_to_commit(&tp, next);
-                    self.commit_txn(p, vec![(tp.clone(), offset)], g).await
-                }
-                Some(_) => self.abort_txn(p).await,
-            };
-            match ended {
-                Ok(()) => {}
-                Err(TxnFailure::Fatal(exit)) => return Some(exit),
-                Err(TxnFailure::Aborted(error)) => {
-                    // Not the handler's failure: again, without counting a delivery.
-                    let failures = attempt.saturating_sub(1);
-                    let delay = self.settings.retry.backoff;
-                    self.redeliver(
-                        consumer,
-                        control,
-                        retries,
-                        &tp,
-                        first_offset,
-                        failures,
-                        delay,
-                        error,
-                    );
-                    return None;
-                }
+            .ok_or(Exit::Shutdown)?;
+        Ok(Delivery {
+            tp,
+            next,
+            attempt,
+            first_offset,
+            failure,
+        })
+    }
+
+    /// Exactly-once: commits the offset past a handled delivery with its
+    /// transaction, or aborts the transaction of a failed one.
+    async fn end_delivery_txn(
+        &self,
+        p: &Producer,
+        group: &ConsumerGroupMetadata,
+        control: &ConsumerControl,
+        d: &Delivery,
+    ) -> Result<(), TxnFailure> {
+        match &d.failure {
+            None => {
+                let offset = control.offset_to_commit(&d.tp, d.next);
+                self.commit_txn(p, vec![(d.tp.clone(), offset)], group)
+                    .await
             }
+            Some(_) => self.abort_txn(p).await,
         }
-        let mark = txn.is_none();
-        match failure {
+    }
+
+    /// The delivery's transaction was aborted, not by the handler's failure:
+    /// again, without counting a delivery.
+    fn redeliver_aborted(
+        &mut self,
+        consumer: &mut Consumer,
+        control: &ConsumerControl,
+        retries: &mut Retries,
+        d: &Delivery,
+        error: String,
+    ) {
+        let failures = d.attempt.saturating_sub(1);
+        let delay = self.settings.retry.backoff;
+        self.redeliver(
+            consumer,
+            control,
+            retries,
+            &d.tp,
+            d.first_offset,
+            failures,
+            delay,
+            error,
+        );
+    }
+
+    /// Acts on the delivery's result: marks it processed (when `mark`, i.e.
+    /// no transaction committed it) once handled or given up, or schedules
+    /// its redelivery.
+    async fn settle(
+        &mut self,
+        consumer: &mut Consumer,
+        control: &ConsumerControl,
+        retries: &mut Retries,
+        d: Delivery,
+        mark: bool,
+    ) {
+        match d.failure {
             None => {
                 if mark {
-                    control.mark_processed(&tp, next);
+                    control.mark_processed(&d.tp, d.next);
                 }
-                retries.done(&tp);
+                retries.done(&d.tp);
             }
             Some(f) => {
                 if !self.failed(consumer, control, retries, f).await {
-                    return None; // redelivery scheduled: the partition is seeked back and paused
+                    return; // redelivery scheduled: the partition is seeked back and paused
                 }
                 if mark {
-                    control.mark_processed(&tp, next);
+                    control.mark_processed(&d.tp, d.next);
                 }
             }
         }
-        if lock(&self.pauses).by_app.contains(&tp) {
+        if lock(&self.pauses).by_app.contains(&d.tp) {
             // Paused by its handler: drop what was fetched after the record.
-            let _ = consumer.seek(tp, next);
+            let _ = consumer.seek(d.tp, d.next);
         }
-        None
     }
 
     /// Runs the handler of `record`'s topic: the next offset to mark and

@@ -17,6 +17,9 @@ use super::ListenerError;
 use crate::consumer::{Consumer, ConsumerControl};
 use crate::error::Error;
 
+/// The consumer's event channel.
+type ConsumerEvents = tokio::sync::mpsc::UnboundedReceiver<crate::consumer::ConsumerEvent>;
+
 /// Bound on closing a crashed consumer before a restart.
 const CRASH_CLOSE_LIMIT: Duration = Duration::from_secs(5);
 
@@ -62,41 +65,59 @@ impl Runner {
     /// One consumer's life: start, subscribe, dispatch, close.
     async fn run_consumer(&mut self) -> Exit {
         *lock(&self.pauses) = Pauses::default();
+        let (mut consumer, mut events) = match self.start_consumer().await {
+            Ok(started) => started,
+            Err(exit) => return exit,
+        };
+        let exit = self.consume(&mut consumer, &mut events).await;
+        self.close_consumer(consumer, events, &exit).await;
+        exit
+    }
+
+    /// Connects a consumer, takes its events, subscribes it to the routed
+    /// topics and (exactly-once mode) starts the transactional producer.
+    async fn start_consumer(&mut self) -> Result<(Consumer, ConsumerEvents), Exit> {
         let connect =
             Consumer::connect(self.settings.client.clone(), self.settings.consumer.clone());
         let mut consumer = tokio::select! {
             c = connect => match c {
                 Ok(c) => c,
-                Err(e) => return Exit::crash(&e),
+                Err(e) => return Err(Exit::crash(&e)),
             },
-            _ = self.stop_requested() => return Exit::Shutdown,
+            _ = self.stop_requested() => return Err(Exit::Shutdown),
         };
-        let Some(mut events) = consumer.events() else {
-            return Exit::Crash {
+        let Some(events) = consumer.events() else {
+            return Err(Exit::Crash {
                 error: Error::InvalidState {
                     operation: "Listener",
                     reason: "consumer events already taken".to_owned(),
                 },
                 retriable: false,
-            };
+            });
         };
         let topics: Vec<String> = self.settings.routes.keys().cloned().collect();
         if let Err(e) = consumer.subscribe(&topics) {
             let _ = consumer.close().await;
-            return Exit::crash(&e);
+            return Err(Exit::crash(&e));
         }
         if let Some(config) = &self.settings.exactly_once {
             match super::transaction::start(&self.settings.client, config).await {
                 Ok(p) => self.txn = Some(p),
                 Err(e) => {
                     let _ = tokio::time::timeout(CRASH_CLOSE_LIMIT, consumer.close()).await;
-                    return Exit::crash(&e);
+                    return Err(Exit::crash(&e));
                 }
             }
         }
+        Ok((consumer, events))
+    }
+
+    /// Feeds the consumer's records to the handlers and forwards its events
+    /// until a shutdown or a crash.
+    async fn consume(&mut self, consumer: &mut Consumer, events: &mut ConsumerEvents) -> Exit {
         let control = consumer.control();
         let mut retries = Retries::default();
-        let exit = loop {
+        loop {
             let wake = retries.next_wake();
             tokio::select! {
                 biased;
@@ -118,15 +139,26 @@ impl Runner {
                     Some(Err(e)) => break Exit::crash(&e),
                     Some(Ok(record)) => {
                         if let Some(exit) =
-                            self.dispatch(&mut consumer, &control, &mut retries, record).await
+                            self.dispatch(consumer, &control, &mut retries, record).await
                         {
                             break exit;
                         }
                     }
                 },
             }
-        };
-        let limit = match (&exit, self.stopping) {
+        }
+    }
+
+    /// Closes the consumer (within the shutdown's time left, or
+    /// [`CRASH_CLOSE_LIMIT`] after a crash), stops the transactional
+    /// producer and forwards what the consumer reported while closing.
+    async fn close_consumer(
+        &mut self,
+        consumer: Consumer,
+        mut events: ConsumerEvents,
+        exit: &Exit,
+    ) {
+        let limit = match (exit, self.stopping) {
             (Exit::Shutdown, Some(s)) => remaining(s.deadline),
             _ => CRASH_CLOSE_LIMIT,
         };
@@ -144,7 +176,6 @@ impl Runner {
                 self.emit(e);
             }
         }
-        exit
     }
 
     /// Forwards a consumer event; a crash ends this consumer's run.

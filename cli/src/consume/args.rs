@@ -3,7 +3,7 @@
 use bytes::Bytes;
 use clap::Args;
 
-use crate::args::{parse_delimiter, Connection};
+use crate::common_args::{parse_delimiter, Connection};
 
 /// `kafkit consume`.
 #[derive(Debug, Args)]

@@ -7,7 +7,7 @@
 
 use std::io::Write;
 
-use super::output::Printable;
+use super::printable::Printable;
 
 /// One piece of a parsed format.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -29,6 +29,7 @@
 mod args;
 mod format;
 mod output;
+mod printable;
 mod share;
 
 pub use args::{ConsumeArgs, StartOffset};
@@ -45,7 +46,8 @@ use kafkit::producer::TopicPartition;
 use kafkit::ClientConfig;
 use tokio::sync::mpsc;
 
-use output::{Format, Printable};
+use output::Format;
+use printable::Printable;
 
 /// How often an idle consumer re-checks `-e` and flushes.
 const IDLE_CHECK: Duration = Duration::from_millis(100);

@@ -10,10 +10,13 @@
 
 use std::time::Duration;
 
-use kafkit::share::{AcknowledgeType, AcknowledgementMode, ShareConsumer, ShareConsumerConfig};
+use kafkit::share::{
+    AcknowledgeType, AcknowledgementMode, ShareConsumer, ShareConsumerConfig, ShareRecord,
+};
 use kafkit::ClientConfig;
 
-use super::output::{Format, Printable};
+use super::output::Format;
+use super::printable::Printable;
 use super::{ConsumeArgs, FLUSH_BYTES};
 
 /// Runs the share-group reader: `Ok(true)` on a clean stop.
@@ -58,36 +61,22 @@ pub async fn run(
             why = "nothing more to read";
             break;
         }
-        for r in &records {
-            if args.count.is_some_and(|c| printed >= c) {
-                why = "count reached";
-                // Released by close, for the other members.
-                continue;
-            }
-            format.write(&mut out, &Printable::of(&r.record, -1));
-            printed += 1;
-            if let Err(e) = consumer.acknowledge(r, AcknowledgeType::Accept) {
-                eprintln!("kafkit: {e}");
-                failed = true;
-            }
+        let (skipped, ack_failed) = print_and_accept(
+            &mut consumer,
+            &records,
+            args,
+            &format,
+            &mut out,
+            &mut printed,
+        );
+        if skipped {
+            why = "count reached";
         }
+        failed |= ack_failed;
         if !flush(&mut out) {
             break 'poll;
         }
-        match consumer.commit_sync().await {
-            Ok(results) => {
-                for (tp, r) in results {
-                    if let Err(e) = r {
-                        eprintln!("kafkit: acknowledging {}[{}]: {e}", tp.topic, tp.partition);
-                        failed = true;
-                    }
-                }
-            }
-            Err(e) => {
-                eprintln!("kafkit: {e}");
-                failed = true;
-            }
-        }
+        failed |= !commit_acknowledgements(&mut consumer).await;
         if args.count.is_some_and(|c| printed >= c) {
             why = "count reached";
             break;
@@ -101,6 +90,53 @@ pub async fn run(
         eprintln!("kafkit: {printed} records consumed ({why})");
     }
     Ok(!failed)
+}
+
+/// Prints `records` into `out` and accepts each printed one, up to `-c`
+/// in all; those past it are left to be released by close, for the other
+/// members. Whether any was left, and whether an acknowledgement failed.
+fn print_and_accept(
+    consumer: &mut ShareConsumer,
+    records: &[ShareRecord],
+    args: &ConsumeArgs,
+    format: &Format,
+    out: &mut Vec<u8>,
+    printed: &mut u64,
+) -> (bool, bool) {
+    let (mut skipped, mut failed) = (false, false);
+    for r in records {
+        if args.count.is_some_and(|c| *printed >= c) {
+            skipped = true;
+            continue;
+        }
+        format.write(out, &Printable::of(&r.record, -1));
+        *printed += 1;
+        if let Err(e) = consumer.acknowledge(r, AcknowledgeType::Accept) {
+            eprintln!("kafkit: {e}");
+            failed = true;
+        }
+    }
+    (skipped, failed)
+}
+
+/// Commits the acknowledgements of the last poll: `false` when any failed.
+async fn commit_acknowledgements(consumer: &mut ShareConsumer) -> bool {
+    match consumer.commit_sync().await {
+        Ok(results) => {
+            let mut ok = true;
+            for (tp, r) in results {
+                if let Err(e) = r {
+                    eprintln!("kafkit: acknowledging {}[{}]: {e}", tp.topic, tp.partition);
+                    ok = false;
+                }
+            }
+            ok
+        }
+        Err(e) => {
+            eprintln!("kafkit: {e}");
+            false
+        }
+    }
 }
 
 fn flush(out: &mut Vec<u8>) -> bool {

@@ -13,7 +13,9 @@
 //! Criterion reports records/s; the `*-bytes` entries repeat the kafkit
 //! measurements in bytes/s (batch bytes). After the groups, short timed
 //! loops per case (best of 100, interleaved) print summary lines with the
-//! ratios, for decoding and for encoding.
+//! ratios, for decoding and for encoding. `cargo test` runs this file once
+//! in the unoptimised test profile (best of 10 there); its summary says so,
+//! since only an optimised build's ratios compare the codecs.
 //!
 //! Run: `cargo bench --bench codec -- --warm-up-time 1 --measurement-time 2`.
 
@@ -241,16 +243,51 @@ fn best_times<const N: usize>(
     best
 }
 
+/// Rounds of the summary loops: 100 in an optimised build; 10 in the
+/// test profile (`cargo test` runs this bench once as a smoke test), whose
+/// ratios mean little anyway.
+const SUMMARY_ROUNDS: u32 = if cfg!(debug_assertions) { 10 } else { 100 };
+
+/// The build the summary ran in. Under `cargo test` (the debug profile)
+/// kafkit and lz4_flex are unoptimised while kafka-protocol's LZ4 is C
+/// liblz4, which its build script always compiles at -O3: those ratios say
+/// little about an optimised build.
+fn build_profile() -> &'static str {
+    if cfg!(debug_assertions) {
+        "test profile: unoptimised, but kafka-protocol's C liblz4 is built -O3 \
+         regardless, so these ratios mean little (`cargo bench` for real ones)"
+    } else {
+        "optimised (bench) profile"
+    }
+}
+
+/// The summary's header line for `what` (decode or encode).
+fn summary_header(what: &str) -> String {
+    format!(
+        "summary ({what}, {}; best of {SUMMARY_ROUNDS} interleaved 3 ms loops; \
+         ratios < 1 mean kafkit is faster):",
+        build_profile()
+    )
+}
+
+/// `ours` against `theirs` in words: "2.0x faster" or "5.0x slower".
+fn speed(ours: Duration, theirs: Duration) -> String {
+    let (ours, theirs) = (ours.as_secs_f64(), theirs.as_secs_f64());
+    if ours <= theirs {
+        format!("{:.1}x faster", theirs / ours)
+    } else {
+        format!("{:.1}x slower", ours / theirs)
+    }
+}
+
 fn summary(cases: &[Case]) {
     let options = DecodeOptions::default();
     println!();
-    println!(
-        "summary (decode, best of 100 interleaved 3 ms loops; ratios < 1 mean kafkit is faster):"
-    );
+    println!("{}", summary_header("decode"));
     for case in cases {
         let mut copy = vec![0u8; case.bytes.len()];
         let [ours, theirs, floor] = best_times(
-            100,
+            SUMMARY_ROUNDS,
             Duration::from_millis(3),
             [
                 &mut || {
@@ -267,14 +304,14 @@ fn summary(cases: &[Case]) {
         let secs = ours.as_secs_f64();
         println!(
             "{:<16} kafkit {:>10.2?} ({:>6.2} Mrec/s, {:>6.0} MB/s) | kafka-protocol {:>10.2?} | \
-             kafkit/kafka-protocol {:.2} ({:.1}x faster) | kafkit/ceiling {:.2}",
+             kafkit/kafka-protocol {:.2} (kafkit {}) | kafkit/ceiling {:.2}",
             case.name(),
             ours,
             case.count as f64 / secs / 1e6,
             case.bytes.len() as f64 / secs / 1e6,
             theirs,
             secs / theirs.as_secs_f64(),
-            theirs.as_secs_f64() / secs,
+            speed(ours, theirs),
             secs / floor.as_secs_f64(),
         );
     }
@@ -282,13 +319,11 @@ fn summary(cases: &[Case]) {
 
 fn encode_summary(cases: &[Case]) {
     println!();
-    println!(
-        "summary (encode, best of 100 interleaved 3 ms loops; ratios < 1 mean kafkit is faster):"
-    );
+    println!("{}", summary_header("encode"));
     for case in cases {
         let (mut a, mut b) = (BytesMut::new(), BytesMut::new());
         let [ours, theirs] = best_times(
-            100,
+            SUMMARY_ROUNDS,
             Duration::from_millis(3),
             [&mut || encode_kafkit(case, &mut a), &mut || {
                 encode_kafka_protocol(case, &mut b)
@@ -297,7 +332,7 @@ fn encode_summary(cases: &[Case]) {
         let secs = ours.as_secs_f64();
         println!(
             "{:<16} kafkit {:>10.2?} ({:>6.2} Mrec/s, {:>6.0} MB/s, {:>7} B) | kafka-protocol {:>10.2?} \
-             ({:>7} B) | kafkit/kafka-protocol {:.2}",
+             ({:>7} B) | kafkit/kafka-protocol {:.2} (kafkit {})",
             case.name(),
             ours,
             case.count as f64 / secs / 1e6,
@@ -306,6 +341,7 @@ fn encode_summary(cases: &[Case]) {
             theirs,
             b.len(),
             secs / theirs.as_secs_f64(),
+            speed(ours, theirs),
         );
     }
 }

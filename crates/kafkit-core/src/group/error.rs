@@ -2,7 +2,7 @@
 
 use crate::protocol::{ApiKey, ErrorCode, ProtocolError};
 
-use super::RequestId;
+use super::request_id::RequestId;
 
 /// An error from the consumer-group state machine or an assignor.
 ///

@@ -105,6 +105,7 @@ pub mod consumer_member;
 mod error;
 mod event;
 mod member;
+mod request_id;
 mod wire;
 
 pub use crate::common::TopicPartition;

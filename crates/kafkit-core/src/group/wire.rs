@@ -28,11 +28,7 @@ use crate::protocol::messages::sync_group::{SyncGroupRequest, SyncGroupResponse}
 use crate::protocol::{ApiKey, Message, Request};
 
 use super::error::GroupError;
-
-/// Names one request the member issued. Every [`Outbound`] must be answered
-/// exactly once, with `handle_response` or `handle_error`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct RequestId(pub(crate) u64);
+pub use super::request_id::RequestId;
 
 /// The group coordinator's address, from FindCoordinator.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -2,6 +2,8 @@
 //!
 //! Fields a decoder does not know are kept as raw bytes and written back
 //! unchanged, so a message read from a newer peer re-encodes faithfully.
+//! The tagged-field methods of [`Writer`] live here too, so this module
+//! builds on the writer and the writer knows nothing of tagged fields.
 //!
 //! Spec: KIP-482, <https://cwiki.apache.org/confluence/display/KAFKA/KIP-482>
 
@@ -78,6 +80,13 @@ impl TagWriter {
             w.raw(data);
         }
         Ok(())
+    }
+}
+
+impl Writer<'_> {
+    /// Writes a tagged-field section holding only `unknown` fields (no-op when not flexible).
+    pub fn unknown_tagged_fields(&mut self, unknown: &TaggedFields) -> Result<()> {
+        TagWriter::new(unknown, self).finish(self)
     }
 }
 

@@ -9,7 +9,6 @@
 use bytes::{BufMut, Bytes, BytesMut};
 
 use super::error::{ProtocolError, Result};
-use super::tagged::TaggedFields;
 use super::uuid::Uuid;
 
 /// Record data at least this long is shared, not copied, by a
@@ -336,10 +335,5 @@ impl<'a> Writer<'a> {
             w.i32(*v);
             Ok(())
         })
-    }
-
-    /// Writes a tagged-field section holding only `unknown` fields (no-op when not flexible).
-    pub fn unknown_tagged_fields(&mut self, unknown: &TaggedFields) -> Result<()> {
-        super::tagged::TagWriter::new(unknown, self).finish(self)
     }
 }

@@ -18,9 +18,8 @@
 
 use bytes::Bytes;
 
-use super::batch::{TimestampType, NO_TIMESTAMP};
+use super::batch::{TimestampType, LOG_OVERHEAD, NO_TIMESTAMP};
 use super::compression::{decompress, decompress_legacy_v0, Compression};
-use super::set::split_entry;
 use super::DecodeOptions;
 use crate::protocol::error::{ProtocolError, Result};
 use crate::protocol::Reader;
@@ -29,7 +28,8 @@ use crate::protocol::Reader;
 pub const MESSAGE_OVERHEAD_V0: usize = 14;
 /// Size of a v1 message after its length field, with empty key and value.
 pub const MESSAGE_OVERHEAD_V1: usize = 22;
-const MAGIC_AT: usize = 16;
+/// Where the magic byte sits in a legacy message and in a v2 batch alike.
+pub(super) const MAGIC_AT: usize = 16;
 const TIMESTAMP_TYPE: i8 = 0x08;
 const COMPRESSION_MASK: u8 = 0x07;
 
@@ -93,6 +93,33 @@ impl RawMessage {
             value: self.value,
         }
     }
+}
+
+/// Splits the next batch or message (base offset to last byte) off `rest`.
+///
+/// v2 batches kept the legacy framing (`offset: int64, size: int32`), so
+/// this serves the record set of either format.
+///
+/// `Ok(None)` when `rest` holds only the beginning of one.
+pub(super) fn split_entry(rest: &mut Bytes) -> Result<Option<Bytes>> {
+    let Some(size) = rest
+        .get(8..LOG_OVERHEAD)
+        .and_then(|s| <[u8; 4]>::try_from(s).ok())
+    else {
+        return Ok(None);
+    };
+    let size = i32::from_be_bytes(size);
+    let size = usize::try_from(size)
+        .ok()
+        .filter(|&s| s >= MESSAGE_OVERHEAD_V0)
+        .ok_or(ProtocolError::CorruptRecords(
+            "batch or message smaller than any header",
+        ))?;
+    let total = size + LOG_OVERHEAD;
+    if rest.len() < total {
+        return Ok(None);
+    }
+    Ok(Some(rest.split_to(total)))
 }
 
 /// Parses one message (offset to last byte), checking its CRC-32.

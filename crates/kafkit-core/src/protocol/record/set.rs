@@ -11,13 +11,11 @@
 
 use bytes::Bytes;
 
-use super::batch::{BatchView, RecordIter, LOG_OVERHEAD, MAGIC_V2};
-use super::legacy::{decode_entry, LegacyEntry, LegacyMessage, MESSAGE_OVERHEAD_V0};
+use super::batch::{BatchView, RecordIter, MAGIC_V2};
+use super::legacy::{decode_entry, split_entry, LegacyEntry, LegacyMessage, MAGIC_AT};
 use super::records::RecordView;
 use super::DecodeOptions;
 use crate::protocol::error::{ProtocolError, Result};
-
-const MAGIC_AT: usize = 16;
 
 /// One entry of a record set.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,30 +82,6 @@ impl From<&LegacyMessage> for RecordView {
             ..Self::default()
         }
     }
-}
-
-/// Splits the next batch or message (base offset to last byte) off `rest`.
-///
-/// `Ok(None)` when `rest` holds only the beginning of one.
-pub(crate) fn split_entry(rest: &mut Bytes) -> Result<Option<Bytes>> {
-    let Some(size) = rest
-        .get(8..LOG_OVERHEAD)
-        .and_then(|s| <[u8; 4]>::try_from(s).ok())
-    else {
-        return Ok(None);
-    };
-    let size = i32::from_be_bytes(size);
-    let size = usize::try_from(size)
-        .ok()
-        .filter(|&s| s >= MESSAGE_OVERHEAD_V0)
-        .ok_or(ProtocolError::CorruptRecords(
-            "batch or message smaller than any header",
-        ))?;
-    let total = size + LOG_OVERHEAD;
-    if rest.len() < total {
-        return Ok(None);
-    }
-    Ok(Some(rest.split_to(total)))
 }
 
 /// Reads the batches of a record set one at a time.

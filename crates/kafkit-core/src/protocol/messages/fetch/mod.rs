@@ -20,7 +20,7 @@ mod response;
 #[cfg(test)]
 mod tests;
 
-use crate::protocol::VersionRange;
+use crate::protocol::{Reader, Result, Uuid, VersionRange, Writer};
 
 pub use super::leader_discovery::{LeaderIdAndEpoch, NodeEndpoint};
 pub use request::{FetchPartition, FetchRequest, FetchTopic, ForgottenTopic, ReplicaState};
@@ -33,3 +33,24 @@ pub use response::{
 const VERSIONS: VersionRange = VersionRange::new(0, 17);
 /// First flexible Fetch version.
 const FLEXIBLE_FROM: Option<i16> = Some(12);
+
+/// Writes a topic's name (v0-v12) or id (v13+); the other one is ignorable.
+fn encode_topic_ref(w: &mut Writer<'_>, name: &str, id: &Uuid) -> Result<()> {
+    if w.version() >= 13 {
+        w.absent("topic", name.is_empty(), true)?;
+        w.uuid(id);
+    } else {
+        w.absent("topic_id", id.is_zero(), true)?;
+        w.string(name)?;
+    }
+    Ok(())
+}
+
+/// Reads a topic's name (v0-v12) or id (v13+).
+fn decode_topic_ref(r: &mut Reader, version: i16) -> Result<(String, Uuid)> {
+    if version >= 13 {
+        Ok((String::new(), r.uuid()?))
+    } else {
+        Ok((r.string()?, Uuid::ZERO))
+    }
+}

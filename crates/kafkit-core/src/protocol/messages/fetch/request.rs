@@ -6,7 +6,7 @@ use crate::protocol::{
 };
 
 use super::response::FetchResponse;
-use super::{FLEXIBLE_FROM, VERSIONS};
+use super::{decode_topic_ref, encode_topic_ref, FLEXIBLE_FROM, VERSIONS};
 
 /// Asks a partition leader (or a follower, for a preferred read replica) for records.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -159,27 +159,6 @@ pub struct ForgottenTopic {
     pub partitions: Vec<i32>,
     /// Unknown tagged fields (v12+).
     pub unknown_tagged_fields: TaggedFields,
-}
-
-/// Writes a topic's name (v0-v12) or id (v13+); the other one is ignorable.
-pub(super) fn encode_topic_ref(w: &mut Writer<'_>, name: &str, id: &Uuid) -> Result<()> {
-    if w.version() >= 13 {
-        w.absent("topic", name.is_empty(), true)?;
-        w.uuid(id);
-    } else {
-        w.absent("topic_id", id.is_zero(), true)?;
-        w.string(name)?;
-    }
-    Ok(())
-}
-
-/// Reads a topic's name (v0-v12) or id (v13+).
-pub(super) fn decode_topic_ref(r: &mut Reader, version: i16) -> Result<(String, Uuid)> {
-    if version >= 13 {
-        Ok((String::new(), r.uuid()?))
-    } else {
-        Ok((r.string()?, Uuid::ZERO))
-    }
 }
 
 fn encode_partition(w: &mut Writer<'_>, p: &FetchPartition) -> Result<()> {

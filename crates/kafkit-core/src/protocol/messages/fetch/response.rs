@@ -2,8 +2,7 @@
 
 use bytes::Bytes;
 
-use super::request::{decode_topic_ref, encode_topic_ref};
-use super::{FLEXIBLE_FROM, VERSIONS};
+use super::{decode_topic_ref, encode_topic_ref, FLEXIBLE_FROM, VERSIONS};
 use crate::protocol::messages::leader_discovery::{
     decode_node_endpoints, encode_node_endpoints, LeaderIdAndEpoch, NodeEndpoint,
 };
