@@ -41,21 +41,31 @@ fn logdirs_and_elect_leaders_on_kafka() {
         0,
     );
 
-    let dirs = json(&run(b, &["logdirs", "-t", &topic, "--json"], 0));
-    let brokers = dirs.as_array().expect("one entry per broker");
-    assert_eq!(brokers.len(), 1, "{dirs}");
-    assert_eq!(brokers[0]["ok"], true, "{dirs}");
-    let replicas: Vec<(String, i64)> = brokers[0]["log_dirs"]
-        .as_array()
-        .expect("log dirs")
-        .iter()
-        .flat_map(|d| d["replicas"].as_array().cloned().unwrap_or_default())
-        .map(|r| {
-            let name = r["topic"].as_str().unwrap_or_default().to_owned();
-            (name, r["partition"].as_i64().unwrap_or(-1))
-        })
-        .collect();
-    assert_eq!(replicas, [(topic.clone(), 0), (topic.clone(), 1)], "{dirs}");
+    // A new topic's replicas appear in DescribeLogDirs one by one, as the
+    // broker creates their logs: ask again until both are there.
+    let wanted = [(topic.clone(), 0), (topic.clone(), 1)];
+    let give_up = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let dirs = json(&run(b, &["logdirs", "-t", &topic, "--json"], 0));
+        let brokers = dirs.as_array().expect("one entry per broker");
+        assert_eq!(brokers.len(), 1, "{dirs}");
+        assert_eq!(brokers[0]["ok"], true, "{dirs}");
+        let replicas: Vec<(String, i64)> = brokers[0]["log_dirs"]
+            .as_array()
+            .expect("log dirs")
+            .iter()
+            .flat_map(|d| d["replicas"].as_array().cloned().unwrap_or_default())
+            .map(|r| {
+                let name = r["topic"].as_str().unwrap_or_default().to_owned();
+                (name, r["partition"].as_i64().unwrap_or(-1))
+            })
+            .collect();
+        if replicas == wanted {
+            break;
+        }
+        assert!(std::time::Instant::now() < give_up, "{dirs}");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
     let text = run(b, &["logdirs", "-t", &format!("{topic}:1")], 0);
     assert!(
         text.starts_with("broker ") && text.contains(" total="),
