@@ -1,9 +1,9 @@
 //! Typed record payloads: a [`Serializer`] turns a value into a record's
 //! bytes, a [`Deserializer`] turns them back. Implement the pair for any
 //! format (Avro, Protobuf, MessagePack, ...); with the `serde` feature,
-//! [`Json`] implements both for every `serde` type, and
-//! [`ProducerRecord::json`](crate::producer::ProducerRecord::json) and the
-//! consumer's `ConsumerRecord::json` use it.
+//! `Json` implements both for every `serde` type, and the producer's
+//! `ProducerRecord::json` and the consumer's `ConsumerRecord::json` (in
+//! `kafkit`) use it.
 //!
 //! A failure is a [`PayloadError`], never a panic.
 
