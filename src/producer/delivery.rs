@@ -152,22 +152,24 @@ pub struct DeliveryFuture {
 }
 
 impl DeliveryFuture {
-    /// The future of the record at `index` in `batch`.
-    pub(crate) fn new(batch: Arc<BatchResult>, index: i32, timestamp: i64, topic: String) -> Self {
+    /// The future of the record at `index` in `batch`, with its `send`
+    /// span (given its offset once delivered). Built in place: a builder
+    /// taking `self` by value moved the whole future once more per record.
+    pub(crate) fn new(
+        batch: Arc<BatchResult>,
+        index: i32,
+        timestamp: i64,
+        topic: String,
+        span: tracing::Span,
+    ) -> Self {
         Self {
             batch,
             topic,
             timestamp,
             index,
             waker_slot: None,
-            span: tracing::Span::none(),
+            span,
         }
-    }
-
-    /// The record's `send` span, given its offset once delivered.
-    pub(crate) fn with_span(mut self, span: tracing::Span) -> Self {
-        self.span = span;
-        self
     }
 }
 
@@ -227,7 +229,13 @@ mod tests {
     }
 
     fn future(c: &Completion, index: i32) -> DeliveryFuture {
-        DeliveryFuture::new(c.result().clone(), index, 77, "t".into())
+        DeliveryFuture::new(
+            c.result().clone(),
+            index,
+            77,
+            "t".into(),
+            tracing::Span::none(),
+        )
     }
 
     #[test]

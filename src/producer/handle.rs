@@ -302,7 +302,13 @@ impl Producer {
             &record.topic,
             partition,
         );
-        Ok(DeliveryFuture::new(result, index, timestamp, record.topic).with_span(span))
+        Ok(DeliveryFuture::new(
+            result,
+            index,
+            timestamp,
+            record.topic,
+            span,
+        ))
     }
 
     /// Takes `permits` bytes of `buffer_memory`, waiting until `deadline`
