@@ -1,7 +1,5 @@
 //! The public `Producer` handle.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -13,6 +11,7 @@ use super::accumulator::NewRecord;
 use super::clock::WallClock;
 use super::config::ProducerConfig;
 use super::delivery::{Completion, DeliveryFuture};
+use super::fnv::TopicMap;
 use super::metrics::{Metrics, ProducerMetrics};
 use super::partitioner::{DefaultPartitioner, Partitioner};
 use super::sender::{Command, SenderTask, ABORT_GRACE};
@@ -94,30 +93,7 @@ impl Route {
 #[derive(Debug, Default)]
 struct RouteCache {
     snapshot: Option<Arc<ClusterMetadata>>,
-    topics: HashMap<String, Route, BuildHasherDefault<Fnv>>,
-}
-
-/// FNV-1a: topic names are short and come from the application, so the
-/// flood-resistant default hasher only costs time here (hashed per record).
-#[derive(Debug)]
-struct Fnv(u64);
-
-impl Default for Fnv {
-    fn default() -> Self {
-        Self(0xcbf2_9ce4_8422_2325)
-    }
-}
-
-impl Hasher for Fnv {
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
+    topics: TopicMap<Route>,
 }
 
 impl Producer {
