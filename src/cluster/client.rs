@@ -108,6 +108,12 @@ impl Client {
         read(&self.inner.metadata).clone()
     }
 
+    /// Whether `snapshot` is the current metadata (no `Arc` clone: the
+    /// producer checks its route cache with this per record).
+    pub(crate) fn metadata_is(&self, snapshot: &Arc<ClusterMetadata>) -> bool {
+        Arc::ptr_eq(&read(&self.inner.metadata), snapshot)
+    }
+
     /// Adds topics to the set kept fresh by every refresh.
     pub fn track_topics<I: IntoIterator<Item = S>, S: Into<String>>(&self, topics: I) {
         lock(&self.inner.topics).extend(topics.into_iter().map(Into::into));

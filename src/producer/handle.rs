@@ -328,23 +328,29 @@ impl Producer {
     /// The partition of `record` if the current metadata has its topic ready
     /// (every partition led); routes are computed once per metadata snapshot
     /// and the partitioner runs under the cache's lock, so nothing is cloned.
+    ///
+    /// The common case (same snapshot, topic cached) compares the snapshot
+    /// without cloning its `Arc` and hashes the topic name once.
     fn partition_cached(&self, record: &ProducerRecord) -> Option<Result<i32>> {
-        let snapshot = self.inner.client.metadata();
+        let client = &self.inner.client;
         let mut cache = lock(&self.inner.routes);
-        if !cache
+        let topic = record.topic.as_str();
+        if cache
             .snapshot
             .as_ref()
-            .is_some_and(|s| Arc::ptr_eq(s, &snapshot))
+            .is_some_and(|s| client.metadata_is(s))
         {
+            if let Some(route) = cache.topics.get(topic) {
+                return Some(self.choose(record, route));
+            }
+        } else {
             cache.topics.clear();
-            cache.snapshot = Some(snapshot.clone());
+            cache.snapshot = Some(client.metadata());
         }
-        let topic = record.topic.as_str();
-        if !cache.topics.contains_key(topic) {
-            let route = Route::of(snapshot.topic(topic).filter(|t| t.is_ready())?);
-            cache.topics.insert(topic.to_owned(), route);
-        }
-        Some(self.choose(record, cache.topics.get(topic)?))
+        let snapshot = cache.snapshot.clone()?;
+        let route = Route::of(snapshot.topic(topic).filter(|t| t.is_ready())?);
+        let route = cache.topics.entry(topic.to_owned()).or_insert(route);
+        Some(self.choose(record, route))
     }
 
     fn choose(&self, record: &ProducerRecord, route: &Route) -> Result<i32> {
