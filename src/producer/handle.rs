@@ -89,10 +89,11 @@ impl Route {
     }
 }
 
-/// Routes of ready topics, valid while the client's snapshot is `snapshot`.
+/// Routes of ready topics, valid while the client's metadata is at the
+/// version `snapshot` was taken at.
 #[derive(Debug, Default)]
 struct RouteCache {
-    snapshot: Option<Arc<ClusterMetadata>>,
+    snapshot: Option<(u64, Arc<ClusterMetadata>)>,
     topics: TopicMap<Route>,
 }
 
@@ -329,25 +330,22 @@ impl Producer {
     /// (every partition led); routes are computed once per metadata snapshot
     /// and the partitioner runs under the cache's lock, so nothing is cloned.
     ///
-    /// The common case (same snapshot, topic cached) compares the snapshot
-    /// without cloning its `Arc` and hashes the topic name once.
+    /// The common case (same metadata version, topic cached) reads one
+    /// atomic instead of the metadata's lock and hashes the topic name once.
     fn partition_cached(&self, record: &ProducerRecord) -> Option<Result<i32>> {
         let client = &self.inner.client;
         let mut cache = lock(&self.inner.routes);
         let topic = record.topic.as_str();
-        if cache
-            .snapshot
-            .as_ref()
-            .is_some_and(|s| client.metadata_is(s))
-        {
+        let version = client.metadata_version();
+        if cache.snapshot.as_ref().is_some_and(|(v, _)| *v == version) {
             if let Some(route) = cache.topics.get(topic) {
                 return Some(self.choose(record, route));
             }
         } else {
             cache.topics.clear();
-            cache.snapshot = Some(client.metadata());
+            cache.snapshot = Some(client.versioned_metadata());
         }
-        let snapshot = cache.snapshot.clone()?;
+        let (_, snapshot) = cache.snapshot.clone()?;
         let route = Route::of(snapshot.topic(topic).filter(|t| t.is_ready())?);
         let route = cache.topics.entry(topic.to_owned()).or_insert(route);
         Some(self.choose(record, route))
