@@ -21,7 +21,7 @@ use kafkit::Client;
 
 mod support;
 use support::kafka;
-use support::real::{broker, client, create_topics, read_topic, text, WAIT};
+use support::real::{admin, broker, client, create_topics, read_topic, text, WAIT};
 
 const PARTITIONS: i32 = 3;
 const RECORDS: usize = 200;
@@ -219,4 +219,66 @@ async fn idempotent_batches_carry_a_producer_id_and_gapless_sequences() {
     producer_ids.dedup();
     assert_eq!(producer_ids.len(), 1, "one producer id: {producer_ids:?}");
     assert!(total > 3 * 3, "several batches per partition");
+}
+
+/// The producer's per-topic routes (partition count, partitions with a
+/// leader; cached per metadata version) follow the client's metadata: a
+/// partition past the count is refused, and once a refresh shows the
+/// partitions added to the topic, a record goes to one of them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn routes_follow_partitions_added_to_the_topic() {
+    let Some(bootstrap) = broker() else { return };
+    let topic = kafka::unique("grown");
+    create_topics(&bootstrap, &[(&topic, 1)], 1).await;
+    // The client knows the topic before the producer's first record, so
+    // that record's route comes from the cache, not from waiting for it.
+    let shared = Client::connect(client(&bootstrap)).await.expect("client");
+    shared.track_topics([topic.clone()]);
+    shared.refresh_metadata().await.expect("refresh");
+    let producer = Producer::with_client(shared.clone(), ProducerConfig::default());
+    let third = || ProducerRecord::new(&topic).value("c").partition(2);
+    let first = producer
+        .send(ProducerRecord::new(&topic).value("a").partition(0))
+        .await
+        .expect("partition 0");
+    assert_eq!((first.partition, first.offset), (0, 0));
+    let refused = producer.send(third()).await;
+    assert!(
+        matches!(
+            refused,
+            Err(kafkit::Error::Record {
+                partition: Some(2),
+                ..
+            })
+        ),
+        "{refused:?}"
+    );
+    let admin = admin(&bootstrap).await;
+    let created = admin
+        .create_partitions(&[(topic.clone(), 3)], false)
+        .await
+        .expect("create partitions");
+    for (name, result) in created {
+        result.unwrap_or_else(|e| panic!("{name}: {e}"));
+    }
+    admin.close();
+    // The broker answering metadata may learn of the new partitions a
+    // moment after the call returns.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let report = loop {
+        producer.client().refresh_metadata().await.expect("refresh");
+        match producer.send(third()).await {
+            Ok(report) => break report,
+            Err(kafkit::Error::Record { .. }) if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("partition 2 of {topic}: {e}"),
+        }
+    };
+    assert_eq!((report.partition, report.offset), (2, 0));
+    producer
+        .close(Duration::from_secs(10))
+        .await
+        .expect("close");
+    shared.close();
 }

@@ -2,6 +2,7 @@
 //! periodically and on demand.
 
 use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::Duration;
 
@@ -30,6 +31,10 @@ pub struct Client {
 struct Inner {
     pool: Pool,
     metadata: RwLock<Arc<ClusterMetadata>>,
+    /// Bumped after every store into `metadata`: a plain load tells a
+    /// per-record cache (the producer's routes) whether its snapshot is
+    /// still current, without touching the lock's shared counter.
+    metadata_version: AtomicU64,
     topics: Mutex<BTreeSet<String>>,
     refresh: tokio::sync::Mutex<()>,
     closed: watch::Sender<bool>,
@@ -55,6 +60,7 @@ impl Client {
             inner: Arc::new(Inner {
                 pool: Pool::new(config),
                 metadata: RwLock::new(Arc::new(ClusterMetadata::default())),
+                metadata_version: AtomicU64::new(0),
                 topics: Mutex::new(BTreeSet::new()),
                 refresh: tokio::sync::Mutex::new(()),
                 closed,
@@ -108,6 +114,26 @@ impl Client {
         read(&self.inner.metadata).clone()
     }
 
+    /// The current metadata snapshot and its version (read first, so a
+    /// snapshot stored meanwhile only makes the version look older).
+    pub(crate) fn versioned_metadata(&self) -> (u64, Arc<ClusterMetadata>) {
+        let version = self.metadata_version();
+        (version, self.metadata())
+    }
+
+    /// Changes whenever the metadata snapshot is replaced: a cache of
+    /// something derived from [`Client::versioned_metadata`] is current
+    /// while this still answers its version (the producer checks its route
+    /// cache with it per record: one load, no lock).
+    pub(crate) fn metadata_version(&self) -> u64 {
+        self.inner.metadata_version.load(Ordering::Acquire)
+    }
+
+    fn store_metadata(&self, slot: &mut Arc<ClusterMetadata>, next: Arc<ClusterMetadata>) {
+        *slot = next;
+        self.inner.metadata_version.fetch_add(1, Ordering::Release);
+    }
+
     /// Adds topics to the set kept fresh by every refresh.
     pub fn track_topics<I: IntoIterator<Item = S>, S: Into<String>>(&self, topics: I) {
         lock(&self.inner.topics).extend(topics.into_iter().map(Into::into));
@@ -150,7 +176,7 @@ impl Client {
         *lock(&self.inner.last_metadata) = tokio::time::Instant::now();
         let next = Arc::new(now.merged(&resp));
         self.inner.pool.set_brokers(next.broker_addrs());
-        *write(&self.inner.metadata) = next.clone();
+        self.store_metadata(&mut write(&self.inner.metadata), next.clone());
         debug!(
             brokers = next.brokers.len(),
             topics = next.topics.len(),
@@ -179,7 +205,7 @@ impl Client {
                 .all(|(t, p, leader, _)| current.leader(t, *p) == Some(*leader));
         };
         let next = Arc::new(next);
-        *current = next.clone();
+        self.store_metadata(&mut current, next.clone());
         drop(current);
         self.inner.pool.add_brokers(next.broker_addrs());
         debug!(moves = ?moves, "leaders moved as the broker said (KIP-951)");

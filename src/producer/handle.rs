@@ -1,7 +1,5 @@
 //! The public `Producer` handle.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -13,6 +11,7 @@ use super::accumulator::NewRecord;
 use super::clock::WallClock;
 use super::config::ProducerConfig;
 use super::delivery::{Completion, DeliveryFuture};
+use super::fnv::TopicMap;
 use super::metrics::{Metrics, ProducerMetrics};
 use super::partitioner::{DefaultPartitioner, Partitioner};
 use super::sender::{Command, SenderTask, ABORT_GRACE};
@@ -90,34 +89,12 @@ impl Route {
     }
 }
 
-/// Routes of ready topics, valid while the client's snapshot is `snapshot`.
+/// Routes of ready topics, valid while the client's metadata is at the
+/// version `snapshot` was taken at.
 #[derive(Debug, Default)]
 struct RouteCache {
-    snapshot: Option<Arc<ClusterMetadata>>,
-    topics: HashMap<String, Route, BuildHasherDefault<Fnv>>,
-}
-
-/// FNV-1a: topic names are short and come from the application, so the
-/// flood-resistant default hasher only costs time here (hashed per record).
-#[derive(Debug)]
-struct Fnv(u64);
-
-impl Default for Fnv {
-    fn default() -> Self {
-        Self(0xcbf2_9ce4_8422_2325)
-    }
-}
-
-impl Hasher for Fnv {
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
+    snapshot: Option<(u64, Arc<ClusterMetadata>)>,
+    topics: TopicMap<Route>,
 }
 
 impl Producer {
@@ -302,7 +279,13 @@ impl Producer {
             &record.topic,
             partition,
         );
-        Ok(DeliveryFuture::new(result, index, timestamp, record.topic).with_span(span))
+        Ok(DeliveryFuture::new(
+            result,
+            index,
+            timestamp,
+            record.topic,
+            span,
+        ))
     }
 
     /// Takes `permits` bytes of `buffer_memory`, waiting until `deadline`
@@ -346,23 +329,26 @@ impl Producer {
     /// The partition of `record` if the current metadata has its topic ready
     /// (every partition led); routes are computed once per metadata snapshot
     /// and the partitioner runs under the cache's lock, so nothing is cloned.
+    ///
+    /// The common case (same metadata version, topic cached) reads one
+    /// atomic instead of the metadata's lock and hashes the topic name once.
     fn partition_cached(&self, record: &ProducerRecord) -> Option<Result<i32>> {
-        let snapshot = self.inner.client.metadata();
+        let client = &self.inner.client;
         let mut cache = lock(&self.inner.routes);
-        if !cache
-            .snapshot
-            .as_ref()
-            .is_some_and(|s| Arc::ptr_eq(s, &snapshot))
-        {
-            cache.topics.clear();
-            cache.snapshot = Some(snapshot.clone());
-        }
         let topic = record.topic.as_str();
-        if !cache.topics.contains_key(topic) {
-            let route = Route::of(snapshot.topic(topic).filter(|t| t.is_ready())?);
-            cache.topics.insert(topic.to_owned(), route);
+        let version = client.metadata_version();
+        if cache.snapshot.as_ref().is_some_and(|(v, _)| *v == version) {
+            if let Some(route) = cache.topics.get(topic) {
+                return Some(self.choose(record, route));
+            }
+        } else {
+            cache.topics.clear();
+            cache.snapshot = Some(client.versioned_metadata());
         }
-        Some(self.choose(record, cache.topics.get(topic)?))
+        let (_, snapshot) = cache.snapshot.clone()?;
+        let route = Route::of(snapshot.topic(topic).filter(|t| t.is_ready())?);
+        let route = cache.topics.entry(topic.to_owned()).or_insert(route);
+        Some(self.choose(record, route))
     }
 
     fn choose(&self, record: &ProducerRecord, route: &Route) -> Result<i32> {

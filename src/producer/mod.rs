@@ -16,6 +16,7 @@ mod clock;
 mod config;
 mod delivery;
 mod dispatch;
+mod fnv;
 mod handle;
 mod metrics;
 pub mod partitioner;

@@ -37,6 +37,8 @@ use std::fmt::Debug;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
+use super::fnv::TopicMap;
+
 /// The seed of Kafka's murmur2 variant.
 const MURMUR2_SEED: u32 = 0x9747_b28c;
 /// The multiplier of MurmurHash2.
@@ -142,7 +144,7 @@ pub struct DefaultPartitioner {
 #[derive(Debug)]
 struct StickyState {
     rng: XorShift64,
-    topics: HashMap<String, Sticky>,
+    topics: TopicMap<Sticky>,
 }
 
 /// A topic's sticky partition.
@@ -167,7 +169,7 @@ impl DefaultPartitioner {
         Self {
             state: Mutex::new(StickyState {
                 rng: XorShift64::new(seed),
-                topics: HashMap::new(),
+                topics: TopicMap::default(),
             }),
         }
     }

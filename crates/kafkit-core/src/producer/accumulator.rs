@@ -190,19 +190,19 @@ impl<T> Accumulator<T> {
             sealed = true;
         }
         let opened = q.open.is_none();
-        let open = match q.open.take() {
-            Some(open) => open,
-            None => {
-                let tp = TopicPartition {
-                    topic: topic.to_owned(),
-                    partition: rec.partition,
-                };
-                self.next_id += 1;
-                let buffer = self.pool.take();
-                Batch::new(tp, self.next_id, rec, now, new_token(), buffer)
-            }
-        };
-        let open = q.open.insert(open);
+        if opened {
+            let tp = TopicPartition {
+                topic: topic.to_owned(),
+                partition: rec.partition,
+            };
+            self.next_id += 1;
+            let buffer = self.pool.take();
+            q.open = Some(Batch::new(tp, self.next_id, rec, now, new_token(), buffer));
+        }
+        // The open batch stays where it is: taking it out of its slot and
+        // putting it back moved the whole batch (a few hundred bytes) twice
+        // per record.
+        let open = q.open.as_mut().ok_or(AppendError::Closed)?;
         let pushed = open.push(rec, batch_size);
         if open.count == 0 {
             // Nothing went in: drop the batch rather than ever send it empty.

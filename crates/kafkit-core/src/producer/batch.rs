@@ -140,6 +140,7 @@ impl<T> Batch<T> {
     }
 
     /// Encodes `rec` behind the records so far; returns its index.
+    #[inline]
     pub(super) fn push(&mut self, rec: &NewRecord<'_>, capacity: usize) -> Result<i32> {
         let index = self.count;
         let timestamp_delta = rec
