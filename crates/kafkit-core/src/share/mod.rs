@@ -19,6 +19,6 @@ pub mod types;
 
 pub use acks::{AcknowledgeType, PartitionAcks};
 pub use session::{
-    AckResult, AcquiredData, ShareAcquireMode, ShareFetchLimits, ShareOutcome, ShareSession, ShareSessionError,
-    TopicIdPartition,
+    AckResult, AcquiredData, ShareAcquireMode, ShareFetchLimits, ShareOutcome, ShareSession,
+    ShareSessionError, TopicIdPartition,
 };

@@ -207,10 +207,9 @@ impl ShareSession {
         if let Some(f) = self.in_flight.as_mut() {
             f.acked = out.iter().map(|(tp, _)| *tp).collect();
             f.renew = out.iter().any(|(_, batches)| {
-                batches.iter().any(|b| {
-                    b.acknowledge_types
-                        .contains(&AcknowledgeType::Renew.wire())
-                })
+                batches
+                    .iter()
+                    .any(|b| b.acknowledge_types.contains(&AcknowledgeType::Renew.wire()))
             });
         }
         out

@@ -1,16 +1,16 @@
 //! The share session driven through scripted responses in virtual time.
 
 use super::*;
-use crate::protocol::messages::share_fetch::ShareFetchTopic;
-use crate::share::ShareAcquireMode;
 use crate::protocol::messages::share_acknowledge::{
     ShareAcknowledgePartitionResponse, ShareAcknowledgeTopicResponse,
 };
 use crate::protocol::messages::share_fetch::AcquiredRecords;
+use crate::protocol::messages::share_fetch::ShareFetchTopic;
 use crate::protocol::messages::share_fetch::{
     ShareFetchPartitionResponse, ShareFetchTopicResponse,
 };
 use crate::protocol::Uuid;
+use crate::share::ShareAcquireMode;
 use bytes::Bytes;
 
 const T: Uuid = Uuid([5; 16]);
@@ -148,17 +148,20 @@ fn share_acknowledge_when_not_fetching_and_close_releases_what_is_held() {
     assert_eq!(ack.share_session_epoch, 1);
     assert_eq!(summary(&ack.topics), [(0, vec![(10, 10, vec![1])])]);
     let out = s
-        .on_acknowledge_response(t0, ShareAcknowledgeResponse {
-            responses: vec![ShareAcknowledgeTopicResponse {
-                topic_id: T,
-                partitions: vec![ShareAcknowledgePartitionResponse {
-                    partition_index: 0,
+        .on_acknowledge_response(
+            t0,
+            ShareAcknowledgeResponse {
+                responses: vec![ShareAcknowledgeTopicResponse {
+                    topic_id: T,
+                    partitions: vec![ShareAcknowledgePartitionResponse {
+                        partition_index: 0,
+                        ..Default::default()
+                    }],
                     ..Default::default()
                 }],
                 ..Default::default()
-            }],
-            ..Default::default()
-        })
+            },
+        )
         .unwrap();
     assert_eq!(out.acks[0].offsets, [(10, AcknowledgeType::Accept)]);
     assert_eq!((s.epoch(), s.held()), (2, 3));
@@ -386,10 +389,7 @@ fn a_renewal_by_share_acknowledge_keeps_the_record_held_past_its_first_lock() {
     s.acknowledge(tp(0), 11, AcknowledgeType::Accept).unwrap();
     let req = s.acknowledge_request().unwrap().expect("pending");
     assert!(req.is_renew_ack);
-    assert_eq!(
-        summary(&req.topics),
-        [(0, vec![(10, 11, vec![4, 1])])]
-    );
+    assert_eq!(summary(&req.topics), [(0, vec![(10, 11, vec![4, 1])])]);
     // In flight: no second acknowledgement of a renewing offset.
     assert!(matches!(
         s.acknowledge(tp(0), 10, AcknowledgeType::Accept),
@@ -430,7 +430,12 @@ fn a_pending_renewal_makes_the_next_fetch_renew_only() {
     let req = s.fetch_request(&limits).unwrap();
     assert!(req.is_renew_ack);
     assert_eq!(
-        (req.max_wait_ms, req.min_bytes, req.max_bytes, req.max_records),
+        (
+            req.max_wait_ms,
+            req.min_bytes,
+            req.max_bytes,
+            req.max_records
+        ),
         (0, 0, 0, 0),
         "the broker refuses a renewing fetch that asks for records"
     );
