@@ -15,9 +15,10 @@
 //! started with them).
 
 use std::collections::BTreeMap;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
+use kafkit::listener::{HandlerError, ShareListener, ShareListenerEvent, ShareOutcome};
 use kafkit::producer::{Producer, ProducerConfig, ProducerRecord};
 use kafkit::share::{
     AcknowledgeType, AcknowledgementMode, ShareAcquireMode, ShareConsumer, ShareConsumerConfig,
@@ -26,7 +27,7 @@ use kafkit::share::{
 
 mod support;
 use support::kafka;
-use support::real::{client, create_topics, text};
+use support::real::{client, create_topics, init_tracing, text};
 
 /// The lock duration the broker is started with.
 const LOCK: Duration = Duration::from_secs(3);
@@ -34,6 +35,7 @@ const LOCK: Duration = Duration::from_secs(3);
 /// This binary's broker (`KAFKIT_SHARE_KAFKA` to reuse one started with the
 /// same options).
 fn broker() -> Option<String> {
+    init_tracing();
     static CELL: OnceLock<Option<String>> = OnceLock::new();
     CELL.get_or_init(|| {
         if let Ok(b) = std::env::var("KAFKIT_SHARE_KAFKA") {
@@ -318,4 +320,78 @@ async fn record_limit_acquires_at_most_max_records_and_batch_optimized_whole_bat
         assert!(later.is_empty(), "{g}: {later:?}");
         again.close().await.expect("close");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_share_listener_renews_the_record_of_a_handler_slower_than_the_lock() {
+    let Some(b) = broker() else { return };
+    let topic = one_partition_topic(&b, "share-slow").await;
+    let group = kafka::unique("share-slow");
+    // `other` initializes the share-partition (at the latest offset), then
+    // stops polling so that the listener gets the record.
+    let mut other = consumer(&b, &topic, explicit(&group)).await;
+    ready(&mut [&mut other]).await;
+
+    let (started_tx, mut started) = tokio::sync::mpsc::unbounded_channel::<(String, i16)>();
+    let finish = Arc::new(tokio::sync::Notify::new());
+    let release = Arc::clone(&finish);
+    let mut listener = ShareListener::builder(
+        client(&b),
+        ShareConsumerConfig::new(&group),
+        [topic.clone()],
+        move |r: ShareRecord| {
+            let started = started_tx.clone();
+            let finish = Arc::clone(&release);
+            async move {
+                let _ = started.send((text(r.value.as_ref()), r.delivery_count));
+                finish.notified().await;
+                Ok::<(), HandlerError>(())
+            }
+        },
+    )
+    .run();
+    let mut events = listener.events().expect("events");
+    produce(&b, &topic, 0, 1, 1).await;
+    let first = tokio::time::timeout(Duration::from_secs(20), started.recv())
+        .await
+        .expect("handler started")
+        .expect("a record");
+    assert_eq!(first, ("v0".to_string(), 1));
+    let handling_since = Instant::now();
+
+    // While the handler runs (past twice the lock), the other member polls
+    // the partition and gets nothing: the listener renews the lock.
+    let stolen = drain(&mut other, 2 * LOCK + Duration::from_millis(500)).await;
+    assert!(
+        stolen.is_empty(),
+        "the record in hand was redelivered: {stolen:?}"
+    );
+    assert!(handling_since.elapsed() > 2 * LOCK);
+    finish.notify_one();
+
+    let handled = tokio::time::timeout(Duration::from_secs(10), events.recv())
+        .await
+        .expect("an event")
+        .expect("the listener runs");
+    match handled {
+        ShareListenerEvent::Handled {
+            offset,
+            delivery_count,
+            outcome,
+            ..
+        } => assert_eq!(
+            (offset, delivery_count, outcome),
+            (0, 1, ShareOutcome::Accepted)
+        ),
+        other => panic!("{other:?}"),
+    }
+    // Accepted once: neither member gets it again.
+    let later = drain(&mut other, LOCK + Duration::from_secs(1)).await;
+    assert!(later.is_empty(), "{later:?}");
+    assert!(started.try_recv().is_err(), "handled twice");
+    listener
+        .shutdown(Duration::from_secs(10))
+        .await
+        .expect("shutdown");
+    other.close().await.expect("close");
 }
