@@ -414,6 +414,14 @@ fn a_renewal_by_share_acknowledge_keeps_the_record_held_past_its_first_lock() {
     s.on_acknowledge_response(at(4_500), ack_response(vec![], 0))
         .unwrap();
     assert_eq!(s.held(), 0);
+    // A hostile negative lock duration is ignored: the last good one stays.
+    s.fetch_request(&LIMITS).unwrap();
+    let mut resp = fetch_response(vec![(0, vec![acquired(20, 20, 1)], ErrorCode::NONE)]);
+    resp.acquisition_lock_timeout_ms = i32::MIN;
+    s.on_fetch_response(at(5_000), resp).unwrap();
+    assert_eq!(s.lock_timeout(), Duration::from_millis(3_000));
+    assert_eq!(s.expire(at(7_999)), 0);
+    assert_eq!(s.expire(at(8_000)), 1);
 }
 
 #[test]
