@@ -4,7 +4,8 @@
 //! group past its lock; the acquire mode (KIP-1206) makes `max_records` a
 //! hard limit per fetch (`RecordLimit`) or rounds it up to whole batches
 //! (`BatchOptimized`); a [`ShareListener`] renews the records of a handler
-//! that runs longer than the lock.
+//! that runs longer than the lock; a leader that speaks only ShareFetch v1
+//! (a proxy rewrites ApiVersions) refuses nothing but renewals.
 //!
 //! Share groups start at the latest offset, so every test joins and opens
 //! its share sessions before producing.
@@ -18,14 +19,22 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
+use bytes::{Bytes, BytesMut};
 use kafkit::listener::{HandlerError, ShareListener, ShareListenerEvent, ShareOutcome};
 use kafkit::producer::{Producer, ProducerConfig, ProducerRecord};
+use kafkit::protocol::frame::{decode_response_message, encode_response};
+use kafkit::protocol::messages::api_versions::ApiVersionsResponse;
+use kafkit::protocol::ApiKey;
 use kafkit::share::{
     AcknowledgeType, AcknowledgementMode, ShareAcquireMode, ShareConsumer, ShareConsumerConfig,
     ShareRecord,
 };
+use kafkit::Error;
 
+#[path = "support/proxy.rs"]
+mod proxy;
 mod support;
+use proxy::{Fault, Proxy};
 use support::kafka;
 use support::real::{client, create_topics, init_tracing, text};
 
@@ -401,4 +410,79 @@ async fn a_share_listener_renews_the_record_of_a_handler_slower_than_the_lock() 
         .await
         .expect("shutdown");
     other.close().await.expect("close");
+}
+
+/// An ApiVersions answer capped at ShareFetch / ShareAcknowledge v1, as
+/// Kafka 4.1 answers.
+fn share_v1_only(version: i16, frame: Bytes) -> Option<Bytes> {
+    let (header, mut resp) = decode_response_message::<ApiVersionsResponse>(frame, version).ok()?;
+    for api in &mut resp.api_keys {
+        if api.api_key == ApiKey::SHARE_FETCH.0 || api.api_key == ApiKey::SHARE_ACKNOWLEDGE.0 {
+            api.max_version = 1;
+        }
+    }
+    let mut out = BytesMut::new();
+    encode_response(&resp, version, header.correlation_id, &mut out).expect("re-encode");
+    Some(out.freeze().slice(4..))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_share_fetch_v1_leader_refuses_renewals_by_name_and_takes_the_rest() {
+    let Some(b) = broker() else { return };
+    let topic = one_partition_topic(&b, "share-v1").await;
+    let group = kafka::unique("share-v1");
+    let proxy = Proxy::start(b.clone()).await;
+    proxy.advertise_self();
+    for _ in 0..16 {
+        proxy.arm(
+            ApiKey::API_VERSIONS.0,
+            Fault::Rewrite(Arc::new(share_v1_only)),
+        );
+    }
+    let via = format!("127.0.0.1:{}", proxy.port);
+    let config = explicit(&group).with_acquire_mode(ShareAcquireMode::RecordLimit);
+    let mut c = consumer(&via, &topic, config).await;
+    ready(&mut [&mut c]).await;
+    produce(&b, &topic, 0, 2, 2).await;
+    let got = drain_unacknowledged(&mut c, 2).await;
+    assert_eq!(got.len(), 2, "{got:?}");
+    match c.acknowledge(&got[0], AcknowledgeType::Renew) {
+        Err(Error::UnsupportedVersion {
+            broker,
+            api,
+            version,
+            ..
+        }) => assert_eq!(
+            (broker, api, version),
+            (via.clone(), ApiKey::SHARE_FETCH, 1)
+        ),
+        other => panic!("{other:?}"),
+    }
+    // The refused renewal left the record as it was: accepted like the other.
+    for r in &got {
+        c.acknowledge(r, AcknowledgeType::Accept).expect("accept");
+    }
+    let results = c.commit_sync().await.expect("commit");
+    assert_eq!(results.len(), 1);
+    assert!(results.values().all(Result::is_ok), "{results:?}");
+    assert!(
+        proxy
+            .applied()
+            .iter()
+            .any(|(api, _)| *api == ApiKey::API_VERSIONS.0),
+        "{:?}",
+        proxy.applied()
+    );
+    c.close().await.expect("close");
+}
+
+/// Polls `c` (explicit mode) until `n` records arrived, acknowledging none.
+async fn drain_unacknowledged(c: &mut ShareConsumer, n: usize) -> Vec<ShareRecord> {
+    let give_up = Instant::now() + Duration::from_secs(15);
+    let mut out = Vec::new();
+    while out.is_empty() && Instant::now() < give_up {
+        out = c.poll(Duration::from_millis(300)).await.expect("poll");
+    }
+    assert!(out.len() <= n, "{out:?}");
+    out
 }
