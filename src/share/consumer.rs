@@ -12,6 +12,7 @@ use super::config::{AcknowledgementMode, ShareConsumerConfig};
 use super::fetch::{apply, decode_acquired, send_all, topic_names, Outgoing};
 use super::membership::Membership;
 use super::record::ShareRecord;
+use super::renew::renew_supported;
 use crate::cluster::Client;
 use crate::config::ClientConfig;
 use crate::error::{Error, Result};
@@ -566,37 +567,9 @@ impl ShareConsumer {
     }
 }
 
-/// Renew acknowledgements need ShareFetch / ShareAcknowledge v2 (KIP-1222).
-fn renew_supported(broker: &str, share_fetch_version: i16) -> Result<()> {
-    if share_fetch_version >= 2 {
-        return Ok(());
-    }
-    Err(Error::UnsupportedVersion {
-        broker: broker.to_owned(),
-        api: ApiKey::SHARE_FETCH,
-        version: share_fetch_version,
-        what: "renew acknowledgements (KIP-1222, v2+)".into(),
-    })
-}
-
 fn key(r: &ShareRecord) -> TopicIdPartition {
     TopicIdPartition {
         topic_id: r.topic_id,
         partition: r.partition,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn renewals_need_share_fetch_v2() {
-        assert!(renew_supported("b:9092", 2).is_ok());
-        let e = renew_supported("b:9092", 1).unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "ShareFetch(78) v1 at broker b:9092 cannot carry renew acknowledgements (KIP-1222, v2+)"
-        );
     }
 }

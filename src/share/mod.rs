@@ -21,6 +21,7 @@ mod consumer;
 mod fetch;
 mod membership;
 mod record;
+mod renew;
 
 pub use config::{AcknowledgementMode, ShareAcquireMode, ShareConsumerConfig};
 pub use consumer::{AcknowledgementResults, ShareConsumer};
