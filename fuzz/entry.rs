@@ -397,6 +397,7 @@ fn drive_share_session(resp: ShareFetchResponse) {
         min_bytes: 1,
         max_bytes: 1 << 20,
         max_records: 500,
+        acquire_mode: kafkit_core::share::ShareAcquireMode::BatchOptimized,
     };
     if session.fetch_request(&limits).is_err() {
         return;

@@ -40,6 +40,11 @@
 //!   `group.share.delivery.count.limit` deliveries (5 by default): keep
 //!   [`max_deliveries`] at or below it, or the last deliveries never happen.
 //! - Every outcome is reported as a [`ShareListenerEvent::Handled`].
+//! - A handler may run longer than the acquisition lock: while it runs,
+//!   the listener renews the locks of its record and of the records of
+//!   the same poll still waiting (KIP-1222 `Renew`, every half lock;
+//!   brokers from Kafka 4.2), so no other member gets them meanwhile.
+//!   [`renew_locks(false)`](ShareListenerBuilder::renew_locks) turns it off.
 //!
 //! The listener owns one background task (the consumer loop), stopped by
 //! [`ShareListener::shutdown`], which closes the consumer (releasing what
@@ -47,14 +52,16 @@
 //!
 //! [`max_deliveries`]: ShareListenerBuilder::max_deliveries
 //!
-//! Spec: KIP-932 (acknowledge types, delivery counts).
+//! Spec: KIP-932 (acknowledge types, delivery counts), KIP-1222 (lock
+//! renewal).
 
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
-use tokio::task::JoinHandle;
+use tokio::task::{JoinError, JoinHandle};
+use tracing::debug;
 
 use super::dead_letter::dead_letter_record;
 use super::{DeadLetter, HandlerError, HandlerResult, ListenerError};
@@ -136,9 +143,19 @@ pub struct ShareListenerBuilder<H> {
     max_deliveries: u32,
     dead_letter: DeadLetter,
     producer: ProducerConfig,
+    renew_locks: bool,
 }
 
 impl<H: ShareHandler> ShareListenerBuilder<H> {
+    /// Whether the acquisition locks of the records in hand are renewed
+    /// while a handler runs (default on; a broker older than Kafka 4.2
+    /// cannot renew, and then the records of a handler slower than the lock
+    /// go to other members as before).
+    pub fn renew_locks(mut self, on: bool) -> Self {
+        self.renew_locks = on;
+        self
+    }
+
     /// Deliveries (the broker's count) before a failing record goes to the
     /// dead-letter destination; default 3, at least 1.
     pub fn max_deliveries(mut self, n: u32) -> Self {
@@ -201,6 +218,7 @@ impl ShareListener {
             max_deliveries: 3,
             dead_letter: DeadLetter::Skip,
             producer: ProducerConfig::default(),
+            renew_locks: true,
         }
     }
 
@@ -260,14 +278,24 @@ async fn consume<H: ShareHandler>(
     let mut producer: Option<Producer> = None;
     while !*stop.borrow() {
         let records = consumer.poll(Duration::from_millis(200)).await?;
-        for record in records {
-            let (outcome, error) = handle_one(b, &mut producer, &record).await?;
+        for (i, record) in records.iter().enumerate() {
+            let in_hand = records.get(i..).unwrap_or_default();
+            let (outcome, error) =
+                handle_one(b, &mut producer, &mut consumer, in_hand, record).await?;
             let kind = match outcome {
                 ShareOutcome::Released => AcknowledgeType::Release,
                 ShareOutcome::Rejected => AcknowledgeType::Reject,
                 _ => AcknowledgeType::Accept,
             };
-            consumer.acknowledge(&record, kind)?;
+            match consumer.acknowledge(record, kind) {
+                // A renewal the broker refused gave the record up: it is
+                // another member's now, nothing to acknowledge.
+                Err(crate::Error::ShareSession {
+                    source: kafkit_core::share::ShareSessionError::NotAcquired { .. },
+                    ..
+                }) => debug!(offset = record.offset, "lock lost while handling"),
+                other => other?,
+            }
             let _ = events.send(ShareListenerEvent::Handled {
                 topic: record.topic.to_string(),
                 partition: record.partition,
@@ -290,12 +318,15 @@ async fn consume<H: ShareHandler>(
 async fn handle_one<H: ShareHandler>(
     b: &ShareListenerBuilder<H>,
     producer: &mut Option<Producer>,
+    consumer: &mut ShareConsumer,
+    in_hand: &[ShareRecord],
     record: &ShareRecord,
 ) -> Result<(ShareOutcome, Option<String>)> {
     let handler = Arc::clone(&b.handler);
     let owned = record.clone();
     let task = tokio::spawn(async move { handler.handle(owned).await });
-    let failed: HandlerError = match task.await {
+    let in_hand = if b.renew_locks { in_hand } else { &[] };
+    let failed: HandlerError = match renewing(task, consumer, in_hand).await {
         Ok(Ok(())) => return Ok((ShareOutcome::Accepted, None)),
         Ok(Err(e)) => e,
         Err(join) => HandlerError::from(format!("handler panicked: {join}")),
@@ -321,6 +352,47 @@ async fn handle_one<H: ShareHandler>(
             .await?;
     }
     Ok((ShareOutcome::DeadLettered(topic), Some(text)))
+}
+
+/// Waits for the handler's task, renewing the locks of the records
+/// `in_hand` every half lock meanwhile (until a renewal is refused).
+async fn renewing<T>(
+    mut task: JoinHandle<T>,
+    consumer: &mut ShareConsumer,
+    in_hand: &[ShareRecord],
+) -> std::result::Result<T, JoinError> {
+    let period = consumer
+        .acquisition_lock_timeout()
+        .map(|lock| lock / 2)
+        .filter(|p| !in_hand.is_empty() && !p.is_zero());
+    let Some(period) = period else {
+        return task.await;
+    };
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+    loop {
+        tokio::select! {
+            done = &mut task => return done,
+            _ = tick.tick() => {
+                if let Err(e) = renew(consumer, in_hand).await {
+                    debug!(error = %e, "lock renewal refused; no more renewals for this handler");
+                    return task.await;
+                }
+            }
+        }
+    }
+}
+
+/// Renews the locks of `records` and sends the renewals at once.
+async fn renew(consumer: &mut ShareConsumer, records: &[ShareRecord]) -> Result<()> {
+    for r in records {
+        consumer.acknowledge(r, AcknowledgeType::Renew)?;
+    }
+    for (tp, result) in consumer.commit_sync().await? {
+        if let Err(e) = result {
+            debug!(?tp, error = %e, "a lock renewal failed");
+        }
+    }
+    Ok(())
 }
 
 /// What a failed delivery becomes: `None` to release it (deliveries left),

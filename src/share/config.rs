@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+pub use kafkit_core::share::ShareAcquireMode;
+
 /// How delivered records are acknowledged (`share.acknowledgement.mode`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum AcknowledgementMode {
@@ -25,6 +27,11 @@ pub struct ShareConsumerConfig {
     pub acknowledgement_mode: AcknowledgementMode,
     /// Records one ShareFetch acquires at most (`max.poll.records`, default 500).
     pub max_records: i32,
+    /// Whether a fetch may acquire past `max_records` to end on a record
+    /// batch boundary (`share.acquire.mode`, KIP-1206; default
+    /// [`ShareAcquireMode::BatchOptimized`]). Sent from ShareFetch v2 (Kafka
+    /// 4.2); older brokers always acquire whole batches.
+    pub acquire_mode: ShareAcquireMode,
     /// How long a leader may hold a ShareFetch for `fetch_min_bytes`
     /// (`fetch.max.wait.ms`, default 500 ms).
     pub fetch_max_wait: Duration,
@@ -45,6 +52,7 @@ impl ShareConsumerConfig {
             group_id: group_id.into(),
             acknowledgement_mode: AcknowledgementMode::Implicit,
             max_records: 500,
+            acquire_mode: ShareAcquireMode::BatchOptimized,
             fetch_max_wait: Duration::from_millis(500),
             fetch_min_bytes: 1,
             fetch_max_bytes: 50 << 20,
@@ -62,6 +70,13 @@ impl ShareConsumerConfig {
     /// Sets the records one fetch acquires at most.
     pub fn with_max_records(mut self, n: i32) -> Self {
         self.max_records = n;
+        self
+    }
+
+    /// Sets the acquire mode: [`ShareAcquireMode::RecordLimit`] makes
+    /// `max_records` a hard limit per fetch.
+    pub fn with_acquire_mode(mut self, mode: ShareAcquireMode) -> Self {
+        self.acquire_mode = mode;
         self
     }
 }

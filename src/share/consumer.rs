@@ -12,6 +12,7 @@ use super::config::{AcknowledgementMode, ShareConsumerConfig};
 use super::fetch::{apply, decode_acquired, send_all, topic_names, Outgoing};
 use super::membership::Membership;
 use super::record::ShareRecord;
+use super::renew::renew_supported;
 use crate::cluster::Client;
 use crate::config::ClientConfig;
 use crate::error::{Error, Result};
@@ -48,6 +49,8 @@ pub struct ShareConsumer {
     results: Vec<(AckResult, Option<(String, i16)>)>,
     /// Delivered records not yet acknowledged (explicit mode).
     unacknowledged: BTreeSet<(TopicIdPartition, i64)>,
+    /// The broker address and ShareFetch version last used, per leader.
+    versions: BTreeMap<i32, (String, i16)>,
 }
 
 impl ShareConsumer {
@@ -74,6 +77,7 @@ impl ShareConsumer {
             names: HashMap::new(),
             results: Vec::new(),
             unacknowledged: BTreeSet::new(),
+            versions: BTreeMap::new(),
         })
     }
 
@@ -191,6 +195,16 @@ impl ShareConsumer {
     /// Acknowledges one delivered record: `Accept` (done), `Release`
     /// (redeliver) or `Reject` (archive). Sent with the next poll's
     /// fetches or by [`commit_sync`](Self::commit_sync).
+    ///
+    /// `Renew` (KIP-1222) extends the acquisition lock of a record still
+    /// being processed: the record stays this member's and must still be
+    /// accepted, released or rejected later (renewing it again as often as
+    /// needed; [`acquisition_lock_timeout`](Self::acquisition_lock_timeout)
+    /// is the lock's length). [`commit_sync`](Self::commit_sync) sends a
+    /// renewal at once; the next poll sends it before fetching. A renewed
+    /// record no longer blocks the next poll, which does not return it
+    /// again (the Java client does). Leaders older than Kafka 4.2
+    /// (ShareFetch v1) cannot renew: [`Error::UnsupportedVersion`].
     pub fn acknowledge(&mut self, record: &ShareRecord, kind: AcknowledgeType) -> Result<()> {
         if self.config.acknowledgement_mode == AcknowledgementMode::Implicit {
             return Err(Error::InvalidState {
@@ -205,6 +219,9 @@ impl ShareConsumer {
             });
         }
         let tp = key(record);
+        if kind == AcknowledgeType::Renew {
+            self.check_renew(tp, record.offset)?;
+        }
         let mut last = None;
         for s in self.sessions.values_mut() {
             match s.acknowledge(tp, record.offset, kind) {
@@ -224,6 +241,32 @@ impl ShareConsumer {
                 offset: record.offset,
             }),
         })
+    }
+
+    /// Whether the leader holding `offset` of `tp` takes renewals
+    /// (ShareFetch v2+).
+    fn check_renew(&self, tp: TopicIdPartition, offset: i64) -> Result<()> {
+        let holder = self
+            .sessions
+            .iter()
+            .find(|(_, s)| s.delivery_count(tp, offset).is_some())
+            .and_then(|(node, _)| self.versions.get(node));
+        match holder {
+            Some((broker, version)) => renew_supported(broker, *version),
+            None => Ok(()),
+        }
+    }
+
+    /// The acquisition lock duration the leaders last reported (the
+    /// broker's `group.share.record.lock.duration.ms`, or the group's
+    /// override); `None` before the first fetch. Renew a record being
+    /// processed well within it.
+    pub fn acquisition_lock_timeout(&self) -> Option<Duration> {
+        self.sessions
+            .values()
+            .map(ShareSession::lock_timeout)
+            .filter(|d| !d.is_zero())
+            .max()
     }
 
     /// Sends every pending acknowledgement (ShareAcknowledge to each
@@ -353,6 +396,7 @@ impl ShareConsumer {
             min_bytes: self.config.fetch_min_bytes,
             max_bytes: self.config.fetch_max_bytes,
             max_records: self.config.max_records,
+            acquire_mode: self.config.acquire_mode,
         };
         let mut outgoing = Vec::new();
         for (&node, s) in self.sessions.iter_mut() {
@@ -380,6 +424,9 @@ impl ShareConsumer {
             };
             let at = (reply.broker.clone(), reply.version);
             let api = reply.api;
+            if api == ApiKey::SHARE_FETCH && reply.version > 0 {
+                self.versions.insert(reply.node, at.clone());
+            }
             let outcome = match apply(s, &self.config.group_id, reply) {
                 Ok(o) => o,
                 Err(f) if f.0.is_retriable() => {

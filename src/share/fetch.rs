@@ -132,7 +132,9 @@ pub(crate) fn apply(
             .map_err(refused),
         Ok(Body::Acknowledge(r)) => {
             debug!(response = ?r, "ShareAcknowledge response");
-            session.on_acknowledge_response(r).map_err(refused)
+            session
+                .on_acknowledge_response(Instant::now(), r)
+                .map_err(refused)
         }
         Err(e) => {
             let code = e

@@ -13,15 +13,17 @@
 //! ShareAcknowledge to the leaders from [`ShareConsumer::poll`] and
 //! [`ShareConsumer::commit_sync`].
 //!
-//! Spec: KIP-932.
+//! Spec: KIP-932, KIP-1222 (acquisition lock renewal), KIP-1206 (acquire
+//! mode).
 
 mod config;
 mod consumer;
 mod fetch;
 mod membership;
 mod record;
+mod renew;
 
-pub use config::{AcknowledgementMode, ShareConsumerConfig};
+pub use config::{AcknowledgementMode, ShareAcquireMode, ShareConsumerConfig};
 pub use consumer::{AcknowledgementResults, ShareConsumer};
 pub use kafkit_core::share::AcknowledgeType;
 pub use record::ShareRecord;

@@ -8,15 +8,18 @@
 //!        │
 //!        ▼
 //!      Held ──acknowledge(t)──▶ Pending(t) ──request built──▶ InFlight(t)
-//!        │   ◀─acknowledge(t')─┘ (last wins)                     │
-//!        │                                             response / failure
-//!        ▼                                                       ▼
-//!   lock deadline passes: the broker may hand it to another member; an
-//!   acknowledgement sent afterwards fails with INVALID_RECORD_STATE.
+//!      ▲ │   ◀─acknowledge(t')─┘ (last wins)                     │
+//!      │ │                                             response / failure
+//!      │ ▼                                                       ▼
+//!      │ lock deadline passes: the broker may hand it to   settled (gone),
+//!      │ another member; an acknowledgement sent           except a renewal
+//!      │ afterwards fails with INVALID_RECORD_STATE.       the broker applied:
+//!      └────────────────────────────────────────────────── Held again, with
+//!                                                          a new lock deadline
 //! ```
 //!
 //! Spec: KIP-932 (acknowledgement batches: one type for a range, or one
-//! type per offset).
+//! type per offset), KIP-1222 (renew acknowledgements).
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -36,16 +39,22 @@ pub enum AcknowledgeType {
     Release,
     /// Unprocessable: the broker archives it and never redelivers it.
     Reject,
+    /// Still being processed: the broker extends the acquisition lock and
+    /// the record stays this member's, to be accepted, released or
+    /// rejected later (KIP-1222; ShareFetch / ShareAcknowledge v2+, explicit
+    /// acknowledgement only).
+    Renew,
 }
 
 impl AcknowledgeType {
-    /// The wire value (0 gap, 1 accept, 2 release, 3 reject).
+    /// The wire value (0 gap, 1 accept, 2 release, 3 reject, 4 renew).
     pub fn wire(self) -> i8 {
         match self {
             Self::Gap => 0,
             Self::Accept => 1,
             Self::Release => 2,
             Self::Reject => 3,
+            Self::Renew => 4,
         }
     }
 }
@@ -158,12 +167,15 @@ impl PartitionAcks {
         }
     }
 
-    /// Acknowledges every held offset with `kind` (implicit mode, close);
-    /// returns how many.
+    /// Acknowledges every held offset with `kind` (implicit mode, close),
+    /// a renewal not yet sent included; returns how many.
     pub fn acknowledge_held(&mut self, kind: AcknowledgeType) -> usize {
         let mut n = 0;
         for a in self.offsets.values_mut() {
-            if a.state == AckState::Held {
+            if matches!(
+                a.state,
+                AckState::Held | AckState::Pending(AcknowledgeType::Renew)
+            ) {
                 a.state = AckState::Pending(kind);
                 n += 1;
             }
@@ -189,6 +201,13 @@ impl PartitionAcks {
         self.offsets
             .values()
             .any(|a| matches!(a.state, AckState::Pending(_)))
+    }
+
+    /// Whether a renewal waits to be sent.
+    pub fn has_pending_renew(&self) -> bool {
+        self.offsets
+            .values()
+            .any(|a| a.state == AckState::Pending(AcknowledgeType::Renew))
     }
 
     /// Offsets acquired and not yet settled (held, pending or in flight).
@@ -240,14 +259,26 @@ impl PartitionAcks {
     }
 
     /// Settles the acknowledgements in flight (the broker answered, with
-    /// success or not: either way the offsets are no longer this member's).
-    /// Returns them with their types.
-    pub fn settle_in_flight(&mut self) -> Vec<(i64, AcknowledgeType)> {
+    /// success or not: either way the offsets are no longer this member's),
+    /// except renewals when `renewed_until` is given (the broker applied
+    /// them): those are held again, locked until then. Returns them all
+    /// with their types.
+    pub fn settle_in_flight(
+        &mut self,
+        renewed_until: Option<Instant>,
+    ) -> Vec<(i64, AcknowledgeType)> {
         let mut settled = Vec::new();
         self.offsets.retain(|&offset, a| match a.state {
             AckState::InFlight(kind) => {
                 settled.push((offset, kind));
-                false
+                match (kind, renewed_until) {
+                    (AcknowledgeType::Renew, Some(until)) => {
+                        a.state = AckState::Held;
+                        a.lock_deadline = until;
+                        true
+                    }
+                    _ => false,
+                }
             }
             _ => true,
         });
@@ -321,7 +352,7 @@ mod tests {
             Err(AckRefusal::InFlight)
         );
         assert!(!p.has_pending() && p.take_pending().is_empty());
-        assert_eq!(p.settle_in_flight().len(), 7);
+        assert_eq!(p.settle_in_flight(None).len(), 7);
         assert_eq!((p.len(), p.is_held(14)), (1, true));
         assert_eq!(
             p.acknowledge(10, AcknowledgeType::Accept),
@@ -362,5 +393,45 @@ mod tests {
         assert_eq!(p.acquire(i64::MIN, 0, 1, t0), None);
         assert_eq!(p.acquire(i64::MAX, i64::MAX, 1, t0), Some(1));
         assert_eq!(p.len(), 1);
+    }
+
+    #[test]
+    fn a_renewal_the_broker_applied_is_held_again_with_a_new_deadline() {
+        let t0 = Instant::now();
+        let lock = Duration::from_secs(3);
+        let mut p = PartitionAcks::default();
+        p.acquire(0, 2, 1, t0 + lock);
+        p.acknowledge(0, AcknowledgeType::Renew).unwrap();
+        p.acknowledge(1, AcknowledgeType::Renew).unwrap();
+        p.acknowledge(2, AcknowledgeType::Accept).unwrap();
+        assert!(p.has_pending_renew());
+        assert_eq!(p.take_pending(), [batch(0, 2, &[4, 4, 1])]);
+        assert!(!p.has_pending_renew());
+        // Answered at t0 + 2 s: renewed until t0 + 5 s; the accepted one is gone.
+        let settled = p.settle_in_flight(Some(t0 + Duration::from_secs(5)));
+        assert_eq!(
+            settled,
+            [
+                (0, AcknowledgeType::Renew),
+                (1, AcknowledgeType::Renew),
+                (2, AcknowledgeType::Accept)
+            ]
+        );
+        assert_eq!((p.len(), p.is_held(0), p.is_held(1)), (2, true, true));
+        assert_eq!(p.lock_deadline(0), Some(t0 + Duration::from_secs(5)));
+        assert_eq!(p.delivery_count(1), Some(1));
+        // Past the old deadline, not the new one: still held.
+        assert!(p.expire(t0 + Duration::from_secs(4)).is_empty());
+        // Later: accept one, the other's renewal fails (its lock was lost).
+        p.acknowledge(0, AcknowledgeType::Accept).unwrap();
+        p.acknowledge(1, AcknowledgeType::Renew).unwrap();
+        assert_eq!(p.take_pending(), [batch(0, 1, &[1, 4])]);
+        assert_eq!(p.settle_in_flight(None).len(), 2);
+        assert!(p.is_empty());
+        // A renewal not yet sent is released on close like a held record.
+        p.acquire(7, 7, 2, t0 + lock);
+        p.acknowledge(7, AcknowledgeType::Renew).unwrap();
+        assert_eq!(p.acknowledge_held(AcknowledgeType::Release), 1);
+        assert_eq!(p.take_pending(), [batch(7, 7, &[2])]);
     }
 }

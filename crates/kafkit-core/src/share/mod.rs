@@ -11,7 +11,7 @@
 //! requests for one leader and applies their responses; membership itself
 //! is ShareGroupHeartbeat, driven by the client.
 //!
-//! Spec: KIP-932.
+//! Spec: KIP-932, KIP-1222 (lock renewal), KIP-1206 (acquire mode).
 
 pub mod acks;
 pub mod session;
@@ -19,6 +19,6 @@ pub mod types;
 
 pub use acks::{AcknowledgeType, PartitionAcks};
 pub use session::{
-    AckResult, AcquiredData, ShareFetchLimits, ShareOutcome, ShareSession, ShareSessionError,
-    TopicIdPartition,
+    AckResult, AcquiredData, ShareAcquireMode, ShareFetchLimits, ShareOutcome, ShareSession,
+    ShareSessionError, TopicIdPartition,
 };

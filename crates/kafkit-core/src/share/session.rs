@@ -16,21 +16,29 @@
 //! a time: building a second while one is in flight is refused. Each
 //! partition's acquired offsets are tracked by [`PartitionAcks`].
 //!
-//! Spec: KIP-932 (share sessions, ShareFetch, ShareAcknowledge).
+//! Renew acknowledgements (KIP-1222) mark their request `is_renew_ack`; a
+//! ShareFetch carrying them is a renew-only fetch (the broker refuses one
+//! that also asks for records: its fetch limits are all zero). The broker
+//! answers a renewal with the lock duration (`acquisition_lock_timeout_ms`)
+//! and the renewed offsets are held again until `now` plus that duration.
+//!
+//! Spec: KIP-932 (share sessions, ShareFetch, ShareAcknowledge), KIP-1222
+//! (renew acknowledgements), KIP-1206 (acquire mode).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use super::acks::{AckRefusal, AcknowledgeType, PartitionAcks};
+use super::types::{forgotten_topics, group_topics};
 pub use super::types::{
-    AckResult, AcquiredData, ShareFetchLimits, ShareOutcome, ShareSessionError, TopicIdPartition,
+    AckResult, AcquiredData, ShareAcquireMode, ShareFetchLimits, ShareOutcome, ShareSessionError,
+    TopicIdPartition,
 };
 use crate::protocol::messages::share_acknowledge::{
     ShareAcknowledgeRequest, ShareAcknowledgeResponse,
 };
 use crate::protocol::messages::share_fetch::{
-    AcknowledgementBatch, ShareFetchPartition, ShareFetchRequest, ShareFetchResponse,
-    ShareFetchTopic, ShareForgottenTopic,
+    AcknowledgementBatch, ShareFetchRequest, ShareFetchResponse,
 };
 use crate::protocol::{ApiKey, ErrorCode};
 
@@ -41,6 +49,8 @@ struct InFlight {
     added: Vec<TopicIdPartition>,
     forgotten: Vec<TopicIdPartition>,
     acked: Vec<TopicIdPartition>,
+    /// Whether it carries renew acknowledgements.
+    renew: bool,
 }
 
 /// One share session with one broker.
@@ -178,6 +188,7 @@ impl ShareSession {
             added: Vec::new(),
             forgotten: Vec::new(),
             acked: Vec::new(),
+            renew: false,
         });
         Ok(())
     }
@@ -195,18 +206,36 @@ impl ShareSession {
         }
         if let Some(f) = self.in_flight.as_mut() {
             f.acked = out.iter().map(|(tp, _)| *tp).collect();
+            f.renew = out.iter().any(|(_, batches)| {
+                batches
+                    .iter()
+                    .any(|b| b.acknowledge_types.contains(&AcknowledgeType::Renew.wire()))
+            });
         }
         out
+    }
+
+    /// Whether a renew acknowledgement waits to be sent (the next
+    /// [`fetch_request`](Self::fetch_request) is then a renew-only fetch).
+    pub fn has_pending_renew(&self) -> bool {
+        self.partitions
+            .values()
+            .any(PartitionAcks::has_pending_renew)
     }
 
     /// The next ShareFetch: opens the session (every partition, no
     /// acknowledgement) or continues it (added partitions and pending
     /// acknowledgements; partitions no longer wanted that hold nothing are
-    /// forgotten).
+    /// forgotten). With a renewal pending (and a session open), a
+    /// renew-only fetch instead: every pending acknowledgement, no fetch
+    /// limits, `is_renew_ack`.
     pub fn fetch_request(
         &mut self,
         limits: &ShareFetchLimits,
     ) -> Result<ShareFetchRequest, ShareSessionError> {
+        if self.epoch > 0 && self.has_pending_renew() {
+            return self.renew_fetch_request();
+        }
         self.start(ApiKey::SHARE_FETCH)?;
         let opening = self.epoch == 0;
         let mut entries: BTreeMap<TopicIdPartition, Vec<AcknowledgementBatch>> = BTreeMap::new();
@@ -249,8 +278,32 @@ impl ShareSession {
             max_bytes: limits.max_bytes,
             max_records: limits.max_records,
             batch_size: limits.max_records,
+            share_acquire_mode: limits.acquire_mode.wire(),
             topics: group_topics(entries),
             forgotten_topics_data: forgotten_topics(&forgotten),
+            ..Default::default()
+        })
+    }
+
+    /// A ShareFetch that only delivers acknowledgements, renewals among
+    /// them: the broker acquires nothing for it (KIP-1222).
+    fn renew_fetch_request(&mut self) -> Result<ShareFetchRequest, ShareSessionError> {
+        self.start(ApiKey::SHARE_FETCH)?;
+        let acks = self.take_acks(|_| true);
+        if let Some(f) = self.in_flight.as_mut() {
+            f.added = acks.iter().map(|(tp, _)| *tp).collect();
+        }
+        Ok(ShareFetchRequest {
+            group_id: Some(self.group_id.clone()),
+            member_id: Some(self.member_id.clone()),
+            share_session_epoch: self.epoch,
+            max_wait_ms: 0,
+            min_bytes: 0,
+            max_bytes: 0,
+            max_records: 0,
+            batch_size: 0,
+            is_renew_ack: true,
+            topics: group_topics(acks.into_iter().collect()),
             ..Default::default()
         })
     }
@@ -294,6 +347,7 @@ impl ShareSession {
             group_id: Some(self.group_id.clone()),
             member_id: Some(self.member_id.clone()),
             share_session_epoch: self.in_flight.as_ref().map_or(self.epoch, |f| f.epoch),
+            is_renew_ack: self.in_flight.as_ref().is_some_and(|f| f.renew),
             topics: group_topics(acks.into_iter().collect()),
             ..Default::default()
         }
@@ -312,31 +366,46 @@ impl ShareSession {
     }
 
     /// Settles the in-flight acknowledgements with per-partition errors
-    /// (`NONE` for partitions the response did not name).
+    /// (`NONE` for partitions the response did not name); renewals the
+    /// broker applied are held until `renewed_until`.
     fn settle(
         &mut self,
         f: &InFlight,
         errors: &BTreeMap<TopicIdPartition, ErrorCode>,
+        renewed_until: Option<Instant>,
     ) -> Vec<AckResult> {
         let mut results = Vec::new();
         for tp in &f.acked {
             let Some(p) = self.partitions.get_mut(tp) else {
                 continue;
             };
+            let error = errors.get(tp).copied().unwrap_or(ErrorCode::NONE);
             results.push(AckResult {
                 partition: *tp,
-                error: errors.get(tp).copied().unwrap_or(ErrorCode::NONE),
-                offsets: p.settle_in_flight(),
+                error,
+                offsets: p.settle_in_flight(renewed_until.filter(|_| error.is_ok())),
             });
         }
         results
+    }
+
+    /// Takes the lock duration of a response (ShareFetch v1+,
+    /// ShareAcknowledge v2+; 0 or negative when absent) and returns the
+    /// deadline of what it acquired or renewed at `now`.
+    fn lock_from(&mut self, now: Instant, timeout_ms: i32) -> Instant {
+        if let Ok(ms) = u64::try_from(timeout_ms) {
+            if ms > 0 {
+                self.lock_timeout = Duration::from_millis(ms);
+            }
+        }
+        now + self.lock_timeout
     }
 
     /// A top-level error or a failed request: the session is gone on the
     /// broker's side (or may be), so is everything it held.
     fn reset(&mut self, f: &InFlight, error: ErrorCode) -> Vec<AckResult> {
         let failed = f.acked.iter().map(|tp| (*tp, error)).collect();
-        let acks = self.settle(f, &failed);
+        let acks = self.settle(f, &failed, None);
         for p in self.partitions.values_mut() {
             p.clear();
         }
@@ -379,9 +448,7 @@ impl ShareSession {
             out.acks = self.reset(&f, resp.error_code);
             return Ok(out);
         }
-        self.lock_timeout =
-            Duration::from_millis(u64::try_from(resp.acquisition_lock_timeout_ms).unwrap_or(0));
-        let deadline = now + self.lock_timeout;
+        let deadline = self.lock_from(now, resp.acquisition_lock_timeout_ms);
         // Settle the acknowledgements first: the same response may acquire
         // a released offset again.
         let ack_errors = resp
@@ -397,7 +464,7 @@ impl ShareSession {
                 })
             })
             .collect();
-        out.acks = self.settle(&f, &ack_errors);
+        out.acks = self.settle(&f, &ack_errors, Some(deadline));
         let mut bad = None;
         for topic in resp.responses {
             for p in topic.partitions {
@@ -459,9 +526,10 @@ impl ShareSession {
         }
     }
 
-    /// Applies a ShareAcknowledge response.
+    /// Applies a ShareAcknowledge response received at `now`.
     pub fn on_acknowledge_response(
         &mut self,
+        now: Instant,
         resp: ShareAcknowledgeResponse,
     ) -> Result<ShareOutcome, ShareSessionError> {
         let f = self.finish(ApiKey::SHARE_ACKNOWLEDGE)?;
@@ -484,7 +552,8 @@ impl ShareSession {
                 errors.insert(tp, p.error_code);
             }
         }
-        out.acks = self.settle(&f, &errors);
+        let deadline = self.lock_from(now, resp.acquisition_lock_timeout_ms);
+        out.acks = self.settle(&f, &errors, Some(deadline));
         self.advance(&f);
         Ok(out)
     }
@@ -503,43 +572,6 @@ impl ShareSession {
             ..Default::default()
         }
     }
-}
-
-fn group_topics(
-    entries: BTreeMap<TopicIdPartition, Vec<AcknowledgementBatch>>,
-) -> Vec<ShareFetchTopic> {
-    let mut topics: Vec<ShareFetchTopic> = Vec::new();
-    for (tp, batches) in entries {
-        let partition = ShareFetchPartition {
-            partition_index: tp.partition,
-            acknowledgement_batches: batches,
-            ..Default::default()
-        };
-        match topics.last_mut() {
-            Some(t) if t.topic_id == tp.topic_id => t.partitions.push(partition),
-            _ => topics.push(ShareFetchTopic {
-                topic_id: tp.topic_id,
-                partitions: vec![partition],
-                ..Default::default()
-            }),
-        }
-    }
-    topics
-}
-
-fn forgotten_topics(forgotten: &[TopicIdPartition]) -> Vec<ShareForgottenTopic> {
-    let mut topics: Vec<ShareForgottenTopic> = Vec::new();
-    for tp in forgotten {
-        match topics.last_mut() {
-            Some(t) if t.topic_id == tp.topic_id => t.partitions.push(tp.partition),
-            _ => topics.push(ShareForgottenTopic {
-                topic_id: tp.topic_id,
-                partitions: vec![tp.partition],
-                ..Default::default()
-            }),
-        }
-    }
-    topics
 }
 
 #[cfg(test)]

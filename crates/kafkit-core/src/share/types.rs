@@ -6,7 +6,12 @@
 use bytes::Bytes;
 
 use super::acks::AcknowledgeType;
-use crate::protocol::messages::share_fetch::AcquiredRecords;
+use std::collections::BTreeMap;
+
+use crate::protocol::messages::share_fetch::{
+    AcknowledgementBatch, AcquiredRecords, ShareFetchPartition, ShareFetchTopic,
+    ShareForgottenTopic,
+};
 use crate::protocol::{ApiKey, ErrorCode, Uuid};
 
 /// A partition named by topic id, as share requests name them.
@@ -16,6 +21,29 @@ pub struct TopicIdPartition {
     pub topic_id: Uuid,
     /// The partition index.
     pub partition: i32,
+}
+
+/// How a leader counts `max_records` when it acquires (`share.acquire.mode`,
+/// KIP-1206; ShareFetch v2+, ignored by older brokers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ShareAcquireMode {
+    /// Whole record batches: a fetch may acquire more than `max_records`
+    /// to end on a batch boundary (the default, as Java's `batch_optimized`).
+    #[default]
+    BatchOptimized,
+    /// At most `max_records` records per fetch, even from inside a larger
+    /// batch (Java's `record_limit`).
+    RecordLimit,
+}
+
+impl ShareAcquireMode {
+    /// The wire value (0 batch-optimized, 1 record-limit).
+    pub fn wire(self) -> i8 {
+        match self {
+            Self::BatchOptimized => 0,
+            Self::RecordLimit => 1,
+        }
+    }
 }
 
 /// Limits of a ShareFetch.
@@ -29,6 +57,8 @@ pub struct ShareFetchLimits {
     pub max_bytes: i32,
     /// Records to acquire at most.
     pub max_records: i32,
+    /// Whether `max_records` may be exceeded to end on a batch boundary.
+    pub acquire_mode: ShareAcquireMode,
 }
 
 /// An input the session cannot take in its state, or an acknowledgement
@@ -113,4 +143,43 @@ pub struct ShareOutcome {
     pub partition_errors: Vec<(TopicIdPartition, ErrorCode)>,
     /// The outcome of every acknowledgement the request carried.
     pub acks: Vec<AckResult>,
+}
+
+/// Request topics: partitions grouped by topic, with their acknowledgements.
+pub(super) fn group_topics(
+    entries: BTreeMap<TopicIdPartition, Vec<AcknowledgementBatch>>,
+) -> Vec<ShareFetchTopic> {
+    let mut topics: Vec<ShareFetchTopic> = Vec::new();
+    for (tp, batches) in entries {
+        let partition = ShareFetchPartition {
+            partition_index: tp.partition,
+            acknowledgement_batches: batches,
+            ..Default::default()
+        };
+        match topics.last_mut() {
+            Some(t) if t.topic_id == tp.topic_id => t.partitions.push(partition),
+            _ => topics.push(ShareFetchTopic {
+                topic_id: tp.topic_id,
+                partitions: vec![partition],
+                ..Default::default()
+            }),
+        }
+    }
+    topics
+}
+
+/// Forgotten partitions grouped by topic.
+pub(super) fn forgotten_topics(forgotten: &[TopicIdPartition]) -> Vec<ShareForgottenTopic> {
+    let mut topics: Vec<ShareForgottenTopic> = Vec::new();
+    for tp in forgotten {
+        match topics.last_mut() {
+            Some(t) if t.topic_id == tp.topic_id => t.partitions.push(tp.partition),
+            _ => topics.push(ShareForgottenTopic {
+                topic_id: tp.topic_id,
+                partitions: vec![tp.partition],
+                ..Default::default()
+            }),
+        }
+    }
+    topics
 }
