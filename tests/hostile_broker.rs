@@ -111,7 +111,15 @@ async fn broken_metadata_responses_name_broker_and_request_and_recover() {
         match (&name[..], result) {
             ("Trickle(1ms)", r) => {
                 r.expect("a trickled response is just slow");
-                assert_eq!(proxy.connections(), before, "{name}: same connection");
+                // On a loaded machine the 1 ms sleeps stretch and the trickle
+                // can outlast the 2 s request timeout: the client then starts
+                // again from the bootstrap list on a new connection (seen in
+                // CI). Sooner than that, it must have kept the connection.
+                let took = started.elapsed();
+                assert!(
+                    proxy.connections() == before || took >= Duration::from_secs(2),
+                    "{name}: reconnected after {took:?}, before any timeout"
+                );
             }
             // The request is retried on a new connection by itself.
             ("CutMidFrame", Ok(_)) => {}
