@@ -283,6 +283,21 @@ mod tests {
     }
 
     #[test]
+    fn the_record_vector_is_allocated_once_at_its_final_size() {
+        // 40 batches of 25 records: grown by doubling, the vector would end
+        // at a capacity of 1024 after copying its records ten times.
+        let data: Vec<u8> = (0..40)
+            .flat_map(|b| batch(b * 25, -1, false, &["v"; 25]).to_vec())
+            .collect();
+        let t: Arc<str> = Arc::from("t");
+        let opts = DecodeOptions::default();
+        let d = decode_partition(&t, 0, 0, Bytes::from(data), None, &opts).expect("decode");
+        assert_eq!(d.records.len(), 1000);
+        assert_eq!(d.records.capacity(), 1000);
+        assert_eq!(d.next_position, 1000);
+    }
+
+    #[test]
     fn read_committed_skips_aborted_transactions() {
         // pid 7 writes [x y] at 0-1 and aborts at 2; pid 8 writes [z] at 3 (committed).
         let data = [
