@@ -38,6 +38,16 @@ pub(crate) fn send(client_id: &str, topic: &str, partition: i32) -> Span {
     )
 }
 
+/// Whether a span at INFO can be enabled at all (the compile-time and the
+/// global maximum level): the first test `tracing`'s span macros make,
+/// inlined here so the consumer skips its per-record `receive` call (and
+/// building its arguments) when tracing is off.
+#[inline]
+pub(crate) fn info_may_be_enabled() -> bool {
+    use tracing::level_filters::{LevelFilter, STATIC_MAX_LEVEL};
+    tracing::Level::INFO <= STATIC_MAX_LEVEL && tracing::Level::INFO <= LevelFilter::current()
+}
+
 /// A consumer's `receive` span for one record handed to the application.
 pub(crate) fn receive(
     client_id: &str,

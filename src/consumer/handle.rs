@@ -475,13 +475,15 @@ impl Consumer {
                     }
                     self.last_handed = Some(record.offset);
                 }
-                drop(crate::messaging_spans::receive(
-                    &self.client.config().client_id,
-                    self.config.group_id.as_deref(),
-                    &record.topic,
-                    record.partition,
-                    record.offset,
-                ));
+                if crate::messaging_spans::info_may_be_enabled() {
+                    drop(crate::messaging_spans::receive(
+                        &self.client.config().client_id,
+                        self.config.group_id.as_deref(),
+                        &record.topic,
+                        record.partition,
+                        record.offset,
+                    ));
+                }
                 return Poll::Ready(Some(Ok(record)));
             }
             match self.deliveries.poll_recv(cx) {
