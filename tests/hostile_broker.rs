@@ -6,16 +6,18 @@
 //! work on a new connection, nothing may panic, and no allocation may follow
 //! a forged size prefix (a counting allocator records the largest one).
 
+#[path = "support/alloc_watch.rs"]
+mod alloc_watch;
 #[path = "support/mock.rs"]
 mod mock;
 #[path = "support/proxy.rs"]
 mod proxy;
 mod support;
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use alloc_watch::{count_task_panics, LARGEST, TASK_PANICS};
 use bytes::{Bytes, BytesMut};
 use kafkit::consumer::{Consumer, ConsumerConfig, OffsetReset};
 use kafkit::producer::{Producer, ProducerConfig, ProducerRecord};
@@ -27,48 +29,9 @@ use kafkit::{Client, ClientConfig, Error};
 use mock::Mock;
 use proxy::{Fault, Proxy};
 
-/// Largest single allocation of the process.
-static LARGEST: AtomicUsize = AtomicUsize::new(0);
-/// Panics on tokio worker threads (kafkit's tasks).
-static TASK_PANICS: AtomicUsize = AtomicUsize::new(0);
-
-struct Counting;
-
-// SAFETY: forwards to `System` unchanged; only records sizes.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LARGEST.fetch_max(layout.size(), Ordering::Relaxed);
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, p: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(p, layout) }
-    }
-    unsafe fn realloc(&self, p: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        LARGEST.fetch_max(new_size, Ordering::Relaxed);
-        unsafe { System.realloc(p, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: Counting = Counting;
-
-fn count_task_panics() {
-    let default = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        let worker = std::thread::current()
-            .name()
-            .is_some_and(|n| n.starts_with("tokio-runtime-worker"));
-        if worker {
-            TASK_PANICS.fetch_add(1, Ordering::AcqRel);
-        }
-        default(info);
-    }));
-}
-
 /// A one-broker mock behind a proxy, topic `t` with one partition.
 async fn setup() -> (Mock, Proxy, String) {
-    static HOOK: std::sync::Once = std::sync::Once::new();
-    HOOK.call_once(count_task_panics);
+    count_task_panics();
     let mock = Mock::new(1);
     mock.cluster().create_topic("t", 1, 1).expect("topic");
     let proxy = Proxy::start(mock.broker_addr(1)).await;

@@ -18,16 +18,18 @@
 //! Peer: Apache Kafka 4.4.0 (KRaft), one node owned by this test binary,
 //! with 500 ms consumer and share heartbeats and a 3 s acquisition lock.
 
+#[path = "support/alloc_watch.rs"]
+mod alloc_watch;
 #[path = "support/proxy.rs"]
 mod proxy;
 mod support;
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
+use alloc_watch::{count_task_panics, LARGEST, TASK_PANICS};
 use bytes::{Bytes, BytesMut};
 use kafkit::consumer::{Consumer, ConsumerConfig, ConsumerEvent, GroupProtocol};
 use kafkit::producer::{Producer, ProducerConfig, ProducerRecord};
@@ -40,49 +42,8 @@ use kafkit::protocol::{ApiKey, Uuid};
 use kafkit::share::{AcknowledgeType, AcknowledgementMode, ShareConsumer, ShareConsumerConfig};
 use kafkit::ClientConfig;
 use proxy::{Fault, Proxy};
-use support::kafka;
 use support::real::create_topics;
-
-/// Largest single allocation of the process.
-static LARGEST: AtomicUsize = AtomicUsize::new(0);
-/// Panics on tokio worker threads (kafkit's tasks).
-static TASK_PANICS: AtomicUsize = AtomicUsize::new(0);
-
-struct Counting;
-
-// SAFETY: forwards to `System` unchanged; only records sizes.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LARGEST.fetch_max(layout.size(), Ordering::Relaxed);
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, p: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(p, layout) }
-    }
-    unsafe fn realloc(&self, p: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        LARGEST.fetch_max(new_size, Ordering::Relaxed);
-        unsafe { System.realloc(p, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: Counting = Counting;
-
-fn count_task_panics() {
-    static HOOK: std::sync::Once = std::sync::Once::new();
-    HOOK.call_once(|| {
-        let default = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            let worker = std::thread::current()
-                .name()
-                .is_some_and(|n| n.starts_with("tokio-runtime-worker"));
-            if worker {
-                TASK_PANICS.fetch_add(1, Ordering::AcqRel);
-            }
-            default(info);
-        }));
-    });
-}
+use support::{kafka, kip848, share_broker};
 
 /// This binary's broker (`KAFKIT_HOSTILE_KAFKA` to reuse one started with
 /// the same options), or `None` to skip.
@@ -95,21 +56,11 @@ fn broker() -> Option<String> {
         if !kafka::can_start() {
             return None;
         }
-        let mut options = Vec::new();
-        for setting in [
-            "group.consumer.heartbeat.interval.ms=500",
-            "group.consumer.min.heartbeat.interval.ms=100",
-            "group.consumer.session.timeout.ms=6000",
-            "group.consumer.min.session.timeout.ms=1000",
-            "group.share.min.record.lock.duration.ms=1000",
-            "group.share.record.lock.duration.ms=3000",
-            "group.share.min.heartbeat.interval.ms=500",
-            "group.share.heartbeat.interval.ms=500",
-            "group.share.min.session.timeout.ms=6000",
-            "group.share.session.timeout.ms=6000",
-        ] {
-            options.extend(["--set", setting]);
-        }
+        let options: Vec<&str> = kip848::SETTINGS
+            .iter()
+            .chain(&share_broker::SETTINGS)
+            .flat_map(|s| ["--set", s])
+            .collect();
         let c = kafka::Cluster::start(1, &options);
         let b = c.bootstrap.clone();
         // Stopped by the watcher when this process exits.

@@ -13,7 +13,6 @@
 //! minimums lowered) so that the scenarios take seconds.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use std::io::{BufRead, BufReader};
@@ -32,46 +31,8 @@ use kafkit::share::{
 
 mod support;
 use support::real::{client, create_topics, text};
+use support::share_broker::{broker, LOCK};
 use support::{java, kafka};
-
-/// The lock duration the broker is started with.
-const LOCK: Duration = Duration::from_secs(3);
-
-/// This binary's broker (`KAFKIT_SHARE_KAFKA` to reuse one started with the
-/// same options).
-fn broker() -> Option<String> {
-    static CELL: OnceLock<Option<String>> = OnceLock::new();
-    CELL.get_or_init(|| {
-        if let Ok(b) = std::env::var("KAFKIT_SHARE_KAFKA") {
-            return Some(b);
-        }
-        if !kafka::can_start() {
-            return None;
-        }
-        let c = kafka::Cluster::start(
-            1,
-            &[
-                "--set",
-                "group.share.min.record.lock.duration.ms=1000",
-                "--set",
-                "group.share.record.lock.duration.ms=3000",
-                "--set",
-                "group.share.min.heartbeat.interval.ms=500",
-                "--set",
-                "group.share.heartbeat.interval.ms=500",
-                "--set",
-                "group.share.min.session.timeout.ms=6000",
-                "--set",
-                "group.share.session.timeout.ms=6000",
-            ],
-        );
-        let b = c.bootstrap.clone();
-        // Stopped by the watcher when this process exits.
-        std::mem::forget(c);
-        Some(b)
-    })
-    .clone()
-}
 
 async fn consumer(
     bootstrap: &str,

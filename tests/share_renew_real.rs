@@ -16,7 +16,7 @@
 //! started with them).
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
@@ -37,45 +37,12 @@ mod support;
 use proxy::{Fault, Proxy};
 use support::kafka;
 use support::real::{client, create_topics, init_tracing, text};
+use support::share_broker::{self, LOCK};
 
-/// The lock duration the broker is started with.
-const LOCK: Duration = Duration::from_secs(3);
-
-/// This binary's broker (`KAFKIT_SHARE_KAFKA` to reuse one started with the
-/// same options).
+/// This binary's broker, with tracing on.
 fn broker() -> Option<String> {
     init_tracing();
-    static CELL: OnceLock<Option<String>> = OnceLock::new();
-    CELL.get_or_init(|| {
-        if let Ok(b) = std::env::var("KAFKIT_SHARE_KAFKA") {
-            return Some(b);
-        }
-        if !kafka::can_start() {
-            return None;
-        }
-        let c = kafka::Cluster::start(
-            1,
-            &[
-                "--set",
-                "group.share.min.record.lock.duration.ms=1000",
-                "--set",
-                "group.share.record.lock.duration.ms=3000",
-                "--set",
-                "group.share.min.heartbeat.interval.ms=500",
-                "--set",
-                "group.share.heartbeat.interval.ms=500",
-                "--set",
-                "group.share.min.session.timeout.ms=6000",
-                "--set",
-                "group.share.session.timeout.ms=6000",
-            ],
-        );
-        let b = c.bootstrap.clone();
-        // Stopped by the watcher when this process exits.
-        std::mem::forget(c);
-        Some(b)
-    })
-    .clone()
+    share_broker::broker()
 }
 
 async fn consumer(bootstrap: &str, topic: &str, config: ShareConsumerConfig) -> ShareConsumer {

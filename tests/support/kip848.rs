@@ -15,6 +15,14 @@ use tokio::sync::mpsc;
 use super::kafka;
 use super::members::GroupView;
 
+/// The broker settings (`--set` values) that make KIP-848 rebalances quick.
+pub const SETTINGS: [&str; 4] = [
+    "group.consumer.heartbeat.interval.ms=500",
+    "group.consumer.min.heartbeat.interval.ms=100",
+    "group.consumer.session.timeout.ms=6000",
+    "group.consumer.min.session.timeout.ms=1000",
+];
+
 /// The broker (see the module doc), started once per test process, or `None` to skip.
 pub fn broker() -> Option<String> {
     static B: OnceLock<Option<String>> = OnceLock::new();
@@ -25,19 +33,8 @@ pub fn broker() -> Option<String> {
         if !kafka::can_start() {
             return None;
         }
-        let c = kafka::Cluster::start(
-            1,
-            &[
-                "--set",
-                "group.consumer.heartbeat.interval.ms=500",
-                "--set",
-                "group.consumer.min.heartbeat.interval.ms=100",
-                "--set",
-                "group.consumer.session.timeout.ms=6000",
-                "--set",
-                "group.consumer.min.session.timeout.ms=1000",
-            ],
-        );
+        let options: Vec<&str> = SETTINGS.iter().flat_map(|s| ["--set", s]).collect();
+        let c = kafka::Cluster::start(1, &options);
         let b = c.bootstrap.clone();
         // Stopped by the watcher when this process exits.
         std::mem::forget(c);

@@ -19,6 +19,7 @@ pub mod members;
 pub mod raw;
 pub mod real;
 pub mod scripted;
+pub mod share_broker;
 pub mod tansu;
 
 use std::collections::BTreeMap;
